@@ -1,0 +1,13 @@
+/** Every activity the worker registers, built from its dependencies. */
+import { createProviderActivities, type ProviderActivityDeps } from './provider-call';
+import { createRoutingActivities, type RoutingStateSource } from './routing';
+
+export interface ActivityDeps extends ProviderActivityDeps {
+  routingState?: RoutingStateSource;
+}
+
+export function createActivities(deps: ActivityDeps) {
+  return { ...createProviderActivities(deps), ...createRoutingActivities({ config: deps.config, state: deps.routingState }) };
+}
+
+export type { StreamSink, CallOutcome } from './provider-call';

@@ -1,0 +1,126 @@
+/**
+ * The provider-call activities, built by a factory that takes their dependencies (config, the
+ * adapter factories, where streamed chunks go), so tests and chaos drills can pass others.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { GatewayConfig, ModelConfig, TargetConfig } from '../config/schema';
+import { FailureType } from '../contracts/failures';
+import type { ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
+import { ADAPTERS, classifyProviderError, type AdapterFactory, type ProviderAdapter } from './providers';
+import type { ProviderActivities } from './types';
+
+/** Where streamed deltas go as they arrive (e.g. the API process serving the client). */
+export interface StreamSink {
+  publish(jobId: string, event: { type: 'delta'; content: string; target: string; model: string; attempt: number }): void;
+}
+
+/** Outcome of one provider call, for metrics and the breakers. */
+export interface CallOutcome {
+  target: string;
+  model: string;
+  outcome: string;
+  durationMs: number;
+  streaming: boolean;
+}
+
+export interface ProviderActivityDeps {
+  config: GatewayConfig;
+  env?: NodeJS.ProcessEnv;
+  adapters?: Partial<Record<TargetConfig['kind'], AdapterFactory>>;
+  streamSink?: StreamSink;
+  onOutcome?: (o: CallOutcome) => void;
+}
+
+/** Key used for mock targets when their apiKeyEnv is unset. */
+const MOCK_KEY = 'mock-key';
+
+function withAttempt(f: ApplicationFailure, attempt: number): ApplicationFailure {
+  const details = { ...((f.details?.[0] as ProviderFailureDetails | undefined) ?? {}), attempt };
+  return ApplicationFailure.create({ type: f.type ?? undefined, message: f.message, nonRetryable: f.nonRetryable ?? false, details: [details], nextRetryDelay: f.nextRetryDelay ?? undefined });
+}
+
+/** Creates `callProvider` and `streamProvider`. */
+export function createProviderActivities(deps: ProviderActivityDeps): ProviderActivities {
+  const env = deps.env ?? process.env;
+  const factories = { ...ADAPTERS, ...deps.adapters };
+  const adapters = new Map<string, ProviderAdapter>();
+  const maxRetryAfterS = deps.config.retry.maxRetryAfterS;
+
+  function resolve(input: ProviderCallInput): { target: TargetConfig; model: ModelConfig; adapter: ProviderAdapter } {
+    const target = deps.config.targets.find((t) => t.id === input.target);
+    const model = target?.models.find((m) => m.id === input.model);
+    if (!target || !model) {
+      throw ApplicationFailure.create({ type: FailureType.NotFound, message: `target "${input.target}" with model "${input.model}" is not configured in this worker`, nonRetryable: true, details: [{ attempt: 1 }] });
+    }
+    let adapter = adapters.get(target.id);
+    if (!adapter) {
+      const key = (target.apiKeyEnv && env[target.apiKeyEnv]) || (target.mock || !target.apiKeyEnv ? MOCK_KEY : '');
+      if (!key) throw ApplicationFailure.create({ type: FailureType.Auth, message: `environment variable ${target.apiKeyEnv} is not set in the worker`, nonRetryable: true, details: [{ attempt: 1 }] });
+      adapter = factories[target.kind](target, key);
+      adapters.set(target.id, adapter);
+    }
+    return { target, model, adapter };
+  }
+
+  async function run(input: ProviderCallInput, streaming: boolean, body: (a: ProviderAdapter, t: TargetConfig, m: ModelConfig, signal: AbortSignal) => Promise<ProviderCallResult>, signal?: AbortSignal): Promise<ProviderCallResult> {
+    const ctx = Context.current();
+    const { target, model, adapter } = resolve(input);
+    const started = performance.now();
+    const report = (outcome: string) => deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs: performance.now() - started, streaming });
+    try {
+      const result = await body(adapter, target, model, signal ?? ctx.cancellationSignal);
+      report('ok');
+      return result;
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) {
+        report('cancelled');
+        throw err;
+      }
+      const failure = err instanceof ApplicationFailure ? withAttempt(err, ctx.info.attempt) : classifyProviderError(err, ctx.info.attempt, maxRetryAfterS);
+      report(failure.type ?? 'Error');
+      throw failure;
+    }
+  }
+
+  return {
+    async callProvider(input) {
+      return run(input, false, (adapter, target, model, signal) => adapter.complete({ target, model, request: input.request, signal }));
+    },
+
+    async streamProvider(input) {
+      const ctx = Context.current();
+      const idleMs = deps.config.timeouts.streamIdleMs;
+      const idle = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(), idleMs);
+      };
+      const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
+      let chunks = 0;
+      arm();
+      try {
+        return await run(
+          input,
+          true,
+          (adapter, target, model, sig) =>
+            adapter.stream({ target, model, request: input.request, signal: sig }, (delta) => {
+              arm();
+              chunks += 1;
+              ctx.heartbeat({ chunks });
+              if (delta.content) deps.streamSink?.publish(input.jobId, { type: 'delta', content: delta.content, target: target.id, model: model.id, attempt: ctx.info.attempt });
+            }),
+          signal,
+        ).catch((err) => {
+          if (idle.signal.aborted && !ctx.cancellationSignal.aborted) {
+            throw ApplicationFailure.create({ type: FailureType.Stalled, message: `stream sent nothing for ${idleMs} ms after ${chunks} chunk(s)`, details: [{ attempt: ctx.info.attempt }] });
+          }
+          throw err;
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

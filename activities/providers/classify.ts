@@ -1,0 +1,88 @@
+/**
+ * Turns any fault of a provider call into an ApplicationFailure with a stable `type`. Both
+ * official SDKs raise errors with `status` and `headers`; we read those, not class identity.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType, type FailureTypeName } from '../../contracts/failures';
+import type { ProviderFailureDetails } from '../../contracts/routing';
+
+interface SdkErrorLike {
+  name?: string;
+  status?: number;
+  message?: string;
+  headers?: Headers | Record<string, string>;
+  error?: unknown;
+  cause?: unknown;
+}
+
+function header(headers: SdkErrorLike['headers'], name: string): string | undefined {
+  if (!headers) return undefined;
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  return (headers as Record<string, string>)[name];
+}
+
+/** Seconds from a Retry-After header (delta-seconds or HTTP date), or undefined. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const n = Number(value);
+  if (Number.isFinite(n) && n >= 0) return Math.ceil(n);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** Failure type for an HTTP status. */
+export function typeForStatus(status: number, body?: unknown): FailureTypeName {
+  const text = JSON.stringify(body ?? '').toLowerCase();
+  if (status === 400 && /content_policy|content_filter|safety/.test(text)) return FailureType.ContentPolicy;
+  if (status === 400 || status === 413 || status === 422) return FailureType.BadRequest;
+  if (status === 401 || status === 403) return FailureType.Auth;
+  if (status === 404) return FailureType.NotFound;
+  if (status === 408) return FailureType.Timeout;
+  if (status === 429) return FailureType.RateLimited;
+  return FailureType.ServerError;
+}
+
+const NON_RETRYABLE = new Set<string>([FailureType.Unavailable, FailureType.BadRequest, FailureType.Auth, FailureType.NotFound, FailureType.ContentPolicy]);
+
+/** Builds the failure with its details; `nonRetryable` follows the type. */
+export function providerFailure(type: FailureTypeName, message: string, details: ProviderFailureDetails, nextRetryDelayMs?: number, cause?: Error): ApplicationFailure {
+  return ApplicationFailure.create({
+    type,
+    message,
+    nonRetryable: NON_RETRYABLE.has(type),
+    details: [details],
+    nextRetryDelay: nextRetryDelayMs,
+    cause,
+  });
+}
+
+/**
+ * Classifies `err` from a provider SDK call made on try `attempt`. A 429 whose Retry-After fits
+ * within `maxRetryAfterS` is retried after exactly that long; a longer one skips the target.
+ */
+export function classifyProviderError(err: unknown, attempt: number, maxRetryAfterS: number): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const e = (err ?? {}) as SdkErrorLike;
+  const name = e.name ?? '';
+  const where = e.message ?? String(err);
+  if (typeof e.status === 'number') {
+    const type = typeForStatus(e.status, e.error);
+    const details: ProviderFailureDetails = { attempt, status: e.status };
+    if (type === FailureType.RateLimited) {
+      const retryAfterS = parseRetryAfter(header(e.headers, 'retry-after'));
+      details.retryAfterS = retryAfterS;
+      if (retryAfterS !== undefined && retryAfterS > maxRetryAfterS) {
+        return ApplicationFailure.create({ type, message: `HTTP 429, Retry-After ${retryAfterS}s exceeds ${maxRetryAfterS}s: skipping target`, nonRetryable: true, details: [details] });
+      }
+      return providerFailure(type, `HTTP 429 rate limited${retryAfterS !== undefined ? `, Retry-After ${retryAfterS}s` : ''}`, details, retryAfterS !== undefined ? retryAfterS * 1000 : undefined);
+    }
+    return providerFailure(type, `HTTP ${e.status}: ${where}`, details);
+  }
+  if (/Timeout/i.test(name)) return providerFailure(FailureType.Timeout, `timed out: ${where}`, { attempt });
+  if (/Connection/i.test(name) || /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed/i.test(`${where} ${String((e.cause as Error)?.message ?? '')}`)) {
+    const cause = e.cause instanceof Error ? `: ${(e.cause as Error).message}` : '';
+    return providerFailure(FailureType.Unavailable, `connection failed${cause || `: ${where}`}`, { attempt });
+  }
+  if (err instanceof SyntaxError || /JSON|parse|Unexpected token/i.test(where)) return providerFailure(FailureType.Malformed, `malformed answer: ${where}`, { attempt });
+  return providerFailure(FailureType.ServerError, `unexpected error: ${where}`, { attempt });
+}

@@ -1,0 +1,18 @@
+/**
+ * Activity interfaces, as types only: workflows import this file with `import type`, so no
+ * activity code ends up in the workflow bundle.
+ */
+import type { ProviderCallInput, ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
+
+/** Calls to a provider target. */
+export interface ProviderActivities {
+  /** Non-streaming call (run as a local activity). */
+  callProvider(input: ProviderCallInput): Promise<ProviderCallResult>;
+  /** Streaming call (a regular, heartbeating activity); chunks are published as they arrive. */
+  streamProvider(input: ProviderCallInput): Promise<ProviderCallResult>;
+}
+
+/** Reading routing state. */
+export interface RoutingActivities {
+  getRoutingSnapshot(): Promise<RoutingSnapshot>;
+}

@@ -1,0 +1,196 @@
+/**
+ * Builders for Anthropic Messages API wire objects: messages, stream
+ * events and error bodies.
+ */
+import { contentText, contentWords, echoAnswer, textParts, wantsTool, type EchoAnswer } from './echo';
+import type { HttpReply } from './openai-format';
+
+type Json = Record<string, unknown>;
+
+/** Anthropic error `type` for an HTTP status. */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 504:
+      return 'timeout_error';
+    case 529:
+      return 'overloaded_error';
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+function defaultMessage(type: string, status: number): string {
+  switch (type) {
+    case 'authentication_error':
+      return 'invalid x-api-key';
+    case 'rate_limit_error':
+      return 'Number of requests has exceeded your rate limit. Please try again later.';
+    case 'overloaded_error':
+      return 'Overloaded';
+    case 'api_error':
+      return 'Internal server error';
+    default:
+      return `Request failed with status ${status}.`;
+  }
+}
+
+/** Anthropic error body `{"type":"error","error":{"type","message"},"request_id"}`. */
+export function anthropicError(status: number, message?: string, requestId?: string): HttpReply {
+  const type = anthropicErrorType(status);
+  const body: Json = { type: 'error', error: { type, message: message ?? defaultMessage(type, status) } };
+  if (requestId) body.request_id = requestId;
+  return { status, body };
+}
+
+/** What the mock decided to answer for a messages request. */
+export interface AnthropicPlan {
+  model: string;
+  stream: boolean;
+  inputTokens: number;
+  answer: EchoAnswer;
+  /** Set when the answer is a tool_use of the first tool. */
+  toolUse?: { id: string; name: string };
+}
+
+function isToolResultMessage(m: Json | undefined): boolean {
+  return Array.isArray(m?.content) && (m.content as Json[]).some((p) => p?.type === 'tool_result');
+}
+
+/**
+ * Validates a messages request (model, non-empty messages, max_tokens) and
+ * computes the deterministic answer, or returns an error reply.
+ */
+export function planAnthropicMessages(body: unknown, nextToolId: () => number): AnthropicPlan | HttpReply {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return anthropicError(400, 'Request body must be a JSON object.');
+  }
+  const b = body as Json;
+  if (typeof b.model !== 'string' || b.model === '') return anthropicError(400, 'model: Field required');
+  if (!Array.isArray(b.messages)) return anthropicError(400, 'messages: Field required');
+  if (b.messages.length === 0) return anthropicError(400, 'messages: at least one message is required');
+  if (b.max_tokens === undefined) return anthropicError(400, 'max_tokens: Field required');
+  if (typeof b.max_tokens !== 'number' || !Number.isInteger(b.max_tokens) || b.max_tokens < 1) {
+    return anthropicError(400, 'max_tokens: Input should be a valid integer greater than or equal to 1');
+  }
+  const messages = b.messages as Json[];
+  let inputTokens = contentWords(b.system);
+  for (const m of messages) inputTokens += contentWords(m?.content);
+  // Last user message that carries text (skips pure tool_result turns).
+  let lastUserText = '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]?.role === 'user' && textParts(messages[i].content).length > 0 && !isToolResultMessage(messages[i])) {
+      lastUserText = contentText(messages[i].content);
+      break;
+    }
+  }
+  const plan: AnthropicPlan = {
+    model: b.model,
+    stream: b.stream === true,
+    inputTokens,
+    answer: echoAnswer(b.model, lastUserText, b.max_tokens),
+  };
+  const tools = Array.isArray(b.tools) ? (b.tools as Json[]) : [];
+  const toolName = tools[0]?.name;
+  const last = messages[messages.length - 1];
+  const choice = (b.tool_choice as Json | undefined)?.type;
+  if (
+    typeof toolName === 'string' &&
+    choice !== 'none' &&
+    last?.role === 'user' &&
+    !isToolResultMessage(last) &&
+    wantsTool(lastUserText)
+  ) {
+    plan.toolUse = { id: `toolu_${nextToolId()}`, name: toolName };
+  }
+  return plan;
+}
+
+function stopReason(plan: AnthropicPlan): string {
+  if (plan.toolUse) return 'tool_use';
+  return plan.answer.truncated ? 'max_tokens' : 'end_turn';
+}
+
+function outputTokens(plan: AnthropicPlan): number {
+  return plan.toolUse ? 1 : plan.answer.tokens;
+}
+
+/** Non-streaming `message` object. */
+export function anthropicMessage(plan: AnthropicPlan, id: string): Json {
+  const content = plan.toolUse
+    ? [{ type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: {} }]
+    : [{ type: 'text', text: plan.answer.text }];
+  return {
+    id,
+    type: 'message',
+    role: 'assistant',
+    model: plan.model,
+    content,
+    stop_reason: stopReason(plan),
+    stop_sequence: null,
+    usage: { input_tokens: plan.inputTokens, output_tokens: outputTokens(plan) },
+  };
+}
+
+/** One server-sent event of the Anthropic stream. */
+export interface AnthropicEvent {
+  event: string;
+  data: Json;
+}
+
+/**
+ * The SSE events of a streamed answer, in order: message_start,
+ * content_block_start, ping, content_block_delta*, content_block_stop,
+ * message_delta, message_stop.
+ */
+export function anthropicStreamEvents(plan: AnthropicPlan, id: string): AnthropicEvent[] {
+  const ev = (event: string, data: Json): AnthropicEvent => ({ event, data: { type: event, ...data } });
+  const out: AnthropicEvent[] = [
+    ev('message_start', {
+      message: {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model: plan.model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: plan.inputTokens, output_tokens: 1 },
+      },
+    }),
+  ];
+  if (plan.toolUse) {
+    out.push(ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: {} } }));
+    out.push(ev('ping', {}));
+    out.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '' } }));
+    out.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } }));
+  } else {
+    out.push(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    out.push(ev('ping', {}));
+    for (const piece of plan.answer.pieces) {
+      out.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: piece } }));
+    }
+  }
+  out.push(ev('content_block_stop', { index: 0 }));
+  out.push(
+    ev('message_delta', {
+      delta: { stop_reason: stopReason(plan), stop_sequence: null },
+      usage: { output_tokens: outputTokens(plan) },
+    }),
+  );
+  out.push(ev('message_stop', {}));
+  return out;
+}

@@ -1,0 +1,182 @@
+/**
+ * The official `@anthropic-ai/sdk` client against the mock.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
+import type { MockProvider } from './server';
+import { waitFor, withMock } from './test-utils';
+
+const MODEL = 'claude-test-1';
+const client = (mock: MockProvider): Anthropic => new Anthropic({ apiKey: 'test', baseURL: mock.baseUrl, maxRetries: 0 });
+const tools: Anthropic.Tool[] = [
+  { name: 'get_weather', description: 'weather', input_schema: { type: 'object', properties: {} } },
+  { name: 'other', input_schema: { type: 'object', properties: {} } },
+];
+const textOf = (m: Anthropic.Message): string => m.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
+
+void describe('anthropic client', () => {
+  void test('non-streaming messages.create', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      const msg = await client(mock).messages.create({
+        model: MODEL,
+        max_tokens: 100,
+        system: 'be brief',
+        messages: [{ role: 'user', content: 'hello there world' }],
+      });
+      assert.equal(msg.type, 'message');
+      assert.equal(msg.role, 'assistant');
+      assert.match(msg.id, /^msg_/);
+      assert.equal(textOf(msg), `Echo from ${MODEL}: hello there world`);
+      assert.equal(msg.stop_reason, 'end_turn');
+      assert.equal(msg.usage.input_tokens, 5);
+      assert.equal(msg.usage.output_tokens, 6);
+    }));
+
+  void test('max_tokens truncation → stop_reason max_tokens', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      const msg = await client(mock).messages.create({
+        model: MODEL,
+        max_tokens: 3,
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'one two three' }] }],
+      });
+      assert.equal(textOf(msg), 'Echo from claude-test-1:');
+      assert.equal(msg.stop_reason, 'max_tokens');
+    }));
+
+  void test('streaming (messages.stream and create({stream:true})) equals non-streaming', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      const an = client(mock);
+      const params = { model: MODEL, max_tokens: 100, messages: [{ role: 'user' as const, content: 'stream me please' }] };
+      const plain = await an.messages.create(params);
+
+      const stream = an.messages.stream(params);
+      let deltas = '';
+      stream.on('text', (t) => (deltas += t));
+      const final = await stream.finalMessage();
+      assert.equal(textOf(final), textOf(plain));
+      assert.equal(deltas, textOf(plain));
+      assert.equal(final.stop_reason, 'end_turn');
+      assert.equal(final.usage.output_tokens, plain.usage.output_tokens);
+      assert.equal(final.usage.input_tokens, plain.usage.input_tokens);
+
+      const raw = await an.messages.create({ ...params, stream: true });
+      const types: string[] = [];
+      let text = '';
+      for await (const ev of raw) {
+        types.push(ev.type);
+        if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+      }
+      assert.equal(text, textOf(plain));
+      assert.equal(types[0], 'message_start');
+      assert.equal(types.at(-1), 'message_stop');
+      assert.ok(types.includes('message_delta') && types.includes('content_block_stop'));
+    }));
+
+  void test('tool_use, non-streaming and streaming', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      const an = client(mock);
+      const params = { model: MODEL, max_tokens: 100, tools, messages: [{ role: 'user' as const, content: 'please use a tool' }] };
+      const msg = await an.messages.create(params);
+      assert.equal(msg.stop_reason, 'tool_use');
+      const block = msg.content[0];
+      assert.ok(block.type === 'tool_use');
+      assert.equal(block.name, 'get_weather');
+      assert.deepEqual(block.input, {});
+      assert.match(block.id, /^toolu_\d+$/);
+
+      const final = await an.messages.stream(params).finalMessage();
+      assert.equal(final.stop_reason, 'tool_use');
+      const b2 = final.content[0];
+      assert.ok(b2.type === 'tool_use' && b2.name === 'get_weather');
+      assert.deepEqual(b2.input, {});
+
+      const after = await an.messages.create({
+        ...params,
+        messages: [
+          ...params.messages,
+          { role: 'assistant', content: msg.content },
+          { role: 'user', content: [{ type: 'tool_result', tool_use_id: block.id, content: 'sunny' }] },
+        ],
+      });
+      assert.equal(after.stop_reason, 'end_turn');
+      assert.equal(textOf(after), `Echo from ${MODEL}: please use a tool`);
+    }));
+
+  void test('injected 529 → APIError status 529 overloaded_error', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, errorStatus: 529 });
+      await assert.rejects(
+        client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof Anthropic.APIError);
+          assert.equal(err.status, 529);
+          assert.equal((err.error as { error: { type: string } }).error.type, 'overloaded_error');
+          assert.match(err.requestID ?? '', /^req_/);
+          return true;
+        },
+      );
+    }));
+
+  void test('429 with retryAfterS → RateLimitError with retry-after', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, retryAfterS: 3 });
+      await assert.rejects(client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
+        assert.ok(err instanceof Anthropic.RateLimitError);
+        assert.equal(err.headers?.get('retry-after'), '3');
+        return true;
+      });
+    }));
+
+  void test('missing max_tokens → BadRequestError', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      const bad = { model: MODEL, messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming;
+      await assert.rejects(client(mock).messages.create(bad), (err: unknown) => {
+        assert.ok(err instanceof Anthropic.BadRequestError);
+        assert.equal((err.error as { error: { type: string } }).error.type, 'invalid_request_error');
+        assert.match(err.message, /max_tokens/);
+        return true;
+      });
+    }));
+
+  void test('down → APIConnectionError', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ down: true });
+      await assert.rejects(client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
+        assert.ok(err instanceof Anthropic.APIConnectionError);
+        return true;
+      });
+    }));
+
+  void test('malformed stream → iteration throws', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ malformed: true });
+      const quiet = new Anthropic({ apiKey: 'test', baseURL: mock.baseUrl, maxRetries: 0, logLevel: 'off' });
+      const stream = await quiet.messages.create({ model: MODEL, max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] });
+      await assert.rejects(async () => {
+        for await (const _ of stream) {
+          /* drain */
+        }
+      });
+    }));
+
+  void test('stallAfterChunks + abort counts aborted', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ stallAfterChunks: 3 });
+      const ac = new AbortController();
+      const stream = await client(mock).messages.create(
+        { model: MODEL, max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x y' }] },
+        { signal: ac.signal },
+      );
+      const types: string[] = [];
+      const consumed = (async () => {
+        for await (const ev of stream) {
+          types.push(ev.type);
+          if (types.length === 2) setTimeout(() => ac.abort(), 50); // ping is filtered by the SDK
+        }
+      })();
+      await consumed.catch((err: unknown) => assert.ok(err instanceof Anthropic.APIUserAbortError, String(err)));
+      assert.deepEqual(types, ['message_start', 'content_block_start']);
+      await waitFor(() => mock.stats().aborted >= 1, 2000, 'aborted');
+    }));
+});

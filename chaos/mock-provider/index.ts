@@ -1,0 +1,19 @@
+/**
+ * Mock LLM providers for chaos tests.
+ *
+ * - `startMockProvider({ kind })` serves OpenAI (`/v1/chat/completions`, `/v1/embeddings`,
+ *   `/v1/models`) or Anthropic (`/v1/messages`) wire formats, incl. SSE streaming, so the
+ *   official SDKs work against `mock.baseUrl` unchanged.
+ * - Answers are deterministic: `"Echo from <model>: <last user text>"`, word-count usage.
+ * - Faults (`PUT /__faults` or `setFaults`): down, errorRate/errorStatus/retryAfterS,
+ *   latencyMs/jitterMs, stallAfterChunks, malformed. Stats at `GET /__stats`.
+ */
+export { FaultsSchema, FaultState, InvalidFaultsError, validateFaults } from './faults';
+export type { Faults, FaultsValidation } from './faults';
+export { startMockProvider } from './server';
+export type { MockProvider, MockProviderOptions, MockStats, ProviderKind } from './server';
+export { openaiError, chatCompletion, chatChunks, embeddingsResponse, modelsList, planOpenAIChat } from './openai-format';
+export type { HttpReply, OpenAIChatPlan } from './openai-format';
+export { anthropicError, anthropicErrorType, anthropicMessage, anthropicStreamEvents, planAnthropicMessages } from './anthropic-format';
+export type { AnthropicEvent, AnthropicPlan } from './anthropic-format';
+export { countWords, echoAnswer, embed, floatsToBase64 } from './echo';

@@ -1,0 +1,227 @@
+/**
+ * Builders for OpenAI wire objects: chat completions, stream chunks,
+ * embeddings, model lists and error bodies.
+ */
+import { contentText, contentWords, countWords, echoAnswer, embed, floatsToBase64, wantsTool, type EchoAnswer } from './echo';
+
+type Json = Record<string, unknown>;
+
+/** An HTTP status plus JSON body ready to send. */
+export interface HttpReply {
+  status: number;
+  body: unknown;
+}
+
+/** OpenAI error `type` and `code` for a status. */
+function openaiErrorKind(status: number): { type: string; code: string | null } {
+  if (status === 401) return { type: 'invalid_request_error', code: 'invalid_api_key' };
+  if (status === 429) return { type: 'requests', code: 'rate_limit_exceeded' };
+  if (status >= 500) return { type: 'server_error', code: null };
+  return { type: 'invalid_request_error', code: null };
+}
+
+/** Default message for an injected/status-only error. */
+function defaultMessage(status: number): string {
+  if (status === 401) return 'Incorrect API key provided.';
+  if (status === 429) return 'Rate limit reached for requests. Please try again later.';
+  if (status >= 500) return 'The server had an error while processing your request. Sorry about that!';
+  return `Request failed with status ${status}.`;
+}
+
+/**
+ * OpenAI error body `{"error":{"message","type","param","code"}}` for `status`.
+ */
+export function openaiError(status: number, message?: string, param: string | null = null, code?: string | null): HttpReply {
+  const kind = openaiErrorKind(status);
+  return {
+    status,
+    body: {
+      error: { message: message ?? defaultMessage(status), type: kind.type, param, code: code === undefined ? kind.code : code },
+    },
+  };
+}
+
+/** What the mock decided to answer for a chat completion request. */
+export interface OpenAIChatPlan {
+  model: string;
+  stream: boolean;
+  includeUsage: boolean;
+  promptTokens: number;
+  answer: EchoAnswer;
+  /** Set when the answer is a call to the first tool. */
+  toolCall?: { id: string; name: string };
+}
+
+function firstToolName(tools: unknown): string | undefined {
+  if (!Array.isArray(tools) || tools.length === 0) return undefined;
+  const t = tools[0] as Json;
+  const fn = t?.function as Json | undefined;
+  const name = fn?.name ?? (t?.custom as Json | undefined)?.name ?? t?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/**
+ * Validates a chat completion request and computes the deterministic answer.
+ * Returns an error reply for invalid requests (missing model, missing/empty messages).
+ */
+export function planOpenAIChat(body: unknown, nextToolId: () => number): OpenAIChatPlan | HttpReply {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return openaiError(400, 'We could not parse the JSON body of your request.');
+  }
+  const b = body as Json;
+  if (typeof b.model !== 'string' || b.model === '') {
+    return openaiError(400, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+  }
+  if (!Array.isArray(b.messages) || b.messages.length === 0) {
+    const msg = Array.isArray(b.messages)
+      ? "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead."
+      : "Missing required parameter: 'messages'.";
+    return openaiError(400, msg, 'messages', Array.isArray(b.messages) ? 'empty_array' : 'missing_required_parameter');
+  }
+  const messages = b.messages as Json[];
+  let promptTokens = 0;
+  for (const m of messages) promptTokens += contentWords(m?.content);
+  let lastUserText = '';
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]?.role === 'user') {
+      lastUserText = contentText(messages[i].content);
+      break;
+    }
+  }
+  const model = b.model;
+  const rawMax = b.max_completion_tokens ?? b.max_tokens;
+  const maxTokens = typeof rawMax === 'number' ? rawMax : undefined;
+  const streamOptions = b.stream_options as Json | undefined;
+  const plan: OpenAIChatPlan = {
+    model,
+    stream: b.stream === true,
+    includeUsage: b.stream === true && streamOptions?.include_usage === true,
+    promptTokens,
+    answer: echoAnswer(model, lastUserText, maxTokens),
+  };
+  const toolName = firstToolName(b.tools);
+  const lastRole = messages[messages.length - 1]?.role;
+  if (toolName && b.tool_choice !== 'none' && lastRole === 'user' && wantsTool(lastUserText)) {
+    plan.toolCall = { id: `call_${nextToolId()}`, name: toolName };
+  }
+  return plan;
+}
+
+function finishReason(plan: OpenAIChatPlan): string {
+  if (plan.toolCall) return 'tool_calls';
+  return plan.answer.truncated ? 'length' : 'stop';
+}
+
+function usage(plan: OpenAIChatPlan): Json {
+  const completion = plan.toolCall ? 1 : plan.answer.tokens;
+  return { prompt_tokens: plan.promptTokens, completion_tokens: completion, total_tokens: plan.promptTokens + completion };
+}
+
+/** Non-streaming `chat.completion` object. */
+export function chatCompletion(plan: OpenAIChatPlan, id: string, created: number): Json {
+  const message: Json = { role: 'assistant', content: plan.toolCall ? null : plan.answer.text, refusal: null };
+  if (plan.toolCall) {
+    message.tool_calls = [
+      { id: plan.toolCall.id, type: 'function', function: { name: plan.toolCall.name, arguments: '{}' } },
+    ];
+  }
+  return {
+    id,
+    object: 'chat.completion',
+    created,
+    model: plan.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(plan) }],
+    usage: usage(plan),
+    system_fingerprint: null,
+  };
+}
+
+/**
+ * The `chat.completion.chunk` objects of a streamed answer, in order
+ * (role chunk, content/tool chunks, finish chunk, optional usage chunk).
+ * The caller appends `data: [DONE]`.
+ */
+export function chatChunks(plan: OpenAIChatPlan, id: string, created: number): Json[] {
+  const chunk = (delta: Json, finish: string | null): Json => {
+    const c: Json = {
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: plan.model,
+      system_fingerprint: null,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    };
+    if (plan.includeUsage) c.usage = null;
+    return c;
+  };
+  const out: Json[] = [];
+  if (plan.toolCall) {
+    const { id: callId, name } = plan.toolCall;
+    out.push(
+      chunk(
+        { role: 'assistant', content: null, tool_calls: [{ index: 0, id: callId, type: 'function', function: { name, arguments: '' } }] },
+        null,
+      ),
+    );
+    out.push(chunk({ tool_calls: [{ index: 0, function: { arguments: '{}' } }] }, null));
+  } else {
+    out.push(chunk({ role: 'assistant', content: '', refusal: null }, null));
+    for (const piece of plan.answer.pieces) out.push(chunk({ content: piece }, null));
+  }
+  out.push(chunk({}, finishReason(plan)));
+  if (plan.includeUsage) {
+    out.push({ ...chunk({}, null), choices: [], usage: usage(plan) });
+  }
+  return out;
+}
+
+/**
+ * Embeddings response for `input` (string, string[], or token arrays), with
+ * `dimensions` (default 64) and `encoding_format` ("float" or "base64").
+ */
+export function embeddingsResponse(body: unknown): HttpReply {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return openaiError(400, 'We could not parse the JSON body of your request.');
+  }
+  const b = body as Json;
+  if (typeof b.model !== 'string' || b.model === '') {
+    return openaiError(400, "Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+  }
+  let inputs: string[];
+  const input = b.input;
+  if (typeof input === 'string') inputs = [input];
+  else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'number')) inputs = [input.join(' ')];
+  else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string')) inputs = input as string[];
+  else if (Array.isArray(input) && input.length > 0 && input.every((x) => Array.isArray(x))) inputs = input.map((x) => (x as unknown[]).join(' '));
+  else return openaiError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", 'input');
+  if (inputs.some((s) => s === '')) return openaiError(400, "'$.input' is invalid: empty string.", 'input');
+  const dims = b.dimensions ?? 64;
+  if (typeof dims !== 'number' || !Number.isInteger(dims) || dims < 1 || dims > 4096) {
+    return openaiError(400, `Invalid 'dimensions': ${JSON.stringify(dims)}.`, 'dimensions');
+  }
+  const format = b.encoding_format ?? 'float';
+  if (format !== 'float' && format !== 'base64') {
+    return openaiError(400, `Invalid 'encoding_format': ${JSON.stringify(format)}.`, 'encoding_format');
+  }
+  const tokens = inputs.reduce((n, s) => n + countWords(s), 0);
+  return {
+    status: 200,
+    body: {
+      object: 'list',
+      data: inputs.map((s, index) => {
+        const v = embed(s, dims);
+        return { object: 'embedding', index, embedding: format === 'base64' ? floatsToBase64(v) : v };
+      }),
+      model: b.model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    },
+  };
+}
+
+/** `GET /v1/models` list body. */
+export function modelsList(models: string[], created: number): Json {
+  return {
+    object: 'list',
+    data: models.map((id) => ({ id, object: 'model', created, owned_by: 'mock' })),
+  };
+}

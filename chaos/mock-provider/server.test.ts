@@ -1,0 +1,168 @@
+/**
+ * Control API, health, routing, stats and fault semantics over plain HTTP (fetch).
+ */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { describe, test } from 'node:test';
+import { FaultState } from './faults';
+import { startMockProvider } from './server';
+import { waitFor, withMock } from './test-utils';
+
+const json = { 'content-type': 'application/json' };
+const chatBody = (content = 'hi') => JSON.stringify({ model: 'm', messages: [{ role: 'user', content }] });
+
+void describe('control API', () => {
+  void test('PUT/GET/DELETE /__faults', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      let r = await fetch(`${mock.origin}/__faults`);
+      assert.deepEqual(await r.json(), {});
+      r = await fetch(`${mock.origin}/__faults`, { method: 'PUT', headers: json, body: JSON.stringify({ latencyMs: 5, errorRate: 0.25 }) });
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { latencyMs: 5, errorRate: 0.25 });
+      // PUT replaces the whole set.
+      r = await fetch(`${mock.origin}/__faults`, { method: 'PUT', headers: json, body: JSON.stringify({ malformed: true }) });
+      assert.deepEqual(await (await fetch(`${mock.origin}/__faults`)).json(), { malformed: true });
+      assert.deepEqual(mock.faults(), { malformed: true });
+      r = await fetch(`${mock.origin}/__faults`, { method: 'DELETE' });
+      assert.equal(r.status, 200);
+      assert.deepEqual(mock.faults(), {});
+    }));
+
+  void test('invalid key or value → 400 naming the key', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      for (const [body, key] of [
+        [{ latencyMS: 5 }, 'latencyMS'],
+        [{ errorRate: 1.5 }, 'errorRate'],
+        [{ errorStatus: 200 }, 'errorStatus'],
+        [{ down: 'yes' }, 'down'],
+        [{ stallAfterChunks: -1 }, 'stallAfterChunks'],
+      ] as const) {
+        const r = await fetch(`${mock.origin}/__faults`, { method: 'PUT', headers: json, body: JSON.stringify(body) });
+        assert.equal(r.status, 400);
+        const text = await r.text();
+        assert.ok(text.includes(key), text);
+        assert.deepEqual((JSON.parse(text) as { error: { keys: string[] } }).error.keys, [key]);
+      }
+      const r = await fetch(`${mock.origin}/__faults`, { method: 'PUT', body: '{nope' });
+      assert.equal(r.status, 400);
+      assert.deepEqual(mock.faults(), {});
+      assert.throws(() => mock.setFaults({ bogus: 1 } as never), /bogus/);
+    }));
+
+  void test('errorRate 0.5 fails exactly every second call; faults never hit control API', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      await fetch(`${mock.origin}/__faults`, { method: 'PUT', headers: json, body: JSON.stringify({ errorRate: 0.5 }) });
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const r = await fetch(`${mock.baseUrl}/chat/completions`, { method: 'POST', headers: json, body: chatBody() });
+        await r.arrayBuffer();
+        statuses.push(r.status);
+      }
+      assert.deepEqual(statuses, [200, 500, 200, 500, 200, 500]);
+      assert.equal((await fetch(`${mock.origin}/health`)).status, 200);
+      const stats = (await (await fetch(`${mock.origin}/__stats`)).json()) as { requests: number; errors: number };
+      assert.equal(stats.requests, 6);
+      assert.equal(stats.errors, 3);
+      const del = await fetch(`${mock.origin}/__stats`, { method: 'DELETE' });
+      assert.equal(((await del.json()) as { requests: number }).requests, 0);
+    }));
+
+  void test('error body format, Retry-After and request-id headers', async () => {
+    await withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, errorStatus: 503, retryAfterS: 2 });
+      const r = await fetch(`${mock.baseUrl}/chat/completions`, { method: 'POST', headers: json, body: chatBody() });
+      assert.equal(r.status, 503);
+      assert.equal(r.headers.get('retry-after'), '2');
+      assert.match(r.headers.get('x-request-id') ?? '', /^req_/);
+      const body = (await r.json()) as { error: Record<string, unknown> };
+      assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
+      assert.equal(body.error.type, 'server_error');
+    });
+    await withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, retryAfterS: 1 });
+      const r = await fetch(`${mock.baseUrl}/v1/messages`, { method: 'POST', headers: json, body: chatBody() });
+      assert.equal(r.status, 429);
+      assert.match(r.headers.get('request-id') ?? '', /^req_/);
+      const body = (await r.json()) as { type: string; error: { type: string } };
+      assert.equal(body.type, 'error');
+      assert.equal(body.error.type, 'rate_limit_error');
+    });
+  });
+
+  void test('unknown routes → 404 in provider format', async () => {
+    await withMock({ kind: 'openai' }, async (mock) => {
+      const r = await fetch(`${mock.baseUrl}/nope`, { method: 'POST' });
+      assert.equal(r.status, 404);
+      assert.equal(((await r.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+      assert.equal((await fetch(`${mock.origin}/v1/messages`, { method: 'POST' })).status, 404);
+    });
+    await withMock({ kind: 'anthropic' }, async (mock) => {
+      const r = await fetch(`${mock.origin}/v1/chat/completions`, { method: 'POST' });
+      assert.equal(r.status, 404);
+      assert.equal(((await r.json()) as { error: { type: string } }).error.type, 'not_found_error');
+    });
+  });
+});
+
+void describe('health, down, stats, close', () => {
+  void test('health ok, and reset when down', () =>
+    withMock({ kind: 'openai', name: 'prov-a' }, async (mock) => {
+      assert.deepEqual(await (await fetch(`${mock.origin}/health`)).json(), { status: 'ok', name: 'prov-a' });
+      mock.setFaults({ down: true });
+      await assert.rejects(fetch(`${mock.origin}/health`));
+      // The control API still answers.
+      assert.deepEqual(await (await fetch(`${mock.origin}/__faults`)).json(), { down: true });
+      mock.clearFaults();
+      assert.equal((await fetch(`${mock.origin}/health`)).status, 200);
+    }));
+
+  void test('stats track routes, lastRequest and completion', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      await (await fetch(`${mock.baseUrl}/chat/completions`, { method: 'POST', headers: json, body: chatBody('yo') })).arrayBuffer();
+      await (await fetch(`${mock.baseUrl}/models`)).arrayBuffer();
+      await waitFor(() => mock.stats().completed === 2);
+      const s = mock.stats();
+      assert.equal(s.requests, 2);
+      assert.deepEqual(s.byRoute, { 'POST /v1/chat/completions': 1, 'GET /v1/models': 1 });
+      assert.equal(s.lastRequest?.route, 'POST /v1/chat/completions');
+      assert.equal(s.lastRequest?.model, 'm');
+      assert.equal(s.lastRequest?.stream, false);
+      assert.equal(s.inFlight, 0);
+      mock.resetStats();
+      assert.equal(mock.stats().requests, 0);
+    }));
+
+  void test('jitter is deterministic and bounded', () => {
+    const a = new FaultState();
+    const b = new FaultState();
+    a.set({ latencyMs: 10, jitterMs: 20 });
+    b.set({ latencyMs: 10, jitterMs: 20 });
+    const da = Array.from({ length: 20 }, () => a.nextDelayMs());
+    const db = Array.from({ length: 20 }, () => b.nextDelayMs());
+    assert.deepEqual(da, db);
+    assert.ok(da.every((d) => d >= 10 && d < 30));
+    assert.ok(new Set(da).size > 1);
+    const c = new FaultState();
+    c.set({ errorRate: 1 / 3 });
+    assert.deepEqual(Array.from({ length: 6 }, () => c.nextShouldFail()), [false, false, true, false, false, true]);
+  });
+
+  void test('close() does not hang on a stalled stream or latency wait', async () => {
+    const mock = await startMockProvider({ kind: 'openai' });
+    mock.setFaults({ stallAfterChunks: 1 });
+    const first = new Promise<void>((resolve, reject) => {
+      const req = http.request(`${mock.baseUrl}/chat/completions`, { method: 'POST', headers: json }, (res) => {
+        res.once('data', () => resolve());
+        res.on('error', () => undefined);
+      });
+      req.on('error', () => undefined);
+      req.on('timeout', () => reject(new Error('timeout')));
+      req.end(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'a b c' }], stream: true }));
+    });
+    await first;
+    const t0 = Date.now();
+    await mock.close();
+    assert.ok(Date.now() - t0 < 1000);
+    await mock.close(); // idempotent
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * The gateway config: targets ("regions"), tiers of equivalent models, routing defaults,
+ * timeouts and retry policy. Pure zod, validated once at start-up, then frozen.
+ */
+import { z } from 'zod';
+import { StrategySchema } from '../contracts/request';
+
+const port = z.number().int().min(0, 'use 1-65535, or 0 for any free port').max(65535);
+
+/** What a model can do; the selector filters on it. */
+export const CapabilitiesSchema = z
+  .object({
+    tools: z.boolean().default(false),
+    vision: z.boolean().default(false),
+    json: z.boolean().default(false),
+    streaming: z.boolean().default(true),
+    contextWindow: z.number().int().positive().default(8192),
+  })
+  .strict();
+
+/** One model served by a target. */
+export const ModelConfigSchema = z
+  .object({
+    /** The gateway's name for the model (what requests and tiers use). */
+    id: z.string().min(1),
+    /** The provider's own model name, when it differs (e.g. a dated snapshot). */
+    providerModel: z.string().min(1).optional(),
+    capabilities: CapabilitiesSchema.prefault({}),
+    /** USD per million tokens. */
+    pricePerMTok: z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict().prefault({ input: 0, output: 0 }),
+  })
+  .strict();
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+
+/** A provider target: one "region" with its own health, latency, cost and quota. */
+export const TargetConfigSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lowercase letters, digits and dashes, e.g. openai-us-east-1'),
+    kind: z.enum(['openai', 'anthropic', 'openai-compatible']),
+    region: z.string().min(1).default('unknown'),
+    /** The base URL the provider SDK takes (OpenAI kinds include `/v1`). */
+    baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:18081/v1' }),
+    /** Name of the environment variable holding the API key (never the key itself). */
+    apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'name an environment variable, e.g. OPENAI_API_KEY').optional(),
+    /** true: `npm start` runs a mock provider on this baseUrl's port. */
+    mock: z.boolean().default(false),
+    /** Lower is preferred (active-passive). */
+    priority: z.number().int().min(0).default(100),
+    /** Share of traffic in active-active (weighted) routing. */
+    weight: z.number().min(0).default(1),
+    models: z.array(ModelConfigSchema).min(1, 'a target serves at least one model'),
+    limits: z
+      .object({ requestsPerMinute: z.number().int().positive().optional(), tokensPerMinute: z.number().int().positive().optional() })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type TargetConfig = z.infer<typeof TargetConfigSchema>;
+
+export const GatewayConfigSchema = z
+  .object({
+    api: z
+      .object({ host: z.string().default('127.0.0.1'), port: port.default(8080), bodyLimit: z.string().default('1mb') })
+      .strict()
+      .prefault({}),
+    worker: z.object({ metricsPort: port.default(9464) }).strict().prefault({}),
+    temporal: z
+      .object({
+        address: z.string().regex(/^[^:\s]+:\d+$/, 'use host:port, e.g. 127.0.0.1:7233').default('127.0.0.1:7233'),
+        namespace: z.string().min(1).default('default'),
+        taskQueue: z.string().min(1).default('stormproof'),
+        /** Run `temporal server start-dev` as part of `npm start`. */
+        embedded: z.boolean().default(true),
+        uiPort: port.default(8233),
+        /** Where the embedded server keeps its SQLite database. */
+        dataDir: z.string().default('.data'),
+      })
+      .strict()
+      .prefault({}),
+    targets: z.array(TargetConfigSchema).min(1, 'configure at least one target'),
+    /** Tiers of equivalent models, e.g. smart: [gpt-4o, claude-sonnet-4]. */
+    tiers: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
+    routing: z
+      .object({ strategy: StrategySchema.default('priority'), allowDegradation: z.boolean().default(true) })
+      .strict()
+      .prefault({}),
+    timeouts: z
+      .object({
+        /** Non-streaming provider call (per try). */
+        callMs: z.number().int().positive().default(30_000),
+        /** A whole streaming call. */
+        streamMs: z.number().int().positive().default(300_000),
+        /** A stream that sends nothing for this long is stalled. */
+        streamIdleMs: z.number().int().positive().default(15_000),
+        /** Heartbeat timeout of streaming activities. */
+        heartbeatMs: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .prefault({}),
+    retry: z
+      .object({
+        /** Tries per target, first included. */
+        maxAttempts: z.number().int().min(1).max(10).default(3),
+        initialIntervalMs: z.number().int().positive().default(200),
+        backoffCoefficient: z.number().min(1).default(2),
+        maxIntervalMs: z.number().int().positive().default(2_000),
+        /** A 429 asking to wait longer than this skips the target instead. */
+        maxRetryAfterS: z.number().int().nonnegative().default(5),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const ids = new Set<string>();
+    const models = new Set<string>();
+    cfg.targets.forEach((t, i) => {
+      if (ids.has(t.id)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'id'], message: `duplicate target id "${t.id}"` });
+      ids.add(t.id);
+      t.models.forEach((m) => models.add(m.id));
+    });
+    for (const [tier, members] of Object.entries(cfg.tiers)) {
+      if (models.has(tier)) ctx.addIssue({ code: 'custom', path: ['tiers', tier], message: `tier "${tier}" has the name of a model; pick another name` });
+      members.forEach((m, i) => {
+        if (!models.has(m)) ctx.addIssue({ code: 'custom', path: ['tiers', tier, i], message: `model "${m}" is served by no target; add it to a target's models or remove it` });
+      });
+    }
+  });
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;

@@ -1,0 +1,27 @@
+/** The long-job API's shapes. */
+import { z } from 'zod';
+import { AiRequestSchema } from './request';
+import { AiResponseSchema, AttemptSchema, DegradationSchema } from './response';
+
+/** `POST /v1/jobs` body. */
+export const JobSubmissionSchema = z
+  .object({
+    request: AiRequestSchema,
+    callbackUrl: z.url({ protocol: /^https?$/, error: 'callbackUrl must be an http(s) URL' }).optional(),
+  })
+  .strict();
+export type JobSubmission = z.infer<typeof JobSubmissionSchema>;
+
+export const JobStatusSchema = z.enum(['queued', 'running', 'completed', 'failed', 'cancelled']);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+
+/** `GET /v1/jobs/:id` answer. */
+export const JobViewSchema = z.object({
+  id: z.string(),
+  status: JobStatusSchema,
+  result: AiResponseSchema.optional(),
+  error: z.object({ type: z.string(), message: z.string() }).optional(),
+  attempts: z.array(AttemptSchema),
+  degradations: z.array(DegradationSchema),
+});
+export type JobView = z.infer<typeof JobViewSchema>;

@@ -1,0 +1,52 @@
+/** What every answer carries: the result, the attempt trace and the degradations. Pure zod. */
+import { z } from 'zod';
+import { ToolCallSchema } from './request';
+
+/** Token usage (OpenAI naming). */
+export const UsageSchema = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  total_tokens: z.number().int().nonnegative(),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+/** One try of one target, in order. `outcome` is "ok" or the failure type. */
+export const AttemptSchema = z.object({
+  target: z.string(),
+  model: z.string(),
+  outcome: z.string(),
+  error: z.string().optional(),
+  /** Calls made to this target for this attempt beyond the first (Temporal retries). */
+  retries: z.number().int().nonnegative().optional(),
+  durationMs: z.number().nonnegative(),
+});
+export type Attempt = z.infer<typeof AttemptSchema>;
+
+/** A change from what was asked, always told to the caller. */
+export const DegradationSchema = z.object({
+  kind: z.enum(['model', 'mode', 'data']),
+  from: z.string(),
+  to: z.string(),
+  reason: z.string(),
+});
+export type Degradation = z.infer<typeof DegradationSchema>;
+
+export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter']);
+export type FinishReason = z.infer<typeof FinishReasonSchema>;
+
+/** The provider-neutral answer of one request. */
+export const AiResponseSchema = z.object({
+  id: z.string(),
+  model: z.string(),
+  target: z.string(),
+  message: z.object({
+    role: z.literal('assistant'),
+    content: z.string().nullable(),
+    tool_calls: z.array(ToolCallSchema).optional(),
+  }),
+  finishReason: FinishReasonSchema,
+  usage: UsageSchema,
+  attempts: z.array(AttemptSchema),
+  degradations: z.array(DegradationSchema),
+});
+export type AiResponse = z.infer<typeof AiResponseSchema>;

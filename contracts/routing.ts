@@ -1,0 +1,85 @@
+/**
+ * The routing snapshot: everything the selector needs to rank targets for one request. It is
+ * read through a local activity so the decision is recorded in history and replays the same way.
+ */
+import type { Strategy } from './request';
+
+/** A model as the router sees it. */
+export interface ModelInfo {
+  id: string;
+  capabilities: { tools: boolean; vision: boolean; json: boolean; streaming: boolean; contextWindow: number };
+  pricePerMTok: { input: number; output: number };
+}
+
+/** Breaker position of a target. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** A target as the router sees it: public facts plus live health. No secrets. */
+export interface TargetInfo {
+  id: string;
+  kind: 'openai' | 'anthropic' | 'openai-compatible';
+  region: string;
+  priority: number;
+  weight: number;
+  models: ModelInfo[];
+  breaker: BreakerState;
+  healthy: boolean;
+  /** Observed latency (EWMA), when known. */
+  latencyMs?: number;
+  /** Epoch ms until which the target asked us to stay away (429 Retry-After). */
+  coolDownUntil?: number;
+}
+
+/** Timeouts and retry policy in force, copied from the config. */
+export interface CallPolicy {
+  callMs: number;
+  streamMs: number;
+  streamIdleMs: number;
+  heartbeatMs: number;
+  retry: { maxAttempts: number; initialIntervalMs: number; backoffCoefficient: number; maxIntervalMs: number; maxRetryAfterS: number };
+}
+
+/** One routing snapshot. */
+export interface RoutingSnapshot {
+  targets: TargetInfo[];
+  tiers: Record<string, string[]>;
+  defaults: { strategy: Strategy; allowDegradation: boolean };
+  policy: CallPolicy;
+  /** Epoch ms when the snapshot was taken. */
+  takenAt: number;
+}
+
+/** One ranked choice: call `model` on `target`. */
+export interface Candidate {
+  target: string;
+  model: string;
+  /** Why it is in the list: the requested model, or an equivalent of its tier. */
+  reason: 'requested' | 'equivalent';
+}
+
+/** Input of one provider call (an activity). The worker resolves the target's URL and key. */
+export interface ProviderCallInput {
+  target: string;
+  model: string;
+  request: import('./request').AiRequest;
+  /** The request's job id, so streamed chunks can be routed to whoever waits for them. */
+  jobId: string;
+}
+
+/** What a provider call returns: the answer without the trace. */
+export interface ProviderCallResult {
+  target: string;
+  model: string;
+  message: { role: 'assistant'; content: string | null; tool_calls?: import('./request').ToolCall[] };
+  finishReason: 'stop' | 'length' | 'tool_calls' | 'content_filter';
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  /** Provider's own answer id. */
+  providerId?: string;
+}
+
+/** Details an adapter attaches to a provider failure (first element of `details`). */
+export interface ProviderFailureDetails {
+  attempt: number;
+  status?: number;
+  retryAfterS?: number;
+}

@@ -1,0 +1,37 @@
+/**
+ * Names shared by the workflows and their clients: workflow types, queries, signals and the
+ * search attributes shown in the Web UI. Pure; workflows and the API both import it.
+ */
+import type { AiRequest } from './request';
+import type { AiResponse, Attempt, Degradation } from './response';
+
+/** Workflow type of one AI request. */
+export const REQUEST_WORKFLOW = 'aiRequestWorkflow';
+
+/** Input of the request workflow. Secrets never go in here: keys live in the worker's env. */
+export interface RequestWorkflowInput {
+  request: AiRequest;
+  callbackUrl?: string;
+  /** Epoch ms when the gateway accepted the request (for end-to-end latency). */
+  acceptedAt?: number;
+}
+
+/** Progress of a request, answered by the `progress` query. */
+export interface RequestProgress {
+  phase: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  attempts: Attempt[];
+  degradations: Degradation[];
+  currentTarget?: string;
+  result?: AiResponse;
+}
+
+/** Query name for {@link RequestProgress}. */
+export const PROGRESS_QUERY = 'progress';
+
+/** Custom search attributes (registered when the dev server starts). */
+export const SEARCH_ATTRIBUTES = {
+  target: { name: 'StormproofTarget', type: 'Keyword' },
+  failovers: { name: 'StormproofFailovers', type: 'Int' },
+  status: { name: 'StormproofStatus', type: 'Keyword' },
+  model: { name: 'StormproofModel', type: 'Keyword' },
+} as const;

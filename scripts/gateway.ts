@@ -1,0 +1,78 @@
+/**
+ * One process hosting both the worker and the API on one NativeConnection, so workflow starts
+ * are eager (the first workflow task comes back in the start response, no extra round trip).
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { GatewayConfig } from '../config/schema';
+import { createApp } from '../api/app';
+import { createGatewayWorker } from '../worker/worker';
+import { createMetrics, type GatewayMetrics } from '../worker/telemetry';
+import { logger } from '../worker/log';
+import { installRuntime } from '../worker/runtime';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  address?: string;
+  taskQueue?: string;
+  /** API port; 0 picks a free one. */
+  apiPort?: number;
+  maxCachedWorkflows?: number;
+  /** Port for the Temporal SDK's own Prometheus metrics (worker). */
+  sdkMetricsPort?: number;
+}
+
+export interface RunningGateway {
+  client: Client;
+  connection: NativeConnection;
+  worker: Worker;
+  metrics: GatewayMetrics;
+  apiUrl: string;
+  taskQueue: string;
+  stop(): Promise<void>;
+}
+
+/** Starts worker + API; resolves once the worker polls and the API listens. */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const { config } = opts;
+  const taskQueue = opts.taskQueue ?? config.temporal.taskQueue;
+  installRuntime({ metricsPort: opts.sdkMetricsPort });
+  const connection = await NativeConnection.connect({ address: opts.address ?? config.temporal.address });
+  const metrics = createMetrics();
+  const worker = await createGatewayWorker({
+    connection,
+    config,
+    taskQueue,
+    maxCachedWorkflows: opts.maxCachedWorkflows,
+    activityDeps: { onOutcome: (o) => metrics.recordOutcome(o) },
+  });
+  const running = worker.run();
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, log: logger });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(opts.apiPort ?? config.api.port, config.api.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  let stopped: Promise<void> | undefined;
+  return {
+    client,
+    connection,
+    worker,
+    metrics,
+    taskQueue,
+    apiUrl: `http://${config.api.host}:${port}`,
+    stop() {
+      stopped ??= (async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+        await connection.close();
+      })();
+      return stopped;
+    },
+  };
+}

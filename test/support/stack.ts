@@ -1,0 +1,98 @@
+/**
+ * A whole gateway for one test file: one mock per default target (ephemeral ports), a worker on
+ * its own task queue, and the API on a free port, all against the test Temporal server.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { DEFAULT_CONFIG_PATH, parseConfig } from '../../config/load';
+import type { GatewayConfig } from '../../config/schema';
+import type { JobView } from '../../contracts/jobs';
+import { startMockProvider, type MockProvider } from '../../chaos/mock-provider';
+import { startGateway, type RunningGateway } from '../../scripts/gateway';
+import { testTemporalAddress } from './temporal';
+
+export interface TestStack {
+  config: GatewayConfig;
+  address: string;
+  mocks: Record<string, MockProvider>;
+  gateway: RunningGateway;
+  /** fetch against the API. */
+  api(path: string, init?: RequestInit & { json?: unknown }): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Polls a job until it leaves queued/running. */
+  waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
+  close(): Promise<void>;
+}
+
+export interface TestStackOptions {
+  maxCachedWorkflows?: number;
+  /** Edits the raw config (the default.yaml object) before validation. */
+  edit?: (raw: any) => void;
+}
+
+/** Raw default config with every target pointed at a fresh mock. */
+export async function mockedConfig(address: string, edit?: (raw: any) => void): Promise<{ raw: any; mocks: Record<string, MockProvider> }> {
+  const raw = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8'));
+  const mocks: Record<string, MockProvider> = {};
+  for (const t of raw.targets) {
+    const mock = await startMockProvider({ kind: t.kind, name: t.id });
+    mocks[t.id] = mock;
+    t.baseUrl = mock.baseUrl;
+  }
+  raw.temporal.address = address;
+  raw.temporal.taskQueue = `test-${randomUUID()}`;
+  raw.api.port = 0;
+  // Quick retries keep tests short; the policy's shape is what is under test.
+  raw.retry = { ...raw.retry, initialIntervalMs: 50, maxIntervalMs: 200 };
+  edit?.(raw);
+  return { raw, mocks };
+}
+
+export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
+  const address = await testTemporalAddress();
+  const { raw, mocks } = await mockedConfig(address, opts.edit);
+  const config = parseConfig(raw, 'test');
+  const gateway = await startGateway({ config, apiPort: 0, maxCachedWorkflows: opts.maxCachedWorkflows });
+  const api: TestStack['api'] = async (path, init = {}) => {
+    const { json, ...rest } = init;
+    const res = await fetch(`${gateway.apiUrl}${path}`, {
+      ...rest,
+      headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(rest.headers as Record<string, string>) },
+      body: json !== undefined ? JSON.stringify(json) : rest.body,
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body, headers: res.headers };
+  };
+  return {
+    config,
+    address,
+    mocks,
+    gateway,
+    api,
+    async waitForJob(id, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const { status, body } = await api(`/v1/jobs/${id}`);
+        if (status !== 200) throw new Error(`GET /v1/jobs/${id} answered ${status}: ${JSON.stringify(body)}`);
+        if (body.status !== 'queued' && body.status !== 'running') return body as JobView;
+        if (Date.now() > deadline) throw new Error(`job ${id} still ${body.status} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async close() {
+      await gateway.stop();
+      await Promise.all(Object.values(mocks).map((m) => m.close()));
+    },
+  };
+}
+
+/** A one-message chat request. */
+export function chat(model: string, text: string, extra: Record<string, unknown> = {}) {
+  return { model, messages: [{ role: 'user', content: text }], ...extra };
+}

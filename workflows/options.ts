@@ -1,0 +1,47 @@
+/**
+ * Activity option presets, named once. Every number comes from the config's call policy
+ * (read into the routing snapshot) so operators tune them without a code change.
+ */
+import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import type { CallPolicy } from '../contracts/routing';
+import { NON_RETRYABLE_FAILURES } from '../contracts/failures';
+
+/** Short, bounded retries of one target for transient faults; the rest is failover's job. */
+export function providerRetry(policy: CallPolicy): RetryPolicy {
+  return {
+    maximumAttempts: policy.retry.maxAttempts,
+    initialInterval: policy.retry.initialIntervalMs,
+    backoffCoefficient: policy.retry.backoffCoefficient,
+    maximumInterval: policy.retry.maxIntervalMs,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES],
+  };
+}
+
+/**
+ * A short non-streaming provider call: a local activity, because it saves the activity task
+ * round trips (tens of ms here) and its result is still recorded in history before it is used.
+ */
+export function fastCall(policy: CallPolicy, summary: string): LocalActivityOptions {
+  return { startToCloseTimeout: policy.callMs, retry: providerRetry(policy), summary };
+}
+
+/**
+ * A streaming call: a regular activity that heartbeats per chunk, so a dead worker or a stalled
+ * stream is noticed after `heartbeatMs`, and cancellation reaches the HTTP call.
+ */
+export function streamCall(policy: CallPolicy, summary: string): ActivityOptions {
+  return {
+    startToCloseTimeout: policy.streamMs,
+    heartbeatTimeout: policy.heartbeatMs,
+    retry: { ...providerRetry(policy), maximumAttempts: Math.min(2, policy.retry.maxAttempts) },
+    cancellationType: 'TRY_CANCEL',
+    summary,
+  };
+}
+
+/** Reading the routing snapshot: in-memory in the worker, so a tight timeout and a few quick retries. */
+export const SNAPSHOT_OPTIONS: LocalActivityOptions = {
+  startToCloseTimeout: '5s',
+  retry: { maximumAttempts: 5, initialInterval: '50ms', maximumInterval: '1s' },
+  summary: 'read routing snapshot',
+};
