@@ -3,7 +3,7 @@
  * adapter factories, where streamed chunks go), so tests and chaos drills can pass others.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { GatewayConfig, ModelConfig, TargetConfig } from '../config/schema';
 import { FailureType } from '../contracts/failures';
 import type { ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
@@ -74,8 +74,9 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       return result;
     } catch (err) {
       if (ctx.cancellationSignal.aborted) {
+        // Report a cancellation as one, so the workflow does not take it for a provider fault.
         report('cancelled');
-        throw err;
+        throw new CancelledFailure(`provider call to ${target.id} cancelled`);
       }
       const failure = err instanceof ApplicationFailure ? withAttempt(err, ctx.info.attempt) : classifyProviderError(err, ctx.info.attempt, maxRetryAfterS);
       report(failure.type ?? 'Error');
@@ -100,6 +101,9 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       let chunks = 0;
       arm();
+      // Heartbeat on a clock, not only per chunk: the heartbeat proves this worker is alive (and
+      // carries cancellation to us); a silent provider is the idle timer's job.
+      const beat = setInterval(() => ctx.heartbeat({ chunks }), Math.max(200, Math.floor(deps.config.timeouts.heartbeatMs / 3)));
       try {
         return await run(
           input,
@@ -120,6 +124,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
         });
       } finally {
         clearTimeout(timer);
+        clearInterval(beat);
       }
     },
   };

@@ -136,6 +136,9 @@ export function jobsRouter(deps: JobsDeps): Router {
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         requestEagerStart: deps.eagerStart,
+        // A provider call runs as a local activity inside a workflow task; the worker heartbeats
+        // the task at 80% of this, which bounds how late a cancel (or a dead worker) is noticed.
+        workflowTaskTimeout: '3s',
         staticSummary: `${request.model}${request.stream ? ' (stream)' : ''}: ${equivalentModels(request.model, deps.config.tiers, request.routing?.pinModel).join(' → ')}`,
         typedSearchAttributes: [
           { key: MODEL_KEY, value: request.model },

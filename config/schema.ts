@@ -77,7 +77,9 @@ export const GatewayConfigSchema = z
       })
       .strict()
       .prefault({}),
-    targets: z.array(TargetConfigSchema).min(1, 'configure at least one target'),
+    targets: z
+      .array(TargetConfigSchema, { error: (iss) => (iss.input === undefined ? 'configure at least one target (a list of provider targets)' : undefined) })
+      .min(1, 'configure at least one target'),
     /** Tiers of equivalent models, e.g. smart: [gpt-4o, claude-sonnet-4]. */
     tiers: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
     routing: z

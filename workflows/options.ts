@@ -22,7 +22,8 @@ export function providerRetry(policy: CallPolicy): RetryPolicy {
  * round trips (tens of ms here) and its result is still recorded in history before it is used.
  */
 export function fastCall(policy: CallPolicy, summary: string): LocalActivityOptions {
-  return { startToCloseTimeout: policy.callMs, retry: providerRetry(policy), summary };
+  // Wait for the cancel to reach the activity, so a cancelled job really aborts its HTTP call.
+  return { startToCloseTimeout: policy.callMs, retry: providerRetry(policy), cancellationType: 'WAIT_CANCELLATION_COMPLETED', summary };
 }
 
 /**

@@ -63,7 +63,8 @@ export function providerFailure(type: FailureTypeName, message: string, details:
 export function classifyProviderError(err: unknown, attempt: number, maxRetryAfterS: number): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const e = (err ?? {}) as SdkErrorLike;
-  const name = e.name ?? '';
+  // The openai SDK's errors keep the default `name` ("Error"), so the class name is read too.
+  const name = `${e.name ?? ''} ${(err as { constructor?: { name?: string } } | null | undefined)?.constructor?.name ?? ''}`;
   const where = e.message ?? String(err);
   if (typeof e.status === 'number') {
     const type = typeForStatus(e.status, e.error);

@@ -15,8 +15,8 @@ const tools: Anthropic.Tool[] = [
 ];
 const textOf = (m: Anthropic.Message): string => m.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
 
-void describe('anthropic client', () => {
-  void test('non-streaming messages.create', () =>
+describe('anthropic client', () => {
+  test('non-streaming messages.create', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       const msg = await client(mock).messages.create({
         model: MODEL,
@@ -33,7 +33,7 @@ void describe('anthropic client', () => {
       assert.equal(msg.usage.output_tokens, 6);
     }));
 
-  void test('max_tokens truncation → stop_reason max_tokens', () =>
+  test('max_tokens truncation → stop_reason max_tokens', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       const msg = await client(mock).messages.create({
         model: MODEL,
@@ -44,7 +44,7 @@ void describe('anthropic client', () => {
       assert.equal(msg.stop_reason, 'max_tokens');
     }));
 
-  void test('streaming (messages.stream and create({stream:true})) equals non-streaming', () =>
+  test('streaming (messages.stream and create({stream:true})) equals non-streaming', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       const an = client(mock);
       const params = { model: MODEL, max_tokens: 100, messages: [{ role: 'user' as const, content: 'stream me please' }] };
@@ -73,7 +73,7 @@ void describe('anthropic client', () => {
       assert.ok(types.includes('message_delta') && types.includes('content_block_stop'));
     }));
 
-  void test('tool_use, non-streaming and streaming', () =>
+  test('tool_use, non-streaming and streaming', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       const an = client(mock);
       const params = { model: MODEL, max_tokens: 100, tools, messages: [{ role: 'user' as const, content: 'please use a tool' }] };
@@ -103,7 +103,7 @@ void describe('anthropic client', () => {
       assert.equal(textOf(after), `Echo from ${MODEL}: please use a tool`);
     }));
 
-  void test('injected 529 → APIError status 529 overloaded_error', () =>
+  test('injected 529 → APIError status 529 overloaded_error', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ errorRate: 1, errorStatus: 529 });
       await assert.rejects(
@@ -118,7 +118,7 @@ void describe('anthropic client', () => {
       );
     }));
 
-  void test('429 with retryAfterS → RateLimitError with retry-after', () =>
+  test('429 with retryAfterS → RateLimitError with retry-after', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ errorRate: 1, retryAfterS: 3 });
       await assert.rejects(client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
@@ -128,7 +128,7 @@ void describe('anthropic client', () => {
       });
     }));
 
-  void test('missing max_tokens → BadRequestError', () =>
+  test('missing max_tokens → BadRequestError', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       const bad = { model: MODEL, messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming;
       await assert.rejects(client(mock).messages.create(bad), (err: unknown) => {
@@ -139,7 +139,7 @@ void describe('anthropic client', () => {
       });
     }));
 
-  void test('down → APIConnectionError', () =>
+  test('down → APIConnectionError', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ down: true });
       await assert.rejects(client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
@@ -148,7 +148,7 @@ void describe('anthropic client', () => {
       });
     }));
 
-  void test('malformed stream → iteration throws', () =>
+  test('malformed stream → iteration throws', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ malformed: true });
       const quiet = new Anthropic({ apiKey: 'test', baseURL: mock.baseUrl, maxRetries: 0, logLevel: 'off' });
@@ -160,7 +160,7 @@ void describe('anthropic client', () => {
       });
     }));
 
-  void test('stallAfterChunks + abort counts aborted', () =>
+  test('stallAfterChunks + abort counts aborted', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ stallAfterChunks: 3 });
       const ac = new AbortController();

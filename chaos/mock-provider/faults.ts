@@ -94,7 +94,8 @@ export class FaultState {
     const v = validateFaults(input);
     if (!v.ok) throw new InvalidFaultsError(v.message, v.keys);
     this.current = v.faults;
-    this.acc = 0;
+    // Errors come first: with errorRate 0.5 the 1st, 3rd, 5th… calls fail.
+    this.acc = (v.faults.errorRate ?? 0) > 0 ? 1 - (v.faults.errorRate ?? 0) : 0;
     this.rand = mulberry32(JITTER_SEED);
     return this.get();
   }

@@ -28,9 +28,9 @@ async function collect(stream: AsyncIterable<OpenAI.Chat.Completions.ChatComplet
   return { text, usage, finish, chunks };
 }
 
-void describe('openai client', () => {
+describe('openai client', () => {
   for (const kind of ['openai', 'openai-compatible'] as const) {
-    void test(`${kind}: non-streaming chat completion`, () =>
+    test(`${kind}: non-streaming chat completion`, () =>
       withMock({ kind }, async (mock) => {
         const res = await client(mock).chat.completions.create({
           model: MODEL,
@@ -48,7 +48,7 @@ void describe('openai client', () => {
       }));
   }
 
-  void test('array content parts and max_tokens truncation', () =>
+  test('array content parts and max_tokens truncation', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       const res = await client(mock).chat.completions.create({
         model: MODEL,
@@ -60,7 +60,7 @@ void describe('openai client', () => {
       assert.equal(res.usage?.completion_tokens, 4);
     }));
 
-  void test('streaming equals non-streaming, usage arrives', () =>
+  test('streaming equals non-streaming, usage arrives', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       const oa = client(mock);
       const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: 'user', content: 'stream me please' }];
@@ -75,7 +75,7 @@ void describe('openai client', () => {
       await waitFor(() => mock.stats().completed === 2, 2000, 'completed=2');
     }));
 
-  void test('tool call, non-streaming and streaming', () =>
+  test('tool call, non-streaming and streaming', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       const oa = client(mock);
       const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Use the TOOL for Paris' }];
@@ -113,7 +113,7 @@ void describe('openai client', () => {
       assert.equal(after.choices[0].finish_reason, 'stop');
     }));
 
-  void test('embeddings: base64 default decoding, float format, similarity', () =>
+  test('embeddings: base64 default decoding, float format, similarity', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       const oa = client(mock);
       const res = await oa.embeddings.create({
@@ -137,14 +137,14 @@ void describe('openai client', () => {
       assert.ok(f.data[0].embedding.every((v, i) => Math.abs(v - g.data[0].embedding[i]) < 1e-6));
     }));
 
-  void test('models list', () =>
+  test('models list', () =>
     withMock({ kind: 'openai', models: ['a', 'b'] }, async (mock) => {
       const ids: string[] = [];
       for await (const m of client(mock).models.list()) ids.push(m.id);
       assert.deepEqual(ids, ['a', 'b']);
     }));
 
-  void test('injected 500 → InternalServerError', () =>
+  test('injected 500 → InternalServerError', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ errorRate: 1 });
       await assert.rejects(
@@ -159,7 +159,7 @@ void describe('openai client', () => {
       assert.equal(mock.stats().errors, 1);
     }));
 
-  void test('429 with retryAfterS → RateLimitError with retry-after header', () =>
+  test('429 with retryAfterS → RateLimitError with retry-after header', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ errorRate: 1, retryAfterS: 7 });
       await assert.rejects(client(mock).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
@@ -171,7 +171,7 @@ void describe('openai client', () => {
       });
     }));
 
-  void test('missing messages → BadRequestError', () =>
+  test('missing messages → BadRequestError', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       await assert.rejects(client(mock).chat.completions.create({ model: MODEL, messages: [] }), (err: unknown) => {
         assert.ok(err instanceof OpenAI.BadRequestError);
@@ -183,7 +183,7 @@ void describe('openai client', () => {
       assert.equal(((await raw.json()) as { error: { param: string } }).error.param, 'messages');
     }));
 
-  void test('down → APIConnectionError', () =>
+  test('down → APIConnectionError', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ down: true });
       await assert.rejects(client(mock).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
@@ -194,7 +194,7 @@ void describe('openai client', () => {
       assert.equal(mock.stats().requests, 1);
     }));
 
-  void test('malformed stream → for-await throws', () =>
+  test('malformed stream → for-await throws', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ malformed: true });
       const quiet = new OpenAI({ apiKey: 'test', baseURL: mock.baseUrl, maxRetries: 0, logLevel: 'off' });
@@ -206,7 +206,7 @@ void describe('openai client', () => {
       assert.equal(n, 1);
     }));
 
-  void test('stallAfterChunks + abort ends the stream and counts aborted', () =>
+  test('stallAfterChunks + abort ends the stream and counts aborted', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ stallAfterChunks: 2 });
       const ac = new AbortController();
@@ -227,7 +227,7 @@ void describe('openai client', () => {
       assert.equal(mock.stats().inFlight, 0);
     }));
 
-  void test('latency delays the answer; abort during latency counts aborted', () =>
+  test('latency delays the answer; abort during latency counts aborted', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ latencyMs: 150 });
       const oa = client(mock);

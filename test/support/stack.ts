@@ -44,6 +44,7 @@ export async function mockedConfig(address: string, edit?: (raw: any) => void): 
   raw.api.port = 0;
   // Quick retries keep tests short; the policy's shape is what is under test.
   raw.retry = { ...raw.retry, initialIntervalMs: 50, maxIntervalMs: 200 };
+  raw.timeouts = { ...raw.timeouts, streamIdleMs: 1_500, heartbeatMs: 3_000 };
   edit?.(raw);
   return { raw, mocks };
 }

@@ -1,0 +1,156 @@
+/** Failover, bounded retries, non-retryable faults, Retry-After and cancellation, end to end. */
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chat, startTestStack, type TestStack } from './support/stack';
+
+let s: TestStack;
+before(async () => {
+  s = await startTestStack();
+});
+after(async () => {
+  await s?.close();
+});
+afterEach(() => {
+  for (const m of Object.values(s.mocks)) {
+    m.clearFaults();
+    m.resetStats();
+  }
+});
+
+const PRIMARY = 'openai-us-east-1';
+const SECONDARY = 'anthropic-eu-west-1';
+
+async function submit(request: unknown): Promise<string> {
+  const res = await s.api('/v1/jobs', { method: 'POST', json: { request } });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return res.body.id;
+}
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('primary down: answered by the next target of the tier, the failed attempt in the trace', async () => {
+  s.mocks[PRIMARY].setFaults({ down: true });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'are you there?')));
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.target, SECONDARY);
+  assert.equal(job.result?.model, 'claude-sonnet-4');
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
+    [PRIMARY, 'ProviderUnavailable'],
+    [SECONDARY, 'ok'],
+  ]);
+  // Connection refused/reset fails over at once: one call, no retries of a dead target.
+  assert.equal(s.mocks[PRIMARY].stats().resets, 1);
+  assert.equal(job.attempts[0].retries, 0);
+});
+
+test('500s on the primary: bounded retries, then failover', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 500 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'retry me')));
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.target, SECONDARY);
+  assert.equal(job.attempts[0].outcome, 'ProviderServerError');
+  assert.equal(s.mocks[PRIMARY].stats().requests, s.config.retry.maxAttempts, 'the primary is tried exactly maxAttempts times');
+  assert.equal(job.attempts[0].retries, s.config.retry.maxAttempts - 1);
+});
+
+test('a transient 500 is retried on the same target and succeeds there', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 503 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'flaky')));
+  assert.equal(job.status, 'completed');
+  assert.equal(job.result?.target, PRIMARY);
+  assert.equal(s.mocks[PRIMARY].stats().requests, 2);
+});
+
+test('a 400 is not retried and not failed over: a clear error', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 400 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'bad')));
+  assert.equal(job.status, 'failed');
+  assert.equal(job.error?.type, 'ProviderBadRequest');
+  assert.match(job.error!.message, /HTTP 400/);
+  assert.equal(s.mocks[PRIMARY].stats().requests, 1);
+  assert.equal(s.mocks[SECONDARY].stats().requests, 0);
+  assert.deepEqual(job.attempts.map((a) => a.outcome), ['ProviderBadRequest']);
+});
+
+test('a 401 on one target fails over without retry (that target has bad credentials)', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 401 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'auth')));
+  assert.equal(job.status, 'completed');
+  assert.equal(job.attempts[0].outcome, 'ProviderAuth');
+  assert.equal(s.mocks[PRIMARY].stats().requests, 1);
+});
+
+test('a 429 with a short Retry-After is honoured: the same target, after the wait', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 1 });
+  const t0 = Date.now();
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'slow down')));
+  assert.equal(job.status, 'completed');
+  assert.equal(job.result?.target, PRIMARY);
+  assert.equal(s.mocks[PRIMARY].stats().requests, 2);
+  assert.ok(Date.now() - t0 >= 1000, 'the retry waited for Retry-After');
+});
+
+test('a 429 with a long Retry-After skips the target at once', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 429, retryAfterS: 60 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'quota')));
+  assert.equal(job.status, 'completed');
+  assert.equal(job.result?.target, SECONDARY);
+  assert.equal(job.attempts[0].outcome, 'ProviderRateLimited');
+  assert.match(job.attempts[0].error ?? '', /Retry-After 60s/);
+  assert.equal(s.mocks[PRIMARY].stats().requests, 1);
+});
+
+test('every target down: failed with the whole attempt trace', async () => {
+  for (const m of Object.values(s.mocks)) m.setFaults({ down: true });
+  const job = await s.waitForJob(await submit(chat('smart', 'anyone?')));
+  assert.equal(job.status, 'failed');
+  assert.equal(job.error?.type, 'AllTargetsFailed');
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
+    [PRIMARY, 'ProviderUnavailable'],
+    [SECONDARY, 'ProviderUnavailable'],
+  ]);
+});
+
+test('a tier name routes to its first model, and pinModel forbids equivalents', async () => {
+  const tier = await s.waitForJob(await submit(chat('fast', 'tiered')));
+  assert.equal(tier.result?.model, 'gpt-4o-mini');
+  s.mocks[PRIMARY].setFaults({ down: true });
+  const pinned = await s.waitForJob(await submit(chat('gpt-4o', 'pinned', { routing: { pinModel: true } })));
+  assert.equal(pinned.status, 'failed');
+  assert.deepEqual(pinned.attempts.map((a) => a.target), [PRIMARY]);
+});
+
+test('streaming request: streamed from the provider, buffered into the job result', async () => {
+  const job = await s.waitForJob(await submit(chat('claude-3-5-haiku', 'stream this please', { stream: true })));
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.message.content, 'Echo from claude-3-5-haiku-20241022: stream this please');
+  assert.equal(s.mocks[SECONDARY].stats().lastRequest?.stream, true);
+});
+
+test('a stalled stream fails over to the next target', async () => {
+  s.mocks[PRIMARY].setFaults({ stallAfterChunks: 2 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'stall', { stream: true })), 60_000);
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.target, SECONDARY);
+  assert.equal(job.attempts[0].outcome, 'ProviderStalled');
+});
+
+test('cancellation aborts the in-flight provider call', async () => {
+  s.mocks[PRIMARY].setFaults({ latencyMs: 20_000 });
+  const id = await submit(chat('gpt-4o', 'never mind'));
+  await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start');
+  const del = await s.api(`/v1/jobs/${id}`, { method: 'DELETE' });
+  assert.equal(del.status, 202);
+  const job = await s.waitForJob(id);
+  assert.equal(job.status, 'cancelled');
+  await waitFor(() => s.mocks[PRIMARY].stats().aborted === 1, 'the HTTP call to be aborted', 5_000);
+  assert.equal(s.mocks[SECONDARY].stats().requests, 0, 'a cancelled job does not fail over');
+  const again = await s.api(`/v1/jobs/${id}`, { method: 'DELETE' });
+  assert.equal(again.status, 409);
+});
