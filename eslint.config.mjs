@@ -41,7 +41,6 @@ export default tseslint.config(
       ],
     },
   },
-,
   {
     // Tests read arbitrary JSON bodies back from the API.
     files: ['**/*.test.ts', 'test/**/*.ts'],
