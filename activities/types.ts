@@ -2,6 +2,7 @@
  * Activity interfaces, as types only: workflows import this file with `import type`, so no
  * activity code ends up in the workflow bundle.
  */
+import type { ProbeResult } from '../contracts/breaker';
 import type { ProviderCallInput, ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
 
 /** Calls to a provider target. */
@@ -15,4 +16,10 @@ export interface ProviderActivities {
 /** Reading routing state. */
 export interface RoutingActivities {
   getRoutingSnapshot(): Promise<RoutingSnapshot>;
+}
+
+/** Active health checks. */
+export interface ProbeActivities {
+  /** The target's health endpoint plus a tiny synthetic call. */
+  probeTarget(target: string): Promise<ProbeResult>;
 }

@@ -32,6 +32,28 @@ export const ModelConfigSchema = z
   .strict();
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 
+/** Circuit-breaker settings (see contracts/breaker.ts for each field's meaning). */
+export const BreakerSettingsSchema = z
+  .object({
+    windowMs: z.number().int().positive().default(300_000),
+    bucketMs: z.number().int().positive().default(5_000),
+    minCalls: z.number().int().min(1).default(10),
+    errorRateThreshold: z.number().gt(0).max(1).default(0.3),
+    slowCallMs: z.number().int().positive().default(5_000),
+    slowCallRateThreshold: z.number().gt(0).max(1).default(0.5),
+    consecutiveFailures: z.number().int().min(1).default(5),
+    cooldownMs: z.number().int().positive().default(10_000),
+    maxCooldownMs: z.number().int().positive().default(300_000),
+    halfOpenTrials: z.number().int().min(1).default(3),
+    /** Run active health probes at all. */
+    probes: z.boolean().default(true),
+    probeIntervalMs: z.number().int().positive().default(15_000),
+    probeOpenIntervalMs: z.number().int().positive().default(2_000),
+    continueAsNewAfterEvents: z.number().int().min(50).default(2_000),
+  })
+  .strict();
+export type BreakerSettingsConfig = z.infer<typeof BreakerSettingsSchema>;
+
 /** A provider target: one "region" with its own health, latency, cost and quota. */
 export const TargetConfigSchema = z
   .object({
@@ -53,6 +75,12 @@ export const TargetConfigSchema = z
       .object({ requestsPerMinute: z.number().int().positive().optional(), tokensPerMinute: z.number().int().positive().optional() })
       .strict()
       .prefault({}),
+    /** Per-target breaker overrides of the top-level `breaker` settings. */
+    breaker: BreakerSettingsSchema.partial().optional(),
+    /** Health endpoint probed besides the synthetic call (default for mock targets: <origin>/health). */
+    healthUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Probe with a tiny synthetic chat call (costs a few tokens on a real provider). */
+    syntheticProbe: z.boolean().default(true),
   })
   .strict();
 export type TargetConfig = z.infer<typeof TargetConfigSchema>;
@@ -60,7 +88,15 @@ export type TargetConfig = z.infer<typeof TargetConfigSchema>;
 export const GatewayConfigSchema = z
   .object({
     api: z
-      .object({ host: z.string().default('127.0.0.1'), port: port.default(8080), bodyLimit: z.string().default('1mb') })
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: port.default(8080),
+        bodyLimit: z.string().default('1mb'),
+        /** How workers in other processes reach this API to relay streamed chunks (default: http://host:port). */
+        internalUrl: z.url({ protocol: /^https?$/ }).optional(),
+        /** Environment variable holding the token of the internal stream relay route (worker and API share it). */
+        internalTokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_INTERNAL_TOKEN'),
+      })
       .strict()
       .prefault({}),
     worker: z.object({ metricsPort: port.default(9464) }).strict().prefault({}),
@@ -74,6 +110,8 @@ export const GatewayConfigSchema = z
         uiPort: port.default(8233),
         /** Where the embedded server keeps its SQLite database. */
         dataDir: z.string().default('.data'),
+        /** Prefix of fixed workflow ids (breakers), so several gateways can share one namespace. */
+        workflowIdPrefix: z.string().regex(/^[a-z0-9-]*$/).default(''),
       })
       .strict()
       .prefault({}),
@@ -83,9 +121,21 @@ export const GatewayConfigSchema = z
     /** Tiers of equivalent models, e.g. smart: [gpt-4o, claude-sonnet-4]. */
     tiers: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
     routing: z
-      .object({ strategy: StrategySchema.default('priority'), allowDegradation: z.boolean().default(true) })
+      .object({
+        strategy: StrategySchema.default('priority'),
+        allowDegradation: z.boolean().default(true),
+        /** Workers send each breaker at most one outcome batch per this interval. */
+        flushIntervalMs: z.number().int().min(100).default(1_000),
+        /** How often each worker reads the breakers' published decisions. */
+        refreshIntervalMs: z.number().int().min(50).default(500),
+        /** This worker's share of each target's rate limits (e.g. 0.5 with two workers). */
+        quotaShare: z.number().gt(0).max(1).default(1),
+        /** Start a second candidate when the first has not answered after this long (0: never). */
+        hedgeAfterMs: z.number().int().min(0).default(0),
+      })
       .strict()
       .prefault({}),
+    breaker: BreakerSettingsSchema.prefault({}),
     timeouts: z
       .object({
         /** Non-streaming provider call (per try). */
@@ -129,3 +179,14 @@ export const GatewayConfigSchema = z
     }
   });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+
+/** Breaker settings of one target: the top-level ones with the target's overrides. */
+export function breakerSettingsFor(config: GatewayConfig, targetId: string): BreakerSettingsConfig {
+  const t = config.targets.find((x) => x.id === targetId);
+  return { ...config.breaker, ...t?.breaker };
+}
+
+/** The URL probed for a target's health, if any. */
+export function healthUrlFor(t: TargetConfig): string | undefined {
+  return t.healthUrl ?? (t.mock ? `${new URL(t.baseUrl).origin}/health` : undefined);
+}

@@ -5,3 +5,6 @@ export * from './jobs';
 export * from './errors';
 export * from './workflow-api';
 export * from './routing';
+export * from './streaming';
+export * from './chat';
+export * from './breaker';

@@ -28,6 +28,8 @@ export interface TargetInfo {
   latencyMs?: number;
   /** Epoch ms until which the target asked us to stay away (429 Retry-After). */
   coolDownUntil?: number;
+  /** What this worker's share of the target's rate limits has left right now. */
+  quota?: { requests?: number; tokens?: number };
 }
 
 /** Timeouts and retry policy in force, copied from the config. */
@@ -55,6 +57,8 @@ export interface Candidate {
   model: string;
   /** Why it is in the list: the requested model, or an equivalent of its tier. */
   reason: 'requested' | 'equivalent';
+  /** Set when the target is only tried because nothing better is left (e.g. "breaker open"). */
+  lastResort?: string;
 }
 
 /** Input of one provider call (an activity). The worker resolves the target's URL and key. */
@@ -64,6 +68,10 @@ export interface ProviderCallInput {
   request: import('./request').AiRequest;
   /** The request's job id, so streamed chunks can be routed to whoever waits for them. */
   jobId: string;
+  /** Where streamed chunks go when the waiting API runs in another process (see RequestWorkflowInput). */
+  streamTo?: string;
+  /** Set when this call is a failover: the target it moves away from and why. */
+  failoverFrom?: { target: string; reason: string };
 }
 
 /** What a provider call returns: the answer without the trace. */

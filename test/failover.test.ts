@@ -11,6 +11,7 @@ after(async () => {
   await s?.close();
 });
 afterEach(() => {
+  s.gateway.routing.quota.clearCoolDowns();
   for (const m of Object.values(s.mocks)) {
     m.clearFaults();
     m.resetStats();
@@ -104,6 +105,11 @@ test('a 429 with a long Retry-After skips the target at once', async () => {
   assert.equal(job.attempts[0].outcome, 'ProviderRateLimited');
   assert.match(job.attempts[0].error ?? '', /Retry-After 60s/);
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
+  // The worker now steers new requests away from the primary for the Retry-After period.
+  const next = await s.waitForJob(await submit(chat('gpt-4o', 'quota again')));
+  assert.equal(next.status, 'completed');
+  assert.deepEqual(next.attempts.map((a) => a.target), [SECONDARY]);
+  assert.equal(s.mocks[PRIMARY].stats().requests, 1, 'no wasted attempt on the rate-limited target');
 });
 
 test('every target down: failed with the whole attempt trace', async () => {

@@ -4,6 +4,8 @@ import { installRuntime } from './runtime';
 import { loadConfig, checkEnvironment } from '../config/load';
 import { createGatewayWorker } from './worker';
 import { logger } from './log';
+import { createRelaySink } from './stream-relay';
+import { relaySettings } from '../api/relay-settings';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -12,10 +14,14 @@ async function main(): Promise<void> {
   installRuntime({ metricsPort: metricsPort > 0 ? metricsPort : undefined });
   const address = process.env.TEMPORAL_ADDRESS ?? config.temporal.address;
   const connection = await NativeConnection.connect({ address });
-  const worker = await createGatewayWorker({ connection, config, taskQueue: process.env.STORMPROOF_TASK_QUEUE, identity: process.env.STORMPROOF_WORKER_IDENTITY });
-  logger.info({ address, taskQueue: worker.options.taskQueue }, 'worker polling');
-  // Worker.runUntil is not needed: the SDK's default shutdown signals (SIGINT, SIGTERM) stop it.
-  await worker.run();
+  const gw = await createGatewayWorker({ connection, config, taskQueue: process.env.STORMPROOF_TASK_QUEUE, identity: process.env.STORMPROOF_WORKER_IDENTITY,
+    // Streamed chunks go to the API process that waits for them (named in the request, token from env).
+    activityDeps: { streamSink: createRelaySink({ token: relaySettings(config).token, log: logger }) },
+  });
+  const running = gw.run();
+  logger.info({ address, taskQueue: gw.worker.options.taskQueue }, 'worker polling');
+  // The SDK's default shutdown signals (SIGINT, SIGTERM) stop the worker; run() then flushes.
+  await running;
   await connection.close();
 }
 

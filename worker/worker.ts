@@ -1,7 +1,17 @@
-/** Builds the Temporal worker: workflows from workflows/, activities wired to real dependencies. */
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+/**
+ * Builds the Temporal worker: workflows from workflows/, activities wired to real dependencies,
+ * the live routing state (breaker decisions, quotas) and the metrics sink.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Worker, type InjectedSinks, type WorkerOptions } from '@temporalio/worker';
 import type { GatewayConfig } from '../config/schema';
-import { createActivities, type ActivityDeps } from '../activities';
+import { createActivities, type ActivityDeps, type CallOutcome } from '../activities';
+import type { GatewaySinks } from '../workflows/sinks';
+import { RoutingState } from './routing-state';
+import { createMetrics, type GatewayMetrics } from './telemetry';
+import { logger } from './log';
 
 export interface GatewayWorkerOptions {
   connection: NativeConnection;
@@ -12,24 +22,84 @@ export interface GatewayWorkerOptions {
   /** 0 turns the workflow cache off, so every workflow task replays from history. */
   maxCachedWorkflows?: number;
   identity?: string;
-  activityDeps?: Omit<ActivityDeps, 'config'>;
+  metrics?: GatewayMetrics;
+  activityDeps?: Omit<ActivityDeps, 'config' | 'routingState' | 'onOutcome' | 'hooks'>;
+  /** Called for every provider call outcome, after the built-in handling. */
+  onOutcome?: (o: CallOutcome) => void;
   workerOptions?: Partial<WorkerOptions>;
 }
 
-/** Creates (but does not run) the gateway worker. */
-export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<Worker> {
+export interface GatewayWorker {
+  worker: Worker;
+  routing: RoutingState;
+  metrics: GatewayMetrics;
+  client: Client;
+  /** Runs the worker until shutdown, flushing outcome batches at the end. */
+  run(): Promise<void>;
+}
+
+/** Creates (but does not run) the gateway worker and its routing state. */
+export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<GatewayWorker> {
   const { config } = opts;
+  const taskQueue = opts.taskQueue ?? config.temporal.taskQueue;
+  const metrics = opts.metrics ?? createMetrics();
+  const client = new Client({ connection: opts.connection, namespace: config.temporal.namespace });
+  const identity = opts.identity ?? `${process.pid}@${hostname()}`;
+  const routing = new RoutingState({
+    client,
+    config,
+    taskQueue,
+    workerId: `${identity}/${randomUUID().slice(0, 8)}`,
+    onTransition: (target, from, to, view) => {
+      metrics.recordBreaker(target, from, to);
+      if (from !== undefined) logger.warn({ target, from, to, reason: view.transitions.at(-1)?.reason }, 'breaker transition');
+    },
+    onError: (err) => logger.warn({ err }, 'routing state: Temporal call failed'),
+  });
+  const sinks: InjectedSinks<GatewaySinks> = {
+    gateway: { requestFinished: { fn: (_info, ev) => metrics.recordFinished(ev) } },
+  };
   const workflowSource = opts.workflowBundlePath ?? process.env.STORMPROOF_WORKFLOW_BUNDLE;
-  return Worker.create({
+  const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporal.namespace,
-    taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+    taskQueue,
     ...(workflowSource ? { workflowBundle: { codePath: workflowSource } } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ config, ...opts.activityDeps }),
-    ...(opts.identity ? { identity: opts.identity } : {}),
+    activities: createActivities({
+      config,
+      ...opts.activityDeps,
+      routingState: routing,
+      onOutcome: (o) => {
+        routing.record(o);
+        metrics.recordOutcome(o);
+        opts.onOutcome?.(o);
+      },
+      hooks: {
+        onCallStart: (input, tokens) => {
+          routing.hooks.onCallStart?.(input, tokens);
+          if (input.failoverFrom) metrics.failovers.inc({ from: input.failoverFrom.target, to: input.target, reason: input.failoverFrom.reason });
+        },
+      },
+    }),
+    sinks,
+    identity,
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     // Local activities extend the workflow task; keep a dead worker's task from holding a job for long.
     stickyQueueScheduleToStartTimeout: '3s',
     ...opts.workerOptions,
   });
+  return {
+    worker,
+    routing,
+    metrics,
+    client,
+    async run() {
+      await routing.start();
+      try {
+        await worker.run();
+      } finally {
+        await routing.stop();
+      }
+    },
+  };
 }

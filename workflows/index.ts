@@ -1,2 +1,3 @@
 /** Every workflow the worker registers. */
 export { aiRequestWorkflow, progressQuery } from './request';
+export { breakerWorkflow, outcomesSignal, overrideSignal, breakerStateQuery } from './breaker';

@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { DEFAULT_CONFIG_PATH, parseConfig } from '../../config/load';
 import type { GatewayConfig } from '../../config/schema';
 import type { JobView } from '../../contracts/jobs';
-import { startMockProvider, type MockProvider } from '../../chaos/mock-provider';
+import { startMockProvider, type MockProvider, type MockProviderOptions } from '../../chaos/mock-provider';
 import { startGateway, type RunningGateway } from '../../scripts/gateway';
 import { testTemporalAddress } from './temporal';
 
@@ -28,19 +28,25 @@ export interface TestStackOptions {
   maxCachedWorkflows?: number;
   /** Edits the raw config (the default.yaml object) before validation. */
   edit?: (raw: any) => void;
+  /** Options for every mock (e.g. chunkDelayMs). */
+  mockOptions?: Partial<MockProviderOptions>;
 }
 
 /** Raw default config with every target pointed at a fresh mock. */
-export async function mockedConfig(address: string, edit?: (raw: any) => void): Promise<{ raw: any; mocks: Record<string, MockProvider> }> {
+export async function mockedConfig(address: string, edit?: (raw: any) => void, mockOptions: Partial<MockProviderOptions> = {}): Promise<{ raw: any; mocks: Record<string, MockProvider> }> {
   const raw = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8'));
   const mocks: Record<string, MockProvider> = {};
   for (const t of raw.targets) {
-    const mock = await startMockProvider({ kind: t.kind, name: t.id });
+    const mock = await startMockProvider({ ...mockOptions, kind: t.kind, name: t.id });
     mocks[t.id] = mock;
     t.baseUrl = mock.baseUrl;
   }
   raw.temporal.address = address;
   raw.temporal.taskQueue = `test-${randomUUID()}`;
+  raw.temporal.workflowIdPrefix = `${raw.temporal.taskQueue}-`;
+  // Breakers and probes are off unless a test turns them on: failover tests need the primary
+  // tried first every time, whatever the previous test did to it.
+  raw.breaker = { consecutiveFailures: 100_000, minCalls: 100_000, probes: false };
   raw.api.port = 0;
   // Quick retries keep tests short; the policy's shape is what is under test.
   raw.retry = { ...raw.retry, initialIntervalMs: 50, maxIntervalMs: 200 };
@@ -51,7 +57,7 @@ export async function mockedConfig(address: string, edit?: (raw: any) => void): 
 
 export async function startTestStack(opts: TestStackOptions = {}): Promise<TestStack> {
   const address = await testTemporalAddress();
-  const { raw, mocks } = await mockedConfig(address, opts.edit);
+  const { raw, mocks } = await mockedConfig(address, opts.edit, opts.mockOptions);
   const config = parseConfig(raw, 'test');
   const gateway = await startGateway({ config, apiPort: 0, maxCachedWorkflows: opts.maxCachedWorkflows });
   const api: TestStack['api'] = async (path, init = {}) => {

@@ -1,0 +1,70 @@
+/** Per-target request and token buckets in this worker, and Retry-After cool-downs. */
+import type { TargetConfig } from '../config/schema';
+
+/** A token bucket refilled continuously at `perMinute`, holding at most one minute's worth. */
+export class TokenBucket {
+  private level: number;
+  private at: number;
+
+  constructor(
+    readonly perMinute: number,
+    now: number,
+  ) {
+    this.level = perMinute;
+    this.at = now;
+  }
+
+  private refill(now: number): void {
+    this.level = Math.min(this.perMinute, this.level + ((now - this.at) * this.perMinute) / 60_000);
+    this.at = now;
+  }
+
+  available(now: number): number {
+    this.refill(now);
+    return this.level;
+  }
+
+  take(n: number, now: number): void {
+    this.refill(now);
+    this.level -= n;
+  }
+}
+
+export class QuotaTracker {
+  private requests = new Map<string, TokenBucket>();
+  private tokens = new Map<string, TokenBucket>();
+  private coolDown = new Map<string, number>();
+
+  constructor(targets: readonly TargetConfig[], share: number, now = Date.now()) {
+    for (const t of targets) {
+      if (t.limits.requestsPerMinute) this.requests.set(t.id, new TokenBucket(t.limits.requestsPerMinute * share, now));
+      if (t.limits.tokensPerMinute) this.tokens.set(t.id, new TokenBucket(t.limits.tokensPerMinute * share, now));
+    }
+  }
+
+  take(target: string, tokens: number, now = Date.now()): void {
+    this.requests.get(target)?.take(1, now);
+    this.tokens.get(target)?.take(tokens, now);
+  }
+
+  left(target: string, now = Date.now()): { requests?: number; tokens?: number } {
+    const r = this.requests.get(target)?.available(now);
+    const t = this.tokens.get(target)?.available(now);
+    return { ...(r !== undefined ? { requests: Math.floor(r) } : {}), ...(t !== undefined ? { tokens: Math.floor(t) } : {}) };
+  }
+
+  /** A 429 asked us to stay away; honoured by steering new requests elsewhere until then. */
+  coolDownFor(target: string, seconds: number, now = Date.now()): void {
+    this.coolDown.set(target, Math.max(this.coolDown.get(target) ?? 0, now + seconds * 1000));
+  }
+
+  /** Forgets every cool-down (operator reset, tests). */
+  clearCoolDowns(): void {
+    this.coolDown.clear();
+  }
+
+  coolDownUntil(target: string, now = Date.now()): number | undefined {
+    const until = this.coolDown.get(target);
+    return until !== undefined && until > now ? until : undefined;
+  }
+}

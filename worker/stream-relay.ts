@@ -1,0 +1,86 @@
+/**
+ * The worker's stream sink. Events go to the in-process hub when the waiting API shares this
+ * process; otherwise to the API named by the request's `streamTo`, over ONE chunked HTTP POST per
+ * stream attempt (NDJSON lines), authenticated by a token from this process's environment.
+ * Relaying is best effort: the API still answers from the workflow result if lines are lost.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { streamRelayPath, type StreamEvent } from '../contracts/streaming';
+import type { StreamSink } from '../activities';
+
+/** The in-process part (the API's StreamHub satisfies it). */
+export interface LocalStreams {
+  has(jobId: string): boolean;
+  publish(jobId: string, event: StreamEvent): void;
+}
+
+export interface RelaySinkOptions {
+  /** Shared secret of the internal route; without it nothing is relayed across processes. */
+  token?: string;
+  local?: LocalStreams;
+  log?: { warn(obj: unknown, msg?: string): void };
+}
+
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+
+/** Creates the sink: local hub first, cross-process relay second. */
+export function createRelaySink(opts: RelaySinkOptions): StreamSink {
+  const open = new Map<string, http.ClientRequest | null>();
+
+  function openRelay(key: string, jobId: string, base: string): http.ClientRequest | null {
+    let url: URL;
+    try {
+      url = new URL(streamRelayPath(jobId), base);
+    } catch {
+      return null;
+    }
+    const lib = url.protocol === 'https:' ? https : http;
+    const req = lib.request(url, {
+      method: 'POST',
+      agent: agents[url.protocol as 'http:' | 'https:'],
+      headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${opts.token}`, 'transfer-encoding': 'chunked' },
+    });
+    req.setNoDelay(true);
+    // An answer before our last line means the API stopped listening (client gone, bad token).
+    const stop = () => {
+      if (open.get(key) === req) open.set(key, null);
+    };
+    req.on('response', (res) => {
+      res.resume();
+      if (res.statusCode !== 204) opts.log?.warn({ jobId, status: res.statusCode }, 'stream relay refused');
+      if (!req.writableEnded) {
+        stop();
+        req.destroy();
+      }
+    });
+    req.on('error', (err) => {
+      opts.log?.warn({ jobId, err: err.message }, 'stream relay failed');
+      stop();
+    });
+    return req;
+  }
+
+  return {
+    publish(jobId, event, route) {
+      if (opts.local?.has(jobId)) return opts.local.publish(jobId, event);
+      if (!route.streamTo || !opts.token) return;
+      const key = `${jobId}\n${event.target}\n${event.model}\n${event.attempt}`;
+      let req = open.get(key);
+      if (req === undefined) {
+        if (event.type !== 'start') return;
+        req = openRelay(key, jobId, route.streamTo);
+        open.set(key, req);
+      }
+      if (!req) {
+        if (event.type === 'end') open.delete(key);
+        return;
+      }
+      req.write(`${JSON.stringify(event)}\n`);
+      if (event.type === 'end') {
+        open.delete(key);
+        req.end();
+      }
+    },
+  };
+}

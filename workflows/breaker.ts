@@ -1,0 +1,87 @@
+/**
+ * One long-running breaker workflow per target. Its state lives in Temporal (it survives worker
+ * and server restarts); workers send it aggregated outcome batches and read its decision from
+ * its memo. It probes its target on a timer and continues-as-new before history grows large.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  proxyLocalActivities,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activities from '../activities/types';
+import {
+  BREAKER_MEMO_KEY,
+  BREAKER_STATE_QUERY,
+  OUTCOMES_SIGNAL,
+  OVERRIDE_SIGNAL,
+  type BreakerAction,
+  type BreakerPublished,
+  type BreakerWorkflowInput,
+  type OutcomeBatch,
+} from '../contracts/breaker';
+import { initialState, nextDeadline, publish, step, type MachineEvent, type MachineState } from './breaker-machine';
+
+export const outcomesSignal = defineSignal<[OutcomeBatch]>(OUTCOMES_SIGNAL);
+export const overrideSignal = defineSignal<[BreakerAction]>(OVERRIDE_SIGNAL);
+export const breakerStateQuery = defineQuery<BreakerPublished>(BREAKER_STATE_QUERY);
+
+/** Probes are short I/O in the worker: a local activity, no retries (the next probe is the retry). */
+const { probeTarget } = proxyLocalActivities<activities.ProbeActivities>({
+  startToCloseTimeout: '10s',
+  retry: { maximumAttempts: 1 },
+  summary: 'probe target',
+});
+
+function samePublished(a: BreakerPublished | undefined, b: BreakerPublished): boolean {
+  return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}
+
+export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<never> {
+  const s = input.settings;
+  const m: MachineState = (input.carry as MachineState | undefined) ?? initialState(input.target, Date.now());
+  const pending: MachineEvent[] = [];
+  setHandler(outcomesSignal, (batch) => {
+    pending.push({ kind: 'batch', batch });
+  });
+  setHandler(overrideSignal, (action) => {
+    pending.push({ kind: 'override', action });
+  });
+  setHandler(breakerStateQuery, () => publish(m, s, Date.now()));
+
+  let published: BreakerPublished | undefined;
+  let nextProbeAt = Date.now();
+  for (;;) {
+    while (pending.length) step(m, pending.shift()!, Date.now(), s);
+    step(m, { kind: 'tick' }, Date.now(), s);
+
+    if (s.probes && Date.now() >= nextProbeAt) {
+      const result = await probeTarget(input.target);
+      step(m, { kind: 'probe', result }, Date.now(), s);
+      nextProbeAt = Date.now() + (m.state === 'closed' ? s.probeIntervalMs : s.probeOpenIntervalMs);
+    }
+
+    const view = publish(m, s, Date.now());
+    if (!samePublished(published, view)) {
+      upsertMemo({ [BREAKER_MEMO_KEY]: view });
+      published = view;
+    }
+
+    // Why here: history grows with time (signals are batched per flush interval), so a size
+    // check each loop keeps it bounded; handlers are synchronous, so nothing is in flight.
+    if (workflowInfo().historyLength >= s.continueAsNewAfterEvents || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      while (pending.length) step(m, pending.shift()!, Date.now(), s);
+      await continueAsNew<typeof breakerWorkflow>({ ...input, carry: m });
+    }
+
+    const wakeAt = Math.min(s.probes ? nextProbeAt : Infinity, nextDeadline(m) ?? Infinity);
+    if (wakeAt === Infinity) await condition(() => pending.length > 0);
+    else await condition(() => pending.length > 0, Math.max(1, wakeAt - Date.now()));
+  }
+}
