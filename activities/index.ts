@@ -2,6 +2,7 @@
 import { createProviderActivities, type ProviderActivityDeps } from './provider-call';
 import { createRoutingActivities, type RoutingStateSource } from './routing';
 import { createProbeActivities } from './probe';
+import { createCallbackActivities } from './callback';
 
 export interface ActivityDeps extends ProviderActivityDeps {
   routingState?: RoutingStateSource;
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProviderActivities(deps),
     ...createRoutingActivities({ config: deps.config, state: deps.routingState }),
     ...createProbeActivities({ config: deps.config, env: deps.env }),
+    ...createCallbackActivities({ config: deps.config, env: deps.env }),
   };
 }
 

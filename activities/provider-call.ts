@@ -4,24 +4,42 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { GatewayConfig, ModelConfig, TargetConfig } from '../config/schema';
+import { breakerSettingsFor, type GatewayConfig, type ModelConfig, type TargetConfig } from '../config/schema';
 import { FailureType } from '../contracts/failures';
+import type { StreamEvent } from '../contracts/streaming';
 import type { ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
 import { ADAPTERS, classifyProviderError, type AdapterFactory, type ProviderAdapter } from './providers';
 import type { ProviderActivities } from './types';
 
-/** Where streamed deltas go as they arrive (e.g. the API process serving the client). */
+/**
+ * Where streamed events go as they arrive (the API process serving the client): per attempt a
+ * `start`, the `delta`s, an `end`. `route.streamTo` names the waiting API when it runs elsewhere.
+ * Publishing never throws and never blocks the provider stream.
+ */
 export interface StreamSink {
-  publish(jobId: string, event: { type: 'delta'; content: string; target: string; model: string; attempt: number }): void;
+  publish(jobId: string, event: StreamEvent, route: { streamTo?: string }): void;
 }
 
 /** Outcome of one provider call, for metrics and the breakers. */
 export interface CallOutcome {
   target: string;
   model: string;
+  /** "ok", a failure type, "cancelled", or "slow" for an in-flight call past the slow bound. */
   outcome: string;
   durationMs: number;
   streaming: boolean;
+  /** true on the early notice of a call still running past the slow-call bound. */
+  inFlight?: boolean;
+  /** true on completion of a call already reported slow while in flight. */
+  slowReported?: boolean;
+  /** Retry-After of a 429, in seconds. */
+  retryAfterS?: number;
+}
+
+/** Hooks the worker's routing state provides to the activities. */
+export interface CallHooks {
+  /** Called when a call starts (quota accounting, failover metrics). */
+  onCallStart?: (input: ProviderCallInput, estimatedTokens: number) => void;
 }
 
 export interface ProviderActivityDeps {
@@ -30,6 +48,13 @@ export interface ProviderActivityDeps {
   adapters?: Partial<Record<TargetConfig['kind'], AdapterFactory>>;
   streamSink?: StreamSink;
   onOutcome?: (o: CallOutcome) => void;
+  hooks?: CallHooks;
+}
+
+/** Rough token count of a request (chars / 4 plus the answer budget), for quotas and cost. */
+export function estimateTokens(input: ProviderCallInput['request']): number {
+  const chars = JSON.stringify(input.messages).length;
+  return Math.ceil(chars / 4) + (input.max_tokens ?? input.max_completion_tokens ?? 256);
 }
 
 /** Key used for mock targets when their apiKeyEnv is unset. */
@@ -67,7 +92,19 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const ctx = Context.current();
     const { target, model, adapter } = resolve(input);
     const started = performance.now();
-    const report = (outcome: string) => deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs: performance.now() - started, streaming });
+    deps.hooks?.onCallStart?.(input, estimateTokens(input.request));
+    // A call past the slow bound is reported at once, so a latency brownout trips the breaker
+    // while calls still hang instead of after they time out.
+    const slowMs = breakerSettingsFor(deps.config, target.id).slowCallMs;
+    let slowReported = false;
+    const slowTimer = setTimeout(() => {
+      slowReported = true;
+      deps.onOutcome?.({ target: target.id, model: model.id, outcome: 'slow', durationMs: slowMs, streaming, inFlight: true });
+    }, slowMs);
+    const report = (outcome: string, retryAfterS?: number) => {
+      clearTimeout(slowTimer);
+      deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs: performance.now() - started, streaming, slowReported, retryAfterS });
+    };
     try {
       const result = await body(adapter, target, model, signal ?? ctx.cancellationSignal);
       report('ok');
@@ -79,7 +116,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
         throw new CancelledFailure(`provider call to ${target.id} cancelled`);
       }
       const failure = err instanceof ApplicationFailure ? withAttempt(err, ctx.info.attempt) : classifyProviderError(err, ctx.info.attempt, maxRetryAfterS);
-      report(failure.type ?? 'Error');
+      report(failure.type ?? 'Error', (failure.details?.[0] as ProviderFailureDetails | undefined)?.retryAfterS);
       throw failure;
     }
   }
@@ -100,6 +137,9 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       };
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       let chunks = 0;
+      const route = { streamTo: input.streamTo };
+      const where = { target: input.target, model: input.model, attempt: ctx.info.attempt };
+      deps.streamSink?.publish(input.jobId, { type: 'start', ...where }, route);
       arm();
       // Heartbeat on a clock, not only per chunk: the heartbeat proves this worker is alive (and
       // carries cancellation to us); a silent provider is the idle timer's job.
@@ -113,15 +153,23 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
               arm();
               chunks += 1;
               ctx.heartbeat({ chunks });
-              if (delta.content) deps.streamSink?.publish(input.jobId, { type: 'delta', content: delta.content, target: target.id, model: model.id, attempt: ctx.info.attempt });
+              if (delta.content) deps.streamSink?.publish(input.jobId, { type: 'delta', content: delta.content, target: target.id, model: model.id, attempt: ctx.info.attempt }, route);
             }),
           signal,
-        ).catch((err) => {
-          if (idle.signal.aborted && !ctx.cancellationSignal.aborted) {
-            throw ApplicationFailure.create({ type: FailureType.Stalled, message: `stream sent nothing for ${idleMs} ms after ${chunks} chunk(s)`, details: [{ attempt: ctx.info.attempt }] });
-          }
-          throw err;
-        });
+        ).then(
+          (result) => {
+            deps.streamSink?.publish(input.jobId, { type: 'end', ok: true, ...where }, route);
+            return result;
+          },
+          (err: unknown) => {
+            const failure =
+              idle.signal.aborted && !ctx.cancellationSignal.aborted
+                ? ApplicationFailure.create({ type: FailureType.Stalled, message: `stream sent nothing for ${idleMs} ms after ${chunks} chunk(s)`, details: [{ attempt: ctx.info.attempt }] })
+                : err;
+            deps.streamSink?.publish(input.jobId, { type: 'end', ok: false, error: failure instanceof Error ? failure.message : String(failure), ...where }, route);
+            throw failure;
+          },
+        );
       } finally {
         clearTimeout(timer);
         clearInterval(beat);

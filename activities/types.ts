@@ -23,3 +23,9 @@ export interface ProbeActivities {
   /** The target's health endpoint plus a tiny synthetic call. */
   probeTarget(target: string): Promise<ProbeResult>;
 }
+
+/** Delivering job results to callback URLs. */
+export interface CallbackActivities {
+  /** POSTs the payload, signed; throws (and is retried) unless the receiver answers 2xx. */
+  deliverCallback(delivery: import('../contracts/callbacks').CallbackDelivery): Promise<import('../contracts/callbacks').CallbackReceipt>;
+}

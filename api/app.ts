@@ -6,7 +6,18 @@ import type { GatewayConfig } from '../config/schema';
 import type { GatewayMetrics } from '../worker/telemetry';
 import { errorHandler, sendError } from './errors';
 import { jobsRouter } from './jobs';
+import { assertSafeOpenMode, authMiddleware, loadKeys, type ApiKey } from './auth';
+import { openApiDocument } from './openapi';
+import { batchesRouter } from './batches';
+import { jobEventsRouter } from './job-events';
+import { jobListRouter } from './job-list';
+import { chatRouter } from './chat';
+import { internalStreamsRouter } from './internal-streams';
+import { modelsRouter } from './models';
+import { StreamHub } from './stream-hub';
 import { readiness } from './readiness';
+import { providersRouter } from './providers';
+import type { RoutingState } from '../worker/routing-state';
 
 export interface AppDeps {
   client: Client;
@@ -14,7 +25,17 @@ export interface AppDeps {
   taskQueue: string;
   eagerStart: boolean;
   metrics: GatewayMetrics;
-  log: { error(obj: unknown, msg?: string): void };
+  /** Live routing state (present when this process hosts a worker). */
+  routing?: RoutingState;
+  log: { error(obj: unknown, msg?: string): void; warn?(obj: unknown, msg?: string): void };
+  /** API keys by hash (default: from the config and its keys environment variable). */
+  apiKeys?: Map<string, ApiKey>;
+  /** Streamed chunks for this process's clients (the embedded worker publishes into it). */
+  hub?: StreamHub;
+  /** This API's base URL for workers in other processes; undefined turns the relay off. */
+  streamTo?: () => string | undefined;
+  /** Token of the internal stream relay route (from the environment); none: the route refuses all. */
+  internalToken?: string;
 }
 
 /** Builds the express app (not listening). */
@@ -25,6 +46,10 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, res, next) => {
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('cache-control', 'no-store');
+    res.setHeader('x-frame-options', 'DENY');
+    res.setHeader('referrer-policy', 'no-referrer');
+    res.setHeader('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+    res.setHeader('cross-origin-resource-policy', 'same-origin');
     const end = deps.metrics.httpDuration.startTimer();
     res.on('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
@@ -33,8 +58,21 @@ export function createApp(deps: AppDeps): Express {
     });
     next();
   });
+  const keys = deps.apiKeys ?? loadKeys(deps.config);
+  if (assertSafeOpenMode(deps.config, keys)) {
+    deps.log.warn?.({ host: deps.config.api.host }, `no API keys configured: the API is OPEN (loopback only); set auth.keys or ${deps.config.auth.keysEnv} to require keys`);
+  }
+  // Before any body is read: unauthenticated requests are refused cheaply.
+  app.use(authMiddleware(keys));
+  const hub = deps.hub ?? new StreamHub();
+  // Before the JSON parser: relay bodies are NDJSON streams read line by line.
+  app.use('/internal/streams', internalStreamsRouter(hub, deps.internalToken));
   app.use(express.json({ limit: deps.config.api.bodyLimit }));
 
+  const openapi = openApiDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -45,6 +83,8 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
+  app.use('/v1/jobs', jobListRouter({ client: deps.client, taskQueue: deps.taskQueue }));
+  app.use('/v1/jobs', jobEventsRouter({ client: deps.client, pollMs: deps.config.api.eventsPollMs }));
   app.use(
     '/v1/jobs',
     jobsRouter({
@@ -55,6 +95,11 @@ export function createApp(deps: AppDeps): Express {
       onSubmitted: (outcome) => deps.metrics.jobsSubmitted.inc({ outcome }),
     }),
   );
+  const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart };
+  app.use('/v1/chat', chatRouter({ ...start, hub, streamTo: deps.streamTo ?? (() => undefined), onSubmitted: (outcome) => deps.metrics.jobsSubmitted.inc({ outcome }) }));
+  app.use('/v1/models', modelsRouter(deps.config));
+  app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
+  if (deps.routing) app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue, routing: deps.routing }));
   app.use((req, res) => sendError(res, 404, ErrorCode.NotFound, `no route ${req.method} ${req.path}`));
   app.use(errorHandler((err) => deps.log.error({ err }, 'unhandled API error')));
   return app;

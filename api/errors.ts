@@ -20,6 +20,28 @@ export function sendError(res: Response, status: number, code: ErrorCodeName, me
   res.status(status).json(body);
 }
 
+/** OpenAI's error `type` for an HTTP status. */
+export function openAiErrorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}
+
+/**
+ * The OpenAI error shape `{ error: { message, type, param, code } }`, with Stormproof's stable code
+ * as `code`; `extra` adds fields inside `error` (e.g. the attempt trace) that clients may ignore.
+ */
+export function sendOpenAiError(res: Response, status: number, code: ErrorCodeName, message: string, param: string | null = null, extra: Record<string, unknown> = {}): void {
+  res.status(status).json({ error: { message, type: openAiErrorType(status), param, code, ...extra } });
+}
+
+/** Paths whose errors use OpenAI's shape, so OpenAI clients can read them. */
+export function isOpenAiPath(path: string): boolean {
+  return path === '/v1/models' || path.startsWith('/v1/models/') || path.startsWith('/v1/chat/');
+}
+
 /** Zod issues as `{ path, message }`, plus one readable sentence. */
 export function fromZod(error: z.ZodError, prefix = ''): ApiError {
   const issues = error.issues.map((i) => ({
@@ -30,10 +52,20 @@ export function fromZod(error: z.ZodError, prefix = ''): ApiError {
   return new ApiError(400, ErrorCode.InvalidRequest, `invalid request: ${sentence}`, { issues });
 }
 
+function stormproofShaped(res: Response, status: number, code: ErrorCodeName, message: string, details?: unknown): void {
+  sendError(res, status, code, message, details);
+}
+
+function openAiShaped(res: Response, status: number, code: ErrorCodeName, message: string, details?: unknown): void {
+  const issues = (details as { issues?: Array<{ path: string }> } | undefined)?.issues;
+  sendOpenAiError(res, status, code, message, issues?.[0]?.path || null, details !== undefined ? { details } : {});
+}
+
 /** Last handler: maps body-parser faults and ApiErrors; anything else is a 500 without internals. */
 export function errorHandler(log: (err: unknown) => void): ErrorRequestHandler {
-  return (err, _req, res, _next) => {
+  return (err, req, res, _next) => {
     if (res.headersSent) return;
+    const sendError = isOpenAiPath(req.path) ? openAiShaped : stormproofShaped;
     if (err instanceof ApiError) return sendError(res, err.status, err.code, err.message, err.details);
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.InvalidJson, `the body is not valid JSON: ${e.message}`);

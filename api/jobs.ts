@@ -1,104 +1,45 @@
 /** The long-job API: submit, read, cancel. Each job is one request workflow. */
-import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { ErrorCode } from '../contracts/errors';
-import { JobSubmissionSchema, type JobStatus, type JobView } from '../contracts/jobs';
-import type { AiResponse, Attempt, Degradation } from '../contracts/response';
-import { PROGRESS_QUERY, REQUEST_WORKFLOW, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
+import { JobSubmissionSchema } from '../contracts/jobs';
+import type { RequestWorkflowInput } from '../contracts/workflow-api';
+import { JOB_WORKFLOW, type CallbackPolicy, type JobWorkflowInput } from '../contracts/callbacks';
 import type { GatewayConfig } from '../config/schema';
 import { ApiError, fromZod } from './errors';
-import { MODEL_KEY, STATUS_KEY } from '../workflows/search-attributes';
-import { equivalentModels } from '../workflows/selector';
+import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, jobIdFor } from './idempotency';
+import { readJob } from './job-view';
+import { startRequestWorkflow, type StartDeps } from './start';
 
-export interface JobsDeps {
-  client: Client;
-  config: GatewayConfig;
-  taskQueue: string;
-  /** Eager start: only when this process also hosts a worker on the same connection. */
-  eagerStart: boolean;
+export { jobIdFor } from './idempotency';
+export { readJob } from './job-view';
+
+export interface JobsDeps extends StartDeps {
   onSubmitted?: (outcome: 'new' | 'existing') => void;
 }
 
 const JOB_ID = /^job-[A-Za-z0-9_-]{1,128}$/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** Workflow id for a job: derived from the Idempotency-Key when given, so a retry finds the same job. */
-export function jobIdFor(idempotencyKey: string | undefined): string {
-  if (idempotencyKey === undefined) return `job-${randomUUID()}`;
-  return `job-k${createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 32)}`;
-}
 
 /** Models any configured target serves, and tier names. */
 export function knownModels(config: GatewayConfig): Set<string> {
   return new Set([...config.targets.flatMap((t) => t.models.map((m) => m.id)), ...Object.keys(config.tiers)]);
 }
 
-interface FailureDetails {
-  attempts?: Attempt[];
-  degradations?: Degradation[];
+/** The delivery policy in force, from the config. */
+export function callbackPolicy(config: GatewayConfig): CallbackPolicy {
+  const { maxAttempts, initialIntervalMs, maxIntervalMs, timeoutMs } = config.callbacks;
+  return { maxAttempts, initialIntervalMs, maxIntervalMs, timeoutMs };
 }
 
-function failureView(err: unknown): { error: { type: string; message: string }; details: FailureDetails } {
-  const cause = err instanceof WorkflowFailedError ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    return { error: { type: cause.type ?? 'Error', message: cause.message }, details: (cause.details?.[0] as FailureDetails) ?? {} };
-  }
-  if (cause instanceof CancelledFailure) return { error: { type: 'Cancelled', message: 'the job was cancelled' }, details: {} };
-  return { error: { type: 'Error', message: cause instanceof Error ? cause.message : String(cause) }, details: {} };
-}
-
-/** Reads a job's view from Temporal. */
-export async function readJob(client: Client, id: string): Promise<JobView> {
-  const handle: WorkflowHandle = client.workflow.getHandle(id);
-  const desc = await handle.describe();
-  const progress = async (): Promise<RequestProgress | undefined> => {
-    try {
-      return await handle.query<RequestProgress>(PROGRESS_QUERY);
-    } catch {
-      return undefined; // no worker to answer right now; the status still comes from Temporal
-    }
-  };
-  switch (desc.status.name) {
-    case 'COMPLETED': {
-      const result = (await handle.result()) as AiResponse;
-      return { id, status: 'completed', result, attempts: result.attempts, degradations: result.degradations };
-    }
-    case 'FAILED':
-    case 'TERMINATED':
-    case 'TIMED_OUT': {
-      const f = await handle.result().then(
-        () => failureView(new Error('unexpected result')),
-        (err: unknown) => failureView(err),
-      );
-      return { id, status: 'failed', error: f.error, attempts: f.details.attempts ?? [], degradations: f.details.degradations ?? [] };
-    }
-    case 'CANCELLED': {
-      const p = await progress();
-      return { id, status: 'cancelled', error: { type: 'Cancelled', message: 'the job was cancelled' }, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [] };
-    }
-    default: {
-      const p = await progress();
-      const status: JobStatus = !p || p.phase === 'queued' ? 'queued' : 'running';
-      return { id, status, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [] };
-    }
-  }
-}
-
-function jobIdParam(req: Request): string {
+/** The `:id` parameter, or a 404 when it cannot be a job id. */
+export function jobIdParam(req: Request): string {
   const id = String(req.params.id);
   if (!JOB_ID.test(id)) throw new ApiError(404, ErrorCode.JobNotFound, `no job with id "${id}"`);
   return id;
 }
 
-async function withNotFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn`, turning "no such workflow" into a 404. */
+export async function withNotFound<T>(id: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -120,36 +61,19 @@ export function jobsRouter(deps: JobsDeps): Router {
     if (!models.has(request.model)) {
       throw new ApiError(400, ErrorCode.UnknownModel, `model "${request.model}" is not served by any target; use one of: ${[...models].join(', ')}`);
     }
-    const key = req.header('idempotency-key');
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw new ApiError(400, ErrorCode.InvalidIdempotencyKey, 'Idempotency-Key must be 1-255 printable ASCII characters without spaces');
-    }
+    const key = checkIdempotencyKey(req.header('idempotency-key'));
     const id = jobIdFor(key);
-    const input: RequestWorkflowInput = { request, callbackUrl, acceptedAt: Date.now() };
-    let outcome: 'new' | 'existing' = 'new';
-    try {
-      await deps.client.workflow.start(REQUEST_WORKFLOW, {
-        taskQueue: deps.taskQueue,
-        workflowId: id,
-        args: [input],
-        // Same key, same job: attach to the running one, and never start a second after it finished.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        requestEagerStart: deps.eagerStart,
-        // A provider call runs as a local activity inside a workflow task; the worker heartbeats
-        // the task at 80% of this, which bounds how late a cancel (or a dead worker) is noticed.
-        workflowTaskTimeout: '3s',
-        staticSummary: `${request.model}${request.stream ? ' (stream)' : ''}: ${equivalentModels(request.model, deps.config.tiers, request.routing?.pinModel).join(' → ')}`,
-        typedSearchAttributes: [
-          { key: MODEL_KEY, value: request.model },
-          { key: STATUS_KEY, value: 'queued' },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      outcome = 'existing';
-    }
-    deps.onSubmitted?.(outcome);
+    const hash = bodyHash(parsed.data);
+    const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
+    const memo = { [BODY_HASH_MEMO]: hash };
+    // A callback makes it a job workflow: the request, then a detached, retried delivery.
+    const jobInput: JobWorkflowInput | undefined = callbackUrl ? { ...input, callbackUrl, callbackPolicy: callbackPolicy(deps.config) } : undefined;
+    const { handle, existing } = jobInput
+      ? await startRequestWorkflow(deps, id, jobInput, { memo, workflowType: JOB_WORKFLOW })
+      : await startRequestWorkflow(deps, id, input, { memo });
+    // A running job with this key was attached to, or a finished one found: same body, or 409.
+    if (key !== undefined) await assertSameBody(handle, hash);
+    deps.onSubmitted?.(existing ? 'existing' : 'new');
     res.status(202).location(`/v1/jobs/${id}`).json({ id, status: 'queued', statusUrl: `/v1/jobs/${id}` });
   });
 

@@ -102,7 +102,10 @@ describe('loadConfig: shipped configs', () => {
 
   test('defaults are filled for a minimal config', () => {
     const cfg = parseConfig({ targets: [target()] });
-    assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, bodyLimit: '1mb' });
+    assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, bodyLimit: '1mb', internalTokenEnv: 'STORMPROOF_INTERNAL_TOKEN', eventsPollMs: 500 });
+    assert.deepEqual(cfg.auth, { keys: [], keysEnv: 'STORMPROOF_API_KEYS', rateLimitPerMinute: 600 });
+    assert.deepEqual(cfg.batches, { concurrency: 4 });
+    assert.deepEqual(cfg.callbacks, { secretEnv: 'STORMPROOF_CALLBACK_SECRET', maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 300_000, timeoutMs: 10_000 });
     assert.deepEqual(cfg.worker, { metricsPort: 9464 });
     assert.deepEqual(cfg.temporal, { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'stormproof', embedded: true, uiPort: 8233, dataDir: '.data' });
     assert.deepEqual(cfg.tiers, {});

@@ -96,6 +96,8 @@ export const GatewayConfigSchema = z
         internalUrl: z.url({ protocol: /^https?$/ }).optional(),
         /** Environment variable holding the token of the internal stream relay route (worker and API share it). */
         internalTokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_INTERNAL_TOKEN'),
+        /** How often `GET /v1/jobs/:id/events` polls a job's state. */
+        eventsPollMs: z.number().int().min(50).default(500),
       })
       .strict()
       .prefault({}),
@@ -136,6 +138,47 @@ export const GatewayConfigSchema = z
       .strict()
       .prefault({}),
     breaker: BreakerSettingsSchema.prefault({}),
+    /** API keys. None configured: the API runs open, and only on a loopback address. */
+    auth: z
+      .object({
+        /** Keys stored hashed: the hex SHA-256 of the key, never the key itself. */
+        keys: z
+          .array(
+            z
+              .object({
+                id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+                sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the hex SHA-256 of the key (e.g. `printf %s "$KEY" | sha256sum`)'),
+                /** May use operator routes (breaker overrides). */
+                admin: z.boolean().default(false),
+                /** Overrides the default rate limit for this key. */
+                rateLimitPerMinute: z.number().int().positive().optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        /** Environment variable with more keys: `id:key[:admin]`, comma-separated (hashed at start-up). */
+        keysEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_API_KEYS'),
+        /** Requests per minute per key. */
+        rateLimitPerMinute: z.number().int().positive().default(600),
+      })
+      .strict()
+      .prefault({}),
+    /** `POST /v1/batches`: items run at once when the batch does not say. */
+    batches: z.object({ concurrency: z.number().int().min(1).max(64).default(4) }).strict().prefault({}),
+    /** Result callbacks of long jobs (`callbackUrl`). */
+    callbacks: z
+      .object({
+        /** Environment variable (of the worker) holding the HMAC-SHA256 signing secret. */
+        secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_CALLBACK_SECRET'),
+        /** Deliveries tried at most this often (first included), with exponential backoff. */
+        maxAttempts: z.number().int().min(1).max(100).default(10),
+        initialIntervalMs: z.number().int().positive().default(1_000),
+        maxIntervalMs: z.number().int().positive().default(300_000),
+        /** One POST's timeout. */
+        timeoutMs: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .prefault({}),
     timeouts: z
       .object({
         /** Non-streaming provider call (per try). */

@@ -10,6 +10,28 @@ export const ErrorCode = {
   JobFinished: 'STORMPROOF_ERR_JOB_FINISHED',
   NotFound: 'STORMPROOF_ERR_NOT_FOUND',
   Unavailable: 'STORMPROOF_ERR_UNAVAILABLE',
+  /** The same Idempotency-Key was used with a different body. */
+  IdempotencyConflict: 'STORMPROOF_ERR_IDEMPOTENCY_CONFLICT',
+  /** Every candidate target failed (the attempt trace is attached). */
+  AllTargetsFailed: 'STORMPROOF_ERR_ALL_TARGETS_FAILED',
+  /** No target can serve the model right now (none configured or all excluded). */
+  NoTargetAvailable: 'STORMPROOF_ERR_NO_TARGET_AVAILABLE',
+  /** A provider refused the request itself (HTTP 400 there); no other target would accept it. */
+  ProviderRejected: 'STORMPROOF_ERR_PROVIDER_REJECTED',
+  /** A provider refused the content. */
+  ContentFiltered: 'STORMPROOF_ERR_CONTENT_FILTERED',
+  /** Tokens already reached the client, then the streaming attempt failed; the stream ends with this error. */
+  StreamInterrupted: 'STORMPROOF_ERR_STREAM_INTERRUPTED',
+  /** The request was cancelled. */
+  Cancelled: 'STORMPROOF_ERR_CANCELLED',
+  /** No batch with that id. */
+  BatchNotFound: 'STORMPROOF_ERR_BATCH_NOT_FOUND',
+  /** No valid API key (or, on the relay route, internal token). */
+  Unauthorized: 'STORMPROOF_ERR_UNAUTHORIZED',
+  /** The key lacks the scope (e.g. admin) the route needs. */
+  Forbidden: 'STORMPROOF_ERR_FORBIDDEN',
+  /** The key's rate limit is used up; see Retry-After. */
+  RateLimited: 'STORMPROOF_ERR_RATE_LIMITED',
   Internal: 'STORMPROOF_ERR_INTERNAL',
 } as const;
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -7,4 +7,6 @@ export * from './workflow-api';
 export * from './routing';
 export * from './streaming';
 export * from './chat';
+export * from './callbacks';
+export * from './batches';
 export * from './breaker';

@@ -23,5 +23,14 @@ export const JobViewSchema = z.object({
   error: z.object({ type: z.string(), message: z.string() }).optional(),
   attempts: z.array(AttemptSchema),
   degradations: z.array(DegradationSchema),
+  /** Delivery of the result to `callbackUrl`, when one was given. */
+  callback: z
+    .object({
+      status: z.enum(['pending', 'delivered', 'failed']),
+      attempts: z.number().int().nonnegative(),
+      lastError: z.string().optional(),
+      deliveredAt: z.string().optional(),
+    })
+    .optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;

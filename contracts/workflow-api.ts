@@ -14,6 +14,12 @@ export interface RequestWorkflowInput {
   callbackUrl?: string;
   /** Epoch ms when the gateway accepted the request (for end-to-end latency). */
   acceptedAt?: number;
+  /**
+   * Base URL of the API process waiting for this request's streamed chunks (it relays them to its
+   * client). A worker in another process POSTs the chunks to `<streamTo>/internal/streams/<jobId>`;
+   * the shared token comes from the worker's environment, never from here.
+   */
+  streamTo?: string;
 }
 
 /** Progress of a request, answered by the `progress` query. */

@@ -4,13 +4,17 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { GatewayConfig } from '../config/schema';
 import { createApp } from '../api/app';
+import { relaySettings } from '../api/relay-settings';
+import { StreamHub } from '../api/stream-hub';
+import { createRelaySink } from '../worker/stream-relay';
 import { createGatewayWorker } from '../worker/worker';
 import { createMetrics, type GatewayMetrics } from '../worker/telemetry';
 import { logger } from '../worker/log';
+import type { RoutingState } from '../worker/routing-state';
 import { installRuntime } from '../worker/runtime';
 
 export interface GatewayOptions {
@@ -28,6 +32,7 @@ export interface RunningGateway {
   client: Client;
   connection: NativeConnection;
   worker: Worker;
+  routing: RoutingState;
   metrics: GatewayMetrics;
   apiUrl: string;
   taskQueue: string;
@@ -41,26 +46,33 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   installRuntime({ metricsPort: opts.sdkMetricsPort });
   const connection = await NativeConnection.connect({ address: opts.address ?? config.temporal.address });
   const metrics = createMetrics();
-  const worker = await createGatewayWorker({
+  // Streamed chunks: straight into this process's hub, or relayed to the API that waits for them.
+  const hub = new StreamHub();
+  const relay = relaySettings(config);
+  let apiPort = 0;
+  const gw = await createGatewayWorker({
     connection,
     config,
     taskQueue,
+    metrics,
     maxCachedWorkflows: opts.maxCachedWorkflows,
-    activityDeps: { onOutcome: (o) => metrics.recordOutcome(o) },
+    activityDeps: { streamSink: createRelaySink({ token: relay.token, local: hub, log: logger }) },
   });
-  const running = worker.run();
-  const client = new Client({ connection, namespace: config.temporal.namespace });
-  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, log: logger });
+  const { worker, client, routing } = gw;
+  const running = gw.run();
+  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, hub, internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, log: logger });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.apiPort ?? config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);
   });
   const { port } = server.address() as AddressInfo;
+  apiPort = port;
   let stopped: Promise<void> | undefined;
   return {
     client,
     connection,
     worker,
+    routing,
     metrics,
     taskQueue,
     apiUrl: `http://${config.api.host}:${port}`,

@@ -86,6 +86,10 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     // Local activities extend the workflow task; keep a dead worker's task from holding a job for long.
     stickyQueueScheduleToStartTimeout: '3s',
+    // On shutdown, in-flight activities get a moment, then are cancelled; a long-running breaker's
+    // probe must not hold a restart hostage.
+    shutdownGraceTime: '2s',
+    shutdownForceTime: '10s',
     ...opts.workerOptions,
   });
   return {
@@ -94,10 +98,14 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     metrics,
     client,
     async run() {
-      await routing.start();
+      // The worker polls at once (a stop right after start must find it running); routing state
+      // starts beside it and reads as "all closed" until the first refresh.
+      const running = worker.run();
+      const routingStarted = routing.start().catch((err) => logger.warn({ err }, 'routing state did not start; breakers will be created on first use'));
       try {
-        await worker.run();
+        await running;
       } finally {
+        await routingStarted;
         await routing.stop();
       }
     },

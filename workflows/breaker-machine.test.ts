@@ -21,6 +21,7 @@ const SETTINGS: BreakerSettings = {
   cooldownMs: 1_000,
   maxCooldownMs: 8_000,
   halfOpenTrials: 3,
+  probes: true,
   probeIntervalMs: 15_000,
   probeOpenIntervalMs: 2_000,
   continueAsNewAfterEvents: 2_000,

@@ -103,11 +103,12 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerS
       break;
     }
     case 'probe': {
-      const r = ev.result;
+      // A probe slower than the slow-call bound does not pass: a browned-out target is not healthy.
+      const r = ev.result.ok && ev.result.latencyMs > s.slowCallMs ? { ...ev.result, ok: false, error: `probe took ${Math.round(ev.result.latencyMs)} ms (> ${s.slowCallMs} ms)` } : ev.result;
       m.probe.lastAt = r.at;
       m.probe.healthy = r.ok;
       m.probe.lastError = r.ok ? undefined : r.error;
-      if (r.ok) {
+      if (ev.result.ok) {
         m.probe.latencyEwmaMs = m.probe.latencyEwmaMs === undefined ? r.latencyMs : EWMA_ALPHA * r.latencyMs + (1 - EWMA_ALPHA) * m.probe.latencyEwmaMs;
         m.probe.samples = [...m.probe.samples, r.latencyMs].slice(-MAX_SAMPLES);
       }
@@ -121,6 +122,8 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerS
     case 'override': {
       if (ev.action === 'reset') {
         m.forced = undefined;
+        // Forget the old observations too; the workflow probes again right away.
+        m.probe = { ...m.probe, healthy: true, lastError: undefined };
         moveTo(m, 'closed', now, 'operator reset', s);
         m.trips = 0;
         m.consecutiveFailures = 0;

@@ -46,24 +46,34 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
   const s = input.settings;
   const m: MachineState = (input.carry as MachineState | undefined) ?? initialState(input.target, Date.now());
   const pending: MachineEvent[] = [];
+  let lastProbeAt = 0;
+  let probing = false;
   setHandler(outcomesSignal, (batch) => {
     pending.push({ kind: 'batch', batch });
   });
   setHandler(overrideSignal, (action) => {
     pending.push({ kind: 'override', action });
+    if (action === 'reset') lastProbeAt = 0;
   });
   setHandler(breakerStateQuery, () => publish(m, s, Date.now()));
 
   let published: BreakerPublished | undefined;
-  let nextProbeAt = Date.now();
+  // Probes run faster while the target is out of rotation, so recovery is seen sooner.
+  const nextProbeAt = () => lastProbeAt + (m.state === 'closed' ? s.probeIntervalMs : s.probeOpenIntervalMs);
   for (;;) {
     while (pending.length) step(m, pending.shift()!, Date.now(), s);
     step(m, { kind: 'tick' }, Date.now(), s);
 
-    if (s.probes && Date.now() >= nextProbeAt) {
-      const result = await probeTarget(input.target);
-      step(m, { kind: 'probe', result }, Date.now(), s);
-      nextProbeAt = Date.now() + (m.state === 'closed' ? s.probeIntervalMs : s.probeOpenIntervalMs);
+    // The probe runs beside the loop, never blocking it: a slow target makes slow probes, and
+    // outcome batches and overrides must still be handled (and published) at once meanwhile.
+    if (s.probes && !probing && Date.now() >= nextProbeAt()) {
+      probing = true;
+      lastProbeAt = Date.now();
+      void probeTarget(input.target).then((result) => {
+        probing = false;
+        lastProbeAt = Date.now();
+        pending.push({ kind: 'probe', result });
+      });
     }
 
     const view = publish(m, s, Date.now());
@@ -75,12 +85,12 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
     // Why here: history grows with time (signals are batched per flush interval), so a size
     // check each loop keeps it bounded; handlers are synchronous, so nothing is in flight.
     if (workflowInfo().historyLength >= s.continueAsNewAfterEvents || workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
+      await condition(() => allHandlersFinished() && !probing);
       while (pending.length) step(m, pending.shift()!, Date.now(), s);
       await continueAsNew<typeof breakerWorkflow>({ ...input, carry: m });
     }
 
-    const wakeAt = Math.min(s.probes ? nextProbeAt : Infinity, nextDeadline(m) ?? Infinity);
+    const wakeAt = Math.min(s.probes && !probing ? nextProbeAt() : Infinity, nextDeadline(m) ?? Infinity);
     if (wakeAt === Infinity) await condition(() => pending.length > 0);
     else await condition(() => pending.length > 0, Math.max(1, wakeAt - Date.now()));
   }

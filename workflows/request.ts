@@ -20,8 +20,9 @@ import type { Candidate, ProviderCallResult, RoutingSnapshot } from '../contract
 import { PROGRESS_QUERY, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
 import { summarizeFailure } from './failure';
 import { fastCall, SNAPSHOT_OPTIONS, streamCall } from './options';
-import { rankCandidates } from './selector';
+import { planRoute } from './selector';
 import { searchAttributeUpdates } from './search-attributes';
+import { gatewaySink } from './sinks';
 
 export const progressQuery = defineQuery<RequestProgress>(PROGRESS_QUERY);
 
@@ -30,12 +31,20 @@ const { getRoutingSnapshot } = proxyLocalActivities<activities.RoutingActivities
 /** A readable story of the attempts so far, for the Web UI's "current details". */
 function story(candidates: Candidate[], attempts: Attempt[]): string {
   const lines = attempts.map((a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`);
-  return [`**Candidates:** ${candidates.map((c) => `${c.target}/${c.model}`).join(' → ')}`, '', ...lines].join('\n');
+  const plan = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
+  return [`**Candidates:** ${plan}`, '', ...lines].join('\n');
 }
 
-async function callCandidate(c: Candidate, index: number, total: number, input: RequestWorkflowInput, snapshot: RoutingSnapshot): Promise<ProviderCallResult> {
-  const summary = `${index === 0 ? 'call' : 'failover to'} ${c.target} (${c.model}), candidate ${index + 1}/${total}`;
-  const call = { target: c.target, model: c.model, request: input.request, jobId: workflowInfo().workflowId };
+async function callCandidate(c: Candidate, index: number, total: number, input: RequestWorkflowInput, snapshot: RoutingSnapshot, previous?: Attempt): Promise<ProviderCallResult> {
+  const summary = `${index === 0 ? 'call' : 'failover to'} ${c.target} (${c.model}), candidate ${index + 1}/${total}${c.lastResort ? ` (last resort: ${c.lastResort})` : ''}`;
+  const call = {
+    target: c.target,
+    model: c.model,
+    request: input.request,
+    jobId: workflowInfo().workflowId,
+    streamTo: input.streamTo,
+    ...(previous ? { failoverFrom: { target: previous.target, reason: previous.outcome } } : {}),
+  };
   if (input.request.stream) {
     const { streamProvider } = proxyActivities<activities.ProviderActivities>(streamCall(snapshot.policy, summary));
     return streamProvider(call);
@@ -48,14 +57,15 @@ async function callCandidate(c: Candidate, index: number, total: number, input: 
 export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<AiResponse> {
   const progress: RequestProgress = { phase: 'queued', attempts: [], degradations: [] };
   setHandler(progressQuery, () => progress);
+  const requestStartedAt = Date.now();
 
   try {
     const snapshot = await getRoutingSnapshot();
-    const candidates = rankCandidates(input.request, snapshot);
+    const { candidates, excluded } = planRoute(input.request, snapshot);
     if (candidates.length === 0) {
       throw ApplicationFailure.create({
         type: GatewayFailure.NoCandidate,
-        message: `no configured target serves model "${input.request.model}"`,
+        message: `no configured target can serve model "${input.request.model}"${excluded.length ? `: ${excluded.map((e) => `${e.target}/${e.model} ${e.reason}`).join('; ')}` : ''}`,
         nonRetryable: true,
         details: [{ attempts: [], degradations: [] }],
       });
@@ -67,7 +77,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
       progress.currentTarget = c.target;
       const startedAt = Date.now(); // the workflow clock: deterministic on replay
       try {
-        const answer = await callCandidate(c, index, candidates.length, input, snapshot);
+        const answer = await callCandidate(c, index, candidates.length, input, snapshot, progress.attempts[progress.attempts.length - 1]);
         progress.attempts.push({ target: c.target, model: answer.model, outcome: 'ok', durationMs: Date.now() - startedAt });
         const result: AiResponse = {
           id: workflowInfo().workflowId,
@@ -82,6 +92,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
         progress.phase = 'completed';
         progress.result = result;
         upsertSearchAttributes(searchAttributeUpdates({ target: c.target, failovers: index, status: 'completed' }));
+        gatewaySink.requestFinished({ status: 'completed', target: c.target, failovers: index, degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
         setCurrentDetails(story(candidates, progress.attempts));
         return result;
       } catch (err) {
@@ -105,6 +116,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
   } catch (err) {
     progress.phase = isCancellation(err) ? 'cancelled' : 'failed';
     upsertSearchAttributes(searchAttributeUpdates({ status: progress.phase, failovers: Math.max(0, progress.attempts.length - 1) }));
+    gatewaySink.requestFinished({ status: progress.phase, failovers: Math.max(0, progress.attempts.length - 1), degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
     throw err;
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * `POST /internal/streams/:jobId`: a worker in another process relays one stream attempt's events
+ * as NDJSON lines over one chunked request; each line goes into this process's hub. Authenticated
+ * by the shared internal token (Bearer); answers 404 at once when nobody here waits for the job,
+ * so the worker stops sending.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { Router } from 'express';
+import { ErrorCode } from '../contracts/errors';
+import { StreamEventSchema } from '../contracts/streaming';
+import { sendError } from './errors';
+import type { StreamHub } from './stream-hub';
+
+/** Longest accepted line: one delta is a few tokens. */
+const MAX_LINE = 256 * 1024;
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Routes under /internal/streams; with no token the route refuses everything. */
+export function internalStreamsRouter(hub: StreamHub, token: string | undefined): Router {
+  const router = Router();
+  const expected = token ? digest(`Bearer ${token}`) : undefined;
+
+  router.post('/:jobId', (req, res) => {
+    const jobId = String(req.params.jobId);
+    const given = req.header('authorization');
+    if (!expected || !given || !timingSafeEqual(digest(given), expected)) {
+      res.setHeader('connection', 'close');
+      return sendError(res, 401, ErrorCode.Unauthorized, 'the stream relay needs the internal token');
+    }
+    if (!hub.has(jobId)) {
+      res.setHeader('connection', 'close');
+      return sendError(res, 404, ErrorCode.NotFound, `nobody waits for the stream of ${jobId} here`);
+    }
+    const lines = createInterface({ input: req, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      if (!line || line.length > MAX_LINE) return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        return;
+      }
+      const event = StreamEventSchema.safeParse(value);
+      if (event.success) hub.publish(jobId, event.data);
+    });
+    lines.on('close', () => {
+      if (!res.headersSent) res.status(204).end();
+    });
+  });
+  return router;
+}

@@ -1,0 +1,24 @@
+/** An API-only process: `tsx api/main.ts` (workers run elsewhere, e.g. `tsx worker/main.ts`). */
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config/load';
+import { logger } from '../worker/log';
+import { startApiServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const address = process.env.TEMPORAL_ADDRESS ?? config.temporal.address;
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const api = await startApiServer({ config, client, taskQueue: process.env.STORMPROOF_TASK_QUEUE, log: logger });
+  logger.info({ url: api.url, relay: Boolean(process.env[config.api.internalTokenEnv]) }, 'API listening');
+  const stop = () => {
+    void api.close().then(() => connection.close());
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err) => {
+  logger.error({ err }, 'API failed');
+  process.exit(1);
+});

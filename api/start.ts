@@ -1,0 +1,56 @@
+/** Starting a request workflow: one place for the options every entry point (jobs, chat) uses. */
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { REQUEST_WORKFLOW, type RequestWorkflowInput } from '../contracts/workflow-api';
+import type { GatewayConfig } from '../config/schema';
+import { MODEL_KEY, STATUS_KEY } from '../workflows/search-attributes';
+import { equivalentModels } from '../workflows/selector';
+
+/** What starting a workflow needs. */
+export interface StartDeps {
+  client: Client;
+  config: GatewayConfig;
+  taskQueue: string;
+  /** Eager start: only when this process also hosts a worker on the same connection. */
+  eagerStart: boolean;
+}
+
+/** Options of one start. */
+export interface StartOptions {
+  /** Workflow type (default: the request workflow). */
+  workflowType?: string;
+  /** Visible in describe(); e.g. the body hash an Idempotency-Key is checked against. */
+  memo?: Record<string, unknown>;
+}
+
+/**
+ * Starts (or attaches to) the workflow `id`. `existing` is true when a workflow with that id had
+ * already finished; a running one is attached to silently (USE_EXISTING), so callers that care
+ * compare the memo.
+ */
+export async function startRequestWorkflow(deps: StartDeps, id: string, input: RequestWorkflowInput, opts: StartOptions = {}): Promise<{ handle: WorkflowHandle; existing: boolean }> {
+  const { request } = input;
+  try {
+    const handle = await deps.client.workflow.start(opts.workflowType ?? REQUEST_WORKFLOW, {
+      taskQueue: deps.taskQueue,
+      workflowId: id,
+      args: [input],
+      // Same key, same job: attach to the running one, and never start a second after it finished.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      requestEagerStart: deps.eagerStart,
+      // A provider call runs as a local activity inside a workflow task; the worker heartbeats
+      // the task at 80% of this, which bounds how late a cancel (or a dead worker) is noticed.
+      workflowTaskTimeout: '3s',
+      staticSummary: `${request.model}${request.stream ? ' (stream)' : ''}: ${equivalentModels(request.model, deps.config.tiers, request.routing?.pinModel).join(' → ')}`,
+      typedSearchAttributes: [
+        { key: MODEL_KEY, value: request.model },
+        { key: STATUS_KEY, value: 'queued' },
+      ],
+      ...(opts.memo ? { memo: opts.memo } : {}),
+    });
+    return { handle, existing: false };
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return { handle: deps.client.workflow.getHandle(id), existing: true };
+  }
+}

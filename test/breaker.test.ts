@@ -1,0 +1,222 @@
+/**
+ * The traffic manager end to end: breakers open under a hard-down primary with zero client
+ * errors, close after recovery, trip on slow calls, honour 429 cool-downs and operator overrides,
+ * keep their state across a gateway restart and keep their history bounded under load.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BREAKER_MEMO_KEY, type BreakerPublished } from '../contracts/breaker';
+import { startGateway } from '../scripts/gateway';
+import { breakerIdFor } from '../worker/breakers';
+import { chat, startTestStack, type TestStack } from './support/stack';
+
+const PRIMARY = 'openai-us-east-1';
+const SECONDARY = 'anthropic-eu-west-1';
+
+let s: TestStack;
+before(async () => {
+  s = await startTestStack({
+    edit(raw) {
+      raw.breaker = {
+        minCalls: 6,
+        errorRateThreshold: 0.3,
+        consecutiveFailures: 4,
+        slowCallMs: 400,
+        slowCallRateThreshold: 0.5,
+        cooldownMs: 1_000,
+        maxCooldownMs: 8_000,
+        halfOpenTrials: 2,
+        probes: true,
+        probeIntervalMs: 60_000,
+        probeOpenIntervalMs: 300,
+        windowMs: 20_000,
+        bucketMs: 1_000,
+      };
+      raw.routing = { ...raw.routing, flushIntervalMs: 200, refreshIntervalMs: 200 };
+      raw.timeouts = { ...raw.timeouts, callMs: 10_000 };
+    },
+  });
+});
+after(async () => {
+  await s?.close();
+});
+
+async function submit(request: unknown): Promise<string> {
+  const res = await s.api('/v1/jobs', { method: 'POST', json: { request } });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return res.body.id;
+}
+
+async function provider(id: string) {
+  const res = await s.api(`/v1/providers/${id}`);
+  assert.equal(res.status, 200);
+  return res.body;
+}
+
+async function waitForState(id: string, state: string, timeoutMs = 15_000, forced?: string): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const b = (await provider(id)).breaker;
+    if (b.state === state && b.forced === forced) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`breaker of ${id} not ${state} after ${timeoutMs} ms: ${JSON.stringify(await provider(id))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function reset(id: string): Promise<void> {
+  for (const m of Object.values(s.mocks)) {
+    m.clearFaults();
+    m.resetStats();
+  }
+  s.gateway.routing.quota.clearCoolDowns();
+  assert.equal((await s.api(`/v1/providers/${id}/breaker`, { method: 'POST', json: { action: 'reset' } })).status, 202);
+  const t0 = Date.now();
+  for (;;) {
+    const p = await provider(id);
+    if (p.breaker.state === 'closed' && !p.breaker.forced && p.health.healthy && p.window.calls === 0) return;
+    if (Date.now() - t0 > 10_000) throw new Error(`reset of ${id} not visible: ${JSON.stringify(p)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs `count` requests at about `perSecond`, returning their final views. */
+async function load(count: number, perSecond: number, text: string) {
+  const jobs: Array<Promise<any>> = [];
+  for (let i = 0; i < count; i++) {
+    jobs.push(submit(chat('gpt-4o', `${text} ${i}`)).then((id) => s.waitForJob(id, 60_000)));
+    await new Promise((r) => setTimeout(r, 1000 / perSecond));
+  }
+  return Promise.all(jobs);
+}
+
+test('primary hard down under load: zero client errors, the breaker opens, then new requests skip the dead target', async () => {
+  await reset(PRIMARY);
+  const warm = load(10, 20, 'warm');
+  await new Promise((r) => setTimeout(r, 200));
+  s.mocks[PRIMARY].setFaults({ down: true });
+  const faultAt = Date.now();
+  const jobs = [...(await warm), ...(await load(20, 20, 'during'))];
+  assert.deepEqual(jobs.filter((j) => j.status !== 'completed'), [], 'no client-visible failure');
+  await waitForState(PRIMARY, 'open');
+  const view = await provider(PRIMARY);
+  const trip = view.breaker.recentTransitions.find((t: any) => t.from === 'closed' && t.to === 'open');
+  assert.match(trip.reason, /failures in a row|error rate/);
+  console.log(`[breaker] opened ${Date.parse(trip.at) - faultAt} ms after the fault (${trip.reason})`);
+  s.mocks[PRIMARY].resetStats();
+  const later = await load(10, 20, 'after');
+  assert.ok(later.every((j) => j.status === 'completed' && j.attempts.length === 1 && j.attempts[0].target === SECONDARY), JSON.stringify(later.map((j) => j.attempts)));
+  assert.equal(s.mocks[PRIMARY].stats().requests, 0, 'no wasted attempt on the open target');
+});
+
+test('fault removed: half-open, a passing probe or trial calls close it, and traffic returns', async () => {
+  // Continues from the open breaker of the previous test if it ran; else open it by hand.
+  if ((await provider(PRIMARY)).breaker.state !== 'open') {
+    s.mocks[PRIMARY].setFaults({ down: true });
+    await load(8, 20, 'trip');
+    await waitForState(PRIMARY, 'open');
+  }
+  s.mocks[PRIMARY].clearFaults();
+  const closedAfter = await waitForState(PRIMARY, 'closed', 20_000);
+  const transitions = (await provider(PRIMARY)).breaker.recentTransitions.map((t: any) => t.to);
+  assert.deepEqual(transitions.slice(-2), ['half-open', 'closed']);
+  console.log(`[breaker] closed ${closedAfter} ms after recovery`);
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'back again')));
+  assert.equal(job.result?.target, PRIMARY);
+  await reset(PRIMARY);
+});
+
+test('latency spike: the slow-call rule trips the breaker and new requests are fast again', async () => {
+  await reset(PRIMARY);
+  s.mocks[PRIMARY].setFaults({ latencyMs: 3_000 });
+  const slow = load(8, 20, 'slow');
+  await waitForState(PRIMARY, 'open', 10_000);
+  assert.match((await provider(PRIMARY)).breaker.recentTransitions.find((t: any) => t.from === 'closed').reason, /slow-call rate/);
+  const t0 = Date.now();
+  const fast = await s.waitForJob(await submit(chat('gpt-4o', 'fast please')));
+  const took = Date.now() - t0;
+  assert.equal(fast.result?.target, SECONDARY);
+  assert.ok(took < 2_000, `answered in ${took} ms once the slow target is open`);
+  assert.ok((await slow).every((j) => j.status === 'completed'));
+  await reset(PRIMARY);
+});
+
+test('429 storm with Retry-After: steered away for that long, and the breaker does not count it as failure', async () => {
+  await reset(PRIMARY);
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 429, retryAfterS: 30 });
+  const jobs = await load(10, 20, 'storm');
+  assert.ok(jobs.every((j) => j.status === 'completed'));
+  const hitPrimary = jobs.filter((j) => j.attempts.some((a: any) => a.target === PRIMARY)).length;
+  assert.ok(hitPrimary <= 3, `only the requests in flight before the first 429 tried the primary (${hitPrimary})`);
+  await new Promise((r) => setTimeout(r, 500));
+  const view = await provider(PRIMARY);
+  assert.equal(view.breaker.state, 'closed');
+  assert.ok(view.quota.coolDownUntil, `the cool-down is visible to the operator: ${JSON.stringify({ view, attempts: jobs.map((j) => j.attempts) })}`);
+  await reset(PRIMARY);
+});
+
+test('operator overrides: force open, force close, reset', async () => {
+  await reset(PRIMARY);
+  const post = (action: string) => s.api(`/v1/providers/${PRIMARY}/breaker`, { method: 'POST', json: { action } });
+  assert.equal((await post('explode')).status, 400);
+  assert.equal((await s.api('/v1/providers/nope/breaker', { method: 'POST', json: { action: 'open' } })).status, 404);
+  assert.equal((await post('open')).status, 202);
+  await waitForState(PRIMARY, 'open', 5_000, 'open');
+  assert.equal((await provider(PRIMARY)).breaker.forced, 'open');
+  const skipped = await s.waitForJob(await submit(chat('gpt-4o', 'forced open')));
+  assert.deepEqual(skipped.attempts.map((a) => a.target), [SECONDARY]);
+  // Forced close holds even under failures.
+  assert.equal((await post('close')).status, 202);
+  await waitForState(PRIMARY, 'closed', 5_000, 'close');
+  s.mocks[PRIMARY].setFaults({ down: true });
+  await load(8, 20, 'forced closed');
+  await new Promise((r) => setTimeout(r, 600));
+  assert.equal((await provider(PRIMARY)).breaker.state, 'closed');
+  assert.equal((await provider(PRIMARY)).breaker.forced, 'close');
+  await reset(PRIMARY);
+  assert.equal((await provider(PRIMARY)).breaker.forced, undefined);
+});
+
+test('a gateway restart keeps the breaker state (it lives in Temporal)', async () => {
+  await reset(PRIMARY);
+  await s.api(`/v1/providers/${PRIMARY}/breaker`, { method: 'POST', json: { action: 'open' } });
+  await waitForState(PRIMARY, 'open', 5_000, 'open');
+  const second = await startGateway({ config: s.config, apiPort: 0, taskQueue: s.gateway.taskQueue });
+  try {
+    let body: any;
+    const t0 = Date.now();
+    do {
+      body = await (await fetch(`${second.apiUrl}/v1/providers/${PRIMARY}`)).json();
+      if (body.breaker.state !== 'unknown') break;
+      await new Promise((r) => setTimeout(r, 50));
+    } while (Date.now() - t0 < 5_000);
+    assert.equal(body.breaker.state, 'open');
+    assert.equal(body.breaker.forced, 'open');
+  } finally {
+    await second.stop();
+  }
+  await reset(PRIMARY);
+});
+
+test('high request volume: one signal per flush interval, bounded history, continue-as-new keeps state', async () => {
+  await reset(PRIMARY);
+  const handle = s.gateway.client.workflow.getHandle(breakerIdFor(s.config, PRIMARY));
+  const runBefore = (await handle.describe()).runId;
+  const sentBefore = s.gateway.routing.batcher.sent;
+  // 2,000 outcomes recorded in about one second: what the workers would see at 2,000 req/s.
+  const t0 = Date.now();
+  for (let i = 0; i < 2_000; i++) {
+    s.gateway.routing.record({ target: PRIMARY, model: 'gpt-4o', outcome: 'ok', durationMs: 20, streaming: false });
+    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 600));
+  const elapsed = Date.now() - t0;
+  const signals = s.gateway.routing.batcher.sent - sentBefore;
+  const bound = Math.ceil(elapsed / s.config.routing.flushIntervalMs) * s.config.targets.length + 2;
+  console.log(`[breaker] 2000 outcomes in ${elapsed} ms → ${signals} signal(s) (bound ${bound})`);
+  assert.ok(signals <= bound, `${signals} signals for 2000 outcomes`);
+  const view = (await handle.describe()).memo?.[BREAKER_MEMO_KEY] as BreakerPublished;
+  assert.ok(view.window.calls >= 2_000, `the window counted every outcome (${view.window.calls})`);
+  const history = await handle.fetchHistory();
+  assert.ok((history.events?.length ?? 0) < s.config.breaker.continueAsNewAfterEvents);
+  assert.equal((await handle.describe()).runId, runBefore, 'far below the continue-as-new bound');
+});
