@@ -3,9 +3,12 @@ import { createProviderActivities, type ProviderActivityDeps } from './provider-
 import { createRoutingActivities, type RoutingStateSource } from './routing';
 import { createProbeActivities } from './probe';
 import { createCallbackActivities } from './callback';
+import { createRetrievalActivities, sharedRagService, type RagService } from './retrieval';
 
 export interface ActivityDeps extends ProviderActivityDeps {
   routingState?: RoutingStateSource;
+  /** Retrieval's indexes and embedder (default: the process's shared service over `rag.dataDir`, opened on first use). */
+  rag?: RagService;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -14,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRoutingActivities({ config: deps.config, state: deps.routingState }),
     ...createProbeActivities({ config: deps.config, env: deps.env }),
     ...createCallbackActivities({ config: deps.config, env: deps.env }),
+    ...createRetrievalActivities({ rag: deps.rag ?? (() => sharedRagService(deps.config, deps.env)) }),
   };
 }
 

@@ -65,6 +65,16 @@ function withAttempt(f: ApplicationFailure, attempt: number): ApplicationFailure
   return ApplicationFailure.create({ type: f.type ?? undefined, message: f.message, nonRetryable: f.nonRetryable ?? false, details: [details], nextRetryDelay: f.nextRetryDelay ?? undefined });
 }
 
+/**
+ * The request as the provider gets it. A continuation sends the answer so far as a trailing
+ * assistant message (a prefill: Anthropic continues it natively; OpenAI-format models are asked
+ * the same way), trimmed because providers reject a prefill ending in whitespace.
+ */
+export function requestFor(input: ProviderCallInput): ProviderCallInput['request'] {
+  if (!input.continuation) return input.request;
+  return { ...input.request, messages: [...input.request.messages, { role: 'assistant', content: input.continuation.text.trimEnd() }] };
+}
+
 /** Creates `callProvider` and `streamProvider`. */
 export function createProviderActivities(deps: ProviderActivityDeps): ProviderActivities {
   const env = deps.env ?? process.env;
@@ -123,7 +133,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
 
   return {
     async callProvider(input) {
-      return run(input, false, (adapter, target, model, signal) => adapter.complete({ target, model, request: input.request, signal }));
+      return run(input, false, (adapter, target, model, signal) => adapter.complete({ target, model, request: requestFor(input), signal }));
     },
 
     async streamProvider(input) {
@@ -137,9 +147,10 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       };
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       let chunks = 0;
+      let partialText = '';
       const route = { streamTo: input.streamTo };
       const where = { target: input.target, model: input.model, attempt: ctx.info.attempt };
-      deps.streamSink?.publish(input.jobId, { type: 'start', ...where }, route);
+      deps.streamSink?.publish(input.jobId, { type: 'start', ...where, ...(input.continuation ? { resumeAt: input.continuation.text.length } : {}) }, route);
       arm();
       // Heartbeat on a clock, not only per chunk: the heartbeat proves this worker is alive (and
       // carries cancellation to us); a silent provider is the idle timer's job.
@@ -149,9 +160,10 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
           input,
           true,
           (adapter, target, model, sig) =>
-            adapter.stream({ target, model, request: input.request, signal: sig }, (delta) => {
+            adapter.stream({ target, model, request: requestFor(input), signal: sig }, (delta) => {
               arm();
               chunks += 1;
+              if (delta.content) partialText += delta.content;
               ctx.heartbeat({ chunks });
               if (delta.content) deps.streamSink?.publish(input.jobId, { type: 'delta', content: delta.content, target: target.id, model: model.id, attempt: ctx.info.attempt }, route);
             }),
@@ -162,10 +174,23 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
             return result;
           },
           (err: unknown) => {
-            const failure =
+            let failure =
               idle.signal.aborted && !ctx.cancellationSignal.aborted
                 ? ApplicationFailure.create({ type: FailureType.Stalled, message: `stream sent nothing for ${idleMs} ms after ${chunks} chunk(s)`, details: [{ attempt: ctx.info.attempt }] })
                 : err;
+            if (failure instanceof ApplicationFailure) {
+              // The workflow needs to know whether tokens already reached the client: before the
+              // first token it may degrade to buffered mode; after it, a retry here would repeat
+              // text, so the decision (continue elsewhere) is the workflow's.
+              const details: ProviderFailureDetails = { ...((failure.details?.[0] as ProviderFailureDetails | undefined) ?? { attempt: ctx.info.attempt }), chunks, partialText };
+              failure = ApplicationFailure.create({
+                type: failure.type ?? undefined,
+                message: failure.message,
+                nonRetryable: (failure.nonRetryable ?? false) || chunks > 0,
+                details: [details],
+                nextRetryDelay: failure.nextRetryDelay ?? undefined,
+              });
+            }
             deps.streamSink?.publish(input.jobId, { type: 'end', ok: false, error: failure instanceof Error ? failure.message : String(failure), ...where }, route);
             throw failure;
           },

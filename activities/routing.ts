@@ -32,6 +32,8 @@ export function createRoutingActivities(deps: { config: GatewayConfig; state?: R
         targets: base.map((t) => ({ ...t, ...deps.state?.overlay(t.id) })),
         tiers: config.tiers,
         defaults: { strategy: config.routing.strategy, allowDegradation: config.routing.allowDegradation },
+        degradation: { chains: config.degradation.chains },
+        rag: { defaultTopK: config.rag.defaultTopK, vectorBudgetMs: config.rag.vectorBudgetMs },
         policy: {
           callMs: config.timeouts.callMs,
           streamMs: config.timeouts.streamMs,

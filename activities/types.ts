@@ -29,3 +29,13 @@ export interface CallbackActivities {
   /** POSTs the payload, signed; throws (and is retried) unless the receiver answers 2xx. */
   deliverCallback(delivery: import('../contracts/callbacks').CallbackDelivery): Promise<import('../contracts/callbacks').CallbackReceipt>;
 }
+
+/** Retrieval for RAG requests (data degradation: vector → keyword). */
+export interface RetrievalActivities {
+  /**
+   * The `topK` passages for `query`: vector search within `rag.vectorBudgetMs`, else keyword
+   * search with `mode: 'keyword'` and a `degradedReason`. Fails with type `RagCollectionNotFound`
+   * (non-retryable) for an unknown collection, `RagUnavailable` when both paths fail.
+   */
+  retrieve(input: { collection: string; query: string; topK: number }): Promise<import('../contracts/retrieval').RetrievalResult>;
+}

@@ -17,6 +17,7 @@ import { modelsRouter } from './models';
 import { StreamHub } from './stream-hub';
 import { readiness } from './readiness';
 import { providersRouter } from './providers';
+import { collectionsRouter } from './collections';
 import type { RoutingState } from '../worker/routing-state';
 
 export interface AppDeps {
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1/chat', chatRouter({ ...start, hub, streamTo: deps.streamTo ?? (() => undefined), onSubmitted: (outcome) => deps.metrics.jobsSubmitted.inc({ outcome }) }));
   app.use('/v1/models', modelsRouter(deps.config));
   app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
+  app.use('/v1/collections', collectionsRouter({ config: deps.config }));
   if (deps.routing) app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue, routing: deps.routing }));
   app.use((req, res) => sendError(res, 404, ErrorCode.NotFound, `no route ${req.method} ${req.path}`));
   app.use(errorHandler((err) => deps.log.error({ err }, 'unhandled API error')));

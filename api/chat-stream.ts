@@ -25,6 +25,8 @@ export class ChatStream {
   /** The try whose tokens reached the client, and what it sent. */
   private sentFrom?: Try;
   private sent = '';
+  /** Why the try that sent tokens failed, until a continuation takes over. */
+  private cutBy?: string;
   private readonly candidates = new Set<string>();
   private finished = false;
   private readonly unsubscribe: () => void;
@@ -58,15 +60,25 @@ export class ChatStream {
   private onEvent(e: StreamEvent): void {
     if (this.finished) return;
     if (e.type === 'start') {
+      if (this.sentFrom && !same(this.sentFrom, e) && e.resumeAt === this.sent.length) {
+        // Mid-stream failover: this try continues the answer exactly where the client's copy ends.
+        this.current = e;
+        this.sentFrom = e;
+        this.cutBy = undefined;
+        this.candidates.add(`${e.target}/${e.model}`);
+        return;
+      }
       // A new try after tokens of another one reached the client: those tokens cannot be taken back.
-      if (this.sentFrom && !same(this.sentFrom, e)) return this.interrupt(`the stream from ${this.sentFrom.target} failed after part of the answer was sent; the gateway moved on to ${e.target}`);
+      if (this.sentFrom && !same(this.sentFrom, e)) return this.interrupt(this.cutBy ?? `the stream from ${this.sentFrom.target} failed after part of the answer was sent; the gateway moved on to ${e.target}`);
       this.current = e;
       this.candidates.add(`${e.target}/${e.model}`);
       return;
     }
     if (!this.current || !same(this.current, e)) return; // a late line of an abandoned try
     if (e.type === 'end') {
-      if (!e.ok && this.sentFrom) this.interrupt(`the stream from ${e.target} failed after part of the answer was sent: ${e.error ?? 'unknown error'}`);
+      // A failed try whose tokens reached the client: wait for what comes next. A continuation
+      // (a start with resumeAt) goes on; any other try, or the final outcome, decides.
+      if (!e.ok && this.sentFrom) this.cutBy = `the stream from ${e.target} failed after part of the answer was sent: ${e.error ?? 'unknown error'}`;
       return;
     }
     if (!this.sentFrom) {

@@ -38,6 +38,10 @@ export function failedOutcome(err: unknown): FailedOutcome {
     }
     case GatewayFailure.NoCandidate:
       return { ...base, status: 503, code: ErrorCode.NoTargetAvailable };
+    case 'RagCollectionNotFound':
+      return { ...base, status: 404, code: ErrorCode.CollectionNotFound };
+    case GatewayFailure.DataDegradationRefused:
+      return { ...base, status: 503, code: ErrorCode.Unavailable };
     case FailureType.BadRequest:
       return { ...base, status: 400, code: ErrorCode.ProviderRejected };
     case FailureType.ContentPolicy:

@@ -107,9 +107,12 @@ describe('loadConfig: shipped configs', () => {
     assert.deepEqual(cfg.batches, { concurrency: 4 });
     assert.deepEqual(cfg.callbacks, { secretEnv: 'STORMPROOF_CALLBACK_SECRET', maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 300_000, timeoutMs: 10_000 });
     assert.deepEqual(cfg.worker, { metricsPort: 9464 });
-    assert.deepEqual(cfg.temporal, { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'stormproof', embedded: true, uiPort: 8233, dataDir: '.data' });
+    assert.deepEqual(cfg.temporal, { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'stormproof', embedded: true, uiPort: 8233, dataDir: '.data', workflowIdPrefix: '' });
     assert.deepEqual(cfg.tiers, {});
-    assert.deepEqual(cfg.routing, { strategy: 'priority', allowDegradation: true });
+    assert.deepEqual(cfg.routing, { strategy: 'priority', allowDegradation: true, flushIntervalMs: 1_000, refreshIntervalMs: 500, quotaShare: 1, hedgeAfterMs: 0 });
+    assert.equal(cfg.breaker.windowMs, 300_000);
+    assert.equal(cfg.breaker.errorRateThreshold, 0.3);
+    assert.equal(cfg.breaker.probes, true);
     assert.deepEqual(cfg.timeouts, { callMs: 30_000, streamMs: 300_000, streamIdleMs: 15_000, heartbeatMs: 10_000 });
     assert.deepEqual(cfg.retry, { maxAttempts: 3, initialIntervalMs: 200, backoffCoefficient: 2, maxIntervalMs: 2_000, maxRetryAfterS: 5 });
     const t = cfg.targets[0];

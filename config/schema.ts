@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { StrategySchema } from '../contracts/request';
+import { RagConfigSchema, ragConfigIssues } from './rag-schema';
 
 const port = z.number().int().min(0, 'use 1-65535, or 0 for any free port').max(65535);
 
@@ -138,6 +139,14 @@ export const GatewayConfigSchema = z
       .strict()
       .prefault({}),
     breaker: BreakerSettingsSchema.prefault({}),
+    /**
+     * Model degradation: per model or tier, the models tried (in order) after every equivalent
+     * target failed. A model without a chain uses its tier's chain.
+     */
+    degradation: z
+      .object({ chains: z.record(z.string().min(1), z.array(z.string().min(1))).default({}) })
+      .strict()
+      .prefault({}),
     /** API keys. None configured: the API runs open, and only on a loopback address. */
     auth: z
       .object({
@@ -192,6 +201,8 @@ export const GatewayConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Retrieval-augmented generation: see config/rag-schema.ts. */
+    rag: RagConfigSchema.prefault({}),
     retry: z
       .object({
         /** Tries per target, first included. */
@@ -214,6 +225,13 @@ export const GatewayConfigSchema = z
       ids.add(t.id);
       t.models.forEach((m) => models.add(m.id));
     });
+    for (const [from, chain] of Object.entries(cfg.degradation.chains)) {
+      if (!models.has(from) && !cfg.tiers[from]) ctx.addIssue({ code: 'custom', path: ['degradation', 'chains', from], message: `"${from}" is neither a served model nor a tier` });
+      chain.forEach((m, i) => {
+        if (!models.has(m)) ctx.addIssue({ code: 'custom', path: ['degradation', 'chains', from, i], message: `model "${m}" is served by no target; add it to a target's models or remove it` });
+      });
+    }
+    for (const issue of ragConfigIssues(cfg.rag, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
     for (const [tier, members] of Object.entries(cfg.tiers)) {
       if (models.has(tier)) ctx.addIssue({ code: 'custom', path: ['tiers', tier], message: `tier "${tier}" has the name of a model; pick another name` });
       members.forEach((m, i) => {

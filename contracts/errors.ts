@@ -32,6 +32,8 @@ export const ErrorCode = {
   Forbidden: 'STORMPROOF_ERR_FORBIDDEN',
   /** The key's rate limit is used up; see Retry-After. */
   RateLimited: 'STORMPROOF_ERR_RATE_LIMITED',
+  /** A RAG request or ingestion named a collection that does not exist, or an invalid name. */
+  CollectionNotFound: 'STORMPROOF_ERR_COLLECTION_NOT_FOUND',
   Internal: 'STORMPROOF_ERR_INTERNAL',
 } as const;
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];

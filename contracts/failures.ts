@@ -44,4 +44,6 @@ export const GatewayFailure = {
   Exhausted: 'AllTargetsFailed',
   /** No configured target can serve the request's model. */
   NoCandidate: 'NoCandidate',
+  /** RAG fell back to keyword search but the request forbids degradation. */
+  DataDegradationRefused: 'DataDegradationRefused',
 } as const;

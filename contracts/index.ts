@@ -10,3 +10,4 @@ export * from './chat';
 export * from './callbacks';
 export * from './batches';
 export * from './breaker';
+export * from './retrieval';

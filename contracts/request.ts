@@ -55,6 +55,11 @@ export const RoutingSchema = z
     latencySloMs: z.number().int().positive().optional(),
     /** false: never answer with a lower tier, a different mode or degraded data. */
     allowDegradation: z.boolean().optional(),
+    /**
+     * Capabilities the caller accepts losing when only a lower model can answer (e.g. ["tools"]:
+     * a tool-less model may answer without the tools). The answer's degradations say so.
+     */
+    allowDrop: z.array(z.enum(['tools', 'vision', 'json'])).optional(),
     /** true: only the named model may answer, not an equivalent of its tier. */
     pinModel: z.boolean().optional(),
   })

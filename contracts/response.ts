@@ -48,5 +48,7 @@ export const AiResponseSchema = z.object({
   usage: UsageSchema,
   attempts: z.array(AttemptSchema),
   degradations: z.array(DegradationSchema),
+  /** RAG: the sources of the passages put into the prompt, best first. */
+  sources: z.array(z.string()).optional(),
 });
 export type AiResponse = z.infer<typeof AiResponseSchema>;

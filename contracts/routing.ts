@@ -46,6 +46,10 @@ export interface RoutingSnapshot {
   targets: TargetInfo[];
   tiers: Record<string, string[]>;
   defaults: { strategy: Strategy; allowDegradation: boolean };
+  /** Model degradation chains, per model or tier. */
+  degradation?: { chains: Record<string, string[]> };
+  /** Retrieval settings the workflow needs (absent in snapshots recorded before RAG existed). */
+  rag?: { defaultTopK: number; vectorBudgetMs: number };
   policy: CallPolicy;
   /** Epoch ms when the snapshot was taken. */
   takenAt: number;
@@ -72,6 +76,8 @@ export interface ProviderCallInput {
   streamTo?: string;
   /** Set when this call is a failover: the target it moves away from and why. */
   failoverFrom?: { target: string; reason: string };
+  /** Mid-stream failover: the answer so far, already sent to the client; the target continues it. */
+  continuation?: { text: string };
 }
 
 /** What a provider call returns: the answer without the trace. */
@@ -90,4 +96,7 @@ export interface ProviderFailureDetails {
   attempt: number;
   status?: number;
   retryAfterS?: number;
+  /** Streaming only: chunks received before the failure, and their text. */
+  chunks?: number;
+  partialText?: string;
 }

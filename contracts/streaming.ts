@@ -8,7 +8,14 @@ import { z } from 'zod';
 const where = { target: z.string(), model: z.string(), attempt: z.number().int().positive() };
 
 /** One try of one target begins streaming. A `start` after deltas of another try means "reset". */
-export const StreamStartSchema = z.object({ type: z.literal('start'), ...where }).strict();
+export const StreamStartSchema = z
+  .object({
+    type: z.literal('start'),
+    ...where,
+    /** A continuation: this try resumes the answer after this many characters already sent. */
+    resumeAt: z.number().int().nonnegative().optional(),
+  })
+  .strict();
 /** A piece of the answer's text, as the provider produced it. */
 export const StreamDeltaSchema = z.object({ type: z.literal('delta'), content: z.string(), ...where }).strict();
 /** The try ended: `ok` true when the provider finished the answer. */

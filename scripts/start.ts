@@ -11,6 +11,7 @@ import { ensureTemporalCli } from './ensure-temporal';
 import { startDevServerProcess, type DevServer } from './dev-server';
 import { assertPortsFree } from './ports';
 import { startGateway, type RunningGateway } from './gateway';
+import { ensureSampleCollection } from '../activities/retrieval';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
     for (const { target, url } of mockTargets(config)) {
       mocks.push(await startMockProvider({ kind: target.kind, name: target.id, port: Number(url.port), host: url.hostname, models: target.models.map((m) => m.providerModel ?? m.id) }));
     }
+    // After the mocks (they embed); a failure only costs the sample its vectors, never the start.
+    await ensureSampleCollection(config, { log: say }).catch((e: Error) => say(`[stormproof] sample RAG collection: ${e.message}`));
     say('[stormproof] starting the worker and the API (bundling workflows takes a few seconds)…');
     gateway = await startGateway({ config, sdkMetricsPort: config.worker.metricsPort });
   } catch (err) {

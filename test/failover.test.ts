@@ -117,10 +117,27 @@ test('every target down: failed with the whole attempt trace', async () => {
   const job = await s.waitForJob(await submit(chat('smart', 'anyone?')));
   assert.equal(job.status, 'failed');
   assert.equal(job.error?.type, 'AllTargetsFailed');
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'ProviderUnavailable'],
-    [SECONDARY, 'ProviderUnavailable'],
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.model, a.outcome]), [
+    [PRIMARY, 'gpt-4o', 'ProviderUnavailable'],
+    [SECONDARY, 'claude-sonnet-4', 'ProviderUnavailable'],
+    [PRIMARY, 'gpt-4o-mini', 'ProviderUnavailable'],
+    [SECONDARY, 'claude-3-5-haiku', 'ProviderUnavailable'],
+    ['selfhosted-onprem', 'llama-3.1-8b', 'ProviderUnavailable'],
   ]);
+  assert.deepEqual(job.degradations.map((d) => [d.kind, d.from, d.to]), [
+    ['model', 'smart', 'gpt-4o-mini'],
+    ['model', 'gpt-4o-mini', 'claude-3-5-haiku'],
+    ['model', 'claude-3-5-haiku', 'llama-3.1-8b'],
+  ]);
+});
+
+test('allowDegradation: false: the tier only, then a clear error', async () => {
+  for (const m of Object.values(s.mocks)) m.setFaults({ down: true });
+  const job = await s.waitForJob(await submit(chat('smart', 'no downgrade', { routing: { allowDegradation: false } })));
+  assert.equal(job.status, 'failed');
+  assert.equal(job.attempts.length, 2);
+  assert.deepEqual(job.degradations, []);
+  assert.match(job.error!.message, /degradation is off/);
 });
 
 test('a tier name routes to its first model, and pinModel forbids equivalents', async () => {

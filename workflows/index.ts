@@ -3,3 +3,4 @@ export { aiRequestWorkflow, progressQuery } from './request';
 export { breakerWorkflow, outcomesSignal, overrideSignal, breakerStateQuery } from './breaker';
 export { aiJobWorkflow, callbackDeliveryWorkflow } from './job';
 export { batchWorkflow, batchProgressQuery } from './batch';
+export { noopWorkflow } from './noop';

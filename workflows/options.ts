@@ -46,3 +46,15 @@ export const SNAPSHOT_OPTIONS: LocalActivityOptions = {
   retry: { maximumAttempts: 5, initialInterval: '50ms', maximumInterval: '1s' },
   summary: 'read routing snapshot',
 };
+
+/**
+ * Retrieval: a local activity (short I/O in the worker). The vector → keyword fallback happens
+ * inside it within `vectorBudgetMs`, so Temporal retries only cover a keyword-index failure.
+ */
+export function retrievalCall(vectorBudgetMs: number): LocalActivityOptions {
+  return {
+    startToCloseTimeout: vectorBudgetMs + 3_000,
+    retry: { maximumAttempts: 2, initialInterval: '100ms', nonRetryableErrorTypes: ['RagCollectionNotFound'] },
+    summary: 'retrieve passages (vector, else keyword)',
+  };
+}

@@ -2,7 +2,7 @@
  * Builders for Anthropic Messages API wire objects: messages, stream
  * events and error bodies.
  */
-import { contentText, contentWords, echoAnswer, textParts, wantsTool, type EchoAnswer } from './echo';
+import { continueAnswer, contentText, contentWords, echoAnswer, textParts, wantsTool, type EchoAnswer } from './echo';
 import type { HttpReply } from './openai-format';
 
 type Json = Record<string, unknown>;
@@ -106,6 +106,8 @@ export function planAnthropicMessages(body: unknown, nextToolId: () => number): 
   const tools = Array.isArray(b.tools) ? (b.tools as Json[]) : [];
   const toolName = tools[0]?.name;
   const last = messages[messages.length - 1];
+  // A trailing assistant message is a prefill: the answer continues from it.
+  if (last?.role === 'assistant' && contentText(last.content)) plan.answer = continueAnswer(plan.answer, contentText(last.content));
   const choice = (b.tool_choice as Json | undefined)?.type;
   if (
     typeof toolName === 'string' &&

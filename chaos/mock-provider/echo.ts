@@ -81,6 +81,16 @@ export function echoAnswer(model: string, lastUserText: string, maxTokens?: numb
   return { text: full, pieces: all, tokens: all.length, truncated: false };
 }
 
+/**
+ * An answer continued after an assistant prefill (the caller sent the first part of the answer
+ * as a trailing assistant message): the pieces after as many words as the prefill has.
+ */
+export function continueAnswer(answer: EchoAnswer, prefill: string): EchoAnswer {
+  const skip = countWords(prefill);
+  const pieces = answer.pieces.slice(skip);
+  return { text: pieces.join(''), pieces, tokens: pieces.length, truncated: answer.truncated };
+}
+
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {

@@ -2,7 +2,7 @@
  * Builders for OpenAI wire objects: chat completions, stream chunks,
  * embeddings, model lists and error bodies.
  */
-import { contentText, contentWords, countWords, echoAnswer, embed, floatsToBase64, wantsTool, type EchoAnswer } from './echo';
+import { continueAnswer, contentText, contentWords, countWords, echoAnswer, embed, floatsToBase64, wantsTool, type EchoAnswer } from './echo';
 
 type Json = Record<string, unknown>;
 
@@ -101,6 +101,9 @@ export function planOpenAIChat(body: unknown, nextToolId: () => number): OpenAIC
   };
   const toolName = firstToolName(b.tools);
   const lastRole = messages[messages.length - 1]?.role;
+  if (lastRole === 'assistant' && contentText(messages[messages.length - 1].content)) {
+    plan.answer = continueAnswer(plan.answer, contentText(messages[messages.length - 1].content));
+  }
   if (toolName && b.tool_choice !== 'none' && lastRole === 'user' && wantsTool(lastUserText)) {
     plan.toolCall = { id: `call_${nextToolId()}`, name: toolName };
   }

@@ -3,7 +3,9 @@
  * its own task queue, and the API on a free port, all against the test Temporal server.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import { DEFAULT_CONFIG_PATH, parseConfig } from '../../config/load';
 import type { GatewayConfig } from '../../config/schema';
@@ -51,6 +53,8 @@ export async function mockedConfig(address: string, edit?: (raw: any) => void, m
   // Quick retries keep tests short; the policy's shape is what is under test.
   raw.retry = { ...raw.retry, initialIntervalMs: 50, maxIntervalMs: 200 };
   raw.timeouts = { ...raw.timeouts, streamIdleMs: 1_500, heartbeatMs: 3_000 };
+  // Each stack gets its own RAG indexes (and no sample collection unless a test asks).
+  raw.rag = { ...raw.rag, dataDir: mkdtempSync(join(tmpdir(), 'stormproof-rag-')), sample: { ...raw.rag?.sample, enabled: false } };
   edit?.(raw);
   return { raw, mocks };
 }

@@ -1,0 +1,56 @@
+/**
+ * RAG collections: `GET /v1/collections`, `POST /v1/collections/:name/documents` (ingest: chunk,
+ * embed, both indexes) and `POST /v1/collections/:name/query` (retrieval alone, to try it).
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import type { GatewayConfig } from '../config/schema';
+import { ErrorCode } from '../contracts/errors';
+import { CollectionNameSchema, IngestRequestSchema } from '../contracts/retrieval';
+import { CollectionNotFoundError, ingestDocuments, listCollections, retrieve, RetrievalUnavailableError, sharedRagService, type RagService } from '../activities/retrieval';
+import { ApiError, fromZod } from './errors';
+
+export interface CollectionsDeps {
+  config: GatewayConfig;
+  /** Default: the process's shared service for the config (the one the worker's activity uses). */
+  rag?: RagService;
+}
+
+const QuerySchema = z.object({ query: z.string().min(1), topK: z.number().int().min(1).max(50).optional() }).strict();
+
+function collectionName(raw: string): string {
+  const r = CollectionNameSchema.safeParse(raw);
+  if (!r.success) throw new ApiError(400, ErrorCode.InvalidRequest, `collection name "${raw}": ${r.error.issues[0].message}`);
+  return r.data;
+}
+
+export function collectionsRouter(deps: CollectionsDeps): Router {
+  const rag = () => deps.rag ?? sharedRagService(deps.config);
+  const router = Router();
+
+  router.get('/', async (_req, res) => {
+    res.json({ data: await listCollections(rag()) });
+  });
+
+  router.post('/:name/documents', async (req, res) => {
+    const name = collectionName(req.params.name);
+    const body = IngestRequestSchema.safeParse(req.body);
+    if (!body.success) throw fromZod(body.error);
+    res.json(await ingestDocuments(rag(), name, body.data.documents));
+  });
+
+  router.post('/:name/query', async (req, res) => {
+    const name = collectionName(req.params.name);
+    const body = QuerySchema.safeParse(req.body);
+    if (!body.success) throw fromZod(body.error);
+    try {
+      res.json(await retrieve(rag(), { collection: name, query: body.data.query, topK: body.data.topK ?? deps.config.rag.defaultTopK }));
+    } catch (err) {
+      if (err instanceof CollectionNotFoundError) throw new ApiError(404, ErrorCode.CollectionNotFound, err.message);
+      if (err instanceof RetrievalUnavailableError) throw new ApiError(503, ErrorCode.Unavailable, err.message);
+      throw err;
+    }
+  });
+
+  return router;
+}

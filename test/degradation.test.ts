@@ -1,0 +1,130 @@
+/** Degradation end to end: model chains, dropped capabilities, stream → buffered mode. */
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { chat, startTestStack, type TestStack } from './support/stack';
+
+const OPENAI = 'openai-us-east-1';
+const ANTHROPIC = 'anthropic-eu-west-1';
+const SELF = 'selfhosted-onprem';
+const TOOLS = [{ type: 'function', function: { name: 'lookup', description: 'look something up', parameters: { type: 'object', properties: {} } } }];
+
+let s: TestStack;
+let client: OpenAI;
+before(async () => {
+  s = await startTestStack();
+  client = new OpenAI({ baseURL: `${s.gateway.apiUrl}/v1`, apiKey: 'x', maxRetries: 0 });
+});
+after(async () => {
+  await s?.close();
+});
+afterEach(() => {
+  s.gateway.routing.quota.clearCoolDowns();
+  for (const m of Object.values(s.mocks)) {
+    m.clearFaults();
+    m.resetStats();
+  }
+});
+
+async function job(request: unknown) {
+  const res = await s.api('/v1/jobs', { method: 'POST', json: { request } });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return s.waitForJob(res.body.id, 60_000);
+}
+
+test('every gpt-4o target down: answered by a smaller model, each step recorded', async () => {
+  s.mocks[OPENAI].setFaults({ down: true });
+  s.mocks[ANTHROPIC].setFaults({ down: true });
+  const j = await job(chat('gpt-4o', 'degrade me'));
+  assert.equal(j.status, 'completed', JSON.stringify(j));
+  assert.equal(j.result?.model, 'llama-3.1-8b');
+  assert.equal(j.result?.target, SELF);
+  assert.equal(j.result?.message.content, 'Echo from llama-3.1-8b: degrade me');
+  assert.deepEqual(j.degradations.map((d) => [d.kind, d.from, d.to]), [
+    ['model', 'gpt-4o', 'gpt-4o-mini'],
+    ['model', 'gpt-4o-mini', 'claude-3-5-haiku'],
+    ['model', 'claude-3-5-haiku', 'llama-3.1-8b'],
+  ]);
+  assert.match(j.degradations[0].reason, /every target of gpt-4o failed/);
+});
+
+test('tools required and only tool-less targets left: a clear error, unless the caller allows dropping tools', async () => {
+  s.mocks[OPENAI].setFaults({ down: true });
+  s.mocks[ANTHROPIC].setFaults({ down: true });
+  const refused = await job(chat('gpt-4o', 'use the tool', { tools: TOOLS }));
+  assert.equal(refused.status, 'failed');
+  assert.match(refused.error!.message, /llama-3\.1-8b \(no tool support \(allow with routing\.allowDrop: \["tools"\]\)\)/);
+  assert.equal(s.mocks[SELF].stats().requests, 0, 'the tool-less model was never called');
+
+  const dropped = await job(chat('gpt-4o', 'use the tool', { tools: TOOLS, routing: { allowDrop: ['tools'] } }));
+  assert.equal(dropped.status, 'completed', JSON.stringify(dropped));
+  assert.equal(dropped.result?.model, 'llama-3.1-8b');
+  assert.equal(dropped.result?.message.tool_calls, undefined);
+  const last = dropped.degradations.at(-1)!;
+  assert.equal(last.to, 'llama-3.1-8b');
+  assert.match(last.reason, /dropped tools/);
+  assert.equal((s.mocks[SELF].stats().lastRequest?.body as any).tools, undefined, 'tools were not sent to a model without them');
+});
+
+test('a prompt too long for a fallback model skips it', async () => {
+  s.mocks[OPENAI].setFaults({ down: true });
+  s.mocks[ANTHROPIC].setFaults({ down: true });
+  const long = 'word '.repeat(40_000); // ~50k tokens: beyond llama-3.1-8b's 8k window
+  const j = await job(chat('gpt-4o', long));
+  assert.equal(j.status, 'failed');
+  assert.match(j.error!.message, /llama-3\.1-8b \(prompt .* exceeds the 8192-token context window\)/);
+  assert.equal(s.mocks[SELF].stats().requests, 0);
+});
+
+test('a stream that fails before the first token: the same target answers buffered, sent as a normal stream', async () => {
+  s.mocks[OPENAI].setFaults({ malformed: true });
+  const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'stream or bust' }], stream: true });
+  let text = '';
+  let last: any;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? '';
+    last = chunk;
+  }
+  assert.equal(text, 'Echo from gpt-4o: stream or bust');
+  const sp = last.stormproof;
+  assert.equal(sp.target, OPENAI);
+  assert.deepEqual(sp.degradations.map((d: any) => [d.kind, d.from, d.to]), [['mode', 'stream', 'buffered']]);
+  assert.deepEqual(sp.attempts.map((a: any) => a.outcome), ['ProviderMalformed', 'ok']);
+  assert.equal(s.mocks[OPENAI].stats().lastRequest?.stream, false, 'the last call was buffered');
+});
+
+test('a stream stalled before any token: buffered on the same target, the job record says so', async () => {
+  s.mocks[OPENAI].setFaults({ stallAfterChunks: 1 });
+  const j = await job(chat('gpt-4o', 'stalled early', { stream: true }));
+  assert.equal(j.status, 'completed', JSON.stringify(j));
+  assert.equal(j.result?.target, OPENAI);
+  assert.equal(j.result?.message.content, 'Echo from gpt-4o: stalled early');
+  assert.deepEqual(j.degradations.map((d) => d.kind), ['mode']);
+  assert.match(j.degradations[0].reason, /failed before the first token \(ProviderStalled\)/);
+});
+
+test('a stream cut mid-answer continues on another target: the client reads one whole answer', async () => {
+  // The role chunk and three words reach the client, then the primary stalls.
+  s.mocks[OPENAI].setFaults({ stallAfterChunks: 4 });
+  const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'continue this story please' }], stream: true });
+  let text = '';
+  let last: any;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? '';
+    last = chunk;
+  }
+  assert.equal(text, 'Echo from gpt-4o: continue this story please');
+  const sp = last.stormproof;
+  assert.equal(sp.target, ANTHROPIC);
+  assert.deepEqual(sp.attempts.map((a: any) => [a.target, a.outcome]), [
+    [OPENAI, 'ProviderStalled'],
+    [ANTHROPIC, 'ok'],
+  ]);
+  const d = sp.degradations.find((x: any) => x.kind === 'mode');
+  assert.equal(d.from, `stream from ${OPENAI}`);
+  assert.equal(d.to, `continued on ${ANTHROPIC}`);
+  assert.match(d.reason, /cut after 18 characters \(ProviderStalled\)/);
+  const prefill = (s.mocks[ANTHROPIC].stats().lastRequest?.body as any).messages.at(-1);
+  assert.deepEqual(prefill, { role: 'assistant', content: [{ type: 'text', text: 'Echo from gpt-4o:' }] }, 'the next target was asked to continue the text sent so far');
+});
+
