@@ -1,0 +1,120 @@
+/**
+ * The key paths with the workflow cache off (`maxCachedWorkflows: 0`): every workflow task
+ * replays the whole history from the start, so any nondeterminism between a first execution and
+ * its replay (including across local activities and heartbeated tasks) fails here.
+ */
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chat, startTestStack, type TestStack } from './support/stack';
+
+const PRIMARY = 'openai-us-east-1';
+const SECONDARY = 'anthropic-eu-west-1';
+
+let s: TestStack;
+before(async () => {
+  // Probes stay off (the test default): with no cache, core (SDK 1.24) loses local-activity
+  // completions of workflows running side by side ("Tried to complete untracked local activity"),
+  // whose tasks then time out and are retried: slow, not nondeterministic. Batches of child
+  // requests hit it the same way, so they are covered by the fixtures instead.
+  s = await startTestStack({
+    maxCachedWorkflows: 0,
+    edit(raw) {
+      raw.routing = { ...raw.routing, flushIntervalMs: 200, refreshIntervalMs: 200 };
+    },
+  });
+});
+after(async () => {
+  await s?.close();
+});
+afterEach(() => {
+  s.gateway.routing.quota.clearCoolDowns();
+  for (const m of Object.values(s.mocks)) {
+    m.clearFaults();
+    m.resetStats();
+  }
+});
+
+async function submit(request: unknown, extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await s.api('/v1/jobs', { method: 'POST', json: { request, ...extra } });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  return res.body.id;
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** No workflow task failed (a nondeterminism error shows up as a failed task, then a retry). */
+async function noFailedTasks(id: string): Promise<void> {
+  const history = await s.gateway.client.workflow.getHandle(id).fetchHistory();
+  const failed = history.events?.filter((e) => e.workflowTaskFailedEventAttributes) ?? [];
+  assert.equal(failed.length, 0, `workflow task failures in ${id}: ${JSON.stringify(failed.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message))}`);
+}
+
+test('the worker really runs without a workflow cache', () => {
+  const opts = s.gateway.worker.options as { maxCachedWorkflows?: number };
+  assert.equal(opts.maxCachedWorkflows, 0);
+});
+
+test('happy path', async () => {
+  const id = await submit(chat('gpt-4o', 'hello'));
+  const job = await s.waitForJob(id);
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.target, PRIMARY);
+  await noFailedTasks(id);
+});
+
+// Not here: a local activity retried with backoff (e.g. 500s) while the run is evicted after
+// every task. Core then cancels the local activity and the workflow sees "Local Activity
+// cancelled" (seen 4 of 4 runs with SDK 1.24.0); with a normal cache the same path passes in
+// test/failover.test.ts. Tracked as a known SDK limitation in the issue notes.
+test('failover: primary down', async () => {
+  s.mocks[PRIMARY].setFaults({ down: true });
+  const id = await submit(chat('gpt-4o', 'down'));
+  const down = await s.waitForJob(id);
+  assert.equal(down.result?.target, SECONDARY, `${JSON.stringify(down)}`);
+  assert.deepEqual(down.attempts.map((a) => a.outcome), ['ProviderUnavailable', 'ok']);
+  await noFailedTasks(id);
+});
+
+test('streaming, and a stalled stream failing over', async () => {
+  const streamed = await submit(chat('claude-3-5-haiku', 'stream this', { stream: true }));
+  assert.equal((await s.waitForJob(streamed)).status, 'completed');
+  s.mocks[PRIMARY].setFaults({ stallAfterChunks: 2 });
+  const id = await submit(chat('gpt-4o', 'stall', { stream: true }));
+  const job = await s.waitForJob(id, 60_000);
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.target, SECONDARY);
+  await noFailedTasks(id);
+});
+
+test('cancellation of an in-flight call', async () => {
+  s.mocks[PRIMARY].setFaults({ latencyMs: 20_000 });
+  const id = await submit(chat('gpt-4o', 'never mind'));
+  await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start');
+  assert.equal((await s.api(`/v1/jobs/${id}`, { method: 'DELETE' })).status, 202);
+  assert.equal((await s.waitForJob(id)).status, 'cancelled');
+  await waitFor(() => s.mocks[PRIMARY].stats().aborted === 1, 'the HTTP call to be aborted', 5_000);
+});
+
+test('breaker: operator override open, then reset', async () => {
+  const post = (action: string) => s.api(`/v1/providers/${PRIMARY}/breaker`, { method: 'POST', json: { action } });
+  const breaker = async () => (await s.api(`/v1/providers/${PRIMARY}`)).body.breaker;
+  assert.equal((await post('open')).status, 202);
+  await waitFor(async () => (await breaker()).forced === 'open', 'the forced-open state to be published');
+  const skipped = await s.waitForJob(await submit(chat('gpt-4o', 'forced open')));
+  assert.deepEqual(skipped.attempts.map((a) => a.target), [SECONDARY]);
+  assert.equal((await post('reset')).status, 202);
+  await waitFor(async () => {
+    const b = await breaker();
+    return b.state === 'closed' && b.forced === undefined;
+  }, 'the reset to be published');
+  const back = await s.waitForJob(await submit(chat('gpt-4o', 'back')));
+  assert.equal(back.result?.target, PRIMARY);
+  const { breakerIdFor } = await import('../worker/breakers');
+  await noFailedTasks(breakerIdFor(s.config, PRIMARY));
+});
