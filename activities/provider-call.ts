@@ -8,7 +8,7 @@ import { breakerSettingsFor, type GatewayConfig, type ModelConfig, type TargetCo
 import { FailureType } from '../contracts/failures';
 import type { StreamEvent } from '../contracts/streaming';
 import type { ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
-import { ADAPTERS, classifyProviderError, type AdapterFactory, type ProviderAdapter } from './providers';
+import { ADAPTERS, classifyProviderError, withDetails, type AdapterFactory, type ProviderAdapter } from './providers';
 import type { ProviderActivities } from './types';
 
 /**
@@ -59,11 +59,6 @@ export function estimateTokens(input: ProviderCallInput['request']): number {
 
 /** Key used for mock targets when their apiKeyEnv is unset. */
 const MOCK_KEY = 'mock-key';
-
-function withAttempt(f: ApplicationFailure, attempt: number): ApplicationFailure {
-  const details = { ...((f.details?.[0] as ProviderFailureDetails | undefined) ?? {}), attempt };
-  return ApplicationFailure.create({ type: f.type ?? undefined, message: f.message, nonRetryable: f.nonRetryable ?? false, details: [details], nextRetryDelay: f.nextRetryDelay ?? undefined });
-}
 
 /**
  * The request as the provider gets it. A continuation sends the answer so far as a trailing
@@ -125,7 +120,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
         report('cancelled');
         throw new CancelledFailure(`provider call to ${target.id} cancelled`);
       }
-      const failure = err instanceof ApplicationFailure ? withAttempt(err, ctx.info.attempt) : classifyProviderError(err, ctx.info.attempt, maxRetryAfterS);
+      const failure = err instanceof ApplicationFailure ? withDetails(err, { attempt: ctx.info.attempt }) : classifyProviderError(err, ctx.info.attempt, maxRetryAfterS);
       report(failure.type ?? 'Error', (failure.details?.[0] as ProviderFailureDetails | undefined)?.retryAfterS);
       throw failure;
     }
@@ -182,14 +177,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
               // The workflow needs to know whether tokens already reached the client: before the
               // first token it may degrade to buffered mode; after it, a retry here would repeat
               // text, so the decision (continue elsewhere) is the workflow's.
-              const details: ProviderFailureDetails = { ...((failure.details?.[0] as ProviderFailureDetails | undefined) ?? { attempt: ctx.info.attempt }), chunks, partialText };
-              failure = ApplicationFailure.create({
-                type: failure.type ?? undefined,
-                message: failure.message,
-                nonRetryable: (failure.nonRetryable ?? false) || chunks > 0,
-                details: [details],
-                nextRetryDelay: failure.nextRetryDelay ?? undefined,
-              });
+              failure = withDetails(failure, { chunks, partialText }, chunks > 0);
             }
             deps.streamSink?.publish(input.jobId, { type: 'end', ok: false, error: failure instanceof Error ? failure.message : String(failure), ...where }, route);
             throw failure;

@@ -87,3 +87,18 @@ export function classifyProviderError(err: unknown, attempt: number, maxRetryAft
   if (err instanceof SyntaxError || /JSON|parse|Unexpected token/i.test(where)) return providerFailure(FailureType.Malformed, `malformed answer: ${where}`, { attempt });
   return providerFailure(FailureType.ServerError, `unexpected error: ${where}`, { attempt });
 }
+
+/**
+ * The same failure with more details merged into `details[0]` (e.g. the try number the adapter
+ * could not know, or how much of a stream got through). `nonRetryable` may only be tightened.
+ */
+export function withDetails(f: ApplicationFailure, extra: Partial<ProviderFailureDetails>, nonRetryable = false): ApplicationFailure {
+  const details = { ...((f.details?.[0] as ProviderFailureDetails | undefined) ?? { attempt: 0 }), ...extra };
+  return ApplicationFailure.create({
+    type: f.type ?? undefined,
+    message: f.message,
+    nonRetryable: (f.nonRetryable ?? false) || nonRetryable,
+    details: [details],
+    nextRetryDelay: f.nextRetryDelay ?? undefined,
+  });
+}

@@ -11,4 +11,4 @@ export const ADAPTERS: Record<TargetConfig['kind'], AdapterFactory> = {
 };
 
 export * from './types';
-export { classifyProviderError, parseRetryAfter, typeForStatus } from './classify';
+export { classifyProviderError, parseRetryAfter, typeForStatus, withDetails } from './classify';
