@@ -41,11 +41,7 @@ after(async () => {
   await s?.close();
 });
 
-async function submit(request: unknown): Promise<string> {
-  const res = await s.api('/v1/jobs', { method: 'POST', json: { request } });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  return res.body.id;
-}
+const submit = (request: unknown, extra?: Record<string, unknown>) => s.submitJob(request, extra);
 
 async function provider(id: string) {
   const res = await s.api(`/v1/providers/${id}`);

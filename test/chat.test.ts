@@ -1,6 +1,7 @@
 /** The OpenAI-compatible endpoint, driven by the official `openai` client. */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from './support/wait';
 import OpenAI, { APIError, BadRequestError, NotFoundError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { startTestStack, type TestStack } from './support/stack';
@@ -14,12 +15,7 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-afterEach(() => {
-  for (const m of Object.values(s.mocks)) {
-    m.clearFaults();
-    m.resetStats();
-  }
-});
+afterEach(() => s.resetFaults());
 
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
@@ -33,13 +29,6 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<Chat
 }
 const textOf = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('non-streaming', () => {
   test('answers like OpenAI, with the job id, target and failovers in headers and a stormproof extension', async () => {
@@ -233,11 +222,11 @@ describe('client goes away', () => {
     s.mocks[PRIMARY].setFaults({ latencyMs: 20_000 });
     const abort = new AbortController();
     const call = client.chat.completions.create({ model: 'gpt-4o', messages: user('never mind') }, { signal: abort.signal });
-    await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start');
+    await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start', 10_000);
     abort.abort();
     await assert.rejects(call);
     await waitFor(() => s.mocks[PRIMARY].stats().aborted === 1, 'the provider call to be aborted', 5_000);
-    await waitFor(async () => (await cancelledCount()) === before + 1, 'the workflow to be cancelled');
+    await waitFor(async () => (await cancelledCount()) === before + 1, 'the workflow to be cancelled', 10_000);
     assert.equal(s.mocks[SECONDARY].stats().requests, 0, 'a cancelled request does not fail over');
   });
 
@@ -248,7 +237,7 @@ describe('client goes away', () => {
     for await (const c of stream) {
       if (c.choices[0]?.delta?.content) break; // break aborts the HTTP request
     }
-    await waitFor(async () => (await cancelledCount()) === before + 1, 'the workflow to be cancelled');
+    await waitFor(async () => (await cancelledCount()) === before + 1, 'the workflow to be cancelled', 10_000);
     await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 0, 'the provider stream to be closed', 5_000);
     assert.equal(s.mocks[SECONDARY].stats().requests, 0);
   });

@@ -18,19 +18,9 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-afterEach(() => {
-  s.gateway.routing.quota.clearCoolDowns();
-  for (const m of Object.values(s.mocks)) {
-    m.clearFaults();
-    m.resetStats();
-  }
-});
+afterEach(() => s.resetFaults());
 
-async function job(request: unknown) {
-  const res = await s.api('/v1/jobs', { method: 'POST', json: { request } });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  return s.waitForJob(res.body.id, 60_000);
-}
+const job = (request: unknown) => s.runJob(request, 60_000);
 
 test('every gpt-4o target down: answered by a smaller model, each step recorded', async () => {
   s.mocks[OPENAI].setFaults({ down: true });

@@ -1,6 +1,7 @@
 /** Nothing accepted is lost: a worker killed in the middle of a request, and a new worker finishes it. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from './support/wait';
 import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import type { MockProvider } from '../chaos/mock-provider';
@@ -32,13 +33,6 @@ after(async () => {
   await Promise.all(Object.values(mocks ?? {}).map((m) => m.close()));
 });
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 for (const stream of [false, true]) {
   test(`a worker killed mid-request (${stream ? 'streaming' : 'buffered'}): a new worker finishes the job`, async () => {
@@ -54,7 +48,7 @@ for (const stream of [false, true]) {
       args: [{ request: chat('gpt-4o', 'survive this', { stream }) }],
       workflowTaskTimeout: '3s',
     });
-    await waitFor(() => primary.stats().inFlight === 1, 'the provider call to start');
+    await waitFor(() => primary.stats().inFlight === 1, 'the provider call to start', 15_000);
     await killHard(first);
     const second = await spawnWorker(configPath, `rescuer-${stream}`);
     children.push(second);

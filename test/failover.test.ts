@@ -1,6 +1,7 @@
 /** Failover, bounded retries, non-retryable faults, Retry-After and cancellation, end to end. */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from './support/wait';
 import { chat, startTestStack, type TestStack } from './support/stack';
 
 let s: TestStack;
@@ -10,30 +11,13 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-afterEach(() => {
-  s.gateway.routing.quota.clearCoolDowns();
-  for (const m of Object.values(s.mocks)) {
-    m.clearFaults();
-    m.resetStats();
-  }
-});
+afterEach(() => s.resetFaults());
 
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
 
-async function submit(request: unknown): Promise<string> {
-  const res = await s.api('/v1/jobs', { method: 'POST', json: { request } });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  return res.body.id;
-}
+const submit = (request: unknown, extra?: Record<string, unknown>) => s.submitJob(request, extra);
 
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('primary down: answered by the next target of the tier, the failed attempt in the trace', async () => {
   s.mocks[PRIMARY].setFaults({ down: true });
@@ -167,7 +151,7 @@ test('a stalled stream fails over to the next target', async () => {
 test('cancellation aborts the in-flight provider call', async () => {
   s.mocks[PRIMARY].setFaults({ latencyMs: 20_000 });
   const id = await submit(chat('gpt-4o', 'never mind'));
-  await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start');
+  await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start', 10_000);
   const del = await s.api(`/v1/jobs/${id}`, { method: 'DELETE' });
   assert.equal(del.status, 202);
   const job = await s.waitForJob(id);

@@ -11,12 +11,7 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-afterEach(() => {
-  for (const m of Object.values(s.mocks)) {
-    m.clearFaults();
-    m.resetStats();
-  }
-});
+afterEach(() => s.resetFaults());
 
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';

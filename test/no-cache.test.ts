@@ -5,6 +5,7 @@
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { waitFor } from './support/wait';
 import { chat, startTestStack, type TestStack } from './support/stack';
 
 const PRIMARY = 'openai-us-east-1';
@@ -26,27 +27,10 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-afterEach(() => {
-  s.gateway.routing.quota.clearCoolDowns();
-  for (const m of Object.values(s.mocks)) {
-    m.clearFaults();
-    m.resetStats();
-  }
-});
+afterEach(() => s.resetFaults());
 
-async function submit(request: unknown, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await s.api('/v1/jobs', { method: 'POST', json: { request, ...extra } });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  return res.body.id;
-}
+const submit = (request: unknown, extra?: Record<string, unknown>) => s.submitJob(request, extra);
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** No workflow task failed (a nondeterminism error shows up as a failed task, then a retry). */
 async function noFailedTasks(id: string): Promise<void> {
@@ -95,7 +79,7 @@ test('streaming, and a stalled stream failing over', async () => {
 test('cancellation of an in-flight call', async () => {
   s.mocks[PRIMARY].setFaults({ latencyMs: 20_000 });
   const id = await submit(chat('gpt-4o', 'never mind'));
-  await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start');
+  await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start', 15_000);
   assert.equal((await s.api(`/v1/jobs/${id}`, { method: 'DELETE' })).status, 202);
   assert.equal((await s.waitForJob(id)).status, 'cancelled');
   await waitFor(() => s.mocks[PRIMARY].stats().aborted === 1, 'the HTTP call to be aborted', 5_000);
@@ -105,14 +89,14 @@ test('breaker: operator override open, then reset', async () => {
   const post = (action: string) => s.api(`/v1/providers/${PRIMARY}/breaker`, { method: 'POST', json: { action } });
   const breaker = async () => (await s.api(`/v1/providers/${PRIMARY}`)).body.breaker;
   assert.equal((await post('open')).status, 202);
-  await waitFor(async () => (await breaker()).forced === 'open', 'the forced-open state to be published');
+  await waitFor(async () => (await breaker()).forced === 'open', 'the forced-open state to be published', 15_000);
   const skipped = await s.waitForJob(await submit(chat('gpt-4o', 'forced open')));
   assert.deepEqual(skipped.attempts.map((a) => a.target), [SECONDARY]);
   assert.equal((await post('reset')).status, 202);
   await waitFor(async () => {
     const b = await breaker();
     return b.state === 'closed' && b.forced === undefined;
-  }, 'the reset to be published');
+  }, 'the reset to be published', 15_000);
   const back = await s.waitForJob(await submit(chat('gpt-4o', 'back')));
   assert.equal(back.result?.target, PRIMARY);
   const { breakerIdFor } = await import('../worker/breakers');

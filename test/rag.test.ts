@@ -17,18 +17,9 @@ before(async () => {
 after(async () => {
   await s?.close();
 });
-afterEach(() => {
-  for (const m of Object.values(s.mocks)) {
-    m.clearFaults();
-    m.resetStats();
-  }
-});
+afterEach(() => s.resetFaults());
 
-async function job(request: unknown) {
-  const res = await s.api('/v1/jobs', { method: 'POST', json: { request } });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  return s.waitForJob(res.body.id, 60_000);
-}
+const job = (request: unknown) => s.runJob(request, 60_000);
 
 test('retrieved passages go into the prompt and the answer lists their sources', async () => {
   const j = await job(chat('llama-3.1-8b', 'when does a circuit breaker open?', { rag: { collection: 'handbook', topK: 2 } }));

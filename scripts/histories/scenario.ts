@@ -2,6 +2,7 @@
  * What a history-recording scenario is: a named path through the real stack that leaves one or
  * more workflow histories behind, each written as one fixture named after it.
  */
+export { waitFor } from '../../test/support/wait';
 import type { Client } from '@temporalio/client';
 import type { TestStack, TestStackOptions } from '../../test/support/stack';
 
@@ -34,15 +35,6 @@ export interface Scenario {
   fixtures: string[];
   /** Drives the path; returns the run behind each fixture name. */
   run(ctx: ScenarioContext): Promise<Record<string, RecordedRun>>;
-}
-
-/** Polls `cond` until it holds. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Submits a job through the API; returns its id. */

@@ -23,6 +23,12 @@ export interface TestStack {
   api(path: string, init?: RequestInit & { json?: unknown }): Promise<{ status: number; body: any; headers: Headers }>;
   /** Polls a job until it leaves queued/running. */
   waitForJob(id: string, timeoutMs?: number): Promise<JobView>;
+  /** POST /v1/jobs (asserting 202); returns the job id. */
+  submitJob(request: unknown, extra?: Record<string, unknown>): Promise<string>;
+  /** Submits a job and waits for its end. */
+  runJob(request: unknown, timeoutMs?: number): Promise<JobView>;
+  /** Clears every mock's faults and stats and this worker's 429 cool-downs (between tests). */
+  resetFaults(): void;
   close(): Promise<void>;
 }
 
@@ -80,7 +86,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     }
     return { status: res.status, body, headers: res.headers };
   };
-  return {
+  const stack: TestStack = {
     config,
     address,
     mocks,
@@ -96,11 +102,27 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    async submitJob(request, extra = {}) {
+      const res = await api('/v1/jobs', { method: 'POST', json: { request, ...extra } });
+      if (res.status !== 202) throw new Error(`POST /v1/jobs answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body.id as string;
+    },
+    async runJob(request, timeoutMs) {
+      return stack.waitForJob(await stack.submitJob(request), timeoutMs);
+    },
+    resetFaults() {
+      gateway.routing.quota.clearCoolDowns();
+      for (const m of Object.values(mocks)) {
+        m.clearFaults();
+        m.resetStats();
+      }
+    },
     async close() {
       await gateway.stop();
       await Promise.all(Object.values(mocks).map((m) => m.close()));
     },
   };
+  return stack;
 }
 
 /** A one-message chat request. */
