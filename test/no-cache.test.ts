@@ -82,7 +82,9 @@ test('cancellation of an in-flight call', async () => {
   await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start', 15_000);
   assert.equal((await s.api(`/v1/jobs/${id}`, { method: 'DELETE' })).status, 202);
   assert.equal((await s.waitForJob(id)).status, 'cancelled');
-  await waitFor(() => s.mocks[PRIMARY].stats().aborted === 1, 'the HTTP call to be aborted', 5_000);
+  // At least one: with the cache off an eviction can cancel and reschedule the local activity
+  // before the job's cancel arrives, so two calls may both be aborted (seen once under full-suite load).
+  await waitFor(() => s.mocks[PRIMARY].stats().aborted >= 1, 'the HTTP call to be aborted', 5_000);
 });
 
 test('breaker: operator override open, then reset', async () => {
