@@ -7,7 +7,7 @@
 export const FailureType = {
   /** Connection refused or reset, DNS failure: fail over at once, retrying the same target wastes time. */
   Unavailable: 'ProviderUnavailable',
-  /** The call took longer than its timeout (or the request's deadline): fail over after one. */
+  /** The call took longer than its timeout. Retryable today; issue 11 makes it fail over after one. */
   Timeout: 'ProviderTimeout',
   /** 5xx from the provider. Retryable. */
   ServerError: 'ProviderServerError',
@@ -49,7 +49,7 @@ export interface FailureTraits {
 /** The one table. */
 export const FAILURE_TABLE: Readonly<Record<FailureTypeName, FailureTraits>> = {
   ProviderUnavailable: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 503, code: 'STORMPROOF_ERR_PROVIDER_UNAVAILABLE' },
-  ProviderTimeout: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 504, code: 'STORMPROOF_ERR_PROVIDER_TIMEOUT' },
+  ProviderTimeout: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 504, code: 'STORMPROOF_ERR_PROVIDER_TIMEOUT' },
   ProviderServerError: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 503, code: 'STORMPROOF_ERR_PROVIDER_ERROR' },
   ProviderRateLimited: { retryable: true, countsForBreaker: false, requestFault: false, httpStatus: 429, code: 'STORMPROOF_ERR_RATE_LIMITED' },
   ProviderBadRequest: { retryable: false, countsForBreaker: false, requestFault: true, httpStatus: 400, code: 'STORMPROOF_ERR_PROVIDER_BAD_REQUEST' },
@@ -58,7 +58,7 @@ export const FAILURE_TABLE: Readonly<Record<FailureTypeName, FailureTraits>> = {
   ProviderNotFound: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 503, code: 'STORMPROOF_ERR_PROVIDER_NOT_FOUND' },
   ProviderContentPolicy: { retryable: false, countsForBreaker: false, requestFault: true, httpStatus: 400, code: 'STORMPROOF_ERR_CONTENT_POLICY' },
   ProviderMalformed: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 502, code: 'STORMPROOF_ERR_PROVIDER_MALFORMED' },
-  ProviderStalled: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 504, code: 'STORMPROOF_ERR_PROVIDER_STALLED' },
+  ProviderStalled: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 504, code: 'STORMPROOF_ERR_PROVIDER_STALLED' },
   ProviderBadAnswer: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 502, code: 'STORMPROOF_ERR_PROVIDER_BAD_ANSWER' },
 };
 

@@ -3,7 +3,7 @@
  * official SDKs raise errors with `status` and `headers`; we read those, not class identity.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType, type FailureTypeName } from '../../contracts/failures';
+import { FailureType, NON_RETRYABLE_FAILURES, type FailureTypeName } from '../../contracts/failures';
 import type { ProviderFailureDetails } from '../../contracts/routing';
 
 interface SdkErrorLike {
@@ -42,7 +42,8 @@ export function typeForStatus(status: number, body?: unknown): FailureTypeName {
   return FailureType.ServerError;
 }
 
-const NON_RETRYABLE = new Set<string>([FailureType.Unavailable, FailureType.BadRequest, FailureType.Auth, FailureType.NotFound, FailureType.ContentPolicy]);
+/** Derived from the one failure table (contracts/failures.ts), never written twice. */
+const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_FAILURES);
 
 /** Builds the failure with its details; `nonRetryable` follows the type. */
 export function providerFailure(type: FailureTypeName, message: string, details: ProviderFailureDetails, nextRetryDelayMs?: number, cause?: Error): ApplicationFailure {
