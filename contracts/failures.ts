@@ -2,7 +2,8 @@
  * Stable failure types and the one table that says what each means. Adapters throw Temporal
  * ApplicationFailures with these `type`s; across Temporal we match on the type string, never on
  * class identity. Every list elsewhere in the code (non-retryable types, request faults, what the
- * breaker ignores, HTTP status and code) is derived from {@link FAILURE_TABLE}.
+ * breaker ignores) is derived from {@link FAILURE_TABLE}. What a client is told (HTTP status and
+ * stable code) stays in api/outcome.ts with the error catalogue in contracts/errors.ts.
  */
 export const FailureType = {
   /** Connection refused or reset, DNS failure: fail over at once, retrying the same target wastes time. */
@@ -15,8 +16,6 @@ export const FailureType = {
   RateLimited: 'ProviderRateLimited',
   /** 400: the request itself is wrong; no other target will accept it either. */
   BadRequest: 'ProviderBadRequest',
-  /** 400 "context length exceeded": a model with a larger window may still serve it. */
-  ContextLength: 'ProviderContextLength',
   /** 401/403: this target's credentials are wrong; another target may still serve. */
   Auth: 'ProviderAuth',
   /** 404: the model or route is missing on this target. */
@@ -27,12 +26,10 @@ export const FailureType = {
   Malformed: 'ProviderMalformed',
   /** The stream stopped producing data. */
   Stalled: 'ProviderStalled',
-  /** A 200 whose content is useless: empty without tool calls, garbage, invalid JSON when JSON was asked. */
-  BadAnswer: 'ProviderBadAnswer',
 } as const;
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
 
-/** What one failure type means for retries, failover, the breaker and the client. */
+/** What one failure type means for retries, failover and the breaker. */
 export interface FailureTraits {
   /** Retry the same target (under the bounded retry policy). */
   retryable: boolean;
@@ -40,34 +37,23 @@ export interface FailureTraits {
   countsForBreaker: boolean;
   /** The request itself is at fault: end the request, no failover. */
   requestFault: boolean;
-  /** HTTP status the gateway answers with when this ends a request. */
-  httpStatus: number;
-  /** Stable error code for clients. */
-  code: string;
 }
 
 /** The one table. */
 export const FAILURE_TABLE: Readonly<Record<FailureTypeName, FailureTraits>> = {
-  ProviderUnavailable: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 503, code: 'STORMPROOF_ERR_PROVIDER_UNAVAILABLE' },
-  ProviderTimeout: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 504, code: 'STORMPROOF_ERR_PROVIDER_TIMEOUT' },
-  ProviderServerError: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 503, code: 'STORMPROOF_ERR_PROVIDER_ERROR' },
-  ProviderRateLimited: { retryable: true, countsForBreaker: false, requestFault: false, httpStatus: 429, code: 'STORMPROOF_ERR_RATE_LIMITED' },
-  ProviderBadRequest: { retryable: false, countsForBreaker: false, requestFault: true, httpStatus: 400, code: 'STORMPROOF_ERR_PROVIDER_BAD_REQUEST' },
-  ProviderContextLength: { retryable: false, countsForBreaker: false, requestFault: false, httpStatus: 400, code: 'STORMPROOF_ERR_CONTEXT_LENGTH' },
-  ProviderAuth: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 503, code: 'STORMPROOF_ERR_PROVIDER_AUTH' },
-  ProviderNotFound: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 503, code: 'STORMPROOF_ERR_PROVIDER_NOT_FOUND' },
-  ProviderContentPolicy: { retryable: false, countsForBreaker: false, requestFault: true, httpStatus: 400, code: 'STORMPROOF_ERR_CONTENT_POLICY' },
-  ProviderMalformed: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 502, code: 'STORMPROOF_ERR_PROVIDER_MALFORMED' },
-  ProviderStalled: { retryable: true, countsForBreaker: true, requestFault: false, httpStatus: 504, code: 'STORMPROOF_ERR_PROVIDER_STALLED' },
-  ProviderBadAnswer: { retryable: false, countsForBreaker: true, requestFault: false, httpStatus: 502, code: 'STORMPROOF_ERR_PROVIDER_BAD_ANSWER' },
+  ProviderUnavailable: { retryable: false, countsForBreaker: true, requestFault: false },
+  ProviderTimeout: { retryable: true, countsForBreaker: true, requestFault: false },
+  ProviderServerError: { retryable: true, countsForBreaker: true, requestFault: false },
+  ProviderRateLimited: { retryable: true, countsForBreaker: false, requestFault: false },
+  ProviderBadRequest: { retryable: false, countsForBreaker: false, requestFault: true },
+  ProviderAuth: { retryable: false, countsForBreaker: true, requestFault: false },
+  ProviderNotFound: { retryable: false, countsForBreaker: true, requestFault: false },
+  ProviderContentPolicy: { retryable: false, countsForBreaker: false, requestFault: true },
+  ProviderMalformed: { retryable: true, countsForBreaker: true, requestFault: false },
+  ProviderStalled: { retryable: true, countsForBreaker: true, requestFault: false },
 };
 
 const ALL = Object.entries(FAILURE_TABLE) as Array<[FailureTypeName, FailureTraits]>;
-
-/** Traits of a failure type; unknown types are treated as a retryable server error. */
-export function traitsOf(type: string | undefined): FailureTraits {
-  return FAILURE_TABLE[type as FailureTypeName] ?? FAILURE_TABLE.ProviderServerError;
-}
 
 /** Failure types that no retry of the same target can fix. */
 export const NON_RETRYABLE_FAILURES: readonly string[] = ALL.filter(([, t]) => !t.retryable).map(([k]) => k);
@@ -86,6 +72,4 @@ export const GatewayFailure = {
   NoCandidate: 'NoCandidate',
   /** RAG fell back to keyword search but the request forbids degradation. */
   DataDegradationRefused: 'DataDegradationRefused',
-  /** The request's time budget ran out before any candidate answered. */
-  DeadlineExceeded: 'DeadlineExceeded',
 } as const;

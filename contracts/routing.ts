@@ -9,8 +9,6 @@ export interface ModelInfo {
   id: string;
   capabilities: { tools: boolean; vision: boolean; json: boolean; streaming: boolean; contextWindow: number };
   pricePerMTok: { input: number; output: number };
-  /** Per-model breaker state inside the target (absent: closed), so a one-model outage spares the others. */
-  breaker?: BreakerState;
 }
 
 /** Breaker position of a target. */
@@ -80,8 +78,6 @@ export interface ProviderCallInput {
   failoverFrom?: { target: string; reason: string };
   /** Mid-stream failover: the answer so far, already sent to the client; the target continues it. */
   continuation?: { text: string };
-  /** Epoch ms after which the call is abandoned (HTTP call aborted) and fails as ProviderTimeout. */
-  deadlineAt?: number;
 }
 
 /** What a provider call returns: the answer without the trace. */
@@ -103,8 +99,4 @@ export interface ProviderFailureDetails {
   /** Streaming only: chunks received before the failure, and their text. */
   chunks?: number;
   partialText?: string;
-  /** false when the partial answer cannot be continued elsewhere (inside a tool call or a JSON answer). */
-  continuable?: boolean;
-  /** Streaming only: time to the first token, ms. */
-  ttftMs?: number;
 }

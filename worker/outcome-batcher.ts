@@ -4,10 +4,10 @@
  */
 import type { CallOutcome } from '../activities';
 import type { OutcomeBatch } from '../contracts/breaker';
-import { FailureType } from '../contracts/failures';
+import { BREAKER_IGNORED } from '../contracts/failures';
 
 /** Outcomes that say nothing about the target's health. */
-const IGNORED = new Set<string>(['cancelled', FailureType.BadRequest, FailureType.ContentPolicy, FailureType.RateLimited]);
+const IGNORED = new Set<string>(BREAKER_IGNORED);
 
 type Sender = (target: string, batch: OutcomeBatch) => Promise<void>;
 

@@ -3,7 +3,7 @@
  * official SDKs raise errors with `status` and `headers`; we read those, not class identity.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType, NON_RETRYABLE_FAILURES, type FailureTypeName } from '../../contracts/failures';
+import { FAILURE_TABLE, FailureType, type FailureTypeName } from '../../contracts/failures';
 import type { ProviderFailureDetails } from '../../contracts/routing';
 
 interface SdkErrorLike {
@@ -42,15 +42,12 @@ export function typeForStatus(status: number, body?: unknown): FailureTypeName {
   return FailureType.ServerError;
 }
 
-/** Derived from the one failure table (contracts/failures.ts), never written twice. */
-const NON_RETRYABLE = new Set<string>(NON_RETRYABLE_FAILURES);
-
 /** Builds the failure with its details; `nonRetryable` follows the type. */
 export function providerFailure(type: FailureTypeName, message: string, details: ProviderFailureDetails, nextRetryDelayMs?: number, cause?: Error): ApplicationFailure {
   return ApplicationFailure.create({
     type,
     message,
-    nonRetryable: NON_RETRYABLE.has(type),
+    nonRetryable: !FAILURE_TABLE[type].retryable,
     details: [details],
     nextRetryDelay: nextRetryDelayMs,
     cause,
