@@ -1,0 +1,34 @@
+/**
+ * Rewrites a target's baseUrl so its traffic goes through a toxiproxy proxy listening on 127.0.0.1.
+ */
+
+/** Result of {@link proxiedBaseUrl}. */
+export interface ProxiedUrl {
+  /** `host:port` for the proxy's `upstream` field. */
+  upstream: string;
+  /** The baseUrl to give the gateway: same scheme and path, host `127.0.0.1:<listenPort>`. */
+  baseUrl: string;
+  /** True for https targets: see the limitation on {@link proxiedBaseUrl}. */
+  tls: boolean;
+}
+
+/**
+ * Turns `http://127.0.0.1:18081/v1` into upstream `127.0.0.1:18081` and baseUrl `http://127.0.0.1:<listenPort>/v1`.
+ * Default ports: 443 for https, 80 for http.
+ *
+ * Limitation: toxiproxy works at the TCP level and does not terminate TLS. For an https target the returned baseUrl
+ * keeps `https://`, so the client speaks TLS straight through the proxy to the real host, but it connects to
+ * `127.0.0.1` and so sends the wrong SNI and fails certificate checks. Such targets need the real host name to
+ * resolve to 127.0.0.1 (a hosts override) with the proxy listening on 443; `tls: true` flags the case.
+ */
+export function proxiedBaseUrl(baseUrl: string, listenPort: number): ProxiedUrl {
+  const url = new URL(baseUrl);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`proxiedBaseUrl: unsupported scheme in ${baseUrl}`);
+  const tls = url.protocol === 'https:';
+  const port = url.port || (tls ? '443' : '80');
+  const upstream = `${url.hostname}:${port}`;
+  const proxied = new URL(url.href);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(listenPort);
+  return { upstream, baseUrl: proxied.href, tls };
+}
