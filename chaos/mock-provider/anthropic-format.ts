@@ -2,7 +2,17 @@
  * Builders for Anthropic Messages API wire objects: messages, stream
  * events and error bodies.
  */
-import { continueAnswer, contentText, contentWords, echoAnswer, textParts, wantsTool, type EchoAnswer } from './echo';
+import {
+  continueAnswer,
+  contentText,
+  contentWords,
+  echoAnswer,
+  emptyAnswer,
+  garbageAnswer,
+  textParts,
+  wantsTool,
+  type EchoAnswer,
+} from './echo';
 import type { HttpReply } from './openai-format';
 
 type Json = Record<string, unknown>;
@@ -38,9 +48,17 @@ function defaultMessage(type: string, status: number): string {
     case 'authentication_error':
       return 'invalid x-api-key';
     case 'rate_limit_error':
-      return 'Number of requests has exceeded your rate limit. Please try again later.';
+      return (
+        'This request would exceed the rate limit for your organization of 50 requests per minute. ' +
+        'For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. ' +
+        'Please reduce the request rate or try again later.'
+      );
     case 'overloaded_error':
       return 'Overloaded';
+    case 'timeout_error':
+      return 'Request timed out';
+    case 'request_too_large':
+      return 'Request exceeds the maximum allowed number of bytes.';
     case 'api_error':
       return 'Internal server error';
     default:
@@ -56,14 +74,26 @@ export function anthropicError(status: number, message?: string, requestId?: str
   return { status, body };
 }
 
+/** Context window the mock claims in the prompt-too-long error. */
+const CONTEXT_TOKENS = 200000;
+
+/** The real 400 for a prompt over the context window; the reported count always exceeds it. */
+export function anthropicContextLengthError(inputTokens: number, requestId?: string): HttpReply {
+  const n = CONTEXT_TOKENS + inputTokens + 1;
+  return anthropicError(400, `prompt is too long: ${n} tokens > ${CONTEXT_TOKENS} maximum`, requestId);
+}
+
 /** What the mock decided to answer for a messages request. */
 export interface AnthropicPlan {
   model: string;
   stream: boolean;
   inputTokens: number;
   answer: EchoAnswer;
+  maxTokens: number;
   /** Set when the answer is a tool_use of the first tool. */
   toolUse?: { id: string; name: string };
+  /** Set by the contentFilter fault: stop_reason "refusal". */
+  refused?: boolean;
 }
 
 function isToolResultMessage(m: Json | undefined): boolean {
@@ -102,6 +132,7 @@ export function planAnthropicMessages(body: unknown, nextToolId: () => number): 
     stream: b.stream === true,
     inputTokens,
     answer: echoAnswer(b.model, lastUserText, b.max_tokens),
+    maxTokens: b.max_tokens,
   };
   const tools = Array.isArray(b.tools) ? (b.tools as Json[]) : [];
   const toolName = tools[0]?.name;
@@ -121,7 +152,18 @@ export function planAnthropicMessages(body: unknown, nextToolId: () => number): 
   return plan;
 }
 
+/**
+ * Replaces a planned answer by a faulty one: refused (stop_reason "refusal", no content blocks), empty
+ * (no content blocks, end_turn, as the real API answers when the model says nothing) or garbage text.
+ */
+export function applyAnthropicAnswerFault(plan: AnthropicPlan, fault: 'contentFilter' | 'empty' | 'garbage'): void {
+  plan.toolUse = undefined;
+  plan.answer = fault === 'garbage' ? garbageAnswer(plan.maxTokens) : emptyAnswer();
+  if (fault === 'contentFilter') plan.refused = true;
+}
+
 function stopReason(plan: AnthropicPlan): string {
+  if (plan.refused) return 'refusal';
   if (plan.toolUse) return 'tool_use';
   return plan.answer.truncated ? 'max_tokens' : 'end_turn';
 }
@@ -134,8 +176,10 @@ function outputTokens(plan: AnthropicPlan): number {
 export function anthropicMessage(plan: AnthropicPlan, id: string): Json {
   const content = plan.toolUse
     ? [{ type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: {} }]
-    : [{ type: 'text', text: plan.answer.text }];
-  return {
+    : hasText(plan)
+      ? [{ type: 'text', text: plan.answer.text }]
+      : [];
+  const msg: Json = {
     id,
     type: 'message',
     role: 'assistant',
@@ -145,6 +189,16 @@ export function anthropicMessage(plan: AnthropicPlan, id: string): Json {
     stop_sequence: null,
     usage: { input_tokens: plan.inputTokens, output_tokens: outputTokens(plan) },
   };
+  if (plan.refused) msg.stop_details = REFUSAL_DETAILS;
+  return msg;
+}
+
+/** `stop_details` of a refusal (the category is not always named). */
+const REFUSAL_DETAILS = { type: 'refusal', category: null, explanation: null };
+
+/** False for empty and refused answers: the real API then sends no content block at all. */
+function hasText(plan: AnthropicPlan): boolean {
+  return !plan.refused && plan.answer.pieces.length > 0;
 }
 
 /** One server-sent event of the Anthropic stream. */
@@ -179,20 +233,19 @@ export function anthropicStreamEvents(plan: AnthropicPlan, id: string): Anthropi
     out.push(ev('ping', {}));
     out.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '' } }));
     out.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } }));
-  } else {
+  } else if (hasText(plan)) {
     out.push(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
     out.push(ev('ping', {}));
     for (const piece of plan.answer.pieces) {
       out.push(ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: piece } }));
     }
+  } else {
+    out.push(ev('ping', {}));
   }
-  out.push(ev('content_block_stop', { index: 0 }));
-  out.push(
-    ev('message_delta', {
-      delta: { stop_reason: stopReason(plan), stop_sequence: null },
-      usage: { output_tokens: outputTokens(plan) },
-    }),
-  );
+  if (plan.toolUse || hasText(plan)) out.push(ev('content_block_stop', { index: 0 }));
+  const delta: Json = { stop_reason: stopReason(plan), stop_sequence: null };
+  if (plan.refused) delta.stop_details = REFUSAL_DETAILS;
+  out.push(ev('message_delta', { delta, usage: { output_tokens: outputTokens(plan) } }));
   out.push(ev('message_stop', {}));
   return out;
 }

@@ -180,3 +180,148 @@ describe('anthropic client', () => {
       await waitFor(() => mock.stats().aborted >= 1, 2000, 'aborted');
     }));
 });
+
+describe('anthropic client: provider-level faults', () => {
+  const params = (content = 'x', model = MODEL) => ({ model, max_tokens: 50, messages: [{ role: 'user' as const, content }] });
+  const errType = (err: InstanceType<typeof Anthropic.APIError>): string => (err.error as { error: { type: string } }).error.type;
+
+  test('contextLength → BadRequestError "prompt is too long: N tokens > M maximum" (buffered and streaming)', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ contextLength: true });
+      const check = (err: unknown): true => {
+        assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+        assert.equal(errType(err), 'invalid_request_error');
+        assert.match(err.message, /prompt is too long: \d+ tokens > 200000 maximum/);
+        const n = Number(/too long: (\d+)/.exec(err.message)![1]);
+        assert.ok(n > 200000);
+        return true;
+      };
+      await assert.rejects(client(mock).messages.create(params('a b c')), check);
+      await assert.rejects(client(mock).messages.create({ ...params(), stream: true }), check);
+    }));
+
+  test('contentFilter → stop_reason refusal, empty content (buffered and streaming)', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ contentFilter: true });
+      const an = client(mock);
+      const msg = await an.messages.create({ ...params('use a tool'), tools });
+      assert.equal(msg.stop_reason, 'refusal');
+      assert.deepEqual(msg.content, []);
+      const final = await an.messages.stream(params('hi')).finalMessage();
+      assert.equal(final.stop_reason, 'refusal');
+      assert.deepEqual(final.content, []);
+    }));
+
+  test('errorStatus 429 without retryAfterS → RateLimitError, rate_limit_error body, no Retry-After', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, errorStatus: 429 });
+      await assert.rejects(client(mock).messages.create(params()), (err: unknown) => {
+        assert.ok(err instanceof Anthropic.RateLimitError);
+        assert.equal(err.headers?.get('retry-after'), null);
+        assert.equal(errType(err), 'rate_limit_error');
+        assert.match(err.message, /rate limit/);
+        return true;
+      });
+    }));
+
+  test('500 → InternalServerError api_error', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ errorRate: 1 });
+      await assert.rejects(client(mock).messages.create(params()), (err: unknown) => {
+        assert.ok(err instanceof Anthropic.InternalServerError);
+        assert.equal(err.status, 500);
+        assert.equal(errType(err), 'api_error');
+        assert.equal((err.error as { type: string }).type, 'error');
+        return true;
+      });
+    }));
+
+  test('omitDone → raw events end at message_delta; MessageStream finds no finished message', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ omitDone: true });
+      const an = client(mock);
+      const types: string[] = [];
+      let text = '';
+      for await (const ev of await an.messages.create({ ...params('no stop'), stream: true })) {
+        types.push(ev.type);
+        if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+      }
+      assert.equal(text, `Echo from ${MODEL}: no stop`);
+      assert.equal(types.at(-1), 'message_delta');
+      assert.ok(!types.includes('message_stop'));
+      await assert.rejects(an.messages.stream(params()).finalMessage(), /stream ended without producing a Message/);
+    }));
+
+  test('malformedAfterChunks 2 → two text deltas, then iteration throws', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ malformedAfterChunks: 2 });
+      const quiet = new Anthropic({ apiKey: 'test', baseURL: mock.baseUrl, maxRetries: 0, logLevel: 'off' });
+      let text = '';
+      await assert.rejects(async () => {
+        for await (const ev of await quiet.messages.create({ ...params('a b c'), stream: true })) {
+          if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+        }
+      });
+      assert.equal(text, 'Echo from ');
+    }));
+
+  test('ttftMs: message_start at once, content after the delay', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ ttftMs: 200 });
+      const at: Record<string, number> = {};
+      for await (const ev of await client(mock).messages.create({ ...params('slow'), stream: true })) at[ev.type] ??= Date.now();
+      const gap = at.content_block_start - at.message_start;
+      assert.ok(gap >= 190, `content ${gap}ms after message_start`);
+      assert.ok(at.message_stop !== undefined);
+    }));
+
+  test('one-model outage: one model fails with 529, another works, /health 200', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, errorStatus: 529, models: ['claude-sick'] });
+      const an = client(mock);
+      await assert.rejects(an.messages.create(params('x', 'claude-sick')), (err: unknown) => {
+        assert.ok(err instanceof Anthropic.APIError && err.status === 529 && errType(err) === 'overloaded_error');
+        return true;
+      });
+      assert.equal(textOf(await an.messages.create(params('fine', 'claude-ok'))), 'Echo from claude-ok: fine');
+      assert.equal((await fetch(`${mock.origin}/health`)).status, 200);
+    }));
+
+  test('emptyAnswers → no content, end_turn (buffered and streaming)', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ emptyAnswers: true });
+      const an = client(mock);
+      const msg = await an.messages.create({ ...params('use a tool'), tools });
+      assert.equal(textOf(msg), '');
+      assert.ok(msg.content.every((b) => b.type !== 'tool_use'));
+      assert.equal(msg.stop_reason, 'end_turn');
+      assert.equal(msg.usage.output_tokens, 0);
+      const final = await an.messages.stream(params()).finalMessage();
+      assert.equal(textOf(final), '');
+      assert.equal(final.stop_reason, 'end_turn');
+    }));
+
+  test('garbageAnswers → deterministic nonsense text, streamed the same', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ garbageAnswers: true });
+      const an = client(mock);
+      const text = textOf(await an.messages.create(params('what is 2+2')));
+      assert.match(text, /^\uFFFD\uFFFD lorem ## /);
+      assert.equal(textOf(await an.messages.create(params('other'))), text);
+      assert.equal(textOf(await an.messages.stream(params()).finalMessage()), text);
+      assert.throws(() => JSON.parse(text), SyntaxError);
+    }));
+
+  test('a trailing assistant message is a prefill: the answer continues it', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      const msg = await client(mock).messages.create({
+        model: MODEL,
+        max_tokens: 50,
+        messages: [
+          { role: 'user', content: 'tell a story' },
+          { role: 'assistant', content: 'Echo from claude-test-1:' },
+        ],
+      });
+      assert.equal(textOf(msg), 'tell a story');
+    }));
+});

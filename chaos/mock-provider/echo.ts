@@ -70,7 +70,11 @@ export interface EchoAnswer {
  * `maxTokens` words when that is smaller than the answer's word count.
  */
 export function echoAnswer(model: string, lastUserText: string, maxTokens?: number): EchoAnswer {
-  const full = `Echo from ${model}: ${lastUserText}`;
+  return textAnswer(`Echo from ${model}: ${lastUserText}`, maxTokens);
+}
+
+/** An answer of exactly `full`, truncated to `maxTokens` words when that is smaller than its word count. */
+export function textAnswer(full: string, maxTokens?: number): EchoAnswer {
   const all = splitPieces(full);
   if (maxTokens !== undefined && maxTokens < all.length) {
     const pieces = all.slice(0, Math.max(0, maxTokens));
@@ -79,6 +83,22 @@ export function echoAnswer(model: string, lastUserText: string, maxTokens?: numb
     return { text: pieces.join(''), pieces, tokens: pieces.length, truncated: true };
   }
   return { text: full, pieces: all, tokens: all.length, truncated: false };
+}
+
+/** An empty answer (no text, no tokens). */
+export function emptyAnswer(): EchoAnswer {
+  return { text: '', pieces: [], tokens: 0, truncated: false };
+}
+
+const GARBAGE = '\uFFFD\uFFFD lorem ## ';
+
+/**
+ * A deterministic nonsense answer: "�� lorem ##" filler. With `json` (the caller asked for a JSON
+ * object) it opens like JSON but never closes, so it still does not parse.
+ */
+export function garbageAnswer(maxTokens?: number, json = false): EchoAnswer {
+  const filler = GARBAGE.repeat(4).trimEnd();
+  return textAnswer(json ? `{"answer": "${filler}` : filler, maxTokens);
 }
 
 /**

@@ -25,6 +25,25 @@ export const FaultsSchema = z.strictObject({
   stallAfterChunks: z.number().int().min(0).optional(),
   /** Streaming only: after the first event send invalid JSON and end without a terminator. */
   malformed: z.boolean().optional(),
+  /** Streaming only: after the role chunk / message_start and n content events send invalid JSON and close. */
+  malformedAfterChunks: z.number().int().min(0).optional(),
+  /** Streaming only: delay before the first content event (headers and role chunk / message_start go at once). */
+  ttftMs: z.number().int().min(0).optional(),
+  /** Streaming only: close the stream cleanly without the terminator (`data: [DONE]` / `message_stop`). */
+  omitDone: z.boolean().optional(),
+  /** Answer 400 with the provider's real context-length error. */
+  contextLength: z.boolean().optional(),
+  /** Answer 200 filtered: finish_reason "content_filter" (OpenAI) / stop_reason "refusal" (Anthropic), no content. */
+  contentFilter: z.boolean().optional(),
+  /** Answer 200 with empty content, no tool calls, finish_reason "stop" / stop_reason "end_turn". */
+  emptyAnswers: z.boolean().optional(),
+  /** Answer 200 with deterministic nonsense content (never valid JSON, even in JSON mode). */
+  garbageAnswers: z.boolean().optional(),
+  /**
+   * Restrict every fault to requests whose `model` is listed (one-model outage). When set, /health
+   * and requests without a model (GET /v1/models) are never faulted.
+   */
+  models: z.array(z.string().min(1)).min(1).optional(),
 });
 
 /** A validated fault set. */
@@ -110,7 +129,18 @@ export class FaultState {
     return { ...this.current };
   }
 
-  /** True when the provider should reset connections. */
+  /** True when faults apply to a request for `model` (always, unless `models` restricts them). */
+  appliesTo(model: string | undefined): boolean {
+    const only = this.current.models;
+    return only === undefined || (model !== undefined && only.includes(model));
+  }
+
+  /** True when faults apply to requests that name no model (/health, unknown routes): `models` is unset. */
+  appliesToAll(): boolean {
+    return this.current.models === undefined;
+  }
+
+  /** True when the provider should reset connections (for requests the faults apply to). */
   isDown(): boolean {
     return this.current.down === true;
   }
@@ -150,8 +180,36 @@ export class FaultState {
     return this.current.stallAfterChunks;
   }
 
+  /** Content events after which streams are corrupted (`malformed` means 0), if set. */
+  malformedAfterChunks(): number | undefined {
+    if (this.current.malformedAfterChunks !== undefined) return this.current.malformedAfterChunks;
+    return this.current.malformed === true ? 0 : undefined;
+  }
+
   /** True when streams should be corrupted. */
   isMalformed(): boolean {
-    return this.current.malformed === true;
+    return this.malformedAfterChunks() !== undefined;
+  }
+
+  /** Delay before the first streamed content event, ms. */
+  ttftMs(): number {
+    return this.current.ttftMs ?? 0;
+  }
+
+  /** True when streams end without their terminator. */
+  omitDone(): boolean {
+    return this.current.omitDone === true;
+  }
+
+  /** The fault that replaces a successful answer, if any (contextLength first, then filter, empty, garbage). */
+  answerFault(): AnswerFault | undefined {
+    if (this.current.contextLength) return 'contextLength';
+    if (this.current.contentFilter) return 'contentFilter';
+    if (this.current.emptyAnswers) return 'empty';
+    if (this.current.garbageAnswers) return 'garbage';
+    return undefined;
   }
 }
+
+/** A fault that replaces a successful chat answer. */
+export type AnswerFault = 'contextLength' | 'contentFilter' | 'empty' | 'garbage';

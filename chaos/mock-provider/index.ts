@@ -6,14 +6,36 @@
  *   official SDKs work against `mock.baseUrl` unchanged.
  * - Answers are deterministic: `"Echo from <model>: <last user text>"`, word-count usage.
  * - Faults (`PUT /__faults` or `setFaults`): down, errorRate/errorStatus/retryAfterS,
- *   latencyMs/jitterMs, stallAfterChunks, malformed. Stats at `GET /__stats`.
+ *   latencyMs/jitterMs; streams: stallAfterChunks, malformed/malformedAfterChunks, ttftMs, omitDone;
+ *   answers: contextLength, contentFilter, emptyAnswers, garbageAnswers; `models` restricts all of
+ *   them to requests for those models (one-model outage, /health keeps passing). Stats at `GET /__stats`.
+ * - OpenAI-format mocks do not continue a trailing assistant message (no prefill, like the real API);
+ *   Anthropic mocks do.
  */
 export { FaultsSchema, FaultState, InvalidFaultsError, validateFaults } from './faults';
-export type { Faults, FaultsValidation } from './faults';
+export type { AnswerFault, Faults, FaultsValidation } from './faults';
 export { startMockProvider } from './server';
 export type { MockProvider, MockProviderOptions, MockStats, ProviderKind } from './server';
-export { openaiError, chatCompletion, chatChunks, embeddingsResponse, modelsList, planOpenAIChat } from './openai-format';
+export {
+  openaiError,
+  openaiContextLengthError,
+  openaiRateLimitMessage,
+  applyOpenAIAnswerFault,
+  chatCompletion,
+  chatChunks,
+  embeddingsResponse,
+  modelsList,
+  planOpenAIChat,
+} from './openai-format';
 export type { HttpReply, OpenAIChatPlan } from './openai-format';
-export { anthropicError, anthropicErrorType, anthropicMessage, anthropicStreamEvents, planAnthropicMessages } from './anthropic-format';
+export {
+  anthropicError,
+  anthropicContextLengthError,
+  applyAnthropicAnswerFault,
+  anthropicErrorType,
+  anthropicMessage,
+  anthropicStreamEvents,
+  planAnthropicMessages,
+} from './anthropic-format';
 export type { AnthropicEvent, AnthropicPlan } from './anthropic-format';
 export { countWords, echoAnswer, embed, floatsToBase64 } from './echo';

@@ -2,7 +2,18 @@
  * Builders for OpenAI wire objects: chat completions, stream chunks,
  * embeddings, model lists and error bodies.
  */
-import { continueAnswer, contentText, contentWords, countWords, echoAnswer, embed, floatsToBase64, wantsTool, type EchoAnswer } from './echo';
+import {
+  contentText,
+  contentWords,
+  countWords,
+  echoAnswer,
+  embed,
+  emptyAnswer,
+  floatsToBase64,
+  garbageAnswer,
+  wantsTool,
+  type EchoAnswer,
+} from './echo';
 
 type Json = Record<string, unknown>;
 
@@ -20,12 +31,47 @@ function openaiErrorKind(status: number): { type: string; code: string | null } 
   return { type: 'invalid_request_error', code: null };
 }
 
-/** Default message for an injected/status-only error. */
+/** Default message for an injected/status-only error (the texts the real API sends). */
 function defaultMessage(status: number): string {
   if (status === 401) return 'Incorrect API key provided.';
-  if (status === 429) return 'Rate limit reached for requests. Please try again later.';
+  if (status === 429) return openaiRateLimitMessage(undefined);
+  if (status === 502) return 'Bad gateway.';
+  if (status === 503) return 'The server is overloaded or not ready yet.';
   if (status >= 500) return 'The server had an error while processing your request. Sorry about that!';
   return `Request failed with status ${status}.`;
+}
+
+/** The real 429 message (requests-per-minute limit), naming the model when known. */
+export function openaiRateLimitMessage(model: string | undefined): string {
+  return (
+    `Rate limit reached for ${model ?? 'requests'} in organization org-mock on requests per min (RPM): Limit 500, Used 500, ` +
+    'Requested 1. Please try again in 120ms. Visit https://platform.openai.com/account/rate-limits to learn more.'
+  );
+}
+
+/** Context window the mock claims for chat models in the context-length error. */
+const CHAT_CONTEXT_TOKENS = 128000;
+/** Context window the mock claims for embedding models. */
+const EMBEDDING_CONTEXT_TOKENS = 8192;
+
+/**
+ * The real 400 for a prompt over the context window: chat completions say `code: context_length_exceeded`,
+ * `param: messages`; embeddings use the older text with `param`/`code` null. `promptTokens` is what the
+ * mock counted; the reported total always exceeds the window.
+ */
+export function openaiContextLengthError(route: 'chat' | 'embeddings', promptTokens: number): HttpReply {
+  if (route === 'embeddings') {
+    const n = EMBEDDING_CONTEXT_TOKENS + promptTokens + 1;
+    const msg =
+      `This model's maximum context length is ${EMBEDDING_CONTEXT_TOKENS} tokens, however you requested ${n} tokens ` +
+      `(${n} in your prompt; 0 for the completion). Please reduce your prompt; or completion length.`;
+    return openaiError(400, msg, null, null);
+  }
+  const n = CHAT_CONTEXT_TOKENS + promptTokens + 1;
+  const msg =
+    `This model's maximum context length is ${CHAT_CONTEXT_TOKENS} tokens. However, your messages resulted in ${n} tokens. ` +
+    'Please reduce the length of the messages.';
+  return openaiError(400, msg, 'messages', 'context_length_exceeded');
 }
 
 /**
@@ -48,8 +94,14 @@ export interface OpenAIChatPlan {
   includeUsage: boolean;
   promptTokens: number;
   answer: EchoAnswer;
+  /** The request asked for JSON (`response_format` json_object / json_schema). */
+  jsonMode: boolean;
+  /** max_completion_tokens / max_tokens, if given. */
+  maxTokens?: number;
   /** Set when the answer is a call to the first tool. */
   toolCall?: { id: string; name: string };
+  /** Set by the contentFilter fault: finish_reason "content_filter" and no content. */
+  filtered?: boolean;
 }
 
 function firstToolName(tools: unknown): string | undefined {
@@ -92,25 +144,38 @@ export function planOpenAIChat(body: unknown, nextToolId: () => number): OpenAIC
   const rawMax = b.max_completion_tokens ?? b.max_tokens;
   const maxTokens = typeof rawMax === 'number' ? rawMax : undefined;
   const streamOptions = b.stream_options as Json | undefined;
+  const format = (b.response_format as Json | undefined)?.type;
   const plan: OpenAIChatPlan = {
     model,
     stream: b.stream === true,
     includeUsage: b.stream === true && streamOptions?.include_usage === true,
     promptTokens,
+    // A trailing assistant message is NOT continued: the real Chat Completions API has no prefill and
+    // treats it as earlier context, answering afresh. So the mock answers the last user message in full.
     answer: echoAnswer(model, lastUserText, maxTokens),
+    jsonMode: format === 'json_object' || format === 'json_schema',
+    maxTokens,
   };
   const toolName = firstToolName(b.tools);
   const lastRole = messages[messages.length - 1]?.role;
-  if (lastRole === 'assistant' && contentText(messages[messages.length - 1].content)) {
-    plan.answer = continueAnswer(plan.answer, contentText(messages[messages.length - 1].content));
-  }
   if (toolName && b.tool_choice !== 'none' && lastRole === 'user' && wantsTool(lastUserText)) {
     plan.toolCall = { id: `call_${nextToolId()}`, name: toolName };
   }
   return plan;
 }
 
+/**
+ * Replaces a planned answer by a faulty one: content filtered (finish_reason content_filter, content null),
+ * empty (content "", finish_reason stop) or garbage (nonsense, invalid JSON even in JSON mode). No tool calls.
+ */
+export function applyOpenAIAnswerFault(plan: OpenAIChatPlan, fault: 'contentFilter' | 'empty' | 'garbage'): void {
+  plan.toolCall = undefined;
+  plan.answer = fault === 'garbage' ? garbageAnswer(plan.maxTokens, plan.jsonMode) : emptyAnswer();
+  if (fault === 'contentFilter') plan.filtered = true;
+}
+
 function finishReason(plan: OpenAIChatPlan): string {
+  if (plan.filtered) return 'content_filter';
   if (plan.toolCall) return 'tool_calls';
   return plan.answer.truncated ? 'length' : 'stop';
 }
@@ -122,7 +187,7 @@ function usage(plan: OpenAIChatPlan): Json {
 
 /** Non-streaming `chat.completion` object. */
 export function chatCompletion(plan: OpenAIChatPlan, id: string, created: number): Json {
-  const message: Json = { role: 'assistant', content: plan.toolCall ? null : plan.answer.text, refusal: null };
+  const message: Json = { role: 'assistant', content: plan.toolCall || plan.filtered ? null : plan.answer.text, refusal: null };
   if (plan.toolCall) {
     message.tool_calls = [
       { id: plan.toolCall.id, type: 'function', function: { name: plan.toolCall.name, arguments: '{}' } },

@@ -246,3 +246,173 @@ describe('openai client', () => {
       assert.equal(mock.stats().completed, 1);
     }));
 });
+
+describe('openai client: provider-level faults', () => {
+  const ask = (content = 'x'): OpenAI.Chat.Completions.ChatCompletionMessageParam[] => [{ role: 'user', content }];
+
+  test('contextLength → BadRequestError context_length_exceeded (chat, streaming and embeddings)', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ contextLength: true });
+      const oa = client(mock);
+      const check = (err: unknown): true => {
+        assert.ok(err instanceof OpenAI.BadRequestError, String(err));
+        assert.equal(err.status, 400);
+        assert.equal(err.code, 'context_length_exceeded');
+        assert.equal(err.param, 'messages');
+        assert.equal(err.type, 'invalid_request_error');
+        assert.match(err.message, /This model's maximum context length is 128000 tokens\. However, your messages resulted in \d+ tokens/);
+        return true;
+      };
+      await assert.rejects(oa.chat.completions.create({ model: MODEL, messages: ask('a b c') }), check);
+      await assert.rejects(oa.chat.completions.create({ model: MODEL, messages: ask(), stream: true }), check);
+      await assert.rejects(oa.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' }), (err: unknown) => {
+        assert.ok(err instanceof OpenAI.BadRequestError);
+        assert.match(err.message, /maximum context length is 8192 tokens, however you requested \d+ tokens/);
+        return true;
+      });
+      assert.equal(mock.stats().errors, 3);
+    }));
+
+  test('contentFilter → finish_reason content_filter, no content (buffered and streaming)', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ contentFilter: true });
+      const oa = client(mock);
+      const res = await oa.chat.completions.create({ model: MODEL, messages: ask('use the tool'), tools });
+      assert.equal(res.choices[0].finish_reason, 'content_filter');
+      assert.equal(res.choices[0].message.content, null);
+      assert.equal(res.choices[0].message.tool_calls, undefined);
+      const got = await collect(await oa.chat.completions.create({ model: MODEL, messages: ask('hello'), stream: true }));
+      assert.equal(got.text, '');
+      assert.equal(got.finish, 'content_filter');
+      assert.equal(got.chunks.at(-1)?.choices[0].finish_reason, 'content_filter');
+    }));
+
+  test('errorStatus 429 without retryAfterS → RateLimitError, real body, no Retry-After', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, errorStatus: 429 });
+      await assert.rejects(client(mock).chat.completions.create({ model: MODEL, messages: ask() }), (err: unknown) => {
+        assert.ok(err instanceof OpenAI.RateLimitError);
+        assert.equal(err.headers?.get('retry-after'), null);
+        assert.equal(err.type, 'requests');
+        assert.equal(err.code, 'rate_limit_exceeded');
+        assert.equal(err.param, null);
+        assert.match(err.message, /^429 Rate limit reached for gpt-4o-mini in organization/);
+        return true;
+      });
+    }));
+
+  test('503 → InternalServerError with the real overloaded body', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, errorStatus: 503 });
+      await assert.rejects(client(mock).chat.completions.create({ model: MODEL, messages: ask() }), (err: unknown) => {
+        assert.ok(err instanceof OpenAI.InternalServerError);
+        assert.equal(err.status, 503);
+        assert.equal(err.type, 'server_error');
+        assert.match(err.message, /The server is overloaded or not ready yet\./);
+        return true;
+      });
+    }));
+
+  test('omitDone → the SDK reads every chunk of a stream that has no [DONE]', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ omitDone: true });
+      const got = await collect(await client(mock).chat.completions.create({ model: MODEL, messages: ask('no terminator'), stream: true }));
+      assert.equal(got.text, `Echo from ${MODEL}: no terminator`);
+      assert.equal(got.finish, 'stop');
+      const body = JSON.stringify({ model: MODEL, messages: ask(), stream: true });
+      const raw = await fetch(`${mock.baseUrl}/chat/completions`, { method: 'POST', body });
+      const text = await raw.text();
+      assert.ok(text.includes('"finish_reason":"stop"') && !text.includes('[DONE]'), text);
+    }));
+
+  test('malformedAfterChunks 2 → two content chunks, then for-await throws', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ malformedAfterChunks: 2 });
+      const quiet = new OpenAI({ apiKey: 'test', baseURL: mock.baseUrl, maxRetries: 0, logLevel: 'off' });
+      const stream = await quiet.chat.completions.create({ model: MODEL, messages: ask('a b c d'), stream: true });
+      let text = '';
+      await assert.rejects(async () => {
+        for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+      }, SyntaxError);
+      assert.equal(text, 'Echo from ');
+    }));
+
+  test('ttftMs delays the first content chunk, not the role chunk', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ ttftMs: 200 });
+      const stream = await client(mock).chat.completions.create({ model: MODEL, messages: ask('slow start'), stream: true });
+      const at: number[] = [];
+      let text = '';
+      for await (const c of stream) {
+        at.push(Date.now());
+        text += c.choices[0]?.delta.content ?? '';
+      }
+      assert.equal(text, `Echo from ${MODEL}: slow start`);
+      assert.ok(at[1] - at[0] >= 190, `first content ${at[1] - at[0]}ms after the role chunk`);
+    }));
+
+  test('one-model outage: gpt-4o fails, gpt-4o-mini works, /health 200', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ errorRate: 1, errorStatus: 503, models: ['gpt-4o'] });
+      const oa = client(mock);
+      await assert.rejects(oa.chat.completions.create({ model: 'gpt-4o', messages: ask() }), OpenAI.InternalServerError);
+      const ok = await oa.chat.completions.create({ model: 'gpt-4o-mini', messages: ask('fine') });
+      assert.equal(ok.choices[0].message.content, 'Echo from gpt-4o-mini: fine');
+      const emb = await oa.embeddings.create({ model: 'text-embedding-3-small', input: 'x' });
+      assert.equal(emb.data.length, 1);
+      assert.equal((await fetch(`${mock.origin}/health`)).status, 200);
+      assert.equal(mock.stats().errors, 1);
+      // down restricted to gpt-4o: connection errors for it only.
+      mock.setFaults({ down: true, models: ['gpt-4o'] });
+      await assert.rejects(oa.chat.completions.create({ model: 'gpt-4o', messages: ask() }), OpenAI.APIConnectionError);
+      assert.equal((await oa.chat.completions.create({ model: 'gpt-4o-mini', messages: ask() })).choices[0].finish_reason, 'stop');
+      assert.equal((await fetch(`${mock.origin}/health`)).status, 200);
+    }));
+
+  test('emptyAnswers → content "", finish_reason stop, no tool calls (buffered and streaming)', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ emptyAnswers: true });
+      const oa = client(mock);
+      const res = await oa.chat.completions.create({ model: MODEL, messages: ask('use the tool'), tools });
+      assert.equal(res.choices[0].message.content, '');
+      assert.equal(res.choices[0].message.tool_calls, undefined);
+      assert.equal(res.choices[0].finish_reason, 'stop');
+      assert.equal(res.usage?.completion_tokens, 0);
+      const got = await collect(await oa.chat.completions.create({ model: MODEL, messages: ask('use the tool'), tools, stream: true }));
+      assert.equal(got.text, '');
+      assert.equal(got.finish, 'stop');
+      assert.ok(got.chunks.every((c) => c.choices[0]?.delta.tool_calls === undefined));
+    }));
+
+  test('garbageAnswers → deterministic nonsense; JSON mode gets invalid JSON', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ garbageAnswers: true });
+      const oa = client(mock);
+      const a = await oa.chat.completions.create({ model: MODEL, messages: ask('what is 2+2') });
+      const b = await oa.chat.completions.create({ model: MODEL, messages: ask('something else') });
+      const text = a.choices[0].message.content ?? '';
+      assert.match(text, /^\uFFFD\uFFFD lorem ## /);
+      assert.ok(!text.includes('Echo'));
+      assert.equal(b.choices[0].message.content, text, 'deterministic');
+      assert.equal(a.choices[0].finish_reason, 'stop');
+      const streamed = await collect(await oa.chat.completions.create({ model: MODEL, messages: ask(), stream: true }));
+      assert.equal(streamed.text, text);
+      const jsonMode = { type: 'json_object' } as const;
+      const j = await oa.chat.completions.create({ model: MODEL, messages: ask('answer in JSON'), response_format: jsonMode });
+      const content = j.choices[0].message.content ?? '';
+      assert.ok(content.startsWith('{'), content);
+      assert.throws(() => JSON.parse(content), SyntaxError);
+    }));
+
+  test('a trailing assistant message is not continued: the answer starts afresh (no prefill in Chat Completions)', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      const res = await client(mock).chat.completions.create({
+        model: MODEL,
+        messages: [
+          { role: 'user', content: 'tell a story' },
+          { role: 'assistant', content: 'Echo from gpt-4o-mini:' },
+        ],
+      });
+      assert.equal(res.choices[0].message.content, `Echo from ${MODEL}: tell a story`);
+    }));
+});

@@ -166,3 +166,149 @@ describe('health, down, stats, close', () => {
     await mock.close(); // idempotent
   });
 });
+
+/** Reads a whole SSE body as text (fetch; resolves when the server closes the stream). */
+async function sseText(url: string, body: unknown): Promise<string> {
+  const r = await fetch(url, { method: 'POST', headers: json, body: JSON.stringify(body) });
+  assert.equal(r.status, 200);
+  return r.text();
+}
+
+/** A streamed Anthropic request for `content`. */
+const anthropicReq = (content: string) => ({ model: 'm', max_tokens: 9, stream: true, messages: [{ role: 'user', content }] });
+
+/** The `data:` payloads of an SSE body, in order. */
+const dataLines = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+
+describe('provider-level faults over plain HTTP', () => {
+  test('new keys are validated', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      for (const [body, key] of [
+        [{ ttftMs: -1 }, 'ttftMs'],
+        [{ malformedAfterChunks: 1.5 }, 'malformedAfterChunks'],
+        [{ omitDone: 'yes' }, 'omitDone'],
+        [{ models: [] }, 'models'],
+        [{ contextLength: 1 }, 'contextLength'],
+      ] as const) {
+        const r = await fetch(`${mock.origin}/__faults`, { method: 'PUT', headers: json, body: JSON.stringify(body) });
+        assert.equal(r.status, 400, JSON.stringify(body));
+        assert.deepEqual(((await r.json()) as { error: { keys: string[] } }).error.keys, [key]);
+      }
+      const all = {
+        ttftMs: 5,
+        omitDone: true,
+        malformedAfterChunks: 2,
+        contextLength: true,
+        contentFilter: true,
+        emptyAnswers: true,
+        garbageAnswers: true,
+        models: ['a'],
+      };
+      const r = await fetch(`${mock.origin}/__faults`, { method: 'PUT', headers: json, body: JSON.stringify(all) });
+      assert.equal(r.status, 200);
+      assert.deepEqual(mock.faults(), all);
+    }));
+
+  test('omitDone: OpenAI stream ends cleanly without data: [DONE], Anthropic without message_stop', async () => {
+    await withMock({ kind: 'openai' }, async (mock) => {
+      const req = { model: 'm', stream: true, messages: [{ role: 'user', content: 'a b' }] };
+      assert.equal(dataLines(await sseText(`${mock.baseUrl}/chat/completions`, req)).at(-1), '[DONE]');
+      mock.setFaults({ omitDone: true });
+      const lines = dataLines(await sseText(`${mock.baseUrl}/chat/completions`, req));
+      assert.ok(!lines.includes('[DONE]'));
+      const last = JSON.parse(lines.at(-1)!) as { choices: { finish_reason: string }[] };
+      assert.equal(last.choices[0].finish_reason, 'stop', 'every chunk but the terminator was sent');
+      await waitFor(() => mock.stats().completed === 2, 2000, 'completed=2');
+    });
+    await withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ omitDone: true });
+      const text = await sseText(`${mock.baseUrl}/v1/messages`, anthropicReq('a'));
+      const types = dataLines(text).map((d) => (JSON.parse(d) as { type: string }).type);
+      assert.equal(types.at(-1), 'message_delta');
+      assert.ok(!types.includes('message_stop'));
+    });
+  });
+
+  test('malformedAfterChunks: n content events, then one invalid JSON line, then close', async () => {
+    await withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ malformedAfterChunks: 2 });
+      const req = { model: 'm', stream: true, messages: [{ role: 'user', content: 'one two three four' }] };
+      const lines = dataLines(await sseText(`${mock.baseUrl}/chat/completions`, req));
+      assert.equal(lines.length, 4, lines.join('\n')); // role chunk, 2 content chunks, garbage
+      assert.equal(lines[3], '{not json');
+      const contentOf = (l: string) => (JSON.parse(l) as { choices: { delta: { content: string } }[] }).choices[0].delta.content;
+      assert.deepEqual(lines.slice(1, 3).map(contentOf), ['Echo ', 'from ']);
+      // More than the answer has: the garbage replaces the terminator.
+      mock.setFaults({ malformedAfterChunks: 99 });
+      const all = dataLines(await sseText(`${mock.baseUrl}/chat/completions`, req));
+      assert.equal(all.at(-1), '{not json');
+      assert.ok(!all.includes('[DONE]'));
+    });
+    await withMock({ kind: 'anthropic' }, async (mock) => {
+      mock.setFaults({ malformedAfterChunks: 1 });
+      const text = await sseText(`${mock.baseUrl}/v1/messages`, anthropicReq('a b'));
+      const lines = dataLines(text);
+      assert.equal(lines.at(-1), '{not json');
+      const types = lines.slice(0, -1).map((d) => (JSON.parse(d) as { type: string }).type);
+      assert.deepEqual(types, ['message_start', 'content_block_start', 'ping', 'content_block_delta']);
+    });
+  });
+
+  test('one-model outage (down + models): only that model resets; /health, other models and /v1/models work', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ down: true, models: ['gpt-4o'] });
+      const chat = (model: string) =>
+        fetch(`${mock.baseUrl}/chat/completions`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }),
+        });
+      await assert.rejects(chat('gpt-4o'));
+      const ok = await chat('gpt-4o-mini');
+      assert.equal(ok.status, 200);
+      const answer = (await ok.json()) as { choices: { message: { content: string } }[] };
+      assert.match(answer.choices[0].message.content, /^Echo from gpt-4o-mini/);
+      assert.equal((await fetch(`${mock.origin}/health`)).status, 200);
+      assert.equal((await fetch(`${mock.baseUrl}/models`)).status, 200);
+      assert.equal((await fetch(`${mock.baseUrl}/nope`, { method: 'POST' })).status, 404);
+      await waitFor(() => mock.stats().completed === 2 && mock.stats().inFlight === 0, 2000, 'settled');
+      const s = mock.stats();
+      assert.equal(s.resets, 1);
+      assert.equal(s.aborted, 0, 'a reset is not also counted as aborted');
+      assert.equal(s.requests, s.resets + s.aborted + s.completed + s.inFlight);
+    }));
+
+  test('ttftMs: headers and the role chunk come at once, content after the delay; stallAfterChunks still applies', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      mock.setFaults({ ttftMs: 200, stallAfterChunks: 3 });
+      const ac = new AbortController();
+      const r = await fetch(`${mock.baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ model: 'm', stream: true, messages: [{ role: 'user', content: 'a b c d' }] }),
+        signal: ac.signal,
+      });
+      assert.equal(r.status, 200);
+      const reader = r.body!.getReader();
+      const decoder = new TextDecoder();
+      let buf = '';
+      const events: { data: string; at: number }[] = [];
+      while (events.length < 3) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, 'the stream stalls rather than closing');
+        buf += decoder.decode(value, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          events.push({ data: buf.slice(6, i), at: Date.now() });
+          buf = buf.slice(i + 2);
+        }
+      }
+      const deltas = events.map((e) => (JSON.parse(e.data) as { choices: { delta: Record<string, unknown> }[] }).choices[0].delta);
+      assert.equal(deltas[0].role, 'assistant');
+      assert.equal(deltas[1].content, 'Echo ');
+      assert.ok(events[1].at - events[0].at >= 190, `content came ${events[1].at - events[0].at}ms after the role chunk`);
+      ac.abort();
+      await reader.cancel().catch(() => undefined);
+      await waitFor(() => mock.stats().aborted === 1, 2000, 'aborted');
+    }));
+});

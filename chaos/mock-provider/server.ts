@@ -5,9 +5,27 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { anthropicError, anthropicMessage, anthropicStreamEvents, planAnthropicMessages } from './anthropic-format';
+import {
+  anthropicContextLengthError,
+  anthropicError,
+  anthropicMessage,
+  anthropicStreamEvents,
+  applyAnthropicAnswerFault,
+  planAnthropicMessages,
+} from './anthropic-format';
 import { FaultState, validateFaults, type Faults } from './faults';
-import { chatChunks, chatCompletion, embeddingsResponse, modelsList, openaiError, planOpenAIChat, type HttpReply } from './openai-format';
+import {
+  applyOpenAIAnswerFault,
+  chatChunks,
+  chatCompletion,
+  embeddingsResponse,
+  modelsList,
+  openaiContextLengthError,
+  openaiError,
+  openaiRateLimitMessage,
+  planOpenAIChat,
+  type HttpReply,
+} from './openai-format';
 
 /** Which wire format a mock speaks. */
 export type ProviderKind = 'openai' | 'anthropic' | 'openai-compatible';
@@ -38,9 +56,9 @@ export interface MockStats {
   requests: number;
   /** Requests per "METHOD /path". */
   byRoute: Record<string, number>;
-  /** Injected error responses (errorRate). */
+  /** Injected error responses (errorRate, contextLength). */
   errors: number;
-  /** Connections reset because of `down` (provider routes, /health and unknown routes). */
+  /** Connections reset because of `down` (provider routes, and /health and unknown routes unless `models` is set). */
   resets: number;
   /** Client went away before the response was finished. */
   aborted: number;
@@ -72,6 +90,12 @@ export interface MockProvider {
 }
 
 const DEFAULT_MODELS = ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'];
+
+/** One SSE event to write: `head` (role chunk / message_start), `content`, `other`, or `done` (terminator). */
+interface SseEvent {
+  text: string;
+  kind: 'head' | 'content' | 'other' | 'done';
+}
 
 function emptyStats(inFlight = 0): MockStats {
   return { requests: 0, byRoute: {}, errors: 0, resets: 0, aborted: 0, completed: 0, inFlight };
@@ -148,8 +172,10 @@ export async function startMockProvider(opts: MockProviderOptions): Promise<Mock
   const sockets = new Set<Socket>();
 
   const requestIdHeader = isAnthropic ? 'request-id' : 'x-request-id';
-  const providerError = (status: number, message?: string, requestId?: string): HttpReply =>
-    isAnthropic ? anthropicError(status, message, requestId) : openaiError(status, message);
+  const providerError = (status: number, message?: string, requestId?: string, model?: string): HttpReply => {
+    if (isAnthropic) return anthropicError(status, message, requestId);
+    return openaiError(status, message ?? (status === 429 ? openaiRateLimitMessage(model) : undefined));
+  };
 
   function routeOf(method: string, path: string): string | undefined {
     const key = `${method} ${path}`;
@@ -194,12 +220,15 @@ export async function startMockProvider(opts: MockProviderOptions): Promise<Mock
   async function handleProvider(req: http.IncomingMessage, res: http.ServerResponse, route: string): Promise<void> {
     stats.requests++;
     stats.byRoute[route] = (stats.byRoute[route] ?? 0) + 1;
-    if (faults.isDown()) return reset(req);
+    // Without `models` the fault hits every request: reset before reading anything.
+    if (faults.isDown() && faults.appliesToAll()) return reset(req);
     stats.inFlight++;
     const life = new ResponseLife(res);
+    let wasReset = false;
     void life.untilClosed().then(() => {
       // resetStats() carries inFlight over, so always settle on the current object.
       stats.inFlight = Math.max(0, stats.inFlight - 1);
+      if (wasReset) return; // counted in resets
       if (res.writableFinished) stats.completed++;
       else stats.aborted++;
     });
@@ -215,57 +244,118 @@ export async function startMockProvider(opts: MockProviderOptions): Promise<Mock
     const parsed = parseJson(raw);
     const body = parsed.ok ? parsed.value : undefined;
     const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const model = typeof b.model === 'string' ? b.model : undefined;
     if (route !== 'GET /v1/models') {
-      stats.lastRequest = { route, model: typeof b.model === 'string' ? b.model : undefined, stream: b.stream === true, body };
+      stats.lastRequest = { route, model, stream: b.stream === true, body };
+    }
+    // Faults restricted by `models` (one-model outage) skip requests for other models entirely.
+    const faulted = faults.appliesTo(model);
+    if (faulted && faults.isDown()) {
+      wasReset = true;
+      return reset(req);
     }
 
-    if (!(await life.sleep(faults.nextDelayMs()))) return;
-    if (faults.nextShouldFail()) {
+    if (faulted && !(await life.sleep(faults.nextDelayMs()))) return;
+    if (faulted && faults.nextShouldFail()) {
       stats.errors++;
       const retryAfter = faults.retryAfterS();
-      return reply(providerError(faults.errorStatus(), undefined, requestId), retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {});
+      const err = providerError(faults.errorStatus(), undefined, requestId, model);
+      return reply(err, retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {});
     }
     if (!authorized(req)) return reply(providerError(401, undefined, requestId));
     if (!parsed.ok) return reply(providerError(400, 'Request body is not valid JSON.', requestId));
 
+    const answerFault = faulted ? faults.answerFault() : undefined;
     const created = Math.floor(Date.now() / 1000);
     if (route === 'GET /v1/models') return reply({ status: 200, body: modelsList(models, created) });
-    if (route === 'POST /v1/embeddings') return reply(embeddingsResponse(body));
+    if (route === 'POST /v1/embeddings') {
+      const r = embeddingsResponse(body);
+      if (r.status === 200 && answerFault === 'contextLength') {
+        stats.errors++;
+        return reply(openaiContextLengthError('embeddings', (r.body as { usage: { prompt_tokens: number } }).usage.prompt_tokens));
+      }
+      return reply(r);
+    }
 
-    let events: string[];
+    let events: SseEvent[];
     if (isAnthropic) {
       const plan = planAnthropicMessages(body, nextToolId);
       if ('status' in plan) return reply(plan);
+      if (answerFault === 'contextLength') {
+        stats.errors++;
+        return reply(anthropicContextLengthError(plan.inputTokens, requestId));
+      }
+      if (answerFault) applyAnthropicAnswerFault(plan, answerFault);
       const id = `msg_mock${String(n).padStart(8, '0')}`;
       if (!plan.stream) return reply({ status: 200, body: anthropicMessage(plan, id) });
-      events = anthropicStreamEvents(plan, id).map((e) => `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+      const kindOf = (event: string): SseEvent['kind'] =>
+        event === 'message_start' ? 'head' : event === 'content_block_delta' ? 'content' : event === 'message_stop' ? 'done' : 'other';
+      events = anthropicStreamEvents(plan, id).map((e) => ({
+        text: `event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`,
+        kind: kindOf(e.event),
+      }));
     } else {
       const plan = planOpenAIChat(body, nextToolId);
       if ('status' in plan) return reply(plan);
+      if (answerFault === 'contextLength') {
+        stats.errors++;
+        return reply(openaiContextLengthError('chat', plan.promptTokens));
+      }
+      if (answerFault) applyOpenAIAnswerFault(plan, answerFault);
       const id = `chatcmpl-mock${String(n).padStart(8, '0')}`;
       if (!plan.stream) return reply({ status: 200, body: chatCompletion(plan, id, created) });
-      events = chatChunks(plan, id, created).map((c) => `data: ${JSON.stringify(c)}\n\n`);
-      events.push('data: [DONE]\n\n');
+      events = chatChunks(plan, id, created).map((c, i) => {
+        const delta = (c.choices as { delta?: Record<string, unknown> }[])[0]?.delta ?? {};
+        const content = (typeof delta.content === 'string' && delta.content !== '') || delta.tool_calls !== undefined;
+        return { text: `data: ${JSON.stringify(c)}\n\n`, kind: i === 0 ? 'head' : content ? 'content' : 'other' };
+      });
+      events.push({ text: 'data: [DONE]\n\n', kind: 'done' });
     }
-    await streamEvents(res, life, events, headers);
+    await streamEvents(res, life, events, headers, faulted);
   }
 
-  async function streamEvents(res: http.ServerResponse, life: ResponseLife, events: string[], headers: Record<string, string>): Promise<void> {
+  /**
+   * Writes SSE events, applying the stream faults when `faulted`: stallAfterChunks (counts every event),
+   * ttftMs (before the first event after the head), malformed/malformedAfterChunks (counts content
+   * events) and omitDone.
+   */
+  async function streamEvents(
+    res: http.ServerResponse,
+    life: ResponseLife,
+    events: SseEvent[],
+    headers: Record<string, string>,
+    faulted: boolean,
+  ): Promise<void> {
     res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.flushHeaders();
-    const stallAfter = faults.stallAfterChunks();
-    const malformed = faults.isMalformed();
-    for (let i = 0; i < events.length; i++) {
+    const stallAfter = faulted ? faults.stallAfterChunks() : undefined;
+    const malformedAfter = faulted ? faults.malformedAfterChunks() : undefined;
+    const ttftMs = faulted ? faults.ttftMs() : 0;
+    const toSend = faulted && faults.omitDone() ? events.filter((e) => e.kind !== 'done') : events;
+    const garbage = isAnthropic ? 'event: content_block_delta\ndata: {not json\n\n' : 'data: {not json\n\n';
+    let contentSent = 0;
+    let pastHead = false;
+    for (let i = 0; i < toSend.length; i++) {
+      const e = toSend[i];
       if (life.closed) return;
       if (stallAfter !== undefined && i >= stallAfter) return life.untilClosed();
-      res.write(events[i]);
-      if (malformed) {
-        res.end(isAnthropic ? 'event: content_block_delta\ndata: {not json\n\n' : 'data: {not json\n\n');
+      if (e.kind !== 'head' && !pastHead) {
+        pastHead = true;
+        if (!(await life.sleep(ttftMs))) return;
+      }
+      if (malformedAfter !== undefined && e.kind !== 'head' && (contentSent >= malformedAfter || e.kind === 'done')) {
+        res.end(garbage);
         return;
       }
-      if (i < events.length - 1 && !(await life.sleep(chunkDelayMs))) return;
+      res.write(e.text);
+      if (e.kind === 'content') contentSent++;
+      if (i < toSend.length - 1 && !(await life.sleep(chunkDelayMs))) return;
     }
     if (stallAfter !== undefined) return life.untilClosed();
+    if (malformedAfter !== undefined) {
+      res.end(garbage); // fewer content events than malformedAfterChunks and no terminator (omitDone)
+      return;
+    }
     res.end();
   }
 
@@ -281,7 +371,7 @@ export async function startMockProvider(opts: MockProviderOptions): Promise<Mock
       });
     };
     if (path === '/__faults' || path === '/__stats') return done(handleControl(req, res, path));
-    if (faults.isDown()) {
+    if (faults.isDown() && faults.appliesToAll()) {
       const route = routeOf(method, path);
       if (route) return done(handleProvider(req, res, route));
       return reset(req);
