@@ -3,6 +3,7 @@
  * timeouts and retry policy. Pure zod, validated once at start-up, then frozen.
  */
 import { z } from 'zod';
+import { DEFAULT_FAST_WINDOW_MS } from '../contracts/breaker';
 import { StrategySchema } from '../contracts/request';
 import { RagConfigSchema, ragConfigIssues } from './rag-schema';
 
@@ -42,6 +43,8 @@ export const BreakerSettingsSchema = z
     errorRateThreshold: z.number().gt(0).max(1).default(0.3),
     slowCallMs: z.number().int().positive().default(5_000),
     slowCallRateThreshold: z.number().gt(0).max(1).default(0.5),
+    /** Short window beside windowMs so a new fault trips in seconds; 0 turns it off (bound: contracts/breaker.ts). */
+    fastWindowMs: z.number().int().min(0).default(DEFAULT_FAST_WINDOW_MS),
     consecutiveFailures: z.number().int().min(1).default(5),
     cooldownMs: z.number().int().positive().default(10_000),
     maxCooldownMs: z.number().int().positive().default(300_000),

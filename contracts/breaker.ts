@@ -18,7 +18,29 @@ export interface BreakerSettings {
   slowCallMs: number;
   /** Slow-call share (0..1) that trips the breaker. */
   slowCallRateThreshold: number;
-  /** This many failures in a row trip at once, whatever the window says. */
+  /**
+   * A short window beside `windowMs`, so a new fault is not diluted by minutes of healthy history
+   * (issue 11). Bucketed at min(bucketMs, fastWindowMs / 10). Its error and slow-call rates trip
+   * with the same thresholds once it holds `minCalls`, compared by their 99% lower confidence
+   * bound (Wilson, z = 2.58), so chance bursts in a small sample do not trip a healthy target.
+   *
+   * Bound, with n ≥ minCalls calls per fastWindowMs and F the worker flush interval:
+   * - a fault that slows (or fails) every call trips within fastWindowMs + fastWindowMs / 10 + F,
+   *   provided n / (n + 6.66) ≥ the threshold (n = 10 covers thresholds up to 0.6). A slow call
+   *   counts slowCallMs after it starts (its in-flight notice). At the defaults and 40 req/s a
+   *   brownout trips 6 s after calls turn slow. (Failing every call trips sooner, by the
+   *   consecutive rule, at the first flush.)
+   * - a fault failing a share r of the calls trips within the same time once
+   *   r − 2.58·√(r(1−r)/n) ≳ the threshold: at the defaults 40% errors need ≥ 16 req/s (tripped
+   *   after 9–10 s at 40 req/s), 50% ≥ 4.5 req/s. Below that, `windowMs` trips it as before.
+   * Settings without it (recorded before it existed) keep the old rules: no fast window, and
+   * batches' run fields ignored, so old histories replay. 0 turns the fast window off.
+   */
+  fastWindowMs?: number;
+  /**
+   * This many failures in a row trip at once, whatever the window says: runs inside a batch
+   * (`maxFailureRun`) and runs across batches (`trailingFailures` then `leadingFailures`) count.
+   */
   consecutiveFailures: number;
   /** First open period; doubles on each re-trip from half-open, up to maxCooldownMs. */
   cooldownMs: number;
@@ -34,6 +56,9 @@ export interface BreakerSettings {
   continueAsNewAfterEvents: number;
 }
 
+/** Default of `BreakerSettings.fastWindowMs` (also given to breakers started before it existed, from their next run). */
+export const DEFAULT_FAST_WINDOW_MS = 10_000;
+
 /** Outcomes of one target seen by one worker during one flush interval. */
 export interface OutcomeBatch {
   worker: string;
@@ -45,6 +70,10 @@ export interface OutcomeBatch {
   slow: number;
   /** Failures in a row at the end of the batch (0 if the last call succeeded). */
   trailingFailures: number;
+  /** Failures in a row at the start of the batch (absent from older workers: then unknown). */
+  leadingFailures?: number;
+  /** The longest run of failures in a row inside the batch (absent from older workers: then unknown). */
+  maxFailureRun?: number;
   /** Failure counts by type, for the operator's eyes. */
   byType: Record<string, number>;
   /** Sum of call durations in ms (for the mean). */

@@ -62,11 +62,16 @@ describe('OutcomeBatcher', () => {
         failures: 3,
         slow: 1,
         trailingFailures: 3,
+        leadingFailures: 0,
+        maxFailureRun: 3,
         byType: { ProviderServerError: 2, ProviderTimeout: 1 },
         totalMs: 1_950,
       },
     ]);
-    assert.deepEqual(sentTo(f, 't2'), [{ worker: 'worker-1', from: T0 + 5, to: T0 + 5, calls: 1, failures: 0, slow: 0, trailingFailures: 0, byType: {}, totalMs: 200 }]);
+    const noRuns = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
+    assert.deepEqual(sentTo(f, 't2'), [
+      { worker: 'worker-1', from: T0 + 5, to: T0 + 5, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 200 },
+    ]);
   });
 
   test('outcomes that say nothing about the target are ignored', async () => {
@@ -159,6 +164,67 @@ describe('OutcomeBatcher', () => {
     }
   });
 
+  test('maxFailureRun and leadingFailures: the longest run inside the batch, and the run it starts with', async () => {
+    // [sequence, trailing, leading, longest run]
+    const cases: Array<[string, number, number, number]> = [
+      ['oxx', 2, 0, 2],
+      ['xxo', 0, 2, 2],
+      ['xox', 1, 1, 1],
+      ['xxx', 3, 3, 3],
+      ['o', 0, 0, 0],
+      ['xoxxxxoxx', 2, 1, 4],
+      // The batch: alternating failures around a run of 8.
+      ['oxoxoxxxxxxxxoxoxoxo', 0, 0, 8],
+    ];
+    for (const [seq, trailing, leading, run] of cases) {
+      const f = setup();
+      [...seq].forEach((r, i) => f.batcher.record(outcome('t1', r === 'o' ? 'ok' : FailureType.ServerError), T0 + i));
+      await f.batcher.flush();
+      const [b] = sentTo(f, 't1');
+      assert.deepEqual([b.trailingFailures, b.leadingFailures, b.maxFailureRun], [trailing, leading, run], seq);
+    }
+  });
+
+  test('ignored outcomes and in-flight notices neither break nor extend the runs', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', FailureType.ServerError), T0);
+    f.batcher.record(outcome('t1', 'cancelled'), T0 + 1);
+    f.batcher.record(outcome('t1', 'x', 2_000, { inFlight: true }), T0 + 2);
+    f.batcher.record(outcome('t1', FailureType.ServerError), T0 + 3);
+    f.batcher.record(outcome('t1', 'ok'), T0 + 4);
+    await f.batcher.flush();
+    const [b] = sentTo(f, 't1');
+    assert.deepEqual([b.leadingFailures, b.maxFailureRun, b.trailingFailures], [2, 2, 0]);
+  });
+
+  test('a merged-back failed batch joins its trailing run to the leading run of the newer outcomes', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', 'ok'), T0);
+    for (let i = 1; i <= 3; i++) f.batcher.record(outcome('t1', FailureType.Unavailable), T0 + i);
+    f.failNext.add('t1');
+    await f.batcher.flush();
+    for (let i = 0; i < 2; i++) f.batcher.record(outcome('t1', FailureType.Unavailable), T0 + 100 + i);
+    f.batcher.record(outcome('t1', 'ok'), T0 + 102);
+    f.batcher.record(outcome('t1', FailureType.Unavailable), T0 + 103);
+    await f.batcher.flush();
+    const [b] = sentTo(f, 't1');
+    // ok, x, x, x | x, x, ok, x
+    assert.deepEqual([b.calls, b.failures, b.leadingFailures, b.maxFailureRun, b.trailingFailures], [8, 6, 0, 5, 1]);
+  });
+
+  test('a merged-back batch of failures only extends the newer leading run', async () => {
+    const f = setup();
+    for (let i = 0; i < 2; i++) f.batcher.record(outcome('t1', FailureType.Unavailable), T0 + i);
+    f.failNext.add('t1');
+    await f.batcher.flush();
+    f.batcher.record(outcome('t1', FailureType.Unavailable), T0 + 100);
+    f.batcher.record(outcome('t1', 'ok'), T0 + 101);
+    await f.batcher.flush();
+    const [b] = sentTo(f, 't1');
+    // x, x | x, ok
+    assert.deepEqual([b.leadingFailures, b.maxFailureRun, b.trailingFailures], [3, 3, 0]);
+  });
+
   test('one send per target per flush, whatever the traffic', async () => {
     const f = setup();
     for (let i = 0; i < 1_000; i++) f.batcher.record(outcome(i % 2 ? 't1' : 't2', i % 7 ? 'ok' : FailureType.ServerError), T0 + i);
@@ -169,7 +235,11 @@ describe('OutcomeBatcher', () => {
     f.batcher.record(outcome('t1', 'ok'), T0 + 2_000);
     await f.batcher.flush();
     assert.equal(f.sent.length, 3);
-    assert.deepEqual(f.sent[2], { target: 't1', batch: { worker: 'worker-1', from: T0 + 2_000, to: T0 + 2_000, calls: 1, failures: 0, slow: 0, trailingFailures: 0, byType: {}, totalMs: 100 } });
+    const noRuns = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
+    assert.deepEqual(f.sent[2], {
+      target: 't1',
+      batch: { worker: 'worker-1', from: T0 + 2_000, to: T0 + 2_000, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 100 },
+    });
   });
 
   test('flush with nothing pending sends nothing', async () => {
@@ -219,6 +289,8 @@ describe('OutcomeBatcher', () => {
         slow: 1,
         // The merged-back failure precedes the two new ones: one run of 3.
         trailingFailures: 3,
+        leadingFailures: 0,
+        maxFailureRun: 3,
         byType: { ProviderServerError: 1, ProviderTimeout: 2 },
         totalMs: 3_100,
       },
@@ -234,7 +306,19 @@ describe('OutcomeBatcher', () => {
     assert.deepEqual(f.sent, []);
     await f.batcher.flush();
     assert.deepEqual(sentTo(f, 't1'), [
-      { worker: 'worker-1', from: T0, to: T0 + 4, calls: 5, failures: 5, slow: 0, trailingFailures: 5, byType: { ProviderUnavailable: 5 }, totalMs: 50 },
+      {
+        worker: 'worker-1',
+        from: T0,
+        to: T0 + 4,
+        calls: 5,
+        failures: 5,
+        slow: 0,
+        trailingFailures: 5,
+        leadingFailures: 5,
+        maxFailureRun: 5,
+        byType: { ProviderUnavailable: 5 },
+        totalMs: 50,
+      },
     ]);
   });
 

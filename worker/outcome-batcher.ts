@@ -13,6 +13,8 @@ type Sender = (target: string, batch: OutcomeBatch) => Promise<void>;
 
 export class OutcomeBatcher {
   private pending = new Map<string, OutcomeBatch>();
+  /** Pending batches that hold a success (their leading run of failures has ended). */
+  private succeeded = new WeakSet<OutcomeBatch>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   /** Batches sent, for the bench and tests. */
@@ -28,7 +30,8 @@ export class OutcomeBatcher {
   private batchFor(target: string, now: number): OutcomeBatch {
     let b = this.pending.get(target);
     if (!b) {
-      b = { worker: this.worker, from: now, to: now, calls: 0, failures: 0, slow: 0, trailingFailures: 0, byType: {}, totalMs: 0 };
+      const runs = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
+      b = { worker: this.worker, from: now, to: now, calls: 0, failures: 0, slow: 0, ...runs, byType: {}, totalMs: 0 };
       this.pending.set(target, b);
     }
     b.to = now;
@@ -52,9 +55,12 @@ export class OutcomeBatcher {
     }
     if (o.outcome === 'ok') {
       b.trailingFailures = 0;
+      this.succeeded.add(b);
     } else {
       b.failures += 1;
       b.trailingFailures += 1;
+      if (!this.succeeded.has(b)) b.leadingFailures = (b.leadingFailures ?? 0) + 1;
+      b.maxFailureRun = Math.max(b.maxFailureRun ?? 0, b.trailingFailures);
       b.byType[o.outcome] = (b.byType[o.outcome] ?? 0) + 1;
     }
   }
@@ -76,8 +82,14 @@ export class OutcomeBatcher {
             const newerTo = this.pending.get(target)?.to;
             const b = this.batchFor(target, batch.to);
             if (newerTo !== undefined) b.to = Math.max(newerTo, batch.to);
-            // Its trailing run continues into the newer outcomes only if they all failed (the breaker's rule).
-            if (b.trailingFailures === b.calls) b.trailingFailures += batch.trailingFailures;
+            // Runs join across the seam: its trailing run continues into the newer leading one, and its
+            // leading run continues through the newer outcomes only if they hold no success.
+            const newerSucceeded = this.succeeded.has(b);
+            const [older, newer] = [batch.leadingFailures ?? 0, b.leadingFailures ?? 0];
+            b.maxFailureRun = Math.max(batch.maxFailureRun ?? 0, b.maxFailureRun ?? 0, batch.trailingFailures + newer);
+            b.leadingFailures = this.succeeded.has(batch) ? older : older + newer;
+            if (this.succeeded.has(batch)) this.succeeded.add(b);
+            if (!newerSucceeded) b.trailingFailures += batch.trailingFailures;
             b.calls += batch.calls;
             b.failures += batch.failures;
             b.slow += batch.slow;

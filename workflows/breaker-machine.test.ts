@@ -4,9 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { BreakerSettings, OutcomeBatch } from '../contracts/breaker';
+import { BreakerSettingsSchema } from '../config/schema';
+import { DEFAULT_FAST_WINDOW_MS, type BreakerSettings, type OutcomeBatch } from '../contracts/breaker';
+import { FailureType } from '../contracts/failures';
 import type { BreakerState } from '../contracts/routing';
-import { cooldownFor, initialState, nextDeadline, publish, step, tripReason, type MachineState } from './breaker-machine';
+import { OutcomeBatcher } from '../worker/outcome-batcher';
+import { cooldownFor, initialState, nextDeadline, publish, settingsForRun, step, tripReason, type MachineState } from './breaker-machine';
 
 const T0 = 1_700_000_000_000;
 
@@ -570,5 +573,188 @@ describe('carry (continue-as-new)', () => {
     }
     assert.equal(b.state, 'closed');
     assert.deepEqual(publish(b, SETTINGS, T0 + 1_200), publish(a, SETTINGS, T0 + 1_200));
+  });
+});
+
+/*
+ * Issue 11: reaction time at the default settings, simulated with the real batcher (one flush a
+ * second, as `routing.flushIntervalMs` defaults to) feeding the real machine, on a simulated clock.
+ */
+describe('reaction time (issue 11)', () => {
+  const DEFAULTS = BreakerSettingsSchema.parse({});
+  const HEALTHY_MS = 300_000;
+
+  interface Phase {
+    ms: number;
+    perSecond: number;
+    /** Share of calls that fail and that are slow: spread evenly, or placed by `random` if given. */
+    fail?: number;
+    slow?: number;
+    random?: () => number;
+  }
+
+  /** A seeded generator (mulberry32), so "random" traffic is the same on every run. */
+  function seeded(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+  }
+
+  /** Evenly spread: call i of a phase is picked if it crosses the next multiple of 1/share. */
+  const spread = (i: number, share: number) => Math.floor((i + 1) * share) > Math.floor(i * share);
+
+  /**
+   * Runs the phases back to back from T0 (calls evenly spaced, one flush per second). Returns when
+   * the breaker first opened, in ms since the start of the last phase, and why.
+   */
+  async function simulate(phases: Phase[], s: BreakerSettings = DEFAULTS, m = initialState('t1', T0)) {
+    const batches: OutcomeBatch[] = [];
+    const batcher = new OutcomeBatcher('w1', () => s.slowCallMs, async (_t, b) => void batches.push(structuredClone(b)));
+    let start = T0;
+    let lastStart = T0;
+    for (const p of phases) {
+      lastStart = start;
+      const gap = 1_000 / p.perSecond;
+      let i = 0;
+      for (let second = 0; second < p.ms / 1_000; second++) {
+        const end = start + (second + 1) * 1_000;
+        for (; start + i * gap < end; i++) {
+          const failed = p.random ? p.random() < (p.fail ?? 0) : spread(i, p.fail ?? 0);
+          const slow = p.random ? p.random() < (p.slow ?? 0) : spread(i, p.slow ?? 0);
+          const outcome = failed ? FailureType.ServerError : 'ok';
+          const durationMs = slow ? s.slowCallMs + 1_000 : 200;
+          batcher.record({ target: 't1', model: 'm', outcome, durationMs, streaming: false }, start + i * gap);
+        }
+        await batcher.flush();
+        for (const b of batches.splice(0)) step(m, { kind: 'batch', batch: b }, end, s);
+        step(m, { kind: 'tick' }, end, s);
+        const opened = m.transitions.find((t) => t.to === 'open');
+        if (opened) return { afterMs: opened.at - lastStart, reason: opened.reason, m };
+      }
+      start += p.ms;
+    }
+    return { afterMs: undefined, reason: undefined, m };
+  }
+
+  const healthy: Phase = { ms: HEALTHY_MS, perSecond: 40 };
+
+  test('the defaults are the ones the issue measured', () => {
+    const d = DEFAULTS;
+    assert.deepEqual(
+      [d.windowMs, d.bucketMs, d.minCalls, d.errorRateThreshold, d.slowCallRateThreshold, d.consecutiveFailures],
+      [300_000, 5_000, 10, 0.3, 0.5, 5],
+    );
+    assert.equal(DEFAULTS.fastWindowMs, 10_000);
+  });
+
+  test('a latency brownout at 40 req/s after 5 min of healthy traffic trips within 12 s', async () => {
+    const r = await simulate([healthy, { ms: 60_000, perSecond: 40, slow: 1 }]);
+    assert.ok(r.afterMs !== undefined && r.afterMs <= 12_000, `tripped after ${r.afterMs} ms`);
+    assert.match(r.reason!, /slow-call rate/);
+  });
+
+  test('40% errors at 40 req/s after 5 min of healthy traffic trip within 15 s', async () => {
+    const r = await simulate([healthy, { ms: 60_000, perSecond: 40, fail: 0.4 }]);
+    assert.ok(r.afterMs !== undefined && r.afterMs <= 15_000, `tripped after ${r.afterMs} ms`);
+    assert.match(r.reason!, /error rate/);
+  });
+
+  test('40% errors at 40 req/s, randomly placed, trip within 15 s too', async () => {
+    const random = seeded(11);
+    const r = await simulate([{ ...healthy, fail: 0.02, random }, { ms: 60_000, perSecond: 40, fail: 0.4, random }]);
+    assert.ok(r.afterMs !== undefined && r.afterMs <= 15_000, `tripped after ${r.afterMs} ms`);
+  });
+
+  test('40% errors at 2 req/s (too few calls for the fast window to be sure) still trip via the long window', async () => {
+    const r = await simulate([{ ms: HEALTHY_MS, perSecond: 2 }, { ms: DEFAULTS.windowMs, perSecond: 2, fail: 0.4 }]);
+    assert.ok(r.afterMs !== undefined && r.afterMs <= DEFAULTS.windowMs, `tripped after ${r.afterMs} ms`);
+    assert.match(r.reason!, /^error rate \d+% ≥ 30% over \d+ calls$/);
+  });
+
+  for (const perSecond of [0.5, 1, 2, 5, 40]) {
+    test(`steady 5% errors at ${perSecond} req/s never trip over 10 minutes (even, then randomly placed)`, async () => {
+      const even = await simulate([{ ms: 600_000, perSecond, fail: 0.05 }]);
+      assert.equal(even.reason, undefined);
+      const random = await simulate([{ ms: 600_000, perSecond, fail: 0.05, random: seeded(perSecond * 1_000) }]);
+      assert.equal(random.reason, undefined);
+      assert.ok(random.m.buckets.some((b) => b.failures > 0), 'the traffic did carry failures');
+    });
+  }
+
+  /** 40 calls: 16 ok, 8 failures in a row, 16 ok: 20% errors, no trailing run. */
+  const burst = (): OutcomeBatch => ({ ...batch(40, 8, { trailing: 0 }), maxFailureRun: 8, leadingFailures: 0 });
+
+  test('a run of failures inside one batch trips the consecutive rule', () => {
+    const m = step(fresh(), { kind: 'batch', batch: burst() }, T0, DEFAULTS);
+    assert.equal(m.state, 'open');
+    assert.equal(m.transitions.at(-1)!.reason, '8 failures in a row');
+  });
+
+  test('the issue’s batch, through the real batcher: failures alternating with successes around a run of 8', async () => {
+    // ok,x,ok,x,ok, x×8, ok,x,ok,x,ok,x,ok: 20 calls, 13 failures, no trailing run.
+    const seq = [...'oxoxo', ...'xxxxxxxx', ...'oxoxoxo'];
+    const sent: OutcomeBatch[] = [];
+    const batcher = new OutcomeBatcher('w1', () => 5_000, async (_t, b) => void sent.push(structuredClone(b)));
+    seq.forEach((c, i) => {
+      const outcome = c === 'x' ? FailureType.ServerError : 'ok';
+      batcher.record({ target: 't1', model: 'm', outcome, durationMs: 100, streaming: false }, T0 + i);
+    });
+    await batcher.flush();
+    assert.deepEqual([sent.length, sent[0].calls, sent[0].failures, sent[0].trailingFailures], [1, 20, 13, 0]);
+    const s = { ...DEFAULTS, errorRateThreshold: 1 }; // only the consecutive rule may trip
+    const m = step(fresh(), { kind: 'batch', batch: sent[0] }, T0 + 1_000, s);
+    assert.equal(m.state, 'open');
+    assert.equal(m.transitions.at(-1)!.reason, '8 failures in a row');
+  });
+
+  test('a run across two batches (trailing, then leading failures) trips the consecutive rule', () => {
+    const m = fresh();
+    step(m, { kind: 'batch', batch: { ...batch(20, 3, { trailing: 3 }), maxFailureRun: 3, leadingFailures: 0 } }, T0, DEFAULTS);
+    assert.equal(m.state, 'closed');
+    step(m, { kind: 'batch', batch: { ...batch(20, 2, { trailing: 0 }), maxFailureRun: 2, leadingFailures: 2 } }, T0 + 1_000, DEFAULTS);
+    assert.equal(m.state, 'open');
+    assert.equal(m.transitions.at(-1)!.reason, '5 failures in a row');
+  });
+
+  test('a batch without the run fields behaves as before: only trailingFailures count', () => {
+    const m = step(fresh(), { kind: 'batch', batch: batch(40, 8, { trailing: 0 }) }, T0, DEFAULTS);
+    assert.equal(m.state, 'closed');
+    assert.equal(m.consecutiveFailures, 0);
+  });
+
+  test('a state carried from an old run (no fast-window buckets) loads, and the fast window then works', async () => {
+    const old = JSON.parse(JSON.stringify(fresh())) as Record<string, unknown>;
+    delete old.fastBuckets;
+    const carried = JSON.parse(JSON.stringify(old)) as MachineState;
+    step(carried, { kind: 'tick' }, T0, DEFAULTS);
+    assert.equal(publish(carried, DEFAULTS, T0).state, 'closed');
+    const r = await simulate([{ ms: 60_000, perSecond: 40 }, { ms: 60_000, perSecond: 40, slow: 1 }], DEFAULTS, carried);
+    assert.ok(r.afterMs !== undefined && r.afterMs <= 12_000, `tripped after ${r.afterMs} ms`);
+  });
+
+  test('settingsForRun: an upgraded run gets the fast window (default if its input predates it), a legacy run never', () => {
+    const { fastWindowMs: _absent, ...old } = DEFAULTS;
+    assert.equal(settingsForRun(old as BreakerSettings, true).fastWindowMs, DEFAULT_FAST_WINDOW_MS);
+    assert.equal(settingsForRun({ ...DEFAULTS, fastWindowMs: 0 }, true).fastWindowMs, 0);
+    assert.equal(settingsForRun({ ...DEFAULTS, fastWindowMs: 4_000 }, true).fastWindowMs, 4_000);
+    assert.equal('fastWindowMs' in settingsForRun(DEFAULTS, false), false);
+  });
+
+  test('fastWindowMs 0 turns the fast window off', async () => {
+    const r = await simulate([{ ms: 60_000, perSecond: 40 }, { ms: 20_000, perSecond: 40, slow: 1 }], { ...DEFAULTS, fastWindowMs: 0 });
+    assert.equal(r.reason, undefined);
+  });
+
+  test('settings recorded before the fast window existed keep the old rules (replay-safe)', async () => {
+    const { fastWindowMs: _absent, ...legacy } = DEFAULTS;
+    const r = await simulate([healthy, { ms: 300_000, perSecond: 40, slow: 1 }], legacy as BreakerSettings);
+    // The issue's measurement: the 5-minute window alone needs about 150 s.
+    assert.ok(r.afterMs !== undefined && r.afterMs > 100_000 && r.afterMs < 200_000, `tripped after ${r.afterMs} ms`);
+    const m = step(fresh(), { kind: 'batch', batch: burst() }, T0, legacy as BreakerSettings);
+    assert.equal(m.state, 'closed', 'a legacy run ignores the run fields too');
   });
 });

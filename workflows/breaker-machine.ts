@@ -7,9 +7,16 @@
  * The cooldown doubles on each trip from half-open (bounded), so a flapping target cannot make
  * the breaker oscillate faster than its cooldown. Operator overrides pin the state until reset.
  */
-import type { BreakerAction, BreakerPublished, BreakerSettings, OutcomeBatch, ProbeResult } from '../contracts/breaker';
+import {
+  DEFAULT_FAST_WINDOW_MS,
+  type BreakerAction,
+  type BreakerPublished,
+  type BreakerSettings,
+  type OutcomeBatch,
+  type ProbeResult,
+} from '../contracts/breaker';
 import type { BreakerState } from '../contracts/routing';
-import { SlidingWindow, type Bucket } from './breaker-window';
+import { SlidingWindow, wilsonLowerBound, type Bucket, type WindowTotals } from './breaker-window';
 
 /** The machine's whole state: plain data, carried across continue-as-new. */
 export interface MachineState {
@@ -22,6 +29,8 @@ export interface MachineState {
   consecutiveFailures: number;
   halfOpenSuccesses: number;
   buckets: Bucket[];
+  /** The fast window's buckets (`fastWindowMs`); absent in a state carried from an older run. */
+  fastBuckets?: Bucket[];
   probe: { healthy: boolean; lastAt?: number; lastError?: string; latencyEwmaMs?: number; samples: number[] };
   transitions: BreakerPublished['transitions'];
 }
@@ -35,9 +44,43 @@ export type MachineEvent =
 const MAX_TRANSITIONS = 20;
 const MAX_SAMPLES = 50;
 const EWMA_ALPHA = 0.3;
+/** The fast window compares the lower end of its rates' 99% confidence interval with the thresholds. */
+const FAST_CONFIDENCE_Z = 2.58;
 
+/** A fresh, closed machine. */
 export function initialState(target: string, now: number): MachineState {
-  return { target, state: 'closed', since: now, trips: 0, consecutiveFailures: 0, halfOpenSuccesses: 0, buckets: [], probe: { healthy: true, samples: [] }, transitions: [] };
+  return {
+    target,
+    state: 'closed',
+    since: now,
+    trips: 0,
+    consecutiveFailures: 0,
+    halfOpenSuccesses: 0,
+    buckets: [],
+    fastBuckets: [],
+    probe: { healthy: true, samples: [] },
+    transitions: [],
+  };
+}
+
+/**
+ * The settings one workflow run applies. A run that is not `upgraded` (it started on code older than
+ * the fast window, see workflows/breaker.ts) keeps the old rules whatever its input says, so its
+ * history replays; an upgraded one gets the fast window even if its input predates the setting.
+ */
+export function settingsForRun(s: BreakerSettings, upgraded: boolean): BreakerSettings {
+  if (upgraded) return { ...s, fastWindowMs: s.fastWindowMs ?? DEFAULT_FAST_WINDOW_MS };
+  const { fastWindowMs: _dropped, ...legacy } = s;
+  return legacy;
+}
+
+/** Whether these settings apply the rules of issue 11 (fast window, runs inside batches). */
+const currentRules = (s: BreakerSettings) => s.fastWindowMs !== undefined;
+
+/** The fast window of these settings, or undefined when it is off. */
+function fastWindow(s: BreakerSettings, buckets: Bucket[] | undefined): SlidingWindow | undefined {
+  if (!s.fastWindowMs) return undefined;
+  return new SlidingWindow(s.fastWindowMs, Math.max(1, Math.min(s.bucketMs, Math.floor(s.fastWindowMs / 10))), buckets ?? []);
 }
 
 /** Cooldown after the n-th trip: doubles each time, bounded. */
@@ -67,31 +110,72 @@ function moveTo(m: MachineState, to: BreakerState, now: number, reason: string, 
     m.consecutiveFailures = 0;
     // Start closed with a fresh window: the failures that tripped it must not trip it again.
     m.buckets = [];
+    if (m.fastBuckets) m.fastBuckets = [];
   }
 }
 
-/** Why the closed breaker should trip now, or undefined. */
-export function tripReason(m: MachineState, s: BreakerSettings, now: number): string | undefined {
-  if (m.consecutiveFailures >= s.consecutiveFailures) return `${m.consecutiveFailures} failures in a row`;
-  const t = new SlidingWindow(s.windowMs, s.bucketMs, m.buckets).totals(now);
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+
+/** Why the rates of one window should trip the breaker, or undefined. `z` set: compare their lower confidence bound. */
+function rateReason(t: WindowTotals, s: BreakerSettings, z?: number): string | undefined {
   if (t.calls < s.minCalls) return undefined;
-  if (t.errorRate >= s.errorRateThreshold) return `error rate ${(t.errorRate * 100).toFixed(0)}% ≥ ${(s.errorRateThreshold * 100).toFixed(0)}% over ${t.calls} calls`;
-  if (t.slowRate >= s.slowCallRateThreshold) return `slow-call rate ${(t.slowRate * 100).toFixed(0)}% ≥ ${(s.slowCallRateThreshold * 100).toFixed(0)}% (> ${s.slowCallMs} ms) over ${t.calls} calls`;
+  const errorRate = z === undefined ? t.errorRate : wilsonLowerBound(t.failures, t.calls, z);
+  const slowRate = z === undefined ? t.slowRate : wilsonLowerBound(t.slow, t.calls, z);
+  const over = z === undefined ? `over ${t.calls} calls` : `over the last ${(s.fastWindowMs! / 1_000).toFixed(0)} s (${t.calls} calls)`;
+  const shown = (observed: number, bound: number) => (z === undefined ? pct(observed) : `${pct(observed)} (99% lower bound ${pct(bound)})`);
+  if (errorRate >= s.errorRateThreshold) return `error rate ${shown(t.errorRate, errorRate)} ≥ ${pct(s.errorRateThreshold)} ${over}`;
+  if (slowRate >= s.slowCallRateThreshold) {
+    return `slow-call rate ${shown(t.slowRate, slowRate)} ≥ ${pct(s.slowCallRateThreshold)} (> ${s.slowCallMs} ms) ${over}`;
+  }
   return undefined;
+}
+
+/**
+ * Why the closed breaker should trip now, or undefined. `run` is the longest run of failures the
+ * last batch showed (inside it, or continued from earlier batches), if longer than the current one.
+ */
+export function tripReason(m: MachineState, s: BreakerSettings, now: number, run = 0): string | undefined {
+  const longest = Math.max(run, m.consecutiveFailures);
+  if (longest >= s.consecutiveFailures) return `${longest} failures in a row`;
+  const fast = fastWindow(s, m.fastBuckets);
+  const long = rateReason(new SlidingWindow(s.windowMs, s.bucketMs, m.buckets).totals(now), s);
+  return long ?? (fast && rateReason(fast.totals(now), s, FAST_CONFIDENCE_Z));
+}
+
+/**
+ * Applies a batch to the run of failures in a row; returns the longest run the batch showed. A batch
+ * without the run fields (older workers), or settings with the old rules, count as before.
+ */
+function applyRuns(m: MachineState, b: OutcomeBatch, s: BreakerSettings): number {
+  const prev = m.consecutiveFailures;
+  if (!currentRules(s) || b.leadingFailures === undefined || b.maxFailureRun === undefined) {
+    m.consecutiveFailures = b.failures > 0 && b.trailingFailures === b.calls ? prev + b.calls : b.trailingFailures;
+    return m.consecutiveFailures;
+  }
+  // No success in the batch: its failures are both its leading and its trailing run.
+  const noSuccess = b.failures > 0 && b.leadingFailures === b.failures && b.trailingFailures === b.failures;
+  m.consecutiveFailures = noSuccess ? prev + b.failures : b.trailingFailures;
+  return Math.max(m.consecutiveFailures, b.maxFailureRun, b.leadingFailures > 0 ? prev + b.leadingFailures : 0);
 }
 
 /** Applies one event. Returns the same object, mutated (the workflow keeps one state). */
 export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerSettings): MachineState {
   const window = new SlidingWindow(s.windowMs, s.bucketMs, m.buckets);
+  const fast = fastWindow(s, m.fastBuckets);
   switch (ev.kind) {
     case 'batch': {
       const b = ev.batch;
-      window.add(Math.min(b.to, now), { calls: b.calls, failures: b.failures, slow: b.slow, totalMs: b.totalMs }, now);
+      const counts = { calls: b.calls, failures: b.failures, slow: b.slow, totalMs: b.totalMs };
+      window.add(Math.min(b.to, now), counts, now);
       m.buckets = window.toJSON();
-      m.consecutiveFailures = b.failures > 0 && b.trailingFailures === b.calls ? m.consecutiveFailures + b.calls : b.trailingFailures;
+      if (fast) {
+        fast.add(Math.min(b.to, now), counts, now);
+        m.fastBuckets = fast.toJSON();
+      }
+      const run = applyRuns(m, b, s);
       if (m.forced) break;
       if (m.state === 'closed') {
-        const reason = tripReason(m, s, now);
+        const reason = tripReason(m, s, now, run);
         if (reason) moveTo(m, 'open', now, reason, s);
       } else if (m.state === 'half-open') {
         if (b.failures > 0) moveTo(m, 'open', now, `trial call failed (${Object.keys(b.byType).join(', ') || 'failure'})`, s);
@@ -128,6 +212,7 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerS
         m.trips = 0;
         m.consecutiveFailures = 0;
         m.buckets = [];
+        if (m.fastBuckets) m.fastBuckets = [];
       } else if (ev.action === 'open') {
         m.forced = 'open';
         moveTo(m, 'open', now, 'operator forced open', s);
@@ -144,6 +229,7 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerS
       // A full quiet window after recovering forgets old trips, so the cooldown shrinks again.
       if (m.state === 'closed' && m.trips > 0 && now - m.since >= s.windowMs) m.trips = 0;
       m.buckets = (window.expire(now), window.toJSON());
+      if (fast) m.fastBuckets = (fast.expire(now), fast.toJSON());
       break;
     }
   }

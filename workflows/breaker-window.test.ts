@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { SlidingWindow } from './breaker-window';
+import { SlidingWindow, wilsonLowerBound } from './breaker-window';
 
 const WINDOW = 10_000;
 const BUCKET = 1_000;
@@ -130,5 +130,27 @@ describe('SlidingWindow', () => {
     const out = w.toJSON();
     out[0].calls = 999;
     assert.equal(w.totals(T0).calls, 2, 'toJSON output is a copy');
+  });
+});
+
+describe('wilsonLowerBound', () => {
+  test('known values at z = 2.58 (99%)', () => {
+    const z = 2.58;
+    // All of n: n / (n + z²).
+    assert.ok(Math.abs(wilsonLowerBound(10, 10, z) - 10 / (10 + z * z)) < 1e-12);
+    assert.ok(Math.abs(wilsonLowerBound(160, 400, z) - 0.3389) < 1e-3);
+    assert.ok(Math.abs(wilsonLowerBound(8, 20, z) - 0.1786) < 1e-3);
+    assert.equal(wilsonLowerBound(0, 50, z), 0);
+  });
+
+  test('no calls: 0, never NaN', () => {
+    assert.equal(wilsonLowerBound(0, 0, 2.58), 0);
+  });
+
+  test('below the observed share, and closer to it as the sample grows', () => {
+    const bounds = [10, 100, 1_000, 10_000].map((n) => wilsonLowerBound(0.4 * n, n, 2.58));
+    for (const b of bounds) assert.ok(b < 0.4);
+    for (let i = 1; i < bounds.length; i++) assert.ok(bounds[i] > bounds[i - 1], bounds.join(', '));
+    assert.ok(0.4 - bounds.at(-1)! < 0.02);
   });
 });

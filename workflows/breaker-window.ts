@@ -82,3 +82,16 @@ export class SlidingWindow {
     return this.buckets.map((b) => ({ ...b }));
   }
 }
+
+/**
+ * Lower end of the Wilson score interval of a share `k / n` at `z` standard deviations (z = 2.58
+ * for 99%): the smallest true rate the sample is still consistent with. 0 for an empty sample.
+ */
+export function wilsonLowerBound(k: number, n: number, z: number): number {
+  if (n <= 0 || k <= 0) return 0;
+  const p = k / n;
+  const z2 = z * z;
+  const centre = p + z2 / (2 * n);
+  const spread = z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return Math.max(0, (centre - spread) / (1 + z2 / n));
+}

@@ -9,6 +9,7 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  patched,
   proxyLocalActivities,
   setHandler,
   upsertMemo,
@@ -25,7 +26,7 @@ import {
   type BreakerWorkflowInput,
   type OutcomeBatch,
 } from '../contracts/breaker';
-import { initialState, nextDeadline, publish, step, type MachineEvent, type MachineState } from './breaker-machine';
+import { initialState, nextDeadline, publish, settingsForRun, step, type MachineEvent, type MachineState } from './breaker-machine';
 
 export const outcomesSignal = defineSignal<[OutcomeBatch]>(OUTCOMES_SIGNAL);
 export const overrideSignal = defineSignal<[BreakerAction]>(OVERRIDE_SIGNAL);
@@ -43,7 +44,9 @@ function samePublished(a: BreakerPublished | undefined, b: BreakerPublished): bo
 }
 
 export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<never> {
-  const s = input.settings;
+  // Runs started on code older than the fast window (issue 11) keep the old rules to their end, so
+  // their histories replay; from their next run on they get it (docs/replay.md).
+  const s = settingsForRun(input.settings, patched('breaker-fast-window'));
   const m: MachineState = (input.carry as MachineState | undefined) ?? initialState(input.target, Date.now());
   const pending: MachineEvent[] = [];
   let lastProbeAt = 0;
