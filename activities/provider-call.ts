@@ -98,24 +98,48 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const { target, model, adapter } = resolve(input);
     const started = performance.now();
     deps.hooks?.onCallStart?.(input, estimateTokens(input.request));
-    // A call past the slow bound is reported at once, so a latency brownout trips the breaker
-    // while calls still hang instead of after they time out.
-    const slowMs = breakerSettingsFor(deps.config, target.id).slowCallMs;
+    // A call past the slow bound (or the hedge delay, when the workflow hedges) is reported at
+    // once, so a latency brownout trips the breaker while calls still hang.
+    const slowMs = Math.min(breakerSettingsFor(deps.config, target.id).slowCallMs, input.slowAfterMs ?? Infinity);
     let slowReported = false;
     const slowTimer = setTimeout(() => {
       slowReported = true;
       deps.onOutcome?.({ target: target.id, model: model.id, outcome: 'slow', durationMs: slowMs, streaming, inFlight: true });
     }, slowMs);
+    // This try's own time limit: a timeout is the provider's fault (reported and failed over),
+    // never confused with a cancellation. Temporal's timeout is only a backstop above it.
+    const limitMs = streaming ? undefined : (input.timeoutMs ?? deps.config.timeouts.callMs);
+    const expired = new AbortController();
+    const limitTimer = limitMs === undefined ? undefined : setTimeout(() => expired.abort(), limitMs);
+    // A regular (hedged) call heartbeats, which is how a cancel reaches it; streams beat on their own.
+    const beat = !ctx.info.isLocal && !streaming ? setInterval(() => ctx.heartbeat(), 200) : undefined;
     const report = (outcome: string, retryAfterS?: number) => {
       clearTimeout(slowTimer);
+      clearTimeout(limitTimer);
+      clearInterval(beat);
       deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs: performance.now() - started, streaming, slowReported, retryAfterS });
     };
     try {
-      const result = await body(adapter, target, model, signal ?? ctx.cancellationSignal);
+      const result = await body(adapter, target, model, AbortSignal.any([signal ?? ctx.cancellationSignal, expired.signal]));
       report('ok');
       return result;
     } catch (err) {
+      if (expired.signal.aborted && !ctx.cancellationSignal.aborted) {
+        report(FailureType.Timeout);
+        throw ApplicationFailure.create({
+          type: FailureType.Timeout,
+          message: `${target.id} (${model.id}) sent no answer within ${limitMs} ms`,
+          nonRetryable: true,
+          details: [{ attempt: ctx.info.attempt }],
+        });
+      }
       if (ctx.cancellationSignal.aborted) {
+        // A call cancelled because a hedge answered first was slow by the hedge's measure, even
+        // if the cancel beat the slow timer by a few ms.
+        if (!slowReported && input.slowAfterMs !== undefined && performance.now() - started >= input.slowAfterMs / 2) {
+          slowReported = true;
+          deps.onOutcome?.({ target: target.id, model: model.id, outcome: 'slow', durationMs: slowMs, streaming, inFlight: true });
+        }
         // Report a cancellation as one, so the workflow does not take it for a provider fault.
         report('cancelled');
         throw new CancelledFailure(`provider call to ${target.id} cancelled`);

@@ -36,6 +36,13 @@ export function createRoutingActivities(deps: { config: GatewayConfig; state?: R
         rag: { defaultTopK: config.rag.defaultTopK, vectorBudgetMs: config.rag.vectorBudgetMs },
         policy: {
           callMs: config.timeouts.callMs,
+          requestMs: config.timeouts.requestMs,
+          hedge: {
+            ...(config.routing.hedgeAfterMs === 'auto' ? {} : { afterMs: config.routing.hedgeAfterMs }),
+            minMs: config.routing.hedgeMinMs,
+            maxMs: config.routing.hedgeMaxMs,
+            latencyMultiple: config.routing.hedgeLatencyMultiple,
+          },
           streamMs: config.timeouts.streamMs,
           streamIdleMs: config.timeouts.streamIdleMs,
           heartbeatMs: config.timeouts.heartbeatMs,

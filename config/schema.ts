@@ -136,8 +136,16 @@ export const GatewayConfigSchema = z
         refreshIntervalMs: z.number().int().min(50).default(500),
         /** This worker's share of each target's rate limits (e.g. 0.5 with two workers). */
         quotaShare: z.number().gt(0).max(1).default(1),
-        /** Start a second candidate when the first has not answered after this long (0: never). */
-        hedgeAfterMs: z.number().int().min(0).default(0),
+        /**
+         * Hedging of non-streaming calls: when the first candidate has not answered after this
+         * long, the next one is started too and the first good answer wins (the other call is
+         * aborted). A number of ms fixes the delay (0: never hedge); `auto` waits
+         * `hedgeLatencyMultiple` × the target's observed latency, within hedgeMinMs..hedgeMaxMs.
+         */
+        hedgeAfterMs: z.union([z.number().int().min(0), z.literal('auto')]).default('auto'),
+        hedgeMinMs: z.number().int().min(50).default(1_000),
+        hedgeMaxMs: z.number().int().min(50).default(15_000),
+        hedgeLatencyMultiple: z.number().min(1).default(3),
       })
       .strict()
       .prefault({}),
@@ -193,8 +201,13 @@ export const GatewayConfigSchema = z
       .prefault({}),
     timeouts: z
       .object({
-        /** Non-streaming provider call (per try). */
+        /** Non-streaming provider call (per try); a try that times out fails over at once. */
         callMs: z.number().int().positive().default(30_000),
+        /**
+         * Budget of a whole request across all its attempts (per request: routing.latencySloMs).
+         * Every attempt is bounded by what is left; none starts after it is spent.
+         */
+        requestMs: z.number().int().positive().default(60_000),
         /** A whole streaming call. */
         streamMs: z.number().int().positive().default(300_000),
         /** A stream that sends nothing for this long is stalled. */
@@ -221,6 +234,9 @@ export const GatewayConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.routing.hedgeMinMs > cfg.routing.hedgeMaxMs) {
+      ctx.addIssue({ code: 'custom', path: ['routing', 'hedgeMinMs'], message: `must not exceed routing.hedgeMaxMs (${cfg.routing.hedgeMaxMs})` });
+    }
     const ids = new Set<string>();
     const models = new Set<string>();
     cfg.targets.forEach((t, i) => {

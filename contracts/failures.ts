@@ -8,7 +8,7 @@
 export const FailureType = {
   /** Connection refused or reset, DNS failure: fail over at once, retrying the same target wastes time. */
   Unavailable: 'ProviderUnavailable',
-  /** The call took longer than its timeout. Retryable today; issue 11 makes it fail over after one. */
+  /** The call took longer than its timeout: fail over at once (the same target is still slow). */
   Timeout: 'ProviderTimeout',
   /** 5xx from the provider. Retryable. */
   ServerError: 'ProviderServerError',
@@ -24,7 +24,7 @@ export const FailureType = {
   ContentPolicy: 'ProviderContentPolicy',
   /** The answer could not be parsed (e.g. a malformed stream). */
   Malformed: 'ProviderMalformed',
-  /** The stream stopped producing data. */
+  /** The stream stopped producing data: fail over at once, like a timeout. */
   Stalled: 'ProviderStalled',
 } as const;
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
@@ -42,7 +42,7 @@ export interface FailureTraits {
 /** The one table. */
 export const FAILURE_TABLE: Readonly<Record<FailureTypeName, FailureTraits>> = {
   ProviderUnavailable: { retryable: false, countsForBreaker: true, requestFault: false },
-  ProviderTimeout: { retryable: true, countsForBreaker: true, requestFault: false },
+  ProviderTimeout: { retryable: false, countsForBreaker: true, requestFault: false },
   ProviderServerError: { retryable: true, countsForBreaker: true, requestFault: false },
   ProviderRateLimited: { retryable: true, countsForBreaker: false, requestFault: false },
   ProviderBadRequest: { retryable: false, countsForBreaker: false, requestFault: true },
@@ -50,7 +50,7 @@ export const FAILURE_TABLE: Readonly<Record<FailureTypeName, FailureTraits>> = {
   ProviderNotFound: { retryable: false, countsForBreaker: true, requestFault: false },
   ProviderContentPolicy: { retryable: false, countsForBreaker: false, requestFault: true },
   ProviderMalformed: { retryable: true, countsForBreaker: true, requestFault: false },
-  ProviderStalled: { retryable: true, countsForBreaker: true, requestFault: false },
+  ProviderStalled: { retryable: false, countsForBreaker: true, requestFault: false },
 };
 
 const ALL = Object.entries(FAILURE_TABLE) as Array<[FailureTypeName, FailureTraits]>;

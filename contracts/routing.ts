@@ -35,6 +35,13 @@ export interface TargetInfo {
 /** Timeouts and retry policy in force, copied from the config. */
 export interface CallPolicy {
   callMs: number;
+  /** Budget of a whole request (absent in snapshots recorded before request deadlines). */
+  requestMs?: number;
+  /**
+   * Hedging of non-streaming calls (absent in older snapshots: no hedging). `afterMs` fixes the
+   * delay (0: never); without it the delay is `latencyMultiple` × the target's latency, clamped.
+   */
+  hedge?: { afterMs?: number; minMs: number; maxMs: number; latencyMultiple: number };
   streamMs: number;
   streamIdleMs: number;
   heartbeatMs: number;
@@ -78,6 +85,10 @@ export interface ProviderCallInput {
   failoverFrom?: { target: string; reason: string };
   /** Mid-stream failover: the answer so far, already sent to the client; the target continues it. */
   continuation?: { text: string };
+  /** This try's time limit (what is left of the request's budget, at most callMs). */
+  timeoutMs?: number;
+  /** Report the call slow to the breaker once it runs this long (the hedge delay). */
+  slowAfterMs?: number;
 }
 
 /** What a provider call returns: the answer without the trace. */

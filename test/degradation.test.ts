@@ -83,14 +83,18 @@ test('a stream that fails before the first token: the same target answers buffer
   assert.equal(s.mocks[OPENAI].stats().lastRequest?.stream, false, 'the last call was buffered');
 });
 
-test('a stream stalled before any token: buffered on the same target, the job record says so', async () => {
+test('a stream stalled before any token fails over (a silent target is not asked again, buffered or not)', async () => {
   s.mocks[OPENAI].setFaults({ stallAfterChunks: 1 });
   const j = await job(chat('gpt-4o', 'stalled early', { stream: true }));
   assert.equal(j.status, 'completed', JSON.stringify(j));
-  assert.equal(j.result?.target, OPENAI);
-  assert.equal(j.result?.message.content, 'Echo from gpt-4o: stalled early');
-  assert.deepEqual(j.degradations.map((d) => d.kind), ['mode']);
-  assert.match(j.degradations[0].reason, /failed before the first token \(ProviderStalled\)/);
+  assert.equal(j.result?.target, ANTHROPIC);
+  assert.equal(j.result?.message.content, 'Echo from claude-sonnet-4-20250514: stalled early');
+  assert.deepEqual(j.attempts.map((a) => [a.target, a.outcome]), [
+    [OPENAI, 'ProviderStalled'],
+    [ANTHROPIC, 'ok'],
+  ]);
+  assert.deepEqual(j.degradations, [], 'still a stream: no mode degradation');
+  assert.equal(s.mocks[OPENAI].stats().requests, 1);
 });
 
 test('a stream cut mid-answer continues on another target: the client reads one whole answer', async () => {

@@ -6,6 +6,9 @@ import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@tempor
 import type { CallPolicy } from '../contracts/routing';
 import { NON_RETRYABLE_FAILURES } from '../contracts/failures';
 
+/** Temporal's own timeout sits this far above the activity's time limit. */
+const BACKSTOP_MS = 5_000;
+
 /** Short, bounded retries of one target for transient faults; the rest is failover's job. */
 export function providerRetry(policy: CallPolicy): RetryPolicy {
   return {
@@ -23,8 +26,32 @@ export function providerRetry(policy: CallPolicy): RetryPolicy {
  */
 export function fastCall(policy: CallPolicy, summary: string): LocalActivityOptions {
   // Wait for the cancel to reach the activity, so a cancelled job really aborts its HTTP call.
-  return { startToCloseTimeout: policy.callMs, retry: providerRetry(policy), cancellationType: 'WAIT_CANCELLATION_COMPLETED', summary };
+  // The activity enforces its own time limit (reported as a ProviderTimeout); Temporal's timeout
+  // is a backstop above it.
+  return {
+    startToCloseTimeout: policy.callMs + BACKSTOP_MS,
+    retry: providerRetry(policy),
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    summary,
+  };
 }
+
+/**
+ * One call of a hedged pair: a regular activity (a local one would hold the workflow task, so the
+ * hedge timer could not fire), heartbeating so a cancel reaches it within a second or two.
+ */
+export function hedgedCall(policy: CallPolicy, timeoutMs: number | undefined, summary: string): ActivityOptions {
+  return {
+    startToCloseTimeout: (timeoutMs ?? policy.callMs) + BACKSTOP_MS,
+    heartbeatTimeout: HEDGE_HEARTBEAT_MS,
+    retry: providerRetry(policy),
+    cancellationType: 'TRY_CANCEL',
+    summary,
+  };
+}
+
+/** Heartbeat timeout of hedged calls: the SDK sends heartbeats (and so learns of a cancel) at 80% of it. */
+export const HEDGE_HEARTBEAT_MS = 1_000;
 
 /**
  * A streaming call: a regular activity that heartbeats per chunk, so a dead worker or a stalled

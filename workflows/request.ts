@@ -5,12 +5,14 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   defineQuery,
   isCancellation,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -20,8 +22,8 @@ import type { AiRequest } from '../contracts/request';
 import type { AiResponse, Attempt } from '../contracts/response';
 import type { Candidate, ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
 import { PROGRESS_QUERY, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
-import { summarizeFailure } from './failure';
-import { fastCall, retrievalCall, SNAPSHOT_OPTIONS, streamCall } from './options';
+import { summarizeFailure, type FailureSummary } from './failure';
+import { fastCall, hedgedCall, retrievalCall, SNAPSHOT_OPTIONS, streamCall } from './options';
 import { augmentWithPassages, dataDegradationOf, retrievalInputOf, sourcesOf } from './rag';
 import type { RetrievalResult } from '../contracts/retrieval';
 import { planRoute } from './selector';
@@ -38,6 +40,97 @@ function story(candidates: Candidate[], attempts: Attempt[]): string {
   const lines = attempts.map((a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`);
   const plan = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
   return [`**Candidates:** ${plan}`, '', ...lines].join('\n');
+}
+
+/** Failures after which the same target is not asked again in buffered mode. */
+const NO_BUFFERED_RETRY = new Set<string>([FailureType.Unavailable, FailureType.Timeout, FailureType.Stalled, FailureType.RateLimited]);
+
+/** Limits of one try: what is left of the request's budget, and when to report it slow. */
+interface AttemptLimits {
+  timeoutMs?: number;
+  slowAfterMs?: number;
+  /** Part of a hedged pair: a regular activity (see {@link hedged}). */
+  hedged?: boolean;
+}
+
+/** Below this much budget no new try starts. */
+const MIN_ATTEMPT_MS = 100;
+
+/** The limits of the next try, or undefined when the request's budget is spent. */
+function attemptLimits(snapshot: RoutingSnapshot, deadline: number | undefined): AttemptLimits | undefined {
+  if (deadline === undefined) return {};
+  const left = deadline - Date.now();
+  if (left < MIN_ATTEMPT_MS) return undefined;
+  return { timeoutMs: Math.min(snapshot.policy.callMs, left) };
+}
+
+/**
+ * How long to wait for a candidate before hedging with the next one (0: do not hedge): fixed, or
+ * a multiple of the target's observed latency, clamped; unknown latency waits the maximum.
+ */
+function hedgeDelay(snapshot: RoutingSnapshot, c: Candidate, timeoutMs: number | undefined): number {
+  const h = snapshot.policy.hedge;
+  if (!h) return 0;
+  const latency = snapshot.targets.find((t) => t.id === c.target)?.latencyMs;
+  const delay = h.afterMs ?? (latency === undefined ? h.maxMs : Math.min(h.maxMs, Math.max(h.minMs, Math.round(latency * h.latencyMultiple))));
+  return delay > 0 && (timeoutMs === undefined || delay < timeoutMs) ? delay : 0;
+}
+
+/** What one try of one candidate came to. */
+type Outcome =
+  | { kind: 'ok'; candidate: Candidate; answer: ProviderCallResult; durationMs: number }
+  | { kind: 'failed'; candidate: Candidate; failure: FailureSummary; durationMs: number }
+  /** Lost a hedge: cancelled because the other candidate answered first. */
+  | { kind: 'hedged'; candidate: Candidate; durationMs: number };
+
+/** One try, as a tagged outcome. A cancellation propagates (unless `hedgeLost` says it was ours). */
+async function attempt(c: Candidate, request: AiRequest, index: number, total: number, ctx: CallContext, previous: Attempt | undefined, limits: AttemptLimits = {}, hedgeLost?: () => boolean): Promise<Outcome> {
+  const startedAt = Date.now(); // the workflow clock: deterministic on replay
+  try {
+    const answer = await callCandidate(c, request, index, total, ctx, previous, limits);
+    return { kind: 'ok', candidate: c, answer, durationMs: Date.now() - startedAt };
+  } catch (err) {
+    if (isCancellation(err)) {
+      if (hedgeLost?.()) return { kind: 'hedged', candidate: c, durationMs: Date.now() - startedAt };
+      throw err;
+    }
+    return { kind: 'failed', candidate: c, failure: summarizeFailure(err), durationMs: Date.now() - startedAt };
+  }
+}
+
+/**
+ * Hedging: runs `first`; if it has not finished after `delayMs`, runs `second` beside it. The
+ * first good answer wins; the other try is cancelled (its HTTP call aborted) and recorded as
+ * hedged without waiting for it. Outcomes come back in start order. Both run as regular
+ * activities: a running local activity holds the workflow task, so no timer could fire beside it.
+ */
+async function hedged(pair: [Candidate, Candidate], first: (lost: () => boolean) => Promise<Outcome>, second: (lost: () => boolean) => Promise<Outcome>, delayMs: number): Promise<Outcome[]> {
+  const scopes = [new CancellationScope(), new CancellationScope()];
+  const lost = [false, false];
+  const startedAt = Date.now();
+  const a = scopes[0].run(() => first(() => lost[0]));
+  const timerScope = new CancellationScope();
+  const timer = timerScope.run(() => sleep(delayMs)).then(
+    () => 'hedge' as const,
+    () => 'cancelled' as const,
+  );
+  const early = await Promise.race([a, timer]);
+  if (early !== 'hedge') {
+    timerScope.cancel();
+    return [await a];
+  }
+  const b = scopes[1].run(() => second(() => lost[1]));
+  // A workflow cancel rejects both; the race below surfaces one, this keeps the other handled.
+  a.catch(() => undefined);
+  b.catch(() => undefined);
+  const tries = [a, b];
+  const winner = await Promise.race(tries.map((p, i) => p.then((o) => ({ o, i }))));
+  if (winner.o.kind !== 'ok') return [await a, await b];
+  const other = 1 - winner.i;
+  lost[other] = true;
+  scopes[other].cancel();
+  const loser: Outcome = { kind: 'hedged', candidate: pair[other], durationMs: Date.now() - startedAt - (other === 1 ? delayMs : 0) };
+  return winner.i === 0 ? [winner.o, loser] : [loser, winner.o];
 }
 
 /** Everything a candidate call needs besides the candidate. */
@@ -58,7 +151,7 @@ function streamingCapable(snapshot: RoutingSnapshot, c: Candidate): boolean {
  * fails before the first token, the same target is asked for a buffered answer instead (mode
  * degradation: the API still sends it to the client as a stream).
  */
-async function callCandidate(c: Candidate, request: AiRequest, index: number, total: number, ctx: CallContext, previous?: Attempt): Promise<ProviderCallResult> {
+async function callCandidate(c: Candidate, request: AiRequest, index: number, total: number, ctx: CallContext, previous?: Attempt, limits: AttemptLimits = {}): Promise<ProviderCallResult> {
   const summary = `${index === 0 ? 'call' : 'failover to'} ${c.target} (${c.model}), candidate ${index + 1}/${total}${c.lastResort ? ` (last resort: ${c.lastResort})` : ''}`;
   const call = {
     target: c.target,
@@ -68,6 +161,8 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
     streamTo: ctx.input.streamTo,
     ...(previous ? { failoverFrom: { target: previous.target, reason: previous.outcome } } : {}),
     ...(ctx.continuation ? { continuation: { text: ctx.continuation.text } } : {}),
+    ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
+    ...(limits.slowAfterMs !== undefined ? { slowAfterMs: limits.slowAfterMs } : {}),
   };
   const buffered = (why: string) => {
     if (!ctx.progress.degradations.some((d) => d.kind === 'mode')) ctx.progress.degradations.push({ kind: 'mode', from: 'stream', to: 'buffered', reason: why });
@@ -75,6 +170,10 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
     return callProvider({ ...call, request: { ...request, stream: false } });
   };
   if (!request.stream) {
+    if (limits.hedged) {
+      const { callProvider } = proxyActivities<activities.ProviderActivities>(hedgedCall(ctx.snapshot.policy, limits.timeoutMs, summary));
+      return callProvider(call);
+    }
     const { callProvider } = proxyLocalActivities<activities.ProviderActivities>(fastCall(ctx.snapshot.policy, summary));
     return callProvider(call);
   }
@@ -85,7 +184,10 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
   } catch (err) {
     if (isCancellation(err)) throw err;
     const f = summarizeFailure(err);
-    if (f.chunks > 0 || REQUEST_FAULTS.includes(f.type) || f.type === FailureType.Unavailable) throw err;
+    // Buffered mode on the same target helps only when its streaming broke, not when the target is
+    // down, silent or slow (fail over instead), and only when the request allows degradation.
+    if (f.chunks > 0 || REQUEST_FAULTS.includes(f.type) || NO_BUFFERED_RETRY.has(f.type)) throw err;
+    if (!(request.routing?.allowDegradation ?? ctx.snapshot.defaults.allowDegradation)) throw err;
     ctx.progress.attempts.push({ target: c.target, model: c.model, outcome: f.type, error: `stream: ${f.message}`, retries: f.retries, durationMs: 0 });
     return buffered(`the stream from ${c.target} failed before the first token (${f.type})`);
   }
@@ -154,7 +256,10 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
     const tried = new Set<string>();
     let shown = candidates;
     let failovers = 0;
-    for (let stageIndex = 0; ; stageIndex++) {
+    const budgetMs = snapshot.policy.requestMs === undefined ? undefined : (input.request.routing?.latencySloMs ?? snapshot.policy.requestMs);
+    const deadline = budgetMs === undefined ? undefined : requestStartedAt + budgetMs;
+    let budgetSpent = false;
+    stages: for (let stageIndex = 0; ; stageIndex++) {
       if (stageIndex === stages.length) {
         const step = steps[stageIndex - 1];
         if (!step) break;
@@ -168,13 +273,51 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
         progress.degradations.push(modelDegradation(from, stage.step, `every target of ${from} failed`));
         shown = [...shown, ...todo];
       }
-      for (const c of todo) {
+      for (let i = 0; i < todo.length; i++) {
+        const c = todo[i];
+        const limits = attemptLimits(snapshot, deadline);
+        if (!limits) {
+          budgetSpent = true;
+          break stages;
+        }
         tried.add(`${c.target}/${c.model}`);
         progress.currentTarget = c.target;
-        const startedAt = Date.now(); // the workflow clock: deterministic on replay
-        try {
-          const answer = await callCandidate(c, stage.request, failovers, shown.length, ctx, progress.attempts[progress.attempts.length - 1]);
-          progress.attempts.push({ target: c.target, model: answer.model, outcome: 'ok', durationMs: Date.now() - startedAt });
+        const previous = progress.attempts[progress.attempts.length - 1];
+        const partner = stage.request.stream ? undefined : todo[i + 1];
+        const delay = partner ? hedgeDelay(snapshot, c, limits.timeoutMs) : 0;
+        const outcomes = partner && delay > 0
+          ? await hedged(
+              [c, partner],
+              () => attempt(c, stage.request, failovers, shown.length, ctx, previous, { ...limits, slowAfterMs: delay, hedged: true }),
+              () => {
+                tried.add(`${partner.target}/${partner.model}`);
+                i += 1;
+                progress.currentTarget = partner.target;
+                return attempt(partner, stage.request, failovers + 1, shown.length, ctx, { target: c.target, model: c.model, outcome: 'slow', durationMs: delay }, { ...attemptLimits(snapshot, deadline), hedged: true });
+              },
+              delay,
+            )
+          : [await attempt(c, stage.request, failovers, shown.length, ctx, previous, limits)];
+        for (const o of outcomes) {
+          if (o.kind === 'ok') continue;
+          if (o.kind === 'hedged') {
+            progress.attempts.push({ target: o.candidate.target, model: o.candidate.model, outcome: 'Hedged', error: `still no answer after the hedge delay of ${delay} ms; another target answered first`, durationMs: o.durationMs });
+            failovers += 1;
+            continue;
+          }
+          const f = o.failure;
+          progress.attempts.push({ target: o.candidate.target, model: o.candidate.model, outcome: f.type, error: f.message, retries: f.retries, durationMs: o.durationMs });
+          failovers += 1;
+          if (f.chunks > 0 && stage.request.stream && (input.request.routing?.allowDegradation ?? snapshot.defaults.allowDegradation)) {
+            // Tokens reached the client: the next target is asked to continue them, not restart.
+            ctx.continuation = { text: (ctx.continuation?.text ?? '') + f.partialText, from: ctx.continuation?.from ?? o.candidate.target, cause: f.type };
+          }
+        }
+        setCurrentDetails(story(shown, progress.attempts));
+        const won = outcomes.find((o) => o.kind === 'ok');
+        if (won?.kind === 'ok') {
+          const { answer, candidate } = won;
+          progress.attempts.push({ target: candidate.target, model: answer.model, outcome: 'ok', durationMs: won.durationMs });
           if (ctx.continuation) {
             // Mid-stream failover: the client already has the first part; this target wrote the rest.
             const cont = ctx.continuation;
@@ -182,8 +325,8 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
             progress.degradations.push({
               kind: 'mode',
               from: `stream from ${cont.from}`,
-              to: `continued on ${c.target}`,
-              reason: `the stream was cut after ${cont.text.length} characters (${cont.cause}); ${c.target} (${c.model}) continued the same answer from there`,
+              to: `continued on ${candidate.target}`,
+              reason: `the stream was cut after ${cont.text.length} characters (${cont.cause}); ${candidate.target} (${candidate.model}) continued the same answer from there`,
             });
           }
           const result: AiResponse = {
@@ -199,33 +342,25 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
           };
           progress.phase = 'completed';
           progress.result = result;
-          upsertSearchAttributes(searchAttributeUpdates({ target: c.target, failovers, status: 'completed' }));
-          gatewaySink.requestFinished({ status: 'completed', target: c.target, failovers, degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
+          upsertSearchAttributes(searchAttributeUpdates({ target: candidate.target, failovers, status: 'completed' }));
+          gatewaySink.requestFinished({ status: 'completed', target: candidate.target, failovers, degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
           setCurrentDetails(story(shown, progress.attempts));
           return result;
-        } catch (err) {
-          if (isCancellation(err)) throw err;
-          const f = summarizeFailure(err);
-          progress.attempts.push({ target: c.target, model: c.model, outcome: f.type, error: f.message, retries: f.retries, durationMs: Date.now() - startedAt });
-          setCurrentDetails(story(shown, progress.attempts));
-          failovers += 1;
-          if (f.chunks > 0 && stage.request.stream && (input.request.routing?.allowDegradation ?? snapshot.defaults.allowDegradation)) {
-            // Tokens reached the client: the next target is asked to continue them, not restart.
-            ctx.continuation = { text: (ctx.continuation?.text ?? '') + f.partialText, from: ctx.continuation?.from ?? c.target, cause: f.type };
-          }
-          if (REQUEST_FAULTS.includes(f.type)) {
-            // The request itself is at fault: another target would refuse it too.
-            throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [{ attempts: progress.attempts, degradations: progress.degradations }] });
-          }
+        }
+        const fault = outcomes.find((o) => o.kind === 'failed' && REQUEST_FAULTS.includes(o.failure.type));
+        if (fault?.kind === 'failed') {
+          // The request itself is at fault: another target would refuse it too.
+          throw ApplicationFailure.create({ type: fault.failure.type, message: fault.failure.message, nonRetryable: true, details: [{ attempts: progress.attempts, degradations: progress.degradations }] });
         }
       }
     }
     const trace = progress.attempts.map((a) => `${a.target}: ${a.outcome}`).join('; ');
     const notTried = skipped.length ? `; not tried: ${skipped.map((x) => `${x.model} (${x.reason})`).join(', ')}` : '';
     const noDegrade = degradationAllowed(input.request, snapshot) ? '' : '; degradation is off for this request';
+    const spent = budgetSpent ? `; the request's budget of ${budgetMs} ms is spent` : '';
     throw ApplicationFailure.create({
       type: GatewayFailure.Exhausted,
-      message: `all ${tried.size} candidate(s) failed (${trace})${notTried}${noDegrade}`,
+      message: `${budgetSpent ? `${tried.size} candidate(s) tried, all` : `all ${tried.size} candidate(s)`} failed (${trace})${notTried}${noDegrade}${spent}`,
       nonRetryable: true,
       details: [{ attempts: progress.attempts, degradations: progress.degradations }],
     });

@@ -86,7 +86,7 @@ describe('classifyProviderError: HTTP statuses from the SDKs', () => {
     [401, FailureType.Auth, true],
     [403, FailureType.Auth, true],
     [404, FailureType.NotFound, true],
-    [408, FailureType.Timeout, false],
+    [408, FailureType.Timeout, true],
     [422, FailureType.BadRequest, true],
     [429, FailureType.RateLimited, false],
     [500, FailureType.ServerError, false],
@@ -232,17 +232,18 @@ describe('classifyProviderError: connection faults', () => {
     }
   });
 
-  test('openai timeout → Timeout, retryable', () => {
+  // A timeout fails over at once: the same target is still slow.
+  test('openai timeout → Timeout, non-retryable', () => {
     const f = classifyProviderError(new OpenAI.APIConnectionTimeoutError(), 2, MAX_RETRY_AFTER_S);
     assert.equal(f.type, FailureType.Timeout);
-    assert.equal(f.nonRetryable, false);
+    assert.equal(f.nonRetryable, true);
     assert.deepEqual(details(f), { attempt: 2 });
   });
 
-  test('anthropic timeout → Timeout, retryable', () => {
+  test('anthropic timeout → Timeout, non-retryable', () => {
     const f = classifyProviderError(new Anthropic.APIConnectionTimeoutError(), 1, MAX_RETRY_AFTER_S);
     assert.equal(f.type, FailureType.Timeout);
-    assert.equal(f.nonRetryable, false);
+    assert.equal(f.nonRetryable, true);
   });
 
   test('SDK generate() without a status → a connection error → Unavailable', () => {

@@ -55,6 +55,9 @@ export async function mockedConfig(address: string, edit?: (raw: any) => void, m
   // Breakers and probes are off unless a test turns them on: failover tests need the primary
   // tried first every time, whatever the previous test did to it.
   raw.breaker = { consecutiveFailures: 100_000, minCalls: 100_000, probes: false };
+  // Hedging too (test/deadlines.test.ts turns it on): a test of one target's retries or latency
+  // must not see a second target start beside it after a second.
+  raw.routing = { ...raw.routing, hedgeAfterMs: 0 };
   raw.api.port = 0;
   // Quick retries keep tests short; the policy's shape is what is under test.
   raw.retry = { ...raw.retry, initialIntervalMs: 50, maxIntervalMs: 200 };
