@@ -34,6 +34,8 @@ export interface CallOutcome {
   slowReported?: boolean;
   /** Retry-After of a 429, in seconds. */
   retryAfterS?: number;
+  /** Streams: time to the first token (what the slow-call rule judges), when one came. */
+  firstTokenMs?: number;
 }
 
 /** Hooks the worker's routing state provides to the activities. */
@@ -70,6 +72,26 @@ export function requestFor(input: ProviderCallInput): ProviderCallInput['request
   return { ...input.request, messages: [...input.request.messages, { role: 'assistant', content: input.continuation.text.trimEnd() }] };
 }
 
+/**
+ * Why an answer that came back with a 200 is useless, if it is: empty without tool calls (and not
+ * a refusal), or not JSON where JSON was asked. Such answers fail over like errors.
+ */
+export function badAnswer(result: ProviderCallResult, request: ProviderCallInput['request']): string | undefined {
+  const content = result.message.content ?? '';
+  if (!content.trim() && !result.message.tool_calls?.length && result.finishReason !== 'content_filter') {
+    return `empty answer (finish reason ${result.finishReason}, ${result.usage.completion_tokens} completion tokens)`;
+  }
+  const format = request.response_format?.type;
+  if ((format === 'json_object' || format === 'json_schema') && !result.message.tool_calls?.length && result.finishReason === 'stop') {
+    try {
+      JSON.parse(content);
+    } catch {
+      return `JSON was asked (response_format ${format}) and the answer does not parse: ${JSON.stringify(content.slice(0, 60))}`;
+    }
+  }
+  return undefined;
+}
+
 /** Creates `callProvider` and `streamProvider`. */
 export function createProviderActivities(deps: ProviderActivityDeps): ProviderActivities {
   const env = deps.env ?? process.env;
@@ -93,7 +115,12 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     return { target, model, adapter };
   }
 
-  async function run(input: ProviderCallInput, streaming: boolean, body: (a: ProviderAdapter, t: TargetConfig, m: ModelConfig, signal: AbortSignal) => Promise<ProviderCallResult>, signal?: AbortSignal): Promise<ProviderCallResult> {
+  async function run(
+    input: ProviderCallInput,
+    streaming: boolean,
+    body: (a: ProviderAdapter, t: TargetConfig, m: ModelConfig, signal: AbortSignal, firstToken: () => void) => Promise<ProviderCallResult>,
+    signal?: AbortSignal,
+  ): Promise<ProviderCallResult> {
     const ctx = Context.current();
     const { target, model, adapter } = resolve(input);
     const started = performance.now();
@@ -113,14 +140,26 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const limitTimer = limitMs === undefined ? undefined : setTimeout(() => expired.abort(), limitMs);
     // A regular (hedged) call heartbeats, which is how a cancel reaches it; streams beat on their own.
     const beat = !ctx.info.isLocal && !streaming ? setInterval(() => ctx.heartbeat(), 200) : undefined;
+    let firstTokenMs: number | undefined;
+    // A stream's first token ends the slow watch: after it, the answer's length is not slowness.
+    const firstToken = () => {
+      if (firstTokenMs !== undefined) return;
+      firstTokenMs = performance.now() - started;
+      clearTimeout(slowTimer);
+    };
     const report = (outcome: string, retryAfterS?: number) => {
       clearTimeout(slowTimer);
       clearTimeout(limitTimer);
       clearInterval(beat);
-      deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs: performance.now() - started, streaming, slowReported, retryAfterS });
+      const durationMs = performance.now() - started;
+      deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs, streaming, slowReported, retryAfterS, ...(streaming ? { firstTokenMs: firstTokenMs ?? durationMs } : {}) });
     };
     try {
-      const result = await body(adapter, target, model, AbortSignal.any([signal ?? ctx.cancellationSignal, expired.signal]));
+      const result = await body(adapter, target, model, AbortSignal.any([signal ?? ctx.cancellationSignal, expired.signal]), firstToken);
+      const bad = badAnswer(result, input.request);
+      if (bad) {
+        throw ApplicationFailure.create({ type: FailureType.BadAnswer, message: `${target.id} (${model.id}): ${bad}`, nonRetryable: true, details: [{ attempt: ctx.info.attempt }] });
+      }
       report('ok');
       return result;
     } catch (err) {
@@ -178,9 +217,10 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
         return await run(
           input,
           true,
-          (adapter, target, model, sig) =>
+          (adapter, target, model, sig, firstToken) =>
             adapter.stream({ target, model, request: requestFor(input), signal: sig }, (delta) => {
               arm();
+              if (delta.content) firstToken();
               chunks += 1;
               if (delta.content) partialText += delta.content;
               ctx.heartbeat({ chunks });

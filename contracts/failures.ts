@@ -26,6 +26,11 @@ export const FailureType = {
   Malformed: 'ProviderMalformed',
   /** The stream stopped producing data: fail over at once, like a timeout. */
   Stalled: 'ProviderStalled',
+  /**
+   * A 200 that answers nothing usable (empty without tool calls, invalid JSON where JSON was
+   * asked): the provider is up but useless. Fail over, and count it against the target.
+   */
+  BadAnswer: 'ProviderBadAnswer',
 } as const;
 export type FailureTypeName = (typeof FailureType)[keyof typeof FailureType];
 
@@ -51,6 +56,7 @@ export const FAILURE_TABLE: Readonly<Record<FailureTypeName, FailureTraits>> = {
   ProviderContentPolicy: { retryable: false, countsForBreaker: false, requestFault: true },
   ProviderMalformed: { retryable: true, countsForBreaker: true, requestFault: false },
   ProviderStalled: { retryable: false, countsForBreaker: true, requestFault: false },
+  ProviderBadAnswer: { retryable: false, countsForBreaker: true, requestFault: false },
 };
 
 const ALL = Object.entries(FAILURE_TABLE) as Array<[FailureTypeName, FailureTraits]>;

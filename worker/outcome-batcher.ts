@@ -51,7 +51,8 @@ export class OutcomeBatcher {
     if (!o.slowReported) {
       b.calls += 1;
       b.totalMs += o.durationMs;
-      if (o.durationMs > this.slowCallMs(o.target)) b.slow += 1;
+      // A stream is judged by its first token: a long, healthy answer is not a slow target.
+      if ((o.firstTokenMs ?? o.durationMs) > this.slowCallMs(o.target)) b.slow += 1;
     }
     if (o.outcome === 'ok') {
       b.trailingFailures = 0;

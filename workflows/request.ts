@@ -43,7 +43,7 @@ function story(candidates: Candidate[], attempts: Attempt[]): string {
 }
 
 /** Failures after which the same target is not asked again in buffered mode. */
-const NO_BUFFERED_RETRY = new Set<string>([FailureType.Unavailable, FailureType.Timeout, FailureType.Stalled, FailureType.RateLimited]);
+const NO_BUFFERED_RETRY = new Set<string>([FailureType.Unavailable, FailureType.Timeout, FailureType.Stalled, FailureType.RateLimited, FailureType.BadAnswer]);
 
 /** Limits of one try: what is left of the request's budget, and when to report it slow. */
 interface AttemptLimits {

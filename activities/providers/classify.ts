@@ -73,7 +73,12 @@ export function classifyProviderError(err: unknown, attempt: number, maxRetryAft
       if (retryAfterS !== undefined && retryAfterS > maxRetryAfterS) {
         return ApplicationFailure.create({ type, message: `HTTP 429, Retry-After ${retryAfterS}s exceeds ${maxRetryAfterS}s: skipping target`, nonRetryable: true, details: [details] });
       }
-      return providerFailure(type, `HTTP 429 rate limited${retryAfterS !== undefined ? `, Retry-After ${retryAfterS}s` : ''}`, details, retryAfterS !== undefined ? retryAfterS * 1000 : undefined);
+      if (retryAfterS === undefined) {
+        // No word on when it clears: hammering a limited provider on our own backoff only makes
+        // it worse. Skip the target (the worker cools it down) and fail over.
+        return ApplicationFailure.create({ type, message: 'HTTP 429 rate limited, no Retry-After: skipping target', nonRetryable: true, details: [details] });
+      }
+      return providerFailure(type, `HTTP 429 rate limited, Retry-After ${retryAfterS}s`, details, retryAfterS * 1000);
     }
     return providerFailure(type, `HTTP ${e.status}: ${where}`, details);
   }

@@ -11,6 +11,7 @@ import {
   emptyAnswer,
   floatsToBase64,
   garbageAnswer,
+  textAnswer,
   wantsTool,
   type EchoAnswer,
 } from './echo';
@@ -152,7 +153,8 @@ export function planOpenAIChat(body: unknown, nextToolId: () => number): OpenAIC
     promptTokens,
     // A trailing assistant message is NOT continued: the real Chat Completions API has no prefill and
     // treats it as earlier context, answering afresh. So the mock answers the last user message in full.
-    answer: echoAnswer(model, lastUserText, maxTokens),
+    // JSON mode answers JSON, as the real API guarantees: the echo wrapped in an object.
+    answer: format === 'json_object' || format === 'json_schema' ? textAnswer(JSON.stringify({ echo: `Echo from ${model}: ${lastUserText}` }), maxTokens) : echoAnswer(model, lastUserText, maxTokens),
     jsonMode: format === 'json_object' || format === 'json_schema',
     maxTokens,
   };
