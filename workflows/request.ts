@@ -8,6 +8,7 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -41,6 +42,9 @@ function story(candidates: Candidate[], attempts: Attempt[]): string {
   const plan = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
   return [`**Candidates:** ${plan}`, '', ...lines].join('\n');
 }
+
+/** Patch id of the rule below (and of honouring allowDegradation: false for the mode switch). */
+const NO_BUFFERED_RETRY_PATCH = 'no-buffered-retry-of-a-silent-target';
 
 /** Failures after which the same target is not asked again in buffered mode. */
 const NO_BUFFERED_RETRY = new Set<string>([FailureType.Unavailable, FailureType.Timeout, FailureType.Stalled, FailureType.RateLimited, FailureType.BadAnswer]);
@@ -186,8 +190,12 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
     const f = summarizeFailure(err);
     // Buffered mode on the same target helps only when its streaming broke, not when the target is
     // down, silent or slow (fail over instead), and only when the request allows degradation.
-    if (f.chunks > 0 || REQUEST_FAULTS.includes(f.type) || NO_BUFFERED_RETRY.has(f.type)) throw err;
-    if (!(request.routing?.allowDegradation ?? ctx.snapshot.defaults.allowDegradation)) throw err;
+    if (f.chunks > 0 || REQUEST_FAULTS.includes(f.type) || f.type === FailureType.Unavailable) throw err;
+    // Patched: histories recorded before this rule took the buffered path here (docs/replay.md).
+    if (patched(NO_BUFFERED_RETRY_PATCH)) {
+      if (NO_BUFFERED_RETRY.has(f.type)) throw err;
+      if (!(request.routing?.allowDegradation ?? ctx.snapshot.defaults.allowDegradation)) throw err;
+    }
     ctx.progress.attempts.push({ target: c.target, model: c.model, outcome: f.type, error: `stream: ${f.message}`, retries: f.retries, durationMs: 0 });
     return buffered(`the stream from ${c.target} failed before the first token (${f.type})`);
   }

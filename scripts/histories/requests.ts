@@ -126,4 +126,24 @@ export const requestScenarios: Scenario[] = [
       return out;
     },
   },
+  // Deadlines, timeouts, hedging and the patched no-buffered-retry rule (issue 11).
+  {
+    name: 'request-deadlines',
+    describe: 'a silent primary times out once and fails over; a spent budget ends the chain; a slow primary is hedged',
+    fixtures: ['request-timeout-failover', 'request-budget-spent', 'request-hedged'],
+    async run(ctx) {
+      const d = await ctx.shared('deadlines', { edit: (raw) => void (raw.timeouts = { ...raw.timeouts, callMs: 800 }) });
+      d.mocks[PRIMARY].setFaults({ latencyMs: 60_000 });
+      const timeout = await job(d, chat('gpt-4o', 'anyone?'), 'completed');
+      Object.values(d.mocks).forEach((m) => m.setFaults({ latencyMs: 60_000 }));
+      const spent = await job(d, chat('gpt-4o', 'hurry', { routing: { latencySloMs: 1_200 } }), 'failed');
+      Object.values(d.mocks).forEach((m) => m.clearFaults());
+      const h = await ctx.shared('hedging', { edit: (raw) => void (raw.routing = { ...raw.routing, hedgeAfterMs: 200 }) });
+      h.mocks[PRIMARY].setFaults({ latencyMs: 5_000 });
+      const hedged = await job(h, chat('gpt-4o', 'race'), 'completed');
+      return { 'request-timeout-failover': timeout, 'request-budget-spent': spent, 'request-hedged': hedged };
+    },
+  },
+  oneJob('request-stream-silent-failover', 'a stream that sends nothing fails over (patched: no buffered retry of a silent target)', chat('gpt-4o', 'stream please', { stream: true }), 'completed', (s) => s.mocks[PRIMARY].setFaults({ stallAfterChunks: 0 })),
+  oneJob('request-empty-answer', 'an empty 200 from the primary is a ProviderBadAnswer and fails over', chat('gpt-4o', 'say something'), 'completed', (s) => s.mocks[PRIMARY].setFaults({ emptyAnswers: true })),
 ];
