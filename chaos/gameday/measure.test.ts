@@ -1,0 +1,228 @@
+/** Unit tests of the game-day measurements and of the scenario schema. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { measure, percentile, recoveryTime, transitionsOf, windowsOf, type ProviderCall, type RequestRecord } from './measure';
+import { BASE_THRESHOLDS, parseScenario, ScenarioError, type Thresholds } from './schema';
+
+const TARGETS = ['openai-us-east-1', 'anthropic-eu-west-1', 'selfhosted-onprem'];
+let seq = 0;
+function req(startedAt: number, latency: number, extra: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    id: seq++,
+    kind: 'chat',
+    nonce: `n${seq}`,
+    startedAt,
+    endedAt: startedAt + latency,
+    ok: true,
+    complete: true,
+    truncated: false,
+    target: 'openai-us-east-1',
+    ...extra,
+  };
+}
+const T = (o: Partial<Thresholds> = {}): Thresholds => ({ ...BASE_THRESHOLDS, ...o });
+
+test('percentile is nearest-rank', () => {
+  const v = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(percentile(v, 50), 50);
+  assert.equal(percentile(v, 99), 99);
+  assert.equal(percentile([7], 99), 7);
+  assert.equal(percentile([], 50), undefined);
+});
+
+test('windows group by start time and count errors and targets', () => {
+  const rs = [
+    req(100, 50),
+    req(4_900, 500),
+    req(5_100, 10, { ok: false, target: undefined, error: { message: 'x', explicit: true } }),
+    req(12_000, 5, { target: 'b' }),
+  ];
+  const w = windowsOf(rs, 15_000);
+  assert.equal(w.length, 3);
+  assert.deepEqual([w[0].requests, w[0].p99, w[0].byTarget], [2, 500, { 'openai-us-east-1': 2 }]);
+  assert.deepEqual([w[1].errors, w[1].errorRate], [1, 1]);
+  assert.deepEqual(w[2].byTarget, { b: 1 });
+});
+
+test('recovery is the first window from which every window stays within 1.5x steady p99', () => {
+  const mk = (p99s: Array<number | undefined>) =>
+    p99s.map((p99, i) => ({ start: i * 5000, end: (i + 1) * 5000, requests: 1, ok: 1, errors: 0, errorRate: 0, p99, byTarget: {} }));
+  // steady p99 100 ms: limit 150. Fault from 10 s to 40 s.
+  const w = mk([100, 100, 900, 160, 140, 200, 150, 120]);
+  assert.equal(recoveryTime(w, 10_000, 40_000, 100), 20_000, 'from the window at 30 s (150 <= 150) on');
+  assert.equal(recoveryTime(mk([100, 100, 100, 100]), 10_000, 20_000, 100), 0);
+  assert.equal(recoveryTime(mk([100, 100, 900, 900]), 10_000, 20_000, 100), null);
+});
+
+test('breaker transitions and calls made while a breaker was open (after the grace)', () => {
+  const samples = [0, 250, 500, 3000, 6000].map((at, i) => ({ at, states: { a: i >= 1 && i < 4 ? 'open' : 'closed', b: 'closed' } }));
+  assert.deepEqual(
+    transitionsOf(samples).map((t) => `${t.target}:${t.to}@${t.at}`),
+    ['a:closed@0', 'b:closed@0', 'a:open@250', 'a:closed@6000'],
+  );
+  const call = (at: number, probe = false): ProviderCall => ({
+    target: 'a',
+    at,
+    route: 'POST /v1/chat/completions',
+    probe,
+    completed: false,
+  });
+  const { m } = measure({
+    requests: [req(0, 1)],
+    calls: [call(300), call(2000), call(2500, true), call(5000), call(7000)],
+    breakers: samples,
+    faults: [],
+    steadyStateMs: 1000,
+    loadMs: 10_000,
+    thresholds: T(),
+  });
+  assert.deepEqual(m.callsAfterBreakerOpen, { a: 2 });
+});
+
+test('calls inside a Retry-After are violations; probes are counted apart', () => {
+  const c = (at: number, extra: Partial<ProviderCall> = {}): ProviderCall => ({
+    target: 'p',
+    at,
+    endedAt: at + 5,
+    route: 'POST /v1/chat/completions',
+    probe: false,
+    completed: false,
+    ...extra,
+  });
+  const calls = [
+    c(1000, { status: 429, retryAfterS: 10 }),
+    c(1100),
+    c(3000),
+    c(4000, { probe: true }),
+    c(12_000),
+    c(12_100, { status: 200, completed: true }),
+  ];
+  const { m, verdicts } = measure({
+    requests: [req(0, 1)],
+    calls,
+    breakers: [],
+    faults: [],
+    steadyStateMs: 1000,
+    loadMs: 20_000,
+    thresholds: T({ respectRetryAfter: true }),
+  });
+  assert.equal(m.retryAfterViolations.calls, 1, 'the call at 1.1 s was already on its way (grace); 3 s is a violation; 12 s is after');
+  assert.equal(m.retryAfterViolations.probes, 1);
+  const v = verdicts.find((x) => x.key === 'respectRetryAfter')!;
+  assert.equal(v.pass, false);
+});
+
+test('a full run: availability, failover, truncation, lost jobs and verdicts', () => {
+  const rs: RequestRecord[] = [];
+  for (let t = 0; t < 10_000; t += 100) rs.push(req(t, 100));
+  for (let t = 10_000; t < 20_000; t += 100)
+    rs.push(req(t, t < 12_000 ? 2_000 : 120, { target: t < 11_000 ? 'openai-us-east-1' : 'anthropic-eu-west-1' }));
+  rs.push(req(15_000, 50, { kind: 'stream', truncated: true, complete: false, sawDone: true }));
+  rs.push(req(15_000, 50, { kind: 'stream', ok: false, error: { message: 'terminated', explicit: false } }));
+  rs.push(req(15_000, 50, { kind: 'job', job: { accepted: true, lost: true } }));
+  rs.push({ ...req(19_000, 0), endedAt: undefined });
+  const calls: ProviderCall[] = [
+    { target: 'x', at: 1, route: 'r', nonce: 'dup', probe: false, completed: true },
+    { target: 'y', at: 2, route: 'r', nonce: 'dup', probe: false, completed: true },
+  ];
+  const { m, verdicts } = measure({
+    requests: rs,
+    calls,
+    breakers: [],
+    faults: [{ start: 10_000, end: 20_000, label: 'down' }],
+    steadyStateMs: 10_000,
+    loadMs: 20_000,
+    thresholds: T({ recoveryWithinS: 10 }),
+  });
+  assert.equal(m.steadyTarget, 'openai-us-east-1');
+  assert.equal(m.failoverTimeMs, 12_000 + 120 - 10_000, 'the first answer from the secondary to reach its client');
+  assert.equal(m.steadyP99, 100);
+  assert.equal(m.recoveryMs, 5_000);
+  assert.equal(m.truncated, 1);
+  assert.equal(m.unendedStreams, 1);
+  assert.equal(m.jobs.lost, 1);
+  assert.equal(m.duplicateProviderCalls, 1);
+  const byKey = Object.fromEntries(verdicts.map((v) => [v.key, v]));
+  assert.equal(byKey.maxClientErrors.actual, 2, 'one error and one request that never ended');
+  assert.equal(byKey.maxClientErrors.pass, false);
+  assert.equal(byKey.maxTruncated.pass, false);
+  assert.equal(byKey.maxLostJobs.pass, false);
+  assert.equal(byKey.recoveryWithinS.pass, true);
+  assert.equal(byKey.respectRetryAfter, undefined, 'not promised in this run');
+  assert.equal(byKey.steadyState.pass, true, 'no error in the first 10 s');
+  const slowSteady = measure({
+    requests: [req(0, 6_000), req(20_000, 10)],
+    calls: [],
+    breakers: [],
+    faults: [],
+    steadyStateMs: 10_000,
+    loadMs: 30_000,
+    thresholds: T(),
+  });
+  assert.equal(slowSteady.verdicts.find((v) => v.key === 'steadyState')?.pass, false, 'a steady p99 above 5 s breaks the hypothesis');
+});
+
+const base = { title: 't', load: { rate: 1, seconds: 30 }, method: [{ at: 10, action: 'proxy-down', target: 'openai-us-east-1' }] };
+function issues(raw: unknown): string[] {
+  try {
+    parseScenario(raw, { targets: TARGETS, name: 't' });
+  } catch (e) {
+    if (e instanceof ScenarioError) return e.issues;
+    throw e;
+  }
+  return [];
+}
+
+test('scenario errors name the key', () => {
+  assert.deepEqual(issues(base), []);
+  const unknownTarget = issues({ ...base, method: [{ at: 10, action: 'proxy-down', target: 'x' }] });
+  assert.match(unknownTarget[0], /^method\[0\]\.target: unknown target "x"/);
+  assert.match(
+    issues({ ...base, method: [{ at: 10, action: 'mock-faults', target: 'openai-us-east-1', faults: { errorRate: 2 } }] })[0],
+    /^method\[0\]\.faults\.errorRate:/,
+  );
+  assert.match(issues({ ...base, method: [{ at: 10, action: 'explode' }] })[0], /^method\[0\]\.action:/);
+  assert.match(
+    issues({ ...base, method: [{ at: 5, action: 'proxy-down', target: 'openai-us-east-1' }] })[0],
+    /^method\[0\]\.at: 5 s is inside the steady state/,
+  );
+  assert.match(issues({ ...base, load: { rate: 1 } })[0], /^load\.seconds:/);
+  assert.match(
+    issues({ ...base, method: [{ at: 10, action: 'kill-worker', index: 1 }] })[0],
+    /^method\[0\]\.index: worker 1 does not exist/,
+  );
+});
+
+test('thresholds default from the method and may only be made stricter', () => {
+  const brownout = {
+    ...base,
+    method: [{ at: 10, action: 'toxic', target: 'openai-us-east-1', type: 'latency', attributes: { latency: 30000 } }],
+  };
+  const s = parseScenario(brownout, { targets: TARGETS, name: 'b' });
+  assert.equal(s.thresholds.recoveryWithinS, 10);
+  assert.equal(s.thresholds.maxClientErrors, 0);
+  assert.match(
+    issues({ ...brownout, thresholds: { recoveryWithinS: 20 } })[0],
+    /^thresholds\.recoveryWithinS: 20 is looser than the default 10/,
+  );
+  assert.equal(
+    parseScenario({ ...brownout, thresholds: { recoveryWithinS: 5 } }, { targets: TARGETS, name: 'b' }).thresholds.recoveryWithinS,
+    5,
+  );
+  assert.match(issues({ ...base, thresholds: { maxClientErrors: 3 } })[0], /^thresholds\.maxClientErrors: 3 is looser than the default 0/);
+  assert.match(issues({ ...base, thresholds: { maxTruncated: null } })[0], /^thresholds\.maxTruncated: null is looser/);
+  const r429 = {
+    ...base,
+    method: [{ at: 10, action: 'mock-faults', target: 'openai-us-east-1', faults: { errorRate: 1, errorStatus: 429, retryAfterS: 10 } }],
+  };
+  assert.equal(parseScenario(r429, { targets: TARGETS, name: 'r' }).thresholds.respectRetryAfter, true);
+  assert.match(issues({ ...r429, thresholds: { respectRetryAfter: false } })[0], /^thresholds\.respectRetryAfter: false is looser/);
+  const kill = { ...base, stack: { workers: 2 }, method: [{ at: 10, action: 'kill-worker', index: 1 }] };
+  const k = parseScenario(kill, { targets: TARGETS, name: 'k' });
+  assert.equal(k.thresholds.maxClientErrors, null, 'kills promise explicit errors, not zero errors');
+  assert.equal(k.thresholds.maxLostJobs, 0);
+  assert.equal(
+    parseScenario({ ...kill, thresholds: { maxClientErrors: 2 } }, { targets: TARGETS, name: 'k' }).thresholds.maxClientErrors,
+    2,
+  );
+});
