@@ -199,9 +199,13 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       const idleMs = deps.config.timeouts.streamIdleMs;
       const idle = new AbortController();
       let timer: NodeJS.Timeout | undefined;
+      // Until the first token the workflow's first-token limit applies (it fails over early
+      // when another candidate is left), then the idle limit between chunks.
+      const firstMs = Math.min(input.firstTokenMs ?? idleMs, idleMs);
+      let limitMs = firstMs;
       const arm = () => {
         clearTimeout(timer);
-        timer = setTimeout(() => idle.abort(), idleMs);
+        timer = setTimeout(() => idle.abort(), limitMs);
       };
       const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
       let chunks = 0;
@@ -219,6 +223,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
           true,
           (adapter, target, model, sig, firstToken) =>
             adapter.stream({ target, model, request: requestFor(input), signal: sig }, (delta) => {
+              if (delta.content && limitMs !== idleMs) limitMs = idleMs;
               arm();
               if (delta.content) firstToken();
               chunks += 1;
@@ -235,7 +240,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
           (err: unknown) => {
             let failure =
               idle.signal.aborted && !ctx.cancellationSignal.aborted
-                ? ApplicationFailure.create({ type: FailureType.Stalled, message: `stream sent nothing for ${idleMs} ms after ${chunks} chunk(s)`, details: [{ attempt: ctx.info.attempt }] })
+                ? ApplicationFailure.create({ type: FailureType.Stalled, message: partialText ? `stream sent nothing for ${idleMs} ms after ${chunks} chunk(s)` : `no first token within ${firstMs} ms`, details: [{ attempt: ctx.info.attempt }] })
                 : err;
             if (failure instanceof ApplicationFailure) {
               // The workflow needs to know whether tokens already reached the client: before the

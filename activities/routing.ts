@@ -5,7 +5,7 @@ import type { RoutingActivities } from './types';
 
 /** Live routing state a worker may know about (filled by breakers and probes). */
 export interface RoutingStateSource {
-  overlay(targetId: string): Partial<Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'coolDownUntil' | 'quota'>>;
+  overlay(targetId: string): Partial<Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'callLatencyMs' | 'ttftMs' | 'coolDownUntil' | 'quota'>>;
 }
 
 /** The static part of the snapshot, derived once from the config. */

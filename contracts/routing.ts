@@ -26,6 +26,9 @@ export interface TargetInfo {
   healthy: boolean;
   /** Observed latency (EWMA), when known. */
   latencyMs?: number;
+  /** Observed latency of non-streaming calls and time to first token of streams (EWMAs), for hedging. */
+  callLatencyMs?: number;
+  ttftMs?: number;
   /** Epoch ms until which the target asked us to stay away (429 Retry-After). */
   coolDownUntil?: number;
   /** What this worker's share of the target's rate limits has left right now. */
@@ -89,6 +92,8 @@ export interface ProviderCallInput {
   timeoutMs?: number;
   /** Report the call slow to the breaker once it runs this long (the hedge delay). */
   slowAfterMs?: number;
+  /** Streams: no first token within this long is a stall (fail over); default streamIdleMs. */
+  firstTokenMs?: number;
 }
 
 /** What a provider call returns: the answer without the trace. */

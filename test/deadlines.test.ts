@@ -121,3 +121,17 @@ test('a stream that sends nothing fails over at once: no second stream try, no b
   ]);
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
 });
+
+test('a stream whose first token is late fails over after the first-token limit, long before the idle limit', async () => {
+  // With another candidate left, the hedge delay (200 ms here) bounds the wait for a first token.
+  h.mocks[PRIMARY].setFaults({ ttftMs: 5_000 });
+  const job = await h.runJob(chat('gpt-4o', 'first token please', { stream: true }));
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.target, SECONDARY);
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
+    [PRIMARY, 'ProviderStalled'],
+    [SECONDARY, 'ok'],
+  ]);
+  assert.match(job.attempts[0].error ?? '', /no first token within 200 ms/);
+  assert.equal(h.mocks[PRIMARY].stats().requests, 1);
+});

@@ -28,11 +28,19 @@ export interface RoutingStateOptions {
   onError?: (err: unknown) => void;
 }
 
+function ewma(map: Map<string, number>, key: string, x: number): void {
+  const prev = map.get(key);
+  map.set(key, prev === undefined ? x : LATENCY_ALPHA * x + (1 - LATENCY_ALPHA) * prev);
+}
+
 export class RoutingState implements RoutingStateSource {
   readonly view: BreakerView;
   readonly batcher: OutcomeBatcher;
   readonly quota: QuotaTracker;
   private latency = new Map<string, number>();
+  /** Non-streaming call latency and streams' time to first token: what hedging compares with. */
+  private callLatency = new Map<string, number>();
+  private ttft = new Map<string, number>();
   /** Trial calls this worker has let through per half-open period (keyed by the period's start). */
   private trials = new Map<string, { since: number; issued: number }>();
 
@@ -68,8 +76,9 @@ export class RoutingState implements RoutingStateSource {
   record(o: CallOutcome): void {
     this.batcher.record(o);
     if (o.outcome === 'ok' && !o.inFlight) {
-      const prev = this.latency.get(o.target);
-      this.latency.set(o.target, prev === undefined ? o.durationMs : LATENCY_ALPHA * o.durationMs + (1 - LATENCY_ALPHA) * prev);
+      ewma(this.latency, o.target, o.durationMs);
+      if (!o.streaming) ewma(this.callLatency, o.target, o.durationMs);
+      else if (o.firstTokenMs !== undefined) ewma(this.ttft, o.target, o.firstTokenMs);
     }
     if (o.outcome === FailureType.RateLimited) this.quota.coolDownFor(o.target, o.retryAfterS ?? DEFAULT_COOLDOWN_S);
   }
@@ -90,7 +99,7 @@ export class RoutingState implements RoutingStateSource {
     return 'half-open';
   }
 
-  overlay(target: string): Partial<Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'coolDownUntil' | 'quota'>> {
+  overlay(target: string): Partial<Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'callLatencyMs' | 'ttftMs' | 'coolDownUntil' | 'quota'>> {
     const view = this.view.get(target);
     const latencyMs = this.latency.get(target) ?? view?.probe.latencyEwmaMs;
     const coolDownUntil = this.quota.coolDownUntil(target);
@@ -98,6 +107,8 @@ export class RoutingState implements RoutingStateSource {
       breaker: this.breakerFor(target, view),
       healthy: view?.probe.healthy ?? true,
       ...(latencyMs !== undefined ? { latencyMs: Math.round(latencyMs) } : {}),
+      ...(this.callLatency.has(target) ? { callLatencyMs: Math.round(this.callLatency.get(target)!) } : {}),
+      ...(this.ttft.has(target) ? { ttftMs: Math.round(this.ttft.get(target)!) } : {}),
       ...(coolDownUntil !== undefined ? { coolDownUntil } : {}),
       quota: this.quota.left(target),
     };

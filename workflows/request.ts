@@ -55,6 +55,7 @@ interface AttemptLimits {
   slowAfterMs?: number;
   /** Part of a hedged pair: a regular activity (see {@link hedged}). */
   hedged?: boolean;
+  firstTokenMs?: number;
 }
 
 /** Below this much budget no new try starts. */
@@ -75,9 +76,24 @@ function attemptLimits(snapshot: RoutingSnapshot, deadline: number | undefined):
 function hedgeDelay(snapshot: RoutingSnapshot, c: Candidate, timeoutMs: number | undefined): number {
   const h = snapshot.policy.hedge;
   if (!h) return 0;
-  const latency = snapshot.targets.find((t) => t.id === c.target)?.latencyMs;
+  const t = snapshot.targets.find((x) => x.id === c.target);
+  const latency = t?.callLatencyMs ?? t?.latencyMs;
   const delay = h.afterMs ?? (latency === undefined ? h.maxMs : Math.min(h.maxMs, Math.max(h.minMs, Math.round(latency * h.latencyMultiple))));
   return delay > 0 && (timeoutMs === undefined || delay < timeoutMs) ? delay : 0;
+}
+
+/**
+ * Streams: how long to wait for the first token before failing over, when another candidate is
+ * left. Before the first token nothing reached the client, so giving up is free; the wait is the
+ * hedge rule applied to the target's observed time to first token, never above streamIdleMs.
+ */
+function firstTokenLimit(snapshot: RoutingSnapshot, c: Candidate): number | undefined {
+  const h = snapshot.policy.hedge;
+  if (!h) return undefined;
+  if (h.afterMs === 0) return undefined;
+  const ttft = snapshot.targets.find((x) => x.id === c.target)?.ttftMs;
+  const limit = h.afterMs ?? (ttft === undefined ? undefined : Math.max(h.minMs, Math.round(ttft * h.latencyMultiple)));
+  return limit === undefined || limit >= snapshot.policy.streamIdleMs ? undefined : limit;
 }
 
 /** What one try of one candidate came to. */
@@ -167,6 +183,7 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
     ...(ctx.continuation ? { continuation: { text: ctx.continuation.text } } : {}),
     ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
     ...(limits.slowAfterMs !== undefined ? { slowAfterMs: limits.slowAfterMs } : {}),
+    ...(limits.firstTokenMs !== undefined ? { firstTokenMs: limits.firstTokenMs } : {}),
   };
   const buffered = (why: string) => {
     if (!ctx.progress.degradations.some((d) => d.kind === 'mode')) ctx.progress.degradations.push({ kind: 'mode', from: 'stream', to: 'buffered', reason: why });
@@ -292,6 +309,9 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
         progress.currentTarget = c.target;
         const previous = progress.attempts[progress.attempts.length - 1];
         const partner = stage.request.stream ? undefined : todo[i + 1];
+        // A stream with somewhere else to go gives up on a silent first token early.
+        const firstTokenMs = stage.request.stream && todo[i + 1] && !ctx.continuation ? firstTokenLimit(snapshot, c) : undefined;
+        if (firstTokenMs !== undefined) limits.firstTokenMs = firstTokenMs;
         const delay = partner ? hedgeDelay(snapshot, c, limits.timeoutMs) : 0;
         const outcomes = partner && delay > 0
           ? await hedged(
