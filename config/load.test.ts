@@ -113,7 +113,7 @@ describe('loadConfig: shipped configs', () => {
     assert.equal(cfg.breaker.windowMs, 300_000);
     assert.equal(cfg.breaker.errorRateThreshold, 0.3);
     assert.equal(cfg.breaker.probes, true);
-    assert.deepEqual(cfg.timeouts, { callMs: 30_000, streamMs: 300_000, streamIdleMs: 15_000, heartbeatMs: 10_000 });
+    assert.deepEqual(cfg.timeouts, { callMs: 30_000, requestMs: 60_000, streamMs: 300_000, streamIdleMs: 15_000, heartbeatMs: 10_000 });
     assert.deepEqual(cfg.retry, { maxAttempts: 3, initialIntervalMs: 200, backoffCoefficient: 2, maxIntervalMs: 2_000, maxRetryAfterS: 5 });
     const t = cfg.targets[0];
     assert.equal(t.region, 'unknown');
