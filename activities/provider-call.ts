@@ -7,7 +7,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { breakerSettingsFor, type GatewayConfig, type ModelConfig, type TargetConfig } from '../config/schema';
 import { FailureType } from '../contracts/failures';
 import type { StreamEvent } from '../contracts/streaming';
-import type { ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
+import type { HedgeReport, ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
 import { ADAPTERS, classifyProviderError, withDetails, type AdapterFactory, type ProviderAdapter } from './providers';
 import type { ProviderActivities } from './types';
 
@@ -120,6 +120,8 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     streaming: boolean,
     body: (a: ProviderAdapter, t: TargetConfig, m: ModelConfig, signal: AbortSignal, firstToken: () => void) => Promise<ProviderCallResult>,
     signal?: AbortSignal,
+    /** Aborted when this call lost a hedge: reported as a (slow) cancellation, not a fault. */
+    lost?: AbortSignal,
   ): Promise<ProviderCallResult> {
     const ctx = Context.current();
     const { target, model, adapter } = resolve(input);
@@ -138,8 +140,6 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const limitMs = streaming ? undefined : (input.timeoutMs ?? deps.config.timeouts.callMs);
     const expired = new AbortController();
     const limitTimer = limitMs === undefined ? undefined : setTimeout(() => expired.abort(), limitMs);
-    // A regular (hedged) call heartbeats, which is how a cancel reaches it; streams beat on their own.
-    const beat = !ctx.info.isLocal && !streaming ? setInterval(() => ctx.heartbeat(), 200) : undefined;
     let firstTokenMs: number | undefined;
     // A stream's first token ends the slow watch: after it, the answer's length is not slowness.
     const firstToken = () => {
@@ -150,12 +150,12 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const report = (outcome: string, retryAfterS?: number) => {
       clearTimeout(slowTimer);
       clearTimeout(limitTimer);
-      clearInterval(beat);
       const durationMs = performance.now() - started;
       deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs, streaming, slowReported, retryAfterS, ...(streaming ? { firstTokenMs: firstTokenMs ?? durationMs } : {}) });
     };
     try {
-      const result = await body(adapter, target, model, AbortSignal.any([signal ?? ctx.cancellationSignal, expired.signal]), firstToken);
+      const signals = [signal ?? ctx.cancellationSignal, expired.signal, ...(lost ? [lost] : [])];
+      const result = await body(adapter, target, model, AbortSignal.any(signals), firstToken);
       const bad = badAnswer(result, input.request);
       if (bad) {
         throw ApplicationFailure.create({ type: FailureType.BadAnswer, message: `${target.id} (${model.id}): ${bad}`, nonRetryable: true, details: [{ attempt: ctx.info.attempt }] });
@@ -172,7 +172,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
           details: [{ attempt: ctx.info.attempt }],
         });
       }
-      if (ctx.cancellationSignal.aborted) {
+      if (ctx.cancellationSignal.aborted || lost?.aborted) {
         // A call cancelled because a hedge answered first was slow by the hedge's measure, even
         // if the cancel beat the slow timer by a few ms.
         if (!slowReported && input.slowAfterMs !== undefined && performance.now() - started >= input.slowAfterMs / 2) {
@@ -189,9 +189,69 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     }
   }
 
+  const complete = (input: ProviderCallInput, lost?: AbortSignal) =>
+    run(input, false, (adapter, target, model, signal) => adapter.complete({ target, model, request: requestFor(input), signal }), undefined, lost);
+
+  /**
+   * A hedged call, all inside this one activity (no extra Temporal round trip when the first
+   * call is quick): after `hedge.afterMs` the second target is called beside the first; the first
+   * good answer wins and the other call is aborted. Both sides are reported to the breakers.
+   */
+  async function hedgedComplete(input: ProviderCallInput & { hedge: NonNullable<ProviderCallInput['hedge']> }): Promise<ProviderCallResult> {
+    const { hedge, ...rest } = input;
+    const abortFirst = new AbortController();
+    const abortSecond = new AbortController();
+    type Settled = { ok: true; value: ProviderCallResult } | { ok: false; error: unknown };
+    const settle = (p: Promise<ProviderCallResult>): Promise<Settled> =>
+      p.then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+    const t0 = performance.now();
+    const first = settle(complete({ ...rest, slowAfterMs: hedge.afterMs }, abortFirst.signal));
+    let timer: NodeJS.Timeout | undefined;
+    const due = new Promise<'hedge'>((r) => (timer = setTimeout(() => r('hedge'), hedge.afterMs)));
+    const early = await Promise.race([first, due]);
+    if (early !== 'hedge') {
+      clearTimeout(timer);
+      if (early.ok) return early.value;
+      throw early.error;
+    }
+    const started = [t0, performance.now()];
+    const secondInput: ProviderCallInput = { ...rest, target: hedge.target, model: hedge.model, failoverFrom: { target: input.target, reason: 'slow' } };
+    const second = settle(complete(secondInput, abortSecond.signal));
+    const pair = [
+      { target: input.target, model: input.model },
+      { target: hedge.target, model: hedge.model },
+    ];
+    const report = (s: Settled, i: number, outcome?: string): HedgeReport => {
+      const e = s.ok ? undefined : s.error;
+      return {
+        ...pair[i],
+        outcome: outcome ?? (e instanceof ApplicationFailure ? (e.type ?? 'Error') : 'Error'),
+        ...(e instanceof Error ? { error: e.message } : {}),
+        durationMs: performance.now() - started[i],
+      };
+    };
+    const winner = await Promise.race([first.then((s) => ({ s, i: 0 })), second.then((s) => ({ s, i: 1 }))]);
+    const otherIndex = 1 - winner.i;
+    if (winner.s.ok) {
+      (otherIndex === 0 ? abortFirst : abortSecond).abort();
+      return { ...winner.s.value, hedge: report(winner.s, otherIndex, 'Hedged') };
+    }
+    const other = await (otherIndex === 0 ? first : second);
+    if (other.ok) return { ...other.value, hedge: report(winner.s, winner.i) };
+    if (Context.current().cancellationSignal.aborted) throw winner.s.error;
+    // Both failed: the first call's failure, carrying the second's, and no retry of the pair.
+    const [a, b] = winner.i === 0 ? [winner.s, other] : [other, winner.s];
+    const err = a.ok ? undefined : a.error;
+    const base = err instanceof ApplicationFailure ? err : classifyProviderError(err, Context.current().info.attempt, maxRetryAfterS);
+    throw withDetails(base, { hedge: report(b, 1) }, true);
+  }
+
   return {
     async callProvider(input) {
-      return run(input, false, (adapter, target, model, signal) => adapter.complete({ target, model, request: requestFor(input), signal }));
+      return input.hedge ? hedgedComplete({ ...input, hedge: input.hedge }) : complete(input);
     },
 
     async streamProvider(input) {

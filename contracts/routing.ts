@@ -94,6 +94,21 @@ export interface ProviderCallInput {
   slowAfterMs?: number;
   /** Streams: no first token within this long is a stall (fail over); default streamIdleMs. */
   firstTokenMs?: number;
+  /**
+   * Hedging (non-streaming): when this call has not answered after `afterMs`, the worker calls
+   * `target`/`model` beside it and keeps the first good answer, aborting the other call.
+   */
+  hedge?: { target: string; model: string; afterMs: number };
+}
+
+/** What became of the other call of a hedged pair (see ProviderCallInput.hedge). */
+export interface HedgeReport {
+  target: string;
+  model: string;
+  /** "Hedged" (aborted: the other answered first) or the failure type it ended with. */
+  outcome: string;
+  error?: string;
+  durationMs: number;
 }
 
 /** What a provider call returns: the answer without the trace. */
@@ -105,6 +120,8 @@ export interface ProviderCallResult {
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   /** Provider's own answer id. */
   providerId?: string;
+  /** Set when a hedge was started: the other call of the pair. */
+  hedge?: HedgeReport;
 }
 
 /** Details an adapter attaches to a provider failure (first element of `details`). */
@@ -115,4 +132,6 @@ export interface ProviderFailureDetails {
   /** Streaming only: chunks received before the failure, and their text. */
   chunks?: number;
   partialText?: string;
+  /** A hedged pair that failed on both sides: how the hedge call failed. */
+  hedge?: HedgeReport;
 }

@@ -135,3 +135,16 @@ test('a stream whose first token is late fails over after the first-token limit,
   assert.match(job.attempts[0].error ?? '', /no first token within 200 ms/);
   assert.equal(h.mocks[PRIMARY].stats().requests, 1);
 });
+
+test('hedging: when both calls of a pair fail, both are in the trace and the chain goes on', async () => {
+  h.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 503, latencyMs: 1_000 });
+  h.mocks[SECONDARY].setFaults({ errorRate: 1, errorStatus: 401 });
+  const job = await h.runJob(chat('gpt-4o', 'both fail'));
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.deepEqual(job.attempts.slice(0, 2).map((a) => [a.target, a.outcome]), [
+    [PRIMARY, 'ProviderServerError'],
+    [SECONDARY, 'ProviderAuth'],
+  ]);
+  assert.equal(job.result?.target, 'selfhosted-onprem', 'down the degradation chain');
+  assert.equal(h.mocks[SECONDARY].stats().requests >= 1, true);
+});

@@ -37,23 +37,6 @@ export function fastCall(policy: CallPolicy, summary: string): LocalActivityOpti
 }
 
 /**
- * One call of a hedged pair: a regular activity (a local one would hold the workflow task, so the
- * hedge timer could not fire), heartbeating so a cancel reaches it within a second or two.
- */
-export function hedgedCall(policy: CallPolicy, timeoutMs: number | undefined, summary: string): ActivityOptions {
-  return {
-    startToCloseTimeout: (timeoutMs ?? policy.callMs) + BACKSTOP_MS,
-    heartbeatTimeout: HEDGE_HEARTBEAT_MS,
-    retry: providerRetry(policy),
-    cancellationType: 'TRY_CANCEL',
-    summary,
-  };
-}
-
-/** Heartbeat timeout of hedged calls: the SDK sends heartbeats (and so learns of a cancel) at 80% of it. */
-export const HEDGE_HEARTBEAT_MS = 1_000;
-
-/**
  * A streaming call: a regular activity that heartbeats per chunk, so a dead worker or a stalled
  * stream is noticed after `heartbeatMs`, and cancellation reaches the HTTP call.
  */

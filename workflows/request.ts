@@ -5,7 +5,6 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  CancellationScope,
   defineQuery,
   isCancellation,
   patched,
@@ -13,7 +12,6 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
-  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -21,10 +19,10 @@ import type * as activities from '../activities/types';
 import { FailureType, GatewayFailure, REQUEST_FAULTS } from '../contracts/failures';
 import type { AiRequest } from '../contracts/request';
 import type { AiResponse, Attempt } from '../contracts/response';
-import type { Candidate, ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
+import type { Candidate, HedgeReport, ProviderCallResult, ProviderFailureDetails, RoutingSnapshot } from '../contracts/routing';
 import { PROGRESS_QUERY, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
 import { summarizeFailure, type FailureSummary } from './failure';
-import { fastCall, hedgedCall, retrievalCall, SNAPSHOT_OPTIONS, streamCall } from './options';
+import { fastCall, retrievalCall, SNAPSHOT_OPTIONS, streamCall } from './options';
 import { augmentWithPassages, dataDegradationOf, retrievalInputOf, sourcesOf } from './rag';
 import type { RetrievalResult } from '../contracts/retrieval';
 import { planRoute } from './selector';
@@ -53,8 +51,8 @@ const NO_BUFFERED_RETRY = new Set<string>([FailureType.Unavailable, FailureType.
 interface AttemptLimits {
   timeoutMs?: number;
   slowAfterMs?: number;
-  /** Part of a hedged pair: a regular activity (see {@link hedged}). */
-  hedged?: boolean;
+  /** Hedge with this candidate after `slowAfterMs` (inside the same local activity). */
+  hedgeWith?: Candidate;
   firstTokenMs?: number;
 }
 
@@ -103,54 +101,33 @@ type Outcome =
   /** Lost a hedge: cancelled because the other candidate answered first. */
   | { kind: 'hedged'; candidate: Candidate; durationMs: number };
 
-/** One try, as a tagged outcome. A cancellation propagates (unless `hedgeLost` says it was ours). */
-async function attempt(c: Candidate, request: AiRequest, index: number, total: number, ctx: CallContext, previous: Attempt | undefined, limits: AttemptLimits = {}, hedgeLost?: () => boolean): Promise<Outcome> {
+/**
+ * One try, as tagged outcomes: one, or two when a hedge was started (the other call first, the
+ * answer, if any, last). A cancellation propagates.
+ */
+async function attempt(c: Candidate, request: AiRequest, index: number, total: number, ctx: CallContext, previous: Attempt | undefined, limits: AttemptLimits = {}): Promise<Outcome[]> {
   const startedAt = Date.now(); // the workflow clock: deterministic on replay
+  const partner = limits.hedgeWith;
+  const other = (r: HedgeReport): Outcome => {
+    const candidate = partner && r.target === partner.target && r.model === partner.model ? partner : c;
+    return r.outcome === 'Hedged'
+      ? { kind: 'hedged', candidate, durationMs: Math.round(r.durationMs) }
+      : { kind: 'failed', candidate, failure: { type: r.outcome, message: r.error ?? r.outcome, retries: 0, chunks: 0, partialText: '' }, durationMs: Math.round(r.durationMs) };
+  };
   try {
     const answer = await callCandidate(c, request, index, total, ctx, previous, limits);
-    return { kind: 'ok', candidate: c, answer, durationMs: Date.now() - startedAt };
+    const { hedge, ...rest } = answer;
+    const winner = hedge && partner && answer.target === partner.target ? partner : c;
+    const ok: Outcome = { kind: 'ok', candidate: winner, answer: rest, durationMs: Date.now() - startedAt };
+    return hedge ? [other(hedge), ok] : [ok];
   } catch (err) {
-    if (isCancellation(err)) {
-      if (hedgeLost?.()) return { kind: 'hedged', candidate: c, durationMs: Date.now() - startedAt };
-      throw err;
-    }
-    return { kind: 'failed', candidate: c, failure: summarizeFailure(err), durationMs: Date.now() - startedAt };
+    if (isCancellation(err)) throw err;
+    const failure = summarizeFailure(err);
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    const hedge = cause instanceof ApplicationFailure ? (cause.details?.[0] as ProviderFailureDetails | undefined)?.hedge : undefined;
+    const mine: Outcome = { kind: 'failed', candidate: c, failure, durationMs: Date.now() - startedAt };
+    return hedge ? [mine, other(hedge)] : [mine];
   }
-}
-
-/**
- * Hedging: runs `first`; if it has not finished after `delayMs`, runs `second` beside it. The
- * first good answer wins; the other try is cancelled (its HTTP call aborted) and recorded as
- * hedged without waiting for it. Outcomes come back in start order. Both run as regular
- * activities: a running local activity holds the workflow task, so no timer could fire beside it.
- */
-async function hedged(pair: [Candidate, Candidate], first: (lost: () => boolean) => Promise<Outcome>, second: (lost: () => boolean) => Promise<Outcome>, delayMs: number): Promise<Outcome[]> {
-  const scopes = [new CancellationScope(), new CancellationScope()];
-  const lost = [false, false];
-  const startedAt = Date.now();
-  const a = scopes[0].run(() => first(() => lost[0]));
-  const timerScope = new CancellationScope();
-  const timer = timerScope.run(() => sleep(delayMs)).then(
-    () => 'hedge' as const,
-    () => 'cancelled' as const,
-  );
-  const early = await Promise.race([a, timer]);
-  if (early !== 'hedge') {
-    timerScope.cancel();
-    return [await a];
-  }
-  const b = scopes[1].run(() => second(() => lost[1]));
-  // A workflow cancel rejects both; the race below surfaces one, this keeps the other handled.
-  a.catch(() => undefined);
-  b.catch(() => undefined);
-  const tries = [a, b];
-  const winner = await Promise.race(tries.map((p, i) => p.then((o) => ({ o, i }))));
-  if (winner.o.kind !== 'ok') return [await a, await b];
-  const other = 1 - winner.i;
-  lost[other] = true;
-  scopes[other].cancel();
-  const loser: Outcome = { kind: 'hedged', candidate: pair[other], durationMs: Date.now() - startedAt - (other === 1 ? delayMs : 0) };
-  return winner.i === 0 ? [winner.o, loser] : [loser, winner.o];
 }
 
 /** Everything a candidate call needs besides the candidate. */
@@ -191,12 +168,12 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
     return callProvider({ ...call, request: { ...request, stream: false } });
   };
   if (!request.stream) {
-    if (limits.hedged) {
-      const { callProvider } = proxyActivities<activities.ProviderActivities>(hedgedCall(ctx.snapshot.policy, limits.timeoutMs, summary));
-      return callProvider(call);
-    }
-    const { callProvider } = proxyLocalActivities<activities.ProviderActivities>(fastCall(ctx.snapshot.policy, summary));
-    return callProvider(call);
+    const h = limits.hedgeWith;
+    const hedge = h && limits.slowAfterMs ? { target: h.target, model: h.model, afterMs: limits.slowAfterMs } : undefined;
+    const { callProvider } = proxyLocalActivities<activities.ProviderActivities>(
+      fastCall(ctx.snapshot.policy, hedge ? `${summary}, hedged by ${hedge.target} (${hedge.model}) after ${hedge.afterMs} ms` : summary),
+    );
+    return callProvider(hedge ? { ...call, hedge } : call);
   }
   if (!streamingCapable(ctx.snapshot, c)) return buffered(`${c.target} (${c.model}) does not stream`);
   const { streamProvider } = proxyActivities<activities.ProviderActivities>(streamCall(ctx.snapshot.policy, summary));
@@ -313,23 +290,16 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
         const firstTokenMs = stage.request.stream && todo[i + 1] && !ctx.continuation ? firstTokenLimit(snapshot, c) : undefined;
         if (firstTokenMs !== undefined) limits.firstTokenMs = firstTokenMs;
         const delay = partner ? hedgeDelay(snapshot, c, limits.timeoutMs) : 0;
-        const outcomes = partner && delay > 0
-          ? await hedged(
-              [c, partner],
-              () => attempt(c, stage.request, failovers, shown.length, ctx, previous, { ...limits, slowAfterMs: delay, hedged: true }),
-              () => {
-                tried.add(`${partner.target}/${partner.model}`);
-                i += 1;
-                progress.currentTarget = partner.target;
-                return attempt(partner, stage.request, failovers + 1, shown.length, ctx, { target: c.target, model: c.model, outcome: 'slow', durationMs: delay }, { ...attemptLimits(snapshot, deadline), hedged: true });
-              },
-              delay,
-            )
-          : [await attempt(c, stage.request, failovers, shown.length, ctx, previous, limits)];
+        const outcomes = await attempt(c, stage.request, failovers, shown.length, ctx, previous, partner && delay > 0 ? { ...limits, slowAfterMs: delay, hedgeWith: partner } : limits);
+        if (outcomes.length > 1 && partner) {
+          // The hedge was started: its candidate was tried too.
+          tried.add(`${partner.target}/${partner.model}`);
+          i += 1;
+        }
         for (const o of outcomes) {
           if (o.kind === 'ok') continue;
           if (o.kind === 'hedged') {
-            progress.attempts.push({ target: o.candidate.target, model: o.candidate.model, outcome: 'Hedged', error: `still no answer after the hedge delay of ${delay} ms; another target answered first`, durationMs: o.durationMs });
+            progress.attempts.push({ target: o.candidate.target, model: o.candidate.model, outcome: 'Hedged', error: `hedged after ${delay} ms: the other call of the pair answered first, this one was aborted`, durationMs: o.durationMs });
             failovers += 1;
             continue;
           }
