@@ -125,10 +125,12 @@ test('fault removed: half-open, a passing probe or trial calls close it, and tra
 test('latency spike: the slow-call rule trips the breaker and new requests are fast again', async () => {
   await reset(PRIMARY);
   s.mocks[PRIMARY].setFaults({ latencyMs: 3_000 });
+  const since = Date.now();
   const slow = load(8, 20, 'slow');
   // The trip is a recorded transition: waiting for the state "open" could miss it once the short
-  // cooldown has moved the breaker on to half-open.
-  const tripped = async () => (await provider(PRIMARY)).breaker.recentTransitions.find((t: any) => t.from === 'closed' && t.to === 'open');
+  // cooldown has moved the breaker on to half-open. (Earlier tests' transitions are older.)
+  const tripped = async () =>
+    (await provider(PRIMARY)).breaker.recentTransitions.find((t: any) => t.from === 'closed' && t.to === 'open' && Date.parse(t.at) >= since);
   await waitFor(async () => (await tripped()) !== undefined, 'the primary to trip', 10_000);
   assert.match((await tripped()).reason, /slow-call rate/);
   const fast = await s.waitForJob(await submit(chat('gpt-4o', 'fast please')));

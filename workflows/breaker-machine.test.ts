@@ -657,6 +657,14 @@ describe('reaction time (issue 11)', () => {
     assert.match(r.reason!, /slow-call rate/);
   });
 
+  test('a brownout that fails some calls and slows others (neither rule alone) trips on the two together', async () => {
+    // 30% failed and 45% slow, independently: each below its own threshold's confidence bound.
+    const random = seeded(5);
+    const r = await simulate([healthy, { ms: 60_000, perSecond: 20, fail: 0.3, slow: 0.45, random }]);
+    assert.ok(r.afterMs !== undefined && r.afterMs <= 15_000, `tripped after ${r.afterMs} ms`);
+    assert.match(r.reason!, /failed-or-slow rate/);
+  });
+
   test('40% errors at 40 req/s after 5 min of healthy traffic trip within 15 s', async () => {
     const r = await simulate([healthy, { ms: 60_000, perSecond: 40, fail: 0.4 }]);
     assert.ok(r.afterMs !== undefined && r.afterMs <= 15_000, `tripped after ${r.afterMs} ms`);
@@ -758,3 +766,4 @@ describe('reaction time (issue 11)', () => {
     assert.equal(m.state, 'closed', 'a legacy run ignores the run fields too');
   });
 });
+

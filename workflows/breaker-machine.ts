@@ -127,6 +127,15 @@ function rateReason(t: WindowTotals, s: BreakerSettings, z?: number): string | u
   if (slowRate >= s.slowCallRateThreshold) {
     return `slow-call rate ${shown(t.slowRate, slowRate)} ≥ ${pct(s.slowCallRateThreshold)} (> ${s.slowCallMs} ms) ${over}`;
   }
+  if (z !== undefined) {
+    // Fast window only: a brownout fails some calls (streams without a first token) and slows the
+    // rest (hedged calls), splitting itself between the two rules above; together they count.
+    const badCount = Math.min(t.calls, t.failures + t.slow);
+    const bad = wilsonLowerBound(badCount, t.calls, z);
+    if (bad >= s.slowCallRateThreshold) {
+      return `failed-or-slow rate ${shown(badCount / t.calls, bad)} ≥ ${pct(s.slowCallRateThreshold)} ${over}`;
+    }
+  }
   return undefined;
 }
 

@@ -10,6 +10,7 @@ import {
   defineQuery,
   defineSignal,
   patched,
+  proxyActivities,
   proxyLocalActivities,
   setHandler,
   upsertMemo,
@@ -32,12 +33,15 @@ export const outcomesSignal = defineSignal<[OutcomeBatch]>(OUTCOMES_SIGNAL);
 export const overrideSignal = defineSignal<[BreakerAction]>(OVERRIDE_SIGNAL);
 export const breakerStateQuery = defineQuery<BreakerPublished>(BREAKER_STATE_QUERY);
 
-/** Probes are short I/O in the worker: a local activity, no retries (the next probe is the retry). */
-const { probeTarget } = proxyLocalActivities<activities.ProbeActivities>({
-  startToCloseTimeout: '10s',
-  retry: { maximumAttempts: 1 },
-  summary: 'probe target',
-});
+/** Probes, no retries (the next probe is the retry). Runs recorded before the patch below used this. */
+const PROBE_OPTIONS = { startToCloseTimeout: '10s', retry: { maximumAttempts: 1 }, summary: 'probe target' } as const;
+const { probeTarget: probeLocally } = proxyLocalActivities<activities.ProbeActivities>(PROBE_OPTIONS);
+/**
+ * A regular activity: a running local activity holds the workflow task, so outcome batches that
+ * arrive while a slow target's probe hangs would wait for it (seconds of a brownout unjudged).
+ */
+const { probeTarget: probeAside } = proxyActivities<activities.ProbeActivities>(PROBE_OPTIONS);
+const PROBE_ASIDE_PATCH = 'breaker-probe-as-activity';
 
 function samePublished(a: BreakerPublished | undefined, b: BreakerPublished): boolean {
   return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
@@ -72,11 +76,21 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
     if (s.probes && !probing && Date.now() >= nextProbeAt()) {
       probing = true;
       lastProbeAt = Date.now();
-      void probeTarget(input.target).then((result) => {
-        probing = false;
-        lastProbeAt = Date.now();
-        pending.push({ kind: 'probe', result });
-      });
+      const probeTarget = patched(PROBE_ASIDE_PATCH) ? probeAside : probeLocally;
+      void probeTarget(input.target).then(
+        (result) => {
+          probing = false;
+          lastProbeAt = Date.now();
+          pending.push({ kind: 'probe', result });
+        },
+        // The probe activity itself failed (e.g. its timeout, no worker): a failed probe, never a
+        // rejection nobody handles (that would wedge the breaker).
+        (err: unknown) => {
+          probing = false;
+          lastProbeAt = Date.now();
+          pending.push({ kind: 'probe', result: { at: Date.now(), ok: false, latencyMs: 0, error: `probe did not complete: ${err instanceof Error ? err.message : String(err)}` } });
+        },
+      );
     }
 
     const view = publish(m, s, Date.now());
