@@ -70,3 +70,14 @@ test('stream cut mid-answer: every stream complete, none truncated, the cut stre
   );
   assert.ok(hit.length > 0, 'the cut took effect: answers during the fault came from a failover');
 });
+
+test('brownout (shortened): the primary answers after 30 s; 0 errors, p99 back within 1.5x steady ≤ 10 s after the fault', async (t) => {
+  const run = await runScenario(loadScenario(join(SCENARIOS, 'brownout-short.yaml'), TARGETS), { outDir, log: quiet });
+  t.diagnostic(steady(run.verdicts));
+  assert.deepEqual(failed(run.verdicts), [], 'every verdict passes');
+  assert.equal(run.m.errors, 0);
+  const recovery = run.verdicts.find((v) => v.key === 'recoveryWithinS');
+  assert.ok(recovery?.pass, recovery?.detail);
+  const opened = run.m.breakerTransitions.find((x) => x.target === 'openai-us-east-1' && x.to === 'open');
+  assert.ok(opened && opened.at > 10_000 && opened.at < 20_000, `the primary's breaker opened during the fault: ${JSON.stringify(run.m.breakerTransitions)}`);
+});
