@@ -50,6 +50,11 @@ export function internalStreamsRouter(hub: StreamHub, token: string | undefined)
     lines.on('close', () => {
       if (!res.headersSent) res.status(204).end();
     });
+    // A worker that dies mid-stream aborts its request: the relay just ends (the workflow retries
+    // the call elsewhere). Unhandled, the readline 'error' would crash the whole API process.
+    lines.on('error', () => {
+      if (!res.headersSent) res.status(204).end();
+    });
   });
   return router;
 }
