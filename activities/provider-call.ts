@@ -131,10 +131,11 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     // once, so a latency brownout trips the breaker while calls still hang.
     const slowMs = Math.min(breakerSettingsFor(deps.config, target.id).slowCallMs, input.slowAfterMs ?? Infinity);
     let slowReported = false;
-    const slowTimer = setTimeout(() => {
+    const noticeSlow = () => {
       slowReported = true;
       deps.onOutcome?.({ target: target.id, model: model.id, outcome: 'slow', durationMs: slowMs, streaming, inFlight: true });
-    }, slowMs);
+    };
+    const slowTimer = setTimeout(noticeSlow, slowMs);
     // This try's own time limit: a timeout is the provider's fault (reported and failed over),
     // never confused with a cancellation. Temporal's timeout is only a backstop above it.
     const limitMs = streaming ? undefined : (input.timeoutMs ?? deps.config.timeouts.callMs);
@@ -175,10 +176,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       if (ctx.cancellationSignal.aborted || lost?.aborted) {
         // A call cancelled because a hedge answered first was slow by the hedge's measure, even
         // if the cancel beat the slow timer by a few ms.
-        if (!slowReported && input.slowAfterMs !== undefined && performance.now() - started >= input.slowAfterMs / 2) {
-          slowReported = true;
-          deps.onOutcome?.({ target: target.id, model: model.id, outcome: 'slow', durationMs: slowMs, streaming, inFlight: true });
-        }
+        if (!slowReported && input.slowAfterMs !== undefined && performance.now() - started >= input.slowAfterMs / 2) noticeSlow();
         // Report a cancellation as one, so the workflow does not take it for a provider fault.
         report('cancelled');
         throw new CancelledFailure(`provider call to ${target.id} cancelled`);

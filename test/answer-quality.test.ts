@@ -5,7 +5,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallOutcome } from '../activities';
-import { chat, startTestStack, type TestStack } from './support/stack';
+import { chat, startTestStack, tapOutcomes, type TestStack } from './support/stack';
 
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
@@ -14,11 +14,7 @@ let s: TestStack;
 const outcomes: CallOutcome[] = [];
 before(async () => {
   s = await startTestStack({ mockOptions: { chunkDelayMs: 40 } });
-  const record = s.gateway.routing.record.bind(s.gateway.routing);
-  s.gateway.routing.record = (o) => {
-    outcomes.push(o);
-    record(o);
-  };
+  tapOutcomes(s, outcomes);
 });
 after(async () => {
   await s?.close();

@@ -6,7 +6,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CallOutcome } from '../activities';
-import { chat, startTestStack, type TestStack } from './support/stack';
+import { chat, startTestStack, tapOutcomes, type TestStack } from './support/stack';
 import { waitFor } from './support/wait';
 
 const PRIMARY = 'openai-us-east-1';
@@ -17,20 +17,11 @@ let s: TestStack;
 let h: TestStack;
 const outcomes: CallOutcome[] = [];
 
-/** Records every call outcome the stack's worker hands its routing state (and the breakers). */
-function tap(stack: TestStack): void {
-  const record = stack.gateway.routing.record.bind(stack.gateway.routing);
-  stack.gateway.routing.record = (o) => {
-    outcomes.push(o);
-    record(o);
-  };
-}
-
 before(async () => {
   s = await startTestStack({ edit: (raw) => void (raw.timeouts = { ...raw.timeouts, callMs: 800 }) });
   h = await startTestStack({ edit: (raw) => void (raw.routing = { ...raw.routing, hedgeAfterMs: 200 }) });
-  tap(s);
-  tap(h);
+  tapOutcomes(s, outcomes);
+  tapOutcomes(h, outcomes);
 });
 after(async () => {
   await s?.close();

@@ -75,9 +75,14 @@ function hedgeDelay(snapshot: RoutingSnapshot, c: Candidate, timeoutMs: number |
   const h = snapshot.policy.hedge;
   if (!h) return 0;
   const t = snapshot.targets.find((x) => x.id === c.target);
-  const latency = t?.callLatencyMs ?? t?.latencyMs;
-  const delay = h.afterMs ?? (latency === undefined ? h.maxMs : Math.min(h.maxMs, Math.max(h.minMs, Math.round(latency * h.latencyMultiple))));
+  const delay = hedgeWait(h, t?.callLatencyMs ?? t?.latencyMs, h.maxMs) ?? h.maxMs;
   return delay > 0 && (timeoutMs === undefined || delay < timeoutMs) ? delay : 0;
+}
+
+/** The hedge rule: the fixed delay, else `latencyMultiple` × what was observed, within minMs..max. */
+function hedgeWait(h: NonNullable<RoutingSnapshot['policy']['hedge']>, observedMs: number | undefined, maxMs: number): number | undefined {
+  if (h.afterMs !== undefined) return h.afterMs;
+  return observedMs === undefined ? undefined : Math.min(maxMs, Math.max(h.minMs, Math.round(observedMs * h.latencyMultiple)));
 }
 
 /**
@@ -89,8 +94,7 @@ function firstTokenLimit(snapshot: RoutingSnapshot, c: Candidate): number | unde
   const h = snapshot.policy.hedge;
   if (!h) return undefined;
   if (h.afterMs === 0) return undefined;
-  const ttft = snapshot.targets.find((x) => x.id === c.target)?.ttftMs;
-  const limit = h.afterMs ?? (ttft === undefined ? undefined : Math.max(h.minMs, Math.round(ttft * h.latencyMultiple)));
+  const limit = hedgeWait(h, snapshot.targets.find((x) => x.id === c.target)?.ttftMs, Infinity);
   return limit === undefined || limit >= snapshot.policy.streamIdleMs ? undefined : limit;
 }
 

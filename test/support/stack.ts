@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { DEFAULT_CONFIG_PATH, parseConfig } from '../../config/load';
 import type { GatewayConfig } from '../../config/schema';
 import type { JobView } from '../../contracts/jobs';
+import type { CallOutcome } from '../../activities';
 import { startMockProvider, type MockProvider, type MockProviderOptions } from '../../chaos/mock-provider';
 import { startGateway, type RunningGateway } from '../../scripts/gateway';
 import { testTemporalAddress } from './temporal';
@@ -126,6 +127,15 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
     },
   };
   return stack;
+}
+
+/** Copies every call outcome the stack's worker hands its routing state (and the breakers) into `into`. */
+export function tapOutcomes(stack: TestStack, into: CallOutcome[]): void {
+  const record = stack.gateway.routing.record.bind(stack.gateway.routing);
+  stack.gateway.routing.record = (o) => {
+    into.push(o);
+    record(o);
+  };
 }
 
 /** A one-message chat request. */
