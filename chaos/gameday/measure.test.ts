@@ -121,6 +121,8 @@ test('a full run: availability, failover, truncation, lost jobs and verdicts', (
   rs.push(req(15_000, 50, { kind: 'stream', ok: false, error: { message: 'terminated', explicit: false } }));
   rs.push(req(15_000, 50, { kind: 'job', job: { accepted: true, lost: true } }));
   rs.push({ ...req(19_000, 0), endedAt: undefined });
+  // A request without a trace answered completely twice: one duplicate.
+  rs.push(req(16_000, 50, { nonce: 'dup' }));
   const calls: ProviderCall[] = [
     { target: 'x', at: 1, route: 'r', nonce: 'dup', probe: false, completed: true },
     { target: 'y', at: 2, route: 'r', nonce: 'dup', probe: false, completed: true },
@@ -225,4 +227,149 @@ test('thresholds default from the method and may only be made stricter', () => {
     parseScenario({ ...kill, thresholds: { maxClientErrors: 2 } }, { targets: TARGETS, name: 'k' }).thresholds.maxClientErrors,
     2,
   );
+});
+
+const chatCall = (nonce: string, extra: Partial<ProviderCall> = {}): ProviderCall => ({
+  target: 'openai-us-east-1',
+  at: 1,
+  route: 'POST /v1/chat/completions',
+  nonce,
+  probe: false,
+  completed: true,
+  ...extra,
+});
+const run = (requests: RequestRecord[], calls: ProviderCall[], o: Partial<Parameters<typeof measure>[0]> = {}) =>
+  measure({ requests, calls, breakers: [], faults: [], steadyStateMs: 1000, loadMs: 10_000, thresholds: T(), ...o });
+
+test('duplicate provider calls: calls beyond what the trace explains (retries, failovers, hedges), never embeddings or probes', () => {
+  const attempt = (outcome: string, retries?: number) => ({ target: 'openai-us-east-1', model: 'gpt-4o', outcome, retries });
+  const explained = req(0, 10, { nonce: 'a', attempts: [attempt('ProviderUnavailable', 2), attempt('ok')] });
+  const repeated = req(0, 10, { nonce: 'b', attempts: [attempt('ok')] });
+  const calls = [
+    ...Array.from({ length: 4 }, () => chatCall('a', { completed: false })),
+    chatCall('b'),
+    chatCall('b'),
+    chatCall('b', { route: 'POST /v1/embeddings' }),
+    chatCall('b', { probe: true }),
+  ];
+  const { m } = run([explained, repeated], calls);
+  assert.equal(m.duplicates.calls, 1, '3 tries + 1 failover explain 4 calls of a; b has one call too many');
+  assert.equal(m.duplicates.requests, 1);
+  assert.match(m.duplicates.detail[0], /trace explains 1/);
+  assert.equal(m.providerCalls['openai-us-east-1'].embeddings, 1);
+  const promised = run([explained, repeated], calls, { thresholds: T({ maxDuplicateProviderCalls: 0 }) });
+  assert.equal(promised.verdicts.find((v) => v.key === 'maxDuplicateProviderCalls')?.pass, false);
+  assert.equal(run([explained, repeated], calls).verdicts.find((v) => v.key === 'maxDuplicateProviderCalls'), undefined, 'reported, not promised, by default');
+});
+
+test('hidden degradations: a lower tier without a model record, keyword retrieval after a failed embedding without a data record', () => {
+  const tiers: Record<string, string> = { smart: 'smart', 'gpt-4o': 'smart', 'claude-sonnet-4-20250514': 'smart', 'gpt-4o-mini': 'fast' };
+  const tierOf = (model: string) => tiers[model];
+  const rs = [
+    req(0, 10, { model: 'gpt-4o-mini', degraded: 'model' }),
+    req(0, 10, { model: 'gpt-4o-mini', degraded: '' }),
+    req(0, 10, { model: 'claude-sonnet-4-20250514' }),
+    req(0, 10, { kind: 'rag', nonce: 'r1', model: 'gpt-4o', degraded: 'data' }),
+    req(0, 10, { kind: 'rag', nonce: 'r2', model: 'gpt-4o', degraded: '' }),
+    req(0, 10, { kind: 'rag', nonce: 'r3', model: 'gpt-4o', degraded: '' }),
+  ];
+  const emb = (nonce: string, completed: boolean) => chatCall(nonce, { route: 'POST /v1/embeddings', completed });
+  const { m, verdicts } = run(rs, [emb('r1', false), emb('r2', false), emb('r3', true)], { requestedModel: 'gpt-4o', tierOf });
+  assert.equal(m.undeclared.model, 1, 'gpt-4o-mini without a record; claude-sonnet-4 is the same tier');
+  assert.equal(m.undeclared.data, 1, 'r2: the embedding failed and the answer did not say so');
+  const v = verdicts.find((x) => x.key === 'maxUndeclaredDegradations')!;
+  assert.deepEqual([v.threshold, v.actual, v.pass], [0, 2, false]);
+});
+
+test('idempotency: a key that got two jobs is a duplicate job', () => {
+  const rs = [
+    req(0, 10, { kind: 'job', idempotency: { key: 'k1', sends: 3, jobIds: ['job-a', 'job-a'] } }),
+    req(0, 10, { kind: 'job', idempotency: { key: 'k2', sends: 2, jobIds: ['job-b', 'job-c'] } }),
+    req(0, 10, { kind: 'chat', idempotency: { key: 'k3', sends: 1, jobIds: ['job-d'] } }),
+  ];
+  const { m, verdicts } = run(rs, []);
+  assert.deepEqual([m.idempotency.keys, m.idempotency.resent, m.idempotency.duplicateJobs], [3, 2, 1]);
+  assert.equal(verdicts.find((v) => v.key === 'maxDuplicateJobs')?.pass, false);
+});
+
+test('time to failover per request kind, and breaker openings with their close', () => {
+  const rs: RequestRecord[] = [];
+  for (let t = 0; t < 10_000; t += 500) rs.push(req(t, 100), req(t, 100, { kind: 'stream' }), req(t, 2_000, { kind: 'job' }));
+  rs.push(req(10_000, 300, { target: 'anthropic-eu-west-1' }));
+  rs.push(req(10_000, 900, { kind: 'stream', target: 'anthropic-eu-west-1' }));
+  rs.push(req(10_500, 2_000, { kind: 'job', target: 'anthropic-eu-west-1' }));
+  const states = (a: string) => ({ 'openai-us-east-1': a });
+  const breakers = [
+    { at: 0, states: states('closed') },
+    { at: 10_800, states: states('open') },
+    { at: 20_000, states: states('half-open') },
+    { at: 20_500, states: states('open') },
+    { at: 25_000, states: states('half-open') },
+    { at: 25_500, states: states('closed') },
+  ];
+  const { m } = run(rs, [], { breakers, faults: [{ start: 10_000, end: 25_000, label: 'down' }], steadyStateMs: 10_000, loadMs: 30_000 });
+  assert.deepEqual(m.failoverByKind, { chat: 300, stream: 900, job: 2_500 });
+  assert.equal(m.failoverTimeMs, 300);
+  assert.deepEqual(m.breakerOpenings, [{ target: 'openai-us-east-1', openedAt: 10_800, closedAt: 25_500 }]);
+  assert.equal(m.byKind.stream?.sent, 21);
+});
+
+test('the steady-state hypothesis checks each tolerance given', () => {
+  const rs = Array.from({ length: 100 }, (_, i) => req(i * 10, i < 50 ? 100 : 900));
+  const ok = run(rs, [], { steadyMax: { p99: 1000 } });
+  assert.equal(ok.verdicts[0].pass, true);
+  const tight = run(rs, [], { steadyMax: { p99: 1000, p50: 500 } });
+  assert.equal(tight.verdicts[0].key, 'steadyState');
+  assert.equal(tight.verdicts[0].pass, true, 'p50 is 100 ms');
+  const tighter = run(rs, [], { steadyMax: { p99: 1000, p95: 800 } });
+  assert.equal(tighter.verdicts[0].pass, false, 'p95 is 900 ms');
+  assert.match(tighter.verdicts[0].detail, /steady p95 900 ms \(at most 800 ms\)/);
+});
+
+test('scenario schema: the load mix, RAG and Idempotency-Key options, steady-state tolerances and abort conditions name their key', () => {
+  const s = parseScenario(
+    {
+      ...base,
+      load: { rate: 1, seconds: 30, mix: { chat: 1, tool: 1, rag: 2, job: 1 }, idempotency: { kinds: ['job'] } },
+      steadyState: { seconds: 10, maxP99S: 2, maxP50S: 0.5 },
+      abort: { p99AboveS: 30 },
+    },
+    { targets: TARGETS, name: 's' },
+  );
+  assert.deepEqual(s.load.mix, { chat: 1, stream: 0, job: 1, tool: 1, rag: 2 });
+  assert.deepEqual(s.load.rag, { collection: 'sample' });
+  assert.deepEqual(s.load.idempotency, { kinds: ['job'], maxSends: 6, backoffMs: 500, resendAnswered: 0 });
+  assert.deepEqual(s.abort, { errorRateAbove: 0.5, p99AboveS: 30, forS: 10 });
+  assert.match(issues({ ...base, load: { rate: 1, seconds: 30, mix: { video: 1 } } })[0], /^load\.mix: Unrecognized key/);
+  assert.match(
+    issues({ ...base, load: { rate: 1, seconds: 30, mix: { chat: 1 }, idempotency: { kinds: ['job'] } } })[0],
+    /^load\.idempotency\.kinds\[0\]: "job" has no weight in load\.mix/,
+  );
+  assert.match(issues({ ...base, load: { rate: 1, seconds: 30, idempotency: { kinds: ['stream'] } } })[0], /^load\.idempotency\.kinds\[0\]:/);
+  assert.match(issues({ ...base, load: { rate: 1, seconds: 30, idempotency: { kinds: ['chat'], resendAnswered: 2 } } })[0], /^load\.idempotency\.resendAnswered:/);
+  assert.match(issues({ ...base, steadyState: { maxP99S: 1, maxP95S: 2 } })[0], /^steadyState\.maxP95S: 2 s is above steadyState\.maxP99S/);
+  assert.match(issues({ ...base, steadyState: { maxP99S: 6 } })[0], /^steadyState\.maxP99S: may only be stricter/);
+  assert.match(issues({ ...base, abort: { p99AboveS: 0 } })[0], /^abort\.p99AboveS:/);
+  assert.match(issues({ ...base, load: { rate: 1, seconds: 30, rag: { collection: '' } } })[0], /^load\.rag\.collection:/);
+});
+
+test('new thresholds: hidden degradations and duplicate jobs promised at 0, duplicate provider calls only reported unless a scenario promises', () => {
+  const s = parseScenario(base, { targets: TARGETS, name: 'b' });
+  assert.equal(s.thresholds.maxUndeclaredDegradations, 0);
+  assert.equal(s.thresholds.maxDuplicateJobs, 0);
+  assert.equal(s.thresholds.maxDuplicateProviderCalls, null);
+  assert.equal(parseScenario({ ...base, thresholds: { maxDuplicateProviderCalls: 0 } }, { targets: TARGETS, name: 'b' }).thresholds.maxDuplicateProviderCalls, 0);
+  assert.match(issues({ ...base, thresholds: { maxUndeclaredDegradations: 1 } })[0], /^thresholds\.maxUndeclaredDegradations: 1 is looser than the default 0/);
+  assert.match(issues({ ...base, thresholds: { maxDuplicateJobs: null } })[0], /^thresholds\.maxDuplicateJobs: null is looser/);
+  assert.match(issues({ ...base, thresholds: { maxDuplicates: 0 } })[0], /^thresholds: Unrecognized key/);
+});
+
+test('every scenario of the library is valid', async () => {
+  const { readdirSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const { loadScenario } = await import('./schema');
+  const dir = resolve(__dirname, '..', 'scenarios');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 25, `${files.length} scenarios`);
+  for (const f of files) assert.doesNotThrow(() => loadScenario(join(dir, f), TARGETS), f);
 });

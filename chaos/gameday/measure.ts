@@ -1,85 +1,17 @@
 /**
  * Pure measurements of one game-day run: availability, latency percentiles per 5 s window,
- * failover and recovery times, breaker transitions, provider calls made against an open breaker
- * or inside a Retry-After, truncated answers, lost jobs, and a verdict per threshold.
+ * time to failover (overall and per request kind), breaker openings and recovery, provider calls
+ * made against an open breaker or inside a Retry-After or beyond what the traces explain,
+ * hidden degradations, truncated answers, lost and duplicated jobs; verdicts in ./verdicts.
  * Every time is in ms since the load started.
  */
-import type { ActionName, Thresholds, ThresholdKey } from './schema';
+import { callsDuringOpen, duplicateCalls, idempotencyOf, retryAfterViolations, undeclaredDegradations, type Duplicates, type Undeclared } from './calls';
+import type { BreakerSample, FaultWindow, ProviderCall, RequestKind, RequestRecord } from './records';
+import type { Thresholds } from './schema';
+import { verdictsOf, type Verdict } from './verdicts';
 
-/** Request kinds of the load. */
-export type RequestKind = 'chat' | 'stream' | 'job';
-
-/** One client request as the load generator saw it. */
-export interface RequestRecord {
-  id: number;
-  kind: RequestKind;
-  nonce: string;
-  startedAt: number;
-  endedAt?: number;
-  /** Streams: first content token. */
-  ttftMs?: number;
-  ok: boolean;
-  error?: {
-    message: string;
-    status?: number;
-    code?: string;
-    /** an error answer or error event, not a cut connection */ explicit: boolean;
-  };
-  /** Target and model that served the answer (from the x-stormproof-* headers or the body). */
-  target?: string;
-  model?: string;
-  failovers?: number;
-  degraded?: string;
-  /** The answer ends with the nonce. */
-  complete: boolean;
-  /** Ended normally (no error) with an incomplete answer: truncated but presented as complete. */
-  truncated: boolean;
-  /** Streams: `[DONE]` was received. */
-  sawDone?: boolean;
-  /** Jobs: 202 received, final status, and whether it never reached an outcome. */
-  job?: { accepted: boolean; id?: string; status?: string; lost: boolean };
-}
-
-/** One call that reached a provider (recorded between toxiproxy and the mock). */
-export interface ProviderCall {
-  target: string;
-  at: number;
-  endedAt?: number;
-  route: string;
-  /** The request's nonce, when the prompt carried one. */
-  nonce?: string;
-  /** A health probe or synthetic probe call (not a client request). */
-  probe: boolean;
-  status?: number;
-  retryAfterS?: number;
-  /** The answer was written completely with a 2xx status. */
-  completed: boolean;
-}
-
-/** Every target's breaker state at one instant. */
-export interface BreakerSample {
-  at: number;
-  states: Record<string, string>;
-}
-
-/** One executed action. */
-export interface ActionLog {
-  at: number;
-  /** When the action returned. */
-  doneAt: number;
-  action: ActionName | 'reset';
-  label: string;
-  phase: 'method' | 'rollback';
-  ok: boolean;
-  error?: string;
-}
-
-/** A fault's time span (for recovery and the chart). */
-export interface FaultWindow {
-  start: number;
-  end: number;
-  label: string;
-}
+export type { ActionLog, BreakerSample, FaultWindow, ProviderCall, RequestKind, RequestRecord } from './records';
+export { verdictsOf, type Verdict } from './verdicts';
 
 /** One 5 s window by request start time. */
 export interface LatencyWindow {
@@ -103,13 +35,20 @@ export interface BreakerTransition {
   to: string;
 }
 
-/** A threshold's outcome. */
-export interface Verdict {
-  key: ThresholdKey | 'aborted' | 'steadyState';
-  threshold: unknown;
-  actual: unknown;
-  pass: boolean;
-  detail: string;
+/** A breaker's stay away from closed: from opening until it closed again (undefined: still not closed). */
+export interface BreakerOpening {
+  target: string;
+  openedAt: number;
+  closedAt?: number;
+}
+
+/** Figures of one request kind. */
+export interface KindFigures {
+  sent: number;
+  ok: number;
+  errors: number;
+  p50?: number;
+  p99?: number;
 }
 
 /** Everything measured in one run. */
@@ -121,25 +60,35 @@ export interface Measurements {
   errorsByCode: Record<string, number>;
   availability: number;
   latency: { p50?: number; p95?: number; p99?: number };
+  byKind: Partial<Record<RequestKind, KindFigures>>;
   steadyP99?: number;
   /** Client errors among the requests started in the steady state (the hypothesis: none). */
   steadyErrors: number;
   steadyRequests: number;
+  steadyLatency: { p50?: number; p95?: number; p99?: number };
   windows: LatencyWindow[];
   byTarget: Record<string, number>;
+  /** From the fault start to the first answer another target gave (than the one serving the steady state). */
   failoverTimeMs?: number;
+  /** The same per request kind (each against its own steady target). */
+  failoverByKind: Partial<Record<RequestKind, number>>;
   steadyTarget?: string;
   faultStart?: number;
   faultEnd?: number;
   recoveryMs?: number | null;
   breakerTransitions: BreakerTransition[];
+  breakerOpenings: BreakerOpening[];
   callsAfterBreakerOpen: Record<string, number>;
   retryAfterViolations: { calls: number; probes: number; detail: string[] };
   truncated: number;
   unendedStreams: number;
   missingDone: number;
+  /** Provider calls beyond what the answers' traces explain. */
   duplicateProviderCalls: number;
-  providerCalls: Record<string, { calls: number; probes: number; errors: number }>;
+  duplicates: Duplicates;
+  undeclared: Undeclared;
+  idempotency: { keys: number; resent: number; duplicateJobs: number; detail: string[] };
+  providerCalls: Record<string, { calls: number; probes: number; embeddings: number; errors: number }>;
   jobs: { submitted: number; accepted: number; completed: number; failed: number; unfinished: number; lost: number };
   ttft: { p50?: number; p99?: number };
   aborted?: string;
@@ -160,8 +109,11 @@ export interface MeasureInput {
   /** Calls already on their way when a 429 arrived. */
   retryAfterGraceMs?: number;
   aborted?: string;
-  /** The steady-state hypothesis' p99 limit, ms (default 5000). */
-  steadyMaxP99Ms?: number;
+  /** The steady-state hypothesis: p50/p95/p99 limits, ms (default: p99 5000). */
+  steadyMax?: { p50?: number; p95?: number; p99: number };
+  /** The model the load asked for, and each model's tier (for hidden model degradations). */
+  requestedModel?: string;
+  tierOf?: (model: string) => string | undefined;
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -173,6 +125,7 @@ export function percentile(sorted: number[], p: number): number | undefined {
 
 const latencyOf = (r: RequestRecord) => (r.endedAt ?? r.startedAt) - r.startedAt;
 const sortedLatencies = (rs: RequestRecord[]) => rs.map(latencyOf).sort((a, b) => a - b);
+const pcts = (sorted: number[]) => ({ p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) });
 
 /** 5 s windows over the load by request start time. */
 export function windowsOf(requests: RequestRecord[], loadMs: number, windowMs = 5_000): LatencyWindow[] {
@@ -180,22 +133,10 @@ export function windowsOf(requests: RequestRecord[], loadMs: number, windowMs = 
   for (let start = 0; start < loadMs; start += windowMs) {
     const end = Math.min(loadMs, start + windowMs);
     const rs = requests.filter((r) => r.endedAt !== undefined && r.startedAt >= start && r.startedAt < end);
-    const lat = sortedLatencies(rs);
     const ok = rs.filter((r) => r.ok).length;
     const byTarget: Record<string, number> = {};
     for (const r of rs) if (r.ok && r.target) byTarget[r.target] = (byTarget[r.target] ?? 0) + 1;
-    out.push({
-      start,
-      end,
-      requests: rs.length,
-      ok,
-      errors: rs.length - ok,
-      errorRate: rs.length ? (rs.length - ok) / rs.length : 0,
-      p50: percentile(lat, 50),
-      p95: percentile(lat, 95),
-      p99: percentile(lat, 99),
-      byTarget,
-    });
+    out.push({ start, end, requests: rs.length, ok, errors: rs.length - ok, errorRate: rs.length ? (rs.length - ok) / rs.length : 0, ...pcts(sortedLatencies(rs)), byTarget });
   }
   return out;
 }
@@ -228,7 +169,7 @@ export function transitionsOf(samples: BreakerSample[]): BreakerTransition[] {
   return out;
 }
 
-/** Open intervals per target ([openedAt, closedAt)) from the transitions. */
+/** Open intervals per target ([openedAt, left open at)) from the transitions. */
 function openIntervals(transitions: BreakerTransition[], endMs: number): Record<string, Array<[number, number]>> {
   const out: Record<string, Array<[number, number]>> = {};
   const openSince: Record<string, number> = {};
@@ -243,16 +184,40 @@ function openIntervals(transitions: BreakerTransition[], endMs: number): Record<
   return out;
 }
 
-function fmtMs(ms: number | undefined | null): string {
-  if (ms === undefined || ms === null) return '—';
-  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+/** Each time a breaker opened, and when it was closed again (half-open trials in between count as not closed). */
+export function openingsOf(transitions: BreakerTransition[]): BreakerOpening[] {
+  const out: BreakerOpening[] = [];
+  const current: Record<string, BreakerOpening> = {};
+  for (const t of transitions) {
+    if (t.to === 'open' && !current[t.target]) {
+      current[t.target] = { target: t.target, openedAt: t.at };
+      out.push(current[t.target]);
+    } else if (t.to === 'closed' && current[t.target]) {
+      current[t.target].closedAt = t.at;
+      delete current[t.target];
+    }
+  }
+  return out;
+}
+
+/** The target serving most answers of `rs`. */
+function mainTarget(rs: RequestRecord[]): string | undefined {
+  const counts: Record<string, number> = {};
+  for (const r of rs) if (r.ok && r.target) counts[r.target] = (counts[r.target] ?? 0) + 1;
+  return Object.entries(counts).sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/** From `faultStart` to the first answer (to reach its client) from another target than `from`. */
+function failoverTime(rs: RequestRecord[], faultStart: number, from: string): number | undefined {
+  const first = rs
+    .filter((r) => r.ok && r.startedAt >= faultStart && r.target && r.target !== from)
+    .sort((a, b) => a.endedAt! - b.endedAt!)[0];
+  return first ? first.endedAt! - faultStart : undefined;
 }
 
 /** Measures a run and gives a verdict per threshold. */
 export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdict[] } {
   const windowMs = input.windowMs ?? 5_000;
-  const breakerGraceMs = input.breakerGraceMs ?? 1_000;
-  const retryGraceMs = input.retryAfterGraceMs ?? 250;
   const finished = input.requests.filter((r) => r.endedAt !== undefined);
   const ok = finished.filter((r) => r.ok);
   const errorsByCode: Record<string, number> = {};
@@ -261,93 +226,60 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
     const code = r.error?.code ?? (r.error?.status ? `HTTP ${r.error.status}` : r.error?.explicit ? 'error' : 'connection');
     errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
   }
-  // Latency of chat and streams (a job's end is only seen at its next poll), or of jobs when alone.
+  // Latency of interactive requests (a job's end is only seen at its next poll), or of jobs when alone.
   const interactive = finished.filter((r) => r.kind !== 'job');
   const timed = interactive.length ? interactive : finished;
-  const all = sortedLatencies(timed);
   // The steady state is what ran before the first fault: a request still in flight when the fault
   // struck belongs to the fault, not to the baseline it is compared with.
-  const firstFault = input.faults.length ? Math.min(...input.faults.map((f) => f.start)) : Infinity;
-  const inSteady = (r: RequestRecord) => r.startedAt < input.steadyStateMs && (r.endedAt ?? Infinity) <= firstFault;
+  const faultStart = input.faults.length ? Math.min(...input.faults.map((f) => f.start)) : undefined;
+  const faultEnd = input.faults.length ? Math.max(...input.faults.map((f) => f.end)) : undefined;
+  const inSteady = (r: RequestRecord) => r.startedAt < input.steadyStateMs && (r.endedAt ?? Infinity) <= (faultStart ?? Infinity);
   const steady = finished.filter(inSteady);
-  const steadyP99 = percentile(sortedLatencies(timed.filter(inSteady)), 99);
+  const steadyLatency = pcts(sortedLatencies(timed.filter(inSteady)));
   const windows = windowsOf(interactive.length ? input.requests.filter((r) => r.kind !== 'job') : input.requests, input.loadMs, windowMs);
   const byTarget: Record<string, number> = {};
   for (const r of ok) if (r.target) byTarget[r.target] = (byTarget[r.target] ?? 0) + 1;
 
-  // The target that served the steady state, and the first answer from another after the fault.
-  const steadyCounts: Record<string, number> = {};
-  for (const r of steady) if (r.ok && r.target) steadyCounts[r.target] = (steadyCounts[r.target] ?? 0) + 1;
-  const steadyTarget = Object.entries(steadyCounts).sort((a, b) => b[1] - a[1])[0]?.[0];
-  const faultStart = input.faults.length ? Math.min(...input.faults.map((f) => f.start)) : undefined;
-  const faultEnd = input.faults.length ? Math.max(...input.faults.map((f) => f.end)) : undefined;
-  let failoverTimeMs: number | undefined;
-  if (faultStart !== undefined && steadyTarget) {
-    const other = ok
-      .filter((r) => r.startedAt >= faultStart && r.target && r.target !== steadyTarget)
-      .sort((a, b) => a.endedAt! - b.endedAt!)[0];
-    if (other) failoverTimeMs = other.endedAt! - faultStart;
+  const byKind: Measurements['byKind'] = {};
+  const failoverByKind: Measurements['failoverByKind'] = {};
+  const steadyTarget = mainTarget(steady);
+  for (const kind of new Set(input.requests.map((r) => r.kind))) {
+    const rs = input.requests.filter((r) => r.kind === kind);
+    const done = rs.filter((r) => r.endedAt !== undefined);
+    const lat = sortedLatencies(done);
+    byKind[kind] = { sent: rs.length, ok: done.filter((r) => r.ok).length, errors: done.filter((r) => !r.ok).length, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+    const from = mainTarget(steady.filter((r) => r.kind === kind)) ?? steadyTarget;
+    if (faultStart !== undefined && from) {
+      const t = failoverTime(done, faultStart, from);
+      if (t !== undefined) failoverByKind[kind] = t;
+    }
   }
+  const failoverTimeMs = faultStart !== undefined && steadyTarget ? failoverTime(finished, faultStart, steadyTarget) : undefined;
   const recoveryMs =
-    faultStart !== undefined && faultEnd !== undefined && steadyP99 !== undefined
-      ? recoveryTime(windows, faultStart, faultEnd, steadyP99)
+    faultStart !== undefined && faultEnd !== undefined && steadyLatency.p99 !== undefined
+      ? recoveryTime(windows, faultStart, faultEnd, steadyLatency.p99)
       : undefined;
 
   const breakerTransitions = transitionsOf(input.breakers);
-  const lastSample = input.breakers.at(-1)?.at ?? input.loadMs;
-  const open = openIntervals(breakerTransitions, lastSample);
-  const callsAfterBreakerOpen: Record<string, number> = {};
-  for (const c of input.calls) {
-    if (c.probe) continue;
-    if ((open[c.target] ?? []).some(([a, b]) => c.at >= a + breakerGraceMs && c.at < b))
-      callsAfterBreakerOpen[c.target] = (callsAfterBreakerOpen[c.target] ?? 0) + 1;
-  }
-
-  // Calls to a target inside a Retry-After it answered (after a short grace for calls already on their way).
-  const retry = { calls: 0, probes: 0, detail: [] as string[] };
-  const byTargetCalls: Record<string, ProviderCall[]> = {};
-  for (const c of input.calls) (byTargetCalls[c.target] ??= []).push(c);
-  for (const [target, calls] of Object.entries(byTargetCalls)) {
-    calls.sort((a, b) => a.at - b.at);
-    let until = -Infinity;
-    let from = -Infinity;
-    for (const c of calls) {
-      if (c.at > from && c.at < until) {
-        if (c.probe) retry.probes++;
-        else {
-          retry.calls++;
-          if (retry.detail.length < 5) retry.detail.push(`${target} at ${fmtMs(c.at)} (Retry-After until ${fmtMs(until)})`);
-        }
-      }
-      if (c.status === 429 && c.retryAfterS !== undefined && c.endedAt !== undefined) {
-        const end = c.endedAt + c.retryAfterS * 1000;
-        if (end > until) {
-          until = end;
-          from = c.endedAt + retryGraceMs;
-        }
-      }
-    }
-  }
-
+  const open = openIntervals(breakerTransitions, input.breakers.at(-1)?.at ?? input.loadMs);
   const providerCalls: Measurements['providerCalls'] = {};
-  const okCallsPerNonce = new Map<string, number>();
   for (const c of input.calls) {
-    const p = (providerCalls[c.target] ??= { calls: 0, probes: 0, errors: 0 });
+    const p = (providerCalls[c.target] ??= { calls: 0, probes: 0, embeddings: 0, errors: 0 });
     if (c.probe) p.probes++;
+    else if (c.route.endsWith('/embeddings')) p.embeddings++;
     else p.calls++;
     if (c.status !== undefined && c.status >= 400) p.errors++;
-    if (c.nonce && c.completed && !c.probe) okCallsPerNonce.set(c.nonce, (okCallsPerNonce.get(c.nonce) ?? 0) + 1);
   }
-  const duplicateProviderCalls = [...okCallsPerNonce.values()].reduce((n, k) => n + Math.max(0, k - 1), 0);
+  const duplicates = duplicateCalls(input.requests, input.calls);
+  const tierOf = input.tierOf ?? (() => undefined);
 
-  const streams = finished.filter((r) => r.kind === 'stream');
+  const streams = finished.filter((r) => r.kind === 'stream' || (r.kind === 'tool' && r.sawDone !== undefined));
   const jobsAll = input.requests.filter((r) => r.kind === 'job');
   const jobs = {
     submitted: jobsAll.length,
     accepted: jobsAll.filter((r) => r.job?.accepted).length,
     completed: jobsAll.filter((r) => r.job?.status === 'completed').length,
-    failed: jobsAll.filter((r) => r.job?.accepted && r.job.status !== undefined && !['completed', 'unfinished'].includes(r.job.status))
-      .length,
+    failed: jobsAll.filter((r) => r.job?.accepted && r.job.status !== undefined && !['completed', 'unfinished'].includes(r.job.status)).length,
     unfinished: jobsAll.filter((r) => r.job?.status === 'unfinished').length,
     lost: jobsAll.filter((r) => r.job?.lost).length,
   };
@@ -355,6 +287,7 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
     .filter((r) => r.ttftMs !== undefined)
     .map((r) => r.ttftMs!)
     .sort((a, b) => a - b);
+  const all = sortedLatencies(timed);
   const m: Measurements = {
     sent: input.requests.length,
     finished: finished.length,
@@ -362,107 +295,37 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
     errors: finished.length - ok.length,
     errorsByCode,
     availability: finished.length ? ok.length / finished.length : 1,
-    latency: { p50: percentile(all, 50), p95: percentile(all, 95), p99: percentile(all, 99) },
-    steadyP99,
+    latency: pcts(all),
+    byKind,
+    steadyP99: steadyLatency.p99,
     steadyErrors: steady.filter((r) => !r.ok).length,
     steadyRequests: steady.length,
+    steadyLatency,
     windows,
     byTarget,
     failoverTimeMs,
+    failoverByKind,
     steadyTarget,
     faultStart,
     faultEnd,
     recoveryMs,
     breakerTransitions,
-    callsAfterBreakerOpen,
-    retryAfterViolations: retry,
+    breakerOpenings: openingsOf(breakerTransitions),
+    callsAfterBreakerOpen: callsDuringOpen(input.calls, open, input.breakerGraceMs ?? 1_000),
+    retryAfterViolations: retryAfterViolations(input.calls, input.retryAfterGraceMs ?? 250),
     truncated: finished.filter((r) => r.truncated).length,
     // A stream that failed without an explicit error event (the connection was cut or hung up).
     unendedStreams: streams.filter((r) => !r.ok && !r.error?.explicit && !r.sawDone).length,
     missingDone: streams.filter((r) => r.ok && !r.sawDone).length,
-    duplicateProviderCalls,
+    duplicateProviderCalls: duplicates.calls,
+    duplicates,
+    undeclared: undeclaredDegradations(input.requests, input.calls, input.requestedModel, tierOf),
+    idempotency: idempotencyOf(input.requests),
     providerCalls,
     jobs,
     ttft: { p50: percentile(ttfts, 50), p99: percentile(ttfts, 99) },
     aborted: input.aborted,
   };
-  return { m, verdicts: verdictsOf(m, input.thresholds, input.requests.length - finished.length, input.steadyMaxP99Ms) };
-}
-
-/** One verdict per promised threshold (null thresholds are reported, not judged). */
-export function verdictsOf(m: Measurements, t: Thresholds, unfinished = 0, steadyMaxP99Ms = 5_000): Verdict[] {
-  const out: Verdict[] = [];
-  // The steady-state hypothesis, checked like the Chaos Toolkit does before the method: a red one
-  // means the stack could not even serve the healthy load (e.g. a starved machine).
-  const steadyOk = m.steadyErrors === 0 && m.steadyP99 !== undefined && m.steadyP99 <= steadyMaxP99Ms;
-  out.push({
-    key: 'steadyState',
-    threshold: { errors: 0, maxP99S: steadyMaxP99Ms / 1000 },
-    actual: { errors: m.steadyErrors, p99S: m.steadyP99 === undefined ? null : m.steadyP99 / 1000 },
-    pass: steadyOk,
-    detail:
-      `${m.steadyErrors} of ${m.steadyRequests} steady-state requests failed; ` +
-      `steady p99 ${fmtMs(m.steadyP99)} (at most ${fmtMs(steadyMaxP99Ms)})`,
-  });
-  const max = (key: ThresholdKey, actual: number, detail: string) => {
-    const th = t[key] as number | null;
-    if (th === null) return;
-    out.push({ key, threshold: th, actual, pass: actual <= th, detail });
-  };
-  const codes = Object.entries(m.errorsByCode)
-    .map(([c, n]) => `${c}: ${n}`)
-    .join(', ');
-  max(
-    'maxClientErrors',
-    m.errors + unfinished,
-    `${m.errors} of ${m.finished} failed${codes ? ` (${codes})` : ''}${unfinished ? `; ${unfinished} never ended` : ''}`,
-  );
-  max('maxTruncated', m.truncated, `${m.truncated} answers ended normally without their last word`);
-  max(
-    'maxLostJobs',
-    m.jobs.lost,
-    `${m.jobs.accepted} jobs accepted, ${m.jobs.completed} completed, ${m.jobs.failed} failed, ` +
-      `${m.jobs.unfinished} still running at the client's deadline, ${m.jobs.lost} lost`,
-  );
-  max('maxUnendedStreams', m.unendedStreams, `${m.unendedStreams} streams ended with neither [DONE] nor an error event`);
-  if (t.recoveryWithinS !== null) {
-    const r = m.recoveryMs;
-    const pass = r !== undefined && r !== null && r <= t.recoveryWithinS * 1000;
-    out.push({
-      key: 'recoveryWithinS',
-      threshold: t.recoveryWithinS,
-      actual: r === undefined || r === null ? null : r / 1000,
-      pass,
-      detail:
-        r === undefined
-          ? 'no fault window or no steady state measured'
-          : r === null
-            ? `p99 never got back within 1.5x steady (${fmtMs(m.steadyP99)}) during the fault`
-            : `p99 within 1.5x steady (${fmtMs(m.steadyP99)}) from ${fmtMs(r)} after the fault started`,
-    });
-  }
-  if (t.respectRetryAfter) {
-    const v = m.retryAfterViolations;
-    out.push({
-      key: 'respectRetryAfter',
-      threshold: true,
-      actual: v.calls,
-      pass: v.calls === 0,
-      detail:
-        `${v.calls} client calls inside a Retry-After${v.probes ? ` (+${v.probes} probe calls)` : ''}` +
-        (v.detail.length ? `: ${v.detail.join('; ')}` : ''),
-    });
-  }
-  if (t.maxCallsAfterBreakerOpen !== null) {
-    const n = Object.values(m.callsAfterBreakerOpen).reduce((a, b) => a + b, 0);
-    out.push({
-      key: 'maxCallsAfterBreakerOpen',
-      threshold: t.maxCallsAfterBreakerOpen,
-      actual: n,
-      pass: n <= t.maxCallsAfterBreakerOpen,
-      detail: JSON.stringify(m.callsAfterBreakerOpen),
-    });
-  }
-  if (m.aborted) out.push({ key: 'aborted', threshold: false, actual: true, pass: false, detail: m.aborted });
-  return out;
+  const unfinished = input.requests.length - finished.length;
+  return { m, verdicts: verdictsOf(m, input.thresholds, unfinished, input.steadyMax ?? { p99: 5_000 }) };
 }

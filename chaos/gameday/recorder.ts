@@ -1,12 +1,13 @@
 /**
  * A pass-through HTTP recorder between toxiproxy and one mock provider: it logs every call that
- * reaches the provider (time, route, the request's nonce, status, Retry-After, whether the answer
- * was written completely) and forwards bytes as they come, so streams stay streams. A connection
+ * reaches the provider (time, route, the request's nonce from the prompt or the embedded text,
+ * status, Retry-After, whether the answer was written completely) and forwards bytes as they
+ * come, so streams stay streams. A connection
  * the provider resets is reset towards the gateway too.
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import type { ProviderCall } from './measure';
+import type { ProviderCall } from './records';
 
 /** The nonce word that ends each game-day prompt. */
 export const NONCE_RE = /\bqz[0-9a-z]+x[0-9a-f]{6}\b/;
@@ -18,7 +19,11 @@ export interface Recorder {
   close(): Promise<void>;
 }
 
+/** The text a call is about: the last user message of a chat call, the input of an embeddings call. */
 function lastUserText(body: unknown): string {
+  const input = (body as { input?: unknown } | undefined)?.input;
+  if (typeof input === 'string') return input;
+  if (Array.isArray(input)) return input.filter((x) => typeof x === 'string').join(' ');
   const msgs = (body as { messages?: Array<{ role?: string; content?: unknown }> } | undefined)?.messages;
   if (!Array.isArray(msgs)) return '';
   const last = [...msgs].reverse().find((m) => m?.role === 'user');

@@ -78,7 +78,8 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
       .join(', ') || 'none',
   );
   fig('latency p50 / p95 / p99', `${s(m.latency.p50)} / ${s(m.latency.p95)} / ${s(m.latency.p99)}`);
-  fig('steady-state p99', s(m.steadyP99));
+  const sl = m.steadyLatency;
+  fig('steady-state p50 / p95 / p99', `${s(sl.p50)} / ${s(sl.p95)} / ${s(sl.p99)}`);
   fig('stream time to first token p50 / p99', `${s(m.ttft.p50)} / ${s(m.ttft.p99)}`);
   fig(
     'answers per target',
@@ -92,6 +93,7 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
     m.steadyTarget ? `${s(m.failoverTimeMs)} (steady target ${m.steadyTarget})` : '—',
   );
   fig('recovery (p99 within 1.5x steady, from the fault start)', m.recoveryMs === null ? 'never during the fault' : s(m.recoveryMs));
+  fig('breaker opened → closed (from the fault start)', openingsText(m));
   fig(
     'breaker transitions',
     m.breakerTransitions
@@ -99,23 +101,33 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
       .map((t) => `${t.target} ${t.from}→${t.to} at ${s(t.at)}`)
       .join('; ') || 'none',
   );
-  fig('provider calls while a breaker was open (after 1 s grace)', JSON.stringify(m.callsAfterBreakerOpen));
+  fig('provider calls while a breaker was open (after the grace)', JSON.stringify(m.callsAfterBreakerOpen));
   fig('calls inside a Retry-After (client / probes)', `${m.retryAfterViolations.calls} / ${m.retryAfterViolations.probes}`);
   fig('truncated answers presented as complete', String(m.truncated));
   fig('streams ended with neither [DONE] nor an error event', String(m.unendedStreams));
   fig('complete streams without [DONE]', String(m.missingDone));
-  fig('duplicate provider calls (a request answered by providers more than once)', String(m.duplicateProviderCalls));
+  const d = m.duplicates;
+  fig(
+    "duplicate provider calls (beyond the answers' traces)",
+    `${d.calls} from ${d.requests} requests; ${d.withoutTrace} requests without a trace${d.detail.length ? `: ${d.detail.join('; ')}` : ''}`,
+  );
+  fig('degradations not declared (model / data)', `${m.undeclared.model} / ${m.undeclared.data}`);
+  const i = m.idempotency;
+  if (i.keys) fig('Idempotency-Key requests / sent again / with more than one job', `${i.keys} / ${i.resent} / ${i.duplicateJobs}`);
   const j = m.jobs;
   fig(
     'jobs submitted / accepted / completed / failed / unfinished / lost',
     `${j.submitted} / ${j.accepted} / ${j.completed} / ${j.failed} / ${j.unfinished} / ${j.lost}`,
   );
   fig(
-    'provider calls per target (client / probe / 4xx-5xx)',
+    'provider calls per target (chat / embeddings / probe / 4xx-5xx)',
     Object.entries(m.providerCalls)
-      .map(([t, c]) => `${t}: ${c.calls} / ${c.probes} / ${c.errors}`)
+      .map(([t, c]) => `${t}: ${c.calls} / ${c.embeddings} / ${c.probes} / ${c.errors}`)
       .join('; '),
   );
+  lines.push('', '## Per request kind', '', '| kind | sent | ok | errors | p50 | p99 | time to failover |', '| --- | --- | --- | --- | --- | --- | --- |');
+  for (const [kind, k] of Object.entries(m.byKind))
+    lines.push(`| ${kind} | ${k.sent} | ${k.ok} | ${k.errors} | ${s(k.p50)} | ${s(k.p99)} | ${s(m.failoverByKind[kind as keyof typeof m.failoverByKind])} |`);
   if (m.aborted) fig('aborted', m.aborted);
   if (r.recorded?.length) {
     lines.push('', '## Breaker transitions as the breakers recorded them', '', '| at | target | from → to | reason |', '| --- | --- | --- | --- |');
@@ -128,18 +140,28 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
     '',
     '## Per 5 s window (by request start)',
     '',
-    '| window | requests | errors | p50 | p99 | answers per target |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| window | requests | errors | p50 | p95 | p99 | p99 / steady p99 | answers per target |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
-  for (const w of m.windows)
-    lines.push(
-      `| ${w.start / 1000}–${w.end / 1000} s | ${w.requests} | ${w.errors} | ${s(w.p50)} | ${s(w.p99)} | ${Object.entries(w.byTarget)
-        .map(([t, n]) => `${t} ${n}`)
-        .join(', ')} |`,
-    );
+  for (const w of m.windows) {
+    const ratio = w.p99 !== undefined && m.steadyP99 ? `${(w.p99 / m.steadyP99).toFixed(1)}x` : '—';
+    const targets = Object.entries(w.byTarget)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ');
+    lines.push(`| ${w.start / 1000}–${w.end / 1000} s | ${w.requests} | ${w.errors} | ${s(w.p50)} | ${s(w.p95)} | ${s(w.p99)} | ${ratio} | ${targets} |`);
+  }
   if (files) lines.push('', `![timeline](${files.svg})`);
   lines.push('', `Process logs: ${r.stack.logDir}`, '');
   return lines.join('\n');
+}
+
+/** Each opening as `target opened +x s → closed +y s`, relative to the fault start when there is one. */
+function openingsText(m: Measurements): string {
+  const rel = (at: number) => (m.faultStart === undefined ? s(at) : `${at >= m.faultStart ? '+' : '−'}${s(Math.abs(at - m.faultStart))}`);
+  return (
+    m.breakerOpenings.map((o) => `${o.target} ${rel(o.openedAt)} → ${o.closedAt === undefined ? 'not closed' : rel(o.closedAt)}`).join('; ') ||
+    'none'
+  );
 }
 
 /** Breaker state intervals per target from the samples. */
