@@ -9,6 +9,8 @@ export interface StormproofExtension {
   failovers: number;
   attempts: Attempt[];
   degradations: Degradation[];
+  /** RAG: the sources of the passages put into the prompt, best first. */
+  sources?: string[];
 }
 
 /** Failovers of an answer: every attempt before the one that answered moved to another candidate. */
@@ -30,7 +32,7 @@ export function setAnswerHeaders(res: Response, r: AiResponse): void {
 
 /** The extension object for an answer. */
 export function extensionOf(jobId: string, r: AiResponse): StormproofExtension {
-  return { job_id: jobId, target: r.target, failovers: failoversOf(r), attempts: r.attempts, degradations: r.degradations };
+  return { job_id: jobId, target: r.target, failovers: failoversOf(r), attempts: r.attempts, degradations: r.degradations, ...(r.sources ? { sources: r.sources } : {}) };
 }
 
 /** The OpenAI completion id of a job. */
