@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { BreakerAction } from '../../contracts/breaker';
 import { ToxiproxyError } from '../toxiproxy/client';
 import { runLoad } from './load';
-import { measure, percentile, type ActionLog, type BreakerSample, type FaultWindow, type RequestRecord } from './measure';
+import { measure, percentile } from './measure';
+import type { ActionLog, BreakerSample, FaultWindow, RequestRecord } from './records';
 import { writeReport, type ReportFiles, type RunResult } from './report';
 import type { Action, Scenario } from './schema';
 import { startStack, type GamedayStack } from './stack';
@@ -155,19 +156,63 @@ export function faultWindows(actions: Array<{ a: Action; log: ActionLog }>, load
   return out.sort((x, y) => x.start - y.start);
 }
 
-/** Runs one scenario end to end and writes its report. */
-export async function runScenario(scenario: Scenario, opts: RunOptions): Promise<RunOutcome> {
+/** What {@link runScenario} runs on (tests pass fakes). */
+export interface RunDeps {
+  startStack: typeof startStack;
+  runLoad: typeof runLoad;
+  writeReport: typeof writeReport;
+}
+
+/** Watches the requests as they end: the abort conditions and the progress line. */
+function watch(scenario: Scenario, live: RequestRecord[], now: () => number, onAbort: (why: string) => void) {
+  const recentP99 = (t: number) =>
+    percentile(
+      live
+        .filter((r) => r.endedAt !== undefined && r.endedAt > t - 5000)
+        .map((r) => r.endedAt! - r.startedAt)
+        .sort((a, b) => a - b),
+      99,
+    );
+  let badErrors = 0;
+  let badLatency = 0;
+  let aborted = false;
+  // Each second: the error rate of the requests that ended in it, the p99 of the last 5 s.
+  const timer = setInterval(() => {
+    const t = now();
+    const last = live.filter((r) => r.endedAt !== undefined && r.endedAt > t - 1000);
+    const rate = last.length ? last.filter((r) => !r.ok).length / last.length : 0;
+    badErrors = last.length && rate > scenario.abort.errorRateAbove ? badErrors + 1 : 0;
+    const p99 = recentP99(t);
+    const limit = scenario.abort.p99AboveS;
+    badLatency = limit !== undefined && p99 !== undefined && p99 > limit * 1000 ? badLatency + 1 : 0;
+    if (aborted) return;
+    const at = `(at ${(t / 1000).toFixed(0)} s)`;
+    if (badErrors >= scenario.abort.forS) {
+      aborted = true;
+      onAbort(`client error rate above ${scenario.abort.errorRateAbove * 100}% for ${scenario.abort.forS} s ${at}`);
+    } else if (badLatency >= scenario.abort.forS) {
+      aborted = true;
+      onAbort(`p99 of the last 5 s above ${limit} s for ${scenario.abort.forS} s ${at}`);
+    }
+  }, 1000);
+  return { stop: () => clearInterval(timer), recentP99 };
+}
+
+/** Runs one scenario end to end and writes its report. Rollbacks and the full reset always run. */
+export async function runScenario(scenario: Scenario, opts: RunOptions, deps: Partial<RunDeps> = {}): Promise<RunOutcome> {
+  const d: RunDeps = { startStack, runLoad, writeReport, ...deps };
   const say = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const startedAt = new Date().toISOString();
   const logDir = join(opts.outDir, '.logs', `${scenario.name}-${startedAt.replace(/[:.]/g, '-')}`);
   let t0 = Date.now();
   const now = () => Date.now() - t0;
   say(`\n[gameday] ${scenario.name}: ${scenario.title}`);
-  const stack = await startStack({ workers: scenario.stack.workers, chunkDelayMs: scenario.stack.chunkDelayMs, logDir, now, log: say });
+  const stack = await d.startStack({ workers: scenario.stack.workers, chunkDelayMs: scenario.stack.chunkDelayMs, logDir, now, log: say });
   const executed: Array<{ a: Action; log: ActionLog }> = [];
   const samples: BreakerSample[] = [];
   let records: RequestRecord[] = [];
   let aborted: string | undefined;
+  const loadMs = scenario.load.seconds * 1000;
   try {
     // Breakers exist once a worker started them; wait for every target's view.
     for (let i = 0; i < 40; i++) {
@@ -177,16 +222,8 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     }
     say('[gameday] warming up (not measured)…');
     t0 = Date.now();
-    const warm = await runLoad({
-      apiUrl: stack.apiUrl,
-      rate: 4,
-      seconds: 2,
-      mix: scenario.load.mix,
-      model: scenario.load.model,
-      clientTimeoutS: scenario.load.clientTimeoutS,
-      promptWords: scenario.load.promptWords,
-      now,
-    });
+    const { idempotency: _keysNotInWarmUp, ...warmLoad } = scenario.load;
+    const warm = await d.runLoad({ apiUrl: stack.apiUrl, ...warmLoad, rate: 4, seconds: 2, now });
     const warmErrors = warm.filter((r) => !r.ok);
     if (warmErrors.length)
       say(`[gameday] warning: ${warmErrors.length} of ${warm.length} warm-up requests failed: ${warmErrors[0].error?.message}`);
@@ -194,7 +231,6 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
 
     say(`[gameday] load: ${scenario.load.rate} req/s for ${scenario.load.seconds} s; steady state ${scenario.steadyState.seconds} s`);
     t0 = Date.now();
-    const loadMs = scenario.load.seconds * 1000;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
@@ -208,29 +244,18 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     })();
     const live: RequestRecord[] = [];
     let stop = false;
-    // Abort: the error rate of the requests ending each second stays above the limit for forS.
-    let badSeconds = 0;
-    const monitor = setInterval(() => {
-      const t = now();
-      const last = live.filter((r) => r.endedAt !== undefined && r.endedAt > t - 1000);
-      const rate = last.length ? last.filter((r) => !r.ok).length / last.length : 0;
-      badSeconds = last.length && rate > scenario.abort.errorRateAbove ? badSeconds + 1 : 0;
-      if (badSeconds >= scenario.abort.forS && !stop) {
-        stop = true;
-        aborted =
-          `client error rate above ${scenario.abort.errorRateAbove * 100}% ` +
-          `for ${scenario.abort.forS} s (at ${(t / 1000).toFixed(0)} s)`;
-        say(`[gameday] ABORT: ${aborted}`);
-      }
-    }, 1000);
+    let stopNow = () => {};
+    const stopping = new Promise<void>((r) => (stopNow = r));
+    const watcher = watch(scenario, live, now, (why) => {
+      stop = true;
+      stopNow();
+      aborted = why;
+      say(`[gameday] ABORT: ${why}`);
+    });
     const progress = setInterval(() => {
       const t = now();
       const ended = live.filter((r) => r.endedAt !== undefined);
-      const recent = ended
-        .filter((r) => r.endedAt! > t - 5000)
-        .map((r) => r.endedAt! - r.startedAt)
-        .sort((a, b) => a - b);
-      const p99 = percentile(recent, 99);
+      const p99 = watcher.recentP99(t);
       const states = samples.at(-1)?.states ?? {};
       say(
         `[gameday] ${(t / 1000).toFixed(0).padStart(3)} s  sent ${live.length}  ok ${ended.filter((r) => r.ok).length}  ` +
@@ -244,7 +269,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
     const method = (async () => {
       for (const a of scenario.method) {
         const wait = (a.at ?? 0) * 1000 - now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        let timer: NodeJS.Timeout | undefined;
+        if (wait > 0) await Promise.race([new Promise((r) => (timer = setTimeout(r, wait))), stopping]);
+        clearTimeout(timer);
         if (stop) break;
         const log: ActionLog = { at: now(), doneAt: 0, action: a.action, label: labelOf(a), phase: 'method', ok: true };
         say(`[gameday] ${(log.at / 1000).toFixed(1)} s  action: ${log.label}`);
@@ -259,35 +286,37 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         executed.push({ a, log });
       }
     })();
-    records = await runLoad({
-      apiUrl: stack.apiUrl,
-      ...scenario.load,
-      now,
-      stopped: () => stop,
-      onStart: (r) => live.push(r),
-    });
-    stop = true;
-    await method;
-    clearInterval(monitor);
-    clearInterval(progress);
-    const loadEnd = Math.max(loadMs, now());
-    const faults = faultWindows(executed, Math.min(loadEnd, loadMs));
-    await rollback(stack, scenario, executed, now, say);
-    sampling = false;
-    await sampler;
+    let faults: FaultWindow[] = [];
+    try {
+      records = await d.runLoad({ apiUrl: stack.apiUrl, ...scenario.load, now, stopped: () => stop, onStart: (r) => live.push(r) });
+    } finally {
+      // Whatever happened to the load, the method stops and the rollbacks run.
+      stop = true;
+      stopNow();
+      await method;
+      watcher.stop();
+      clearInterval(progress);
+      faults = faultWindows(executed, Math.min(Math.max(loadMs, now()), loadMs));
+      await rollback(stack, scenario, executed, now, say);
+      sampling = false;
+      await sampler;
+    }
 
     const calls = Object.values(stack.targets).flatMap((t) => t.recorder.calls);
+    const ss = scenario.steadyState;
     const { m, verdicts } = measure({
       requests: records,
       calls,
       breakers: samples,
       faults,
-      steadyStateMs: scenario.steadyState.seconds * 1000,
+      steadyStateMs: ss.seconds * 1000,
       loadMs,
       thresholds: scenario.thresholds,
       breakerGraceMs: stack.config.routing.refreshIntervalMs * 2,
       aborted,
-      steadyMaxP99Ms: scenario.steadyState.maxP99S * 1000,
+      steadyMax: { p99: ss.maxP99S * 1000, p95: ss.maxP95S && ss.maxP95S * 1000, p50: ss.maxP50S && ss.maxP50S * 1000 },
+      requestedModel: scenario.load.model,
+      tierOf: (model) => stack.tierOf(model),
     });
     const result: RunResult = {
       scenario,
@@ -311,7 +340,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions): Promise
         logDir,
       },
     };
-    const files = await writeReport(result, opts.outDir);
+    const files = await d.writeReport(result, opts.outDir);
     return { ...result, files, pass: verdicts.every((v) => v.pass) };
   } finally {
     await stack.stop();

@@ -68,6 +68,12 @@ export const ThresholdsSchema = z.strictObject({
   respectRetryAfter: z.boolean(),
   /** Provider calls (excluding probes' health checks) sent to a target while its breaker was open. */
   maxCallsAfterBreakerOpen: z.number().int().min(0).nullable(),
+  /** Answers from a lower tier, or RAG answers from keyword search after a failed embedding, that did not say so. */
+  maxUndeclaredDegradations: z.number().int().min(0).nullable(),
+  /** Requests sent with an Idempotency-Key (and sent again) that got more than one job. */
+  maxDuplicateJobs: z.number().int().min(0).nullable(),
+  /** Provider calls beyond what the answers' attempt traces explain (a crash may repeat one: reported by default). */
+  maxDuplicateProviderCalls: z.number().int().min(0).nullable(),
 });
 /** A full threshold set. */
 export type Thresholds = z.infer<typeof ThresholdsSchema>;
@@ -83,23 +89,46 @@ export const BASE_THRESHOLDS: Thresholds = {
   recoveryWithinS: null,
   respectRetryAfter: false,
   maxCallsAfterBreakerOpen: null,
+  maxUndeclaredDegradations: 0,
+  maxDuplicateJobs: 0,
+  maxDuplicateProviderCalls: null,
 };
+
+const weight = z.number().min(0).default(0);
+
+/** Requests sent with an Idempotency-Key by a client that sends them again through errors. */
+const IdempotencySchema = z.strictObject({
+  /**
+   * The kinds whose requests carry a key: `job` (POST /v1/jobs), `chat` (non-streaming chat; the
+   * promise holds once the chat endpoint honours the key: one key, one job id in x-stormproof-job-id).
+   */
+  kinds: z.array(z.enum(['job', 'chat'])).min(1),
+  /** A failed send (no answer, 5xx, 429) is sent again with the same key, at most this many sends in all. */
+  maxSends: z.number().int().min(1).max(20).default(6),
+  /** Pause before sending again, doubled each time. */
+  backoffMs: z.number().int().min(0).max(10_000).default(500),
+  /** Share of requests sent once more after their answer (a client that lost the answer), 0..1. */
+  resendAnswered: z.number().min(0).max(1).default(0),
+});
 
 const LoadSchema = z.strictObject({
   /** Requests started per second (open loop: one every 1/rate s whatever the previous did). */
   rate: z.number().positive().max(500),
   /** Load duration, from its start (the steady state included). */
   seconds: z.number().positive().max(3600),
-  /** Relative weights of the request kinds. */
+  /** Relative weights of the request kinds: plain chat, streams, long jobs, tool calls, RAG questions. */
   mix: z
-    .strictObject({ chat: z.number().min(0).default(0), stream: z.number().min(0).default(0), job: z.number().min(0).default(0) })
-    .refine((m) => m.chat + m.stream + m.job > 0, 'give at least one kind a weight > 0')
+    .strictObject({ chat: weight, stream: weight, job: weight, tool: weight, rag: weight })
+    .refine((m) => m.chat + m.stream + m.job + m.tool + m.rag > 0, 'give at least one kind a weight > 0')
     .prefault({ chat: 1 }),
   model: z.string().min(1).default('gpt-4o'),
   /** The client gives up after this long (the SDK's timeout; jobs: the wait for their outcome). */
   clientTimeoutS: z.number().positive().default(60),
   /** Words in each prompt (the nonce included): the answer's length. */
   promptWords: z.number().int().min(2).max(2000).default(12),
+  /** RAG questions: the collection asked (the stack ingests the default config's sample collection). */
+  rag: z.strictObject({ collection: z.string().min(1).default('sample'), topK: z.number().int().min(1).max(50).optional() }).prefault({}),
+  idempotency: IdempotencySchema.optional(),
 });
 
 /** The whole scenario file. */
@@ -111,6 +140,9 @@ export const ScenarioSchema = z.strictObject({
       seconds: seconds.default(10),
       /** The hypothesis: no client error and p99 at most this (default: the breakers' slowCallMs, 5 s); only stricter. */
       maxP99S: z.number().positive().max(5, "may only be stricter than the default 5 s (the breakers' slow-call limit)").default(5),
+      /** Further tolerances of the hypothesis (none by default). */
+      maxP95S: z.number().positive().optional(),
+      maxP50S: z.number().positive().optional(),
     })
     .prefault({}),
   load: LoadSchema,
@@ -126,7 +158,14 @@ export const ScenarioSchema = z.strictObject({
   rollbacks: z.array(ActionSchema).default([]),
   thresholds: ThresholdsSchema.partial().default({}),
   /** Stop the load early (then the verdict is red) when the client error rate stays above this. */
-  abort: z.strictObject({ errorRateAbove: z.number().gt(0).max(1).default(0.5), forS: z.number().positive().default(10) }).prefault({}),
+  abort: z
+    .strictObject({
+      errorRateAbove: z.number().gt(0).max(1).default(0.5),
+      /** Also stop when the p99 of the requests that ended in the last 5 s stays above this. */
+      p99AboveS: z.number().positive().optional(),
+      forS: z.number().positive().default(10),
+    })
+    .prefault({}),
 });
 /** A validated scenario. */
 export type Scenario = z.infer<typeof ScenarioSchema> & {
@@ -234,6 +273,13 @@ export function parseScenario(raw: unknown, opts: { targets: string[]; name: str
   checkActions(s.rollbacks, 'rollbacks');
   if (s.method.some((a, i) => i > 0 && (a.at ?? 0) < (s.method[i - 1].at ?? 0)))
     issues.push('method: actions must be in time order (by "at")');
+  for (const p of ['maxP95S', 'maxP50S'] as const) {
+    const v = s.steadyState[p];
+    if (v !== undefined && v > s.steadyState.maxP99S) issues.push(`steadyState.${p}: ${v} s is above steadyState.maxP99S (${s.steadyState.maxP99S} s)`);
+  }
+  s.load.idempotency?.kinds.forEach((k, i) => {
+    if (s.load.mix[k] === 0) issues.push(`load.idempotency.kinds[${i}]: "${k}" has no weight in load.mix`);
+  });
   if (s.steadyState.seconds > 0 && s.steadyState.seconds >= s.load.seconds) {
     issues.push(`steadyState.seconds: ${s.steadyState.seconds} s leaves no time for the method (load.seconds ${s.load.seconds})`);
   }

@@ -23,6 +23,8 @@ import { startDevServerProcess, type DevServer } from '../../scripts/dev-server'
 import { BreakerView } from '../../worker/breaker-view';
 import { overrideBreaker } from '../../worker/breakers';
 import type { BreakerAction } from '../../contracts/breaker';
+import { ensureSampleCollection } from '../../activities/retrieval/sample';
+import { createRagService } from '../../activities/retrieval/service';
 import { startRecorder, type Recorder } from './recorder';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -62,6 +64,8 @@ export interface GamedayStack {
   restartTemporal(downMs: number): Promise<void>;
   restartApi(downMs: number): Promise<void>;
   overrideBreaker(target: string, action: BreakerAction): Promise<void>;
+  /** The tier of a model (config id or provider model; a tier name is its own tier). */
+  tierOf(model: string): string | undefined;
   /** Removes every toxic, enables every proxy and clears every mock's faults. */
   resetFaults(): Promise<void>;
   stop(): Promise<void>;
@@ -132,6 +136,17 @@ async function killHard(child: ChildProcess | undefined): Promise<void> {
   await gone;
 }
 
+/** Each model's tier, by config id and by provider model; a tier name is its own tier. */
+export function tierIndex(config: Pick<GatewayConfig, 'tiers' | 'targets'>): (model: string) => string | undefined {
+  const tiers = new Map<string, string>();
+  for (const [tier, models] of Object.entries(config.tiers)) {
+    tiers.set(tier, tier);
+    for (const m of models) tiers.set(m, tier);
+  }
+  for (const t of config.targets) for (const m of t.models) if (m.providerModel && tiers.has(m.id)) tiers.set(m.providerModel, tiers.get(m.id)!);
+  return (model) => tiers.get(model);
+}
+
 /** Starts the whole stack; resolves once the API listens and every worker polls. */
 export async function startStack(opts: StackOptions): Promise<GamedayStack> {
   const say = opts.log ?? (() => undefined);
@@ -178,6 +193,14 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
     const config = parseConfig(raw, 'gameday');
     const configPath = join(tmp, 'config.yaml');
     writeFileSync(configPath, stringify(raw));
+
+    // The sample RAG collection, as `npm start` ingests it: through the proxied embeddings target.
+    const rag = createRagService(config);
+    try {
+      await ensureSampleCollection(config, { rag, base: ROOT, log: say });
+    } finally {
+      await rag.close();
+    }
 
     const bin = ensureTemporalCli(say);
     const devOpts = {
@@ -252,6 +275,7 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
         await startApi();
       },
       overrideBreaker: (target, action) => overrideBreaker(client, config, config.temporal.taskQueue, target, action),
+      tierOf: tierIndex(config),
       async resetFaults() {
         await toxiproxy.client.reset();
         for (const t of Object.values(targets)) t.mock.clearFaults();
