@@ -8,11 +8,14 @@ import { isEmbeddingsCall, type ProviderCall, type RequestRecord } from './recor
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
-/** Client calls (not probes) that reached a target inside one of its open intervals, after `graceMs`. */
+/**
+ * Client chat calls that reached a target inside one of its open intervals, after `graceMs`.
+ * Probes are the breaker's own; RAG embeddings calls are bounded by their own budget, not routed.
+ */
 export function callsDuringOpen(calls: ProviderCall[], open: Record<string, Array<[number, number]>>, graceMs: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of calls) {
-    if (c.probe) continue;
+    if (c.probe || isEmbeddingsCall(c)) continue;
     if ((open[c.target] ?? []).some(([a, b]) => c.at >= a + graceMs && c.at < b)) out[c.target] = (out[c.target] ?? 0) + 1;
   }
   return out;

@@ -19,7 +19,7 @@ let handler: Handler;
 let server: http.Server;
 let apiUrl: string;
 const t0 = Date.now();
-const opts = () => ({ apiUrl, model: 'gpt-4o', clientTimeoutS: 10, now: () => Date.now() - t0, rag: { collection: 'sample' } });
+const opts = () => ({ apiUrl, model: 'gpt-4o', clientTimeoutS: 10, now: () => Date.now() - t0, rag: { collection: 'sample', question: 'q' } });
 let seq = 0;
 const rec = (kind: RequestRecord['kind']): RequestRecord => {
   const id = seq++;
@@ -165,5 +165,6 @@ test('kinds spread over the mix; tool requests alternate streamed and not, and a
   assert.ok(Math.abs(count('chat') - 200) <= 3 && Math.abs(count('tool') - 100) <= 3, JSON.stringify([count('chat'), count('tool')]));
   assert.deepEqual([chatSpecFor(1, 'tool').stream, chatSpecFor(2, 'tool').stream, chatSpecFor(2, 'rag').rag], [true, false, true]);
   assert.match(promptFor(3, 'qz3xabc123', 8, 'tool'), /^use the tool .* qz3xabc123$/);
+  assert.match(promptFor(3, 'qz3xabc123', 4, 'rag', 'When does a circuit breaker open?'), /^When does a circuit breaker open\? qz3xabc123$/);
   assert.equal(toolNameFor('qz3xabc123'), 'lookup_qz3xabc123');
 });

@@ -27,7 +27,7 @@ export interface LoadOptions {
   model: string;
   clientTimeoutS: number;
   promptWords: number;
-  rag?: { collection: string; topK?: number };
+  rag?: { collection: string; topK?: number; question: string };
   idempotency?: LoadIdempotency;
   /** ms since the load started. */
   now: () => number;
@@ -40,15 +40,21 @@ export interface LoadOptions {
 const WORDS =
   'alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike november oscar papa quebec romeo sierra tango'.split(' ');
 const GOLDEN = 0.6180339887498949;
+/** A question the default config's sample collection answers. */
+export const DEFAULT_RAG_QUESTION = 'When does a circuit breaker open?';
 
 /** The nonce of request `id`: a word matching recorder.NONCE_RE. */
 export function nonceFor(id: number): string {
   return `qz${id.toString(36)}x${randomBytes(3).toString('hex')}`;
 }
 
-/** A prompt of `words` words ending with the nonce (a tool request's starts by asking for the tool). */
-export function promptFor(id: number, nonce: string, words: number, kind: RequestKind = 'chat'): string {
-  const lead = kind === 'tool' ? ['use', 'the', 'tool'] : [];
+/**
+ * A prompt of `words` words (at least the lead and the nonce) ending with the nonce. A tool
+ * request's starts by asking for the tool; a RAG question's with `question`, so that keyword
+ * search (which, unlike vector search, finds nothing for unrelated words) has something to match.
+ */
+export function promptFor(id: number, nonce: string, words: number, kind: RequestKind = 'chat', question = ''): string {
+  const lead = kind === 'tool' ? ['use', 'the', 'tool'] : kind === 'rag' ? (question.match(/\S+/g) ?? []) : [];
   const filler = Array.from({ length: Math.max(0, words - 1 - lead.length) }, (_, i) => WORDS[(id + i) % WORDS.length]);
   return [...lead, ...filler, nonce].join(' ');
 }
@@ -87,7 +93,8 @@ export async function runLoad(o: LoadOptions): Promise<RequestRecord[]> {
   const pending: Array<Promise<void>> = [];
   const total = Math.floor(o.rate * o.seconds);
   const intervalMs = 1000 / o.rate;
-  const chatOpts = { ...o, rag: o.rag ?? { collection: 'sample' } };
+  const rag = o.rag ?? { collection: 'sample', question: DEFAULT_RAG_QUESTION };
+  const chatOpts = { ...o, rag };
   for (let i = 0; i < total; i++) {
     const due = i * intervalMs;
     const wait = due - o.now();
@@ -98,7 +105,7 @@ export async function runLoad(o: LoadOptions): Promise<RequestRecord[]> {
     const r: RequestRecord = { id: i, kind, nonce, startedAt: o.now(), ok: false, complete: false, truncated: false };
     records.push(r);
     o.onStart?.(r);
-    const prompt = promptFor(i, nonce, o.promptWords, kind);
+    const prompt = promptFor(i, nonce, o.promptWords, kind, rag.question);
     const key = keyFor(o, i, kind, nonce);
     const run =
       kind === 'job' ? runJobRequest(o, r, prompt, key) : runChatRequest(chatOpts, r, { ...chatSpecFor(i, kind), ...(key ? { key } : {}) }, prompt);

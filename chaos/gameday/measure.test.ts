@@ -69,7 +69,7 @@ test('breaker transitions and calls made while a breaker was open (after the gra
   });
   const { m } = measure({
     requests: [req(0, 1)],
-    calls: [call(300), call(2000), call(2500, true), call(5000), call(7000)],
+    calls: [call(300), call(2000), call(2500, true), { ...call(2600), route: 'POST /v1/embeddings' }, call(5000), call(7000)],
     breakers: samples,
     faults: [],
     steadyStateMs: 1000,
@@ -337,7 +337,7 @@ test('scenario schema: the load mix, RAG and Idempotency-Key options, steady-sta
     { targets: TARGETS, name: 's' },
   );
   assert.deepEqual(s.load.mix, { chat: 1, stream: 0, job: 1, tool: 1, rag: 2 });
-  assert.deepEqual(s.load.rag, { collection: 'sample' });
+  assert.deepEqual(s.load.rag, { collection: 'sample', question: 'When does a circuit breaker open?' });
   assert.deepEqual(s.load.idempotency, { kinds: ['job'], maxSends: 6, backoffMs: 500, resendAnswered: 0 });
   assert.deepEqual(s.abort, { errorRateAbove: 0.5, p99AboveS: 30, forS: 10 });
   assert.match(issues({ ...base, load: { rate: 1, seconds: 30, mix: { video: 1 } } })[0], /^load\.mix: Unrecognized key/);

@@ -127,7 +127,14 @@ const LoadSchema = z.strictObject({
   /** Words in each prompt (the nonce included): the answer's length. */
   promptWords: z.number().int().min(2).max(2000).default(12),
   /** RAG questions: the collection asked (the stack ingests the default config's sample collection). */
-  rag: z.strictObject({ collection: z.string().min(1).default('sample'), topK: z.number().int().min(1).max(50).optional() }).prefault({}),
+  rag: z
+    .strictObject({
+      collection: z.string().min(1).default('sample'),
+      topK: z.number().int().min(1).max(50).optional(),
+      /** Each RAG prompt starts with it (then filler words and the nonce); ask what the collection answers. */
+      question: z.string().regex(/\S/, 'ask something the collection answers').default('When does a circuit breaker open?'),
+    })
+    .prefault({}),
   idempotency: IdempotencySchema.optional(),
 });
 
