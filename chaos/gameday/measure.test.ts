@@ -373,3 +373,13 @@ test('every scenario of the library is valid', async () => {
   assert.ok(files.length >= 25, `${files.length} scenarios`);
   for (const f of files) assert.doesNotThrow(() => loadScenario(join(dir, f), TARGETS), f);
 });
+
+test('a model outage fails over on the same target: the route is target and model', () => {
+  const rs: RequestRecord[] = [];
+  for (let t = 0; t < 10_000; t += 500) rs.push(req(t, 100, { model: 'gpt-4o' }));
+  rs.push(req(10_000, 2_000, { model: 'gpt-4o-mini', degraded: 'model' }));
+  const { m } = run(rs, [], { faults: [{ start: 10_000, end: 20_000, label: 'gpt-4o 503' }], steadyStateMs: 10_000, loadMs: 20_000 });
+  assert.equal(m.steadyTarget, 'openai-us-east-1 (gpt-4o)');
+  assert.equal(m.failoverTimeMs, 2_000);
+  assert.equal(m.failoverByKind.chat, 2_000);
+});

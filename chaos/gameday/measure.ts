@@ -68,10 +68,11 @@ export interface Measurements {
   steadyLatency: { p50?: number; p95?: number; p99?: number };
   windows: LatencyWindow[];
   byTarget: Record<string, number>;
-  /** From the fault start to the first answer another target gave (than the one serving the steady state). */
+  /** From the fault start to the first answer another route gave (target and model; than the one serving the steady state). */
   failoverTimeMs?: number;
   /** The same per request kind (each against its own steady target). */
   failoverByKind: Partial<Record<RequestKind, number>>;
+  /** The route (target and model) serving most steady-state answers. */
   steadyTarget?: string;
   faultStart?: number;
   faultEnd?: number;
@@ -200,17 +201,23 @@ export function openingsOf(transitions: BreakerTransition[]): BreakerOpening[] {
   return out;
 }
 
-/** The target serving most answers of `rs`. */
-function mainTarget(rs: RequestRecord[]): string | undefined {
+/** Where an answer came from: its target, and its model when known (a model outage fails over on the same target). */
+const routeOf = (r: RequestRecord) => (r.target ? (r.model ? `${r.target} (${r.model})` : r.target) : undefined);
+
+/** The route serving most answers of `rs`. */
+function mainRoute(rs: RequestRecord[]): string | undefined {
   const counts: Record<string, number> = {};
-  for (const r of rs) if (r.ok && r.target) counts[r.target] = (counts[r.target] ?? 0) + 1;
+  for (const r of rs) {
+    const route = r.ok ? routeOf(r) : undefined;
+    if (route) counts[route] = (counts[route] ?? 0) + 1;
+  }
   return Object.entries(counts).sort((a, b) => b[1] - a[1])[0]?.[0];
 }
 
-/** From `faultStart` to the first answer (to reach its client) from another target than `from`. */
+/** From `faultStart` to the first answer (to reach its client) from another route than `from`. */
 function failoverTime(rs: RequestRecord[], faultStart: number, from: string): number | undefined {
   const first = rs
-    .filter((r) => r.ok && r.startedAt >= faultStart && r.target && r.target !== from)
+    .filter((r) => r.ok && r.startedAt >= faultStart && routeOf(r) !== undefined && routeOf(r) !== from)
     .sort((a, b) => a.endedAt! - b.endedAt!)[0];
   return first ? first.endedAt! - faultStart : undefined;
 }
@@ -242,13 +249,13 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
 
   const byKind: Measurements['byKind'] = {};
   const failoverByKind: Measurements['failoverByKind'] = {};
-  const steadyTarget = mainTarget(steady);
+  const steadyTarget = mainRoute(steady);
   for (const kind of new Set(input.requests.map((r) => r.kind))) {
     const rs = input.requests.filter((r) => r.kind === kind);
     const done = rs.filter((r) => r.endedAt !== undefined);
     const lat = sortedLatencies(done);
     byKind[kind] = { sent: rs.length, ok: done.filter((r) => r.ok).length, errors: done.filter((r) => !r.ok).length, p50: percentile(lat, 50), p99: percentile(lat, 99) };
-    const from = mainTarget(steady.filter((r) => r.kind === kind)) ?? steadyTarget;
+    const from = mainRoute(steady.filter((r) => r.kind === kind)) ?? steadyTarget;
     if (faultStart !== undefined && from) {
       const t = failoverTime(done, faultStart, from);
       if (t !== undefined) failoverByKind[kind] = t;

@@ -89,8 +89,8 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
   );
   fig('fault window', m.faultStart === undefined ? '—' : `${s(m.faultStart)} → ${s(m.faultEnd)}`);
   fig(
-    'time to failover (first answer from another target than the steady one)',
-    m.steadyTarget ? `${s(m.failoverTimeMs)} (steady target ${m.steadyTarget})` : '—',
+    'time to failover (first answer from another target or model than the steady one)',
+    m.steadyTarget ? `${s(m.failoverTimeMs)} (steady: ${m.steadyTarget})` : '—',
   );
   fig('recovery (p99 within 1.5x steady, from the fault start)', m.recoveryMs === null ? 'never during the fault' : s(m.recoveryMs));
   fig('breaker opened → closed (from the fault start)', openingsText(m));
