@@ -1,13 +1,13 @@
 /**
- * `npm run gameday -- <scenario.yaml | folder> [--out dir]`: validates the scenario(s), runs each
- * against a fresh game-day stack (real Temporal dev server, toxiproxy, mock providers, worker and
- * API processes at the default config), writes a report per run and prints the verdicts. Exits
- * non-zero when any threshold is breached (or a scenario is invalid).
+ * `npm run gameday -- <scenario.yaml | folder> [--out dir] [--config gateway.yaml]`: validates the
+ * scenario(s), runs each against a fresh game-day stack (real Temporal dev server, toxiproxy, mock
+ * providers or real upstreams, worker and API processes at the default config or the one given),
+ * writes a report per run and prints the verdicts. Exits non-zero when any threshold is breached
+ * (or a scenario is invalid).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse } from 'yaml';
-import { DEFAULT_CONFIG_PATH } from '../config/load';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/load';
 import { runScenario } from '../chaos/gameday/run';
 import { stopAllStacks } from '../chaos/gameday/stack';
 import { loadScenario, ScenarioError, type Scenario } from '../chaos/gameday/schema';
@@ -15,16 +15,18 @@ import { loadScenario, ScenarioError, type Scenario } from '../chaos/gameday/sch
 const ROOT = resolve(__dirname, '..');
 
 function usage(): never {
-  process.stderr.write('usage: npm run gameday -- <scenario.yaml | folder> [more…] [--out dir]\n');
+  process.stderr.write('usage: npm run gameday -- <scenario.yaml | folder> [more…] [--out dir] [--config gateway.yaml]\n');
   process.exit(2);
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   let outDir = join(ROOT, 'reports', 'gameday');
+  let configPath = DEFAULT_CONFIG_PATH;
   const paths: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--out') outDir = resolve(args[++i] ?? usage());
+    else if (args[i] === '--config') configPath = resolve(args[++i] ?? usage());
     else if (args[i] === '--help' || args[i] === '-h') usage();
     else paths.push(args[i]);
   }
@@ -37,12 +39,15 @@ async function main(): Promise<void> {
           .map((f) => join(p, f))
       : [p],
   );
-  const targets = (parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')).targets as Array<{ id: string }>).map((t) => t.id);
+  // Validated like the stack will run it; targets not marked mock are real upstreams.
+  const config = loadConfig(configPath);
+  const targets = config.targets.map((t) => t.id);
+  const realTargets = config.targets.filter((t) => !t.mock).map((t) => t.id);
   const scenarios: Scenario[] = [];
   const invalid: string[] = [];
   for (const f of files) {
     try {
-      scenarios.push(loadScenario(f, targets));
+      scenarios.push(loadScenario(f, targets, realTargets));
     } catch (err) {
       if (!(err instanceof ScenarioError)) throw err;
       invalid.push(err.message);
@@ -63,7 +68,7 @@ async function main(): Promise<void> {
   let failed = 0;
   for (const s of scenarios) {
     try {
-      const out = await runScenario(s, { outDir });
+      const out = await runScenario(s, { outDir, configPath });
       if (!out.pass) failed++;
       process.stdout.write(`\n[gameday] ${s.name}: ${out.pass ? 'PASS' : 'FAIL'}  (report: ${out.files.md})\n`);
       for (const v of out.verdicts) process.stdout.write(`  ${v.pass ? 'pass' : 'FAIL'}  ${v.key}: ${v.detail}\n`);

@@ -7,7 +7,7 @@
  * errors with the same key; every answer's job id is kept, so one key must mean one job.
  */
 import OpenAI from 'openai';
-import type { RequestRecord, TraceAttempt } from './records';
+import { endsWithNonce, type RequestRecord, type TraceAttempt } from './records';
 
 /** What a chat request of the load needs to know. */
 export interface ChatLoadOptions {
@@ -58,7 +58,6 @@ export function classify(err: unknown): NonNullable<RequestRecord['error']> {
   return { message: e?.message ?? String(err), code: e?.name === 'SyntaxError' ? 'malformed_stream' : (e?.name ?? 'error'), explicit: false };
 }
 
-const endsWithNonce = (text: string | null | undefined, nonce: string) => (text ?? '').trimEnd().endsWith(nonce);
 
 /** A fetch that tells whether `data: [DONE]` went by in the response body. */
 function doneWatchingFetch(state: { done: boolean }): typeof fetch {

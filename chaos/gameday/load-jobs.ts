@@ -4,7 +4,7 @@
  * with the same key, as a careful client does through an outage, and may send it once more after
  * its 202 (a client that lost the answer); every 202's job id is kept: one key must mean one job.
  */
-import type { RequestRecord, TraceAttempt } from './records';
+import { endsWithNonce, type RequestRecord, type TraceAttempt } from './records';
 
 /** What a job of the load needs to know. */
 export interface JobLoadOptions {
@@ -30,7 +30,6 @@ interface JobView {
   degradations?: Array<{ kind: string }>;
 }
 
-const endsWithNonce = (text: string | null | undefined, nonce: string) => (text ?? '').trimEnd().endsWith(nonce);
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 type Submitted = { id: string } | { error: NonNullable<RequestRecord['error']>; retryable: boolean };

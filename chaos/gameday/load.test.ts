@@ -12,7 +12,7 @@ import { runChatRequest, toolNameFor, type ChatSpec } from './load-chat';
 import { runJobRequest } from './load-jobs';
 import { idempotencyOf } from './calls';
 import { chatSpecFor, kindFor, promptFor } from './load';
-import type { RequestRecord } from './records';
+import { endsWithNonce, type RequestRecord } from './records';
 
 type Handler = (req: http.IncomingMessage, body: Record<string, any>, res: http.ServerResponse) => void;
 let handler: Handler;
@@ -167,4 +167,13 @@ test('kinds spread over the mix; tool requests alternate streamed and not, and a
   assert.match(promptFor(3, 'qz3xabc123', 8, 'tool'), /^use the tool .* qz3xabc123$/);
   assert.match(promptFor(3, 'qz3xabc123', 4, 'rag', 'When does a circuit breaker open?'), /^When does a circuit breaker open\? qz3xabc123$/);
   assert.equal(toolNameFor('qz3xabc123'), 'lookup_qz3xabc123');
+  assert.match(promptFor(3, 'qz3xabc123', 4, 'chat', '', 'repeat'), /^Repeat the following words exactly, with nothing before or after them: .*qz3xabc123$/);
+});
+
+test('an answer is whole when it ends with its nonce (closing punctuation a model adds aside), never when cut before it', () => {
+  assert.equal(endsWithNonce('alpha qz3xabc123', 'qz3xabc123'), true);
+  assert.equal(endsWithNonce('"alpha qz3xabc123."\n', 'qz3xabc123'), true);
+  assert.equal(endsWithNonce('alpha qz3xabc1', 'qz3xabc123'), false);
+  assert.equal(endsWithNonce('alpha qz3xabc123 and more', 'qz3xabc123'), false);
+  assert.equal(endsWithNonce(null, 'qz3xabc123'), false);
 });

@@ -29,6 +29,7 @@ export interface LoadOptions {
   promptWords: number;
   rag?: { collection: string; topK?: number; question: string };
   idempotency?: LoadIdempotency;
+  prompt?: PromptStyle;
   /** ms since the load started. */
   now: () => number;
   /** Checked before each start: true stops the load early (abort). */
@@ -40,6 +41,13 @@ export interface LoadOptions {
 const WORDS =
   'alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike november oscar papa quebec romeo sierra tango'.split(' ');
 const GOLDEN = 0.6180339887498949;
+/**
+ * How prompts ask for their answer: `echo` relies on the mock providers echoing the prompt;
+ * `repeat` asks a real model to repeat the words (so its answer ends with the nonce too).
+ */
+export type PromptStyle = 'echo' | 'repeat';
+const REPEAT = 'Repeat the following words exactly, with nothing before or after them:'.split(' ');
+
 /** A question the default config's sample collection answers. */
 export const DEFAULT_RAG_QUESTION = 'When does a circuit breaker open?';
 
@@ -53,8 +61,9 @@ export function nonceFor(id: number): string {
  * request's starts by asking for the tool; a RAG question's with `question`, so that keyword
  * search (which, unlike vector search, finds nothing for unrelated words) has something to match.
  */
-export function promptFor(id: number, nonce: string, words: number, kind: RequestKind = 'chat', question = ''): string {
-  const lead = kind === 'tool' ? ['use', 'the', 'tool'] : kind === 'rag' ? (question.match(/\S+/g) ?? []) : [];
+export function promptFor(id: number, nonce: string, words: number, kind: RequestKind = 'chat', question = '', style: PromptStyle = 'echo'): string {
+  const ask = style === 'repeat' ? REPEAT : [];
+  const lead = [...ask, ...(kind === 'tool' ? ['use', 'the', 'tool'] : kind === 'rag' ? (question.match(/\S+/g) ?? []) : [])];
   const filler = Array.from({ length: Math.max(0, words - 1 - lead.length) }, (_, i) => WORDS[(id + i) % WORDS.length]);
   return [...lead, ...filler, nonce].join(' ');
 }
@@ -105,7 +114,7 @@ export async function runLoad(o: LoadOptions): Promise<RequestRecord[]> {
     const r: RequestRecord = { id: i, kind, nonce, startedAt: o.now(), ok: false, complete: false, truncated: false };
     records.push(r);
     o.onStart?.(r);
-    const prompt = promptFor(i, nonce, o.promptWords, kind, rag.question);
+    const prompt = promptFor(i, nonce, o.promptWords, kind, rag.question, o.prompt);
     const key = keyFor(o, i, kind, nonce);
     const run =
       kind === 'job' ? runJobRequest(o, r, prompt, key) : runChatRequest(chatOpts, r, { ...chatSpecFor(i, kind), ...(key ? { key } : {}) }, prompt);

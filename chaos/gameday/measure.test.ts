@@ -383,3 +383,14 @@ test('a model outage fails over on the same target: the route is target and mode
   assert.equal(m.failoverTimeMs, 2_000);
   assert.equal(m.failoverByKind.chat, 2_000);
 });
+
+test('a real upstream (not a mock in the config) takes toxics and proxy actions, never mock faults', () => {
+  const opts = { targets: TARGETS, name: 'r', realTargets: ['openai-us-east-1'] };
+  assert.doesNotThrow(() => parseScenario(base, opts));
+  const mockFault = { ...base, method: [{ at: 10, action: 'mock-faults', target: 'openai-us-east-1', faults: { down: true } }] };
+  assert.throws(() => parseScenario(mockFault, opts), (e: ScenarioError) => /^method\[0\]\.target: "openai-us-east-1" is a real upstream/.test(e.issues[0]));
+  assert.throws(
+    () => parseScenario({ ...base, rollbacks: [{ action: 'mock-clear', target: 'openai-us-east-1' }] }, opts),
+    (e: ScenarioError) => /^rollbacks\[0\]\.target: "openai-us-east-1" is a real upstream/.test(e.issues[0]),
+  );
+});

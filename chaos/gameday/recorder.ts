@@ -2,10 +2,12 @@
  * A pass-through HTTP recorder between toxiproxy and one mock provider: it logs every call that
  * reaches the provider (time, route, the request's nonce from the prompt or the embedded text,
  * status, Retry-After, whether the answer was written completely) and forwards bytes as they
- * come, so streams stay streams. A connection
- * the provider resets is reset towards the gateway too.
+ * come, so streams stay streams. A connection the provider resets is reset towards the gateway
+ * too. The provider may be a real one over HTTPS (see startRecorder).
  */
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import type { Socket } from 'node:net';
 import type { ProviderCall } from './records';
 
@@ -36,11 +38,27 @@ function lastUserText(body: unknown): string {
   return '';
 }
 
-/** Starts a recorder for `target` forwarding to `upstream` (http://host:port); `now()` gives ms since the load started. */
-export async function startRecorder(target: string, upstream: string, now: () => number): Promise<Recorder> {
+/** Options of {@link startRecorder}. */
+export interface RecorderOptions {
+  /** PEM CA certificates trusted for an https upstream, beside the system's (tests: a throwaway CA). */
+  ca?: string;
+}
+
+/**
+ * Starts a recorder for `target` forwarding to `upstream` (an origin: `http://host:port`, or
+ * `https://host[:port]` for a real provider); `now()` gives ms since the load started. An https
+ * upstream gets TLS from here with the upstream's own name as SNI and Host header and its
+ * certificate verified, so the gateway in front may speak plain HTTP through toxiproxy.
+ */
+export async function startRecorder(target: string, upstream: string, now: () => number, opts: RecorderOptions = {}): Promise<Recorder> {
   const up = new URL(upstream);
+  const secure = up.protocol === 'https:';
   const calls: ProviderCall[] = [];
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, maxSockets: Infinity, ...(opts.ca ? { ca: [...tls.rootCertificates, opts.ca] } : {}) })
+    : new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const upPort = up.port || (secure ? '443' : '80');
+  const send = secure ? https.request : http.request;
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     const at = now();
@@ -68,8 +86,9 @@ export async function startRecorder(target: string, upstream: string, now: () =>
       };
       if (!path.startsWith('/__')) calls.push(call);
       const stream = (body as { stream?: unknown } | undefined)?.stream === true;
-      const upReq = http.request(
-        { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers, agent },
+      const headers = secure ? { ...req.headers, host: up.host } : req.headers;
+      const upReq = send(
+        { host: up.hostname, port: upPort, method: req.method, path: req.url, headers, agent, ...(secure ? { servername: up.hostname } : {}) },
         (upRes) => {
           call.status = upRes.statusCode;
           const ra = upRes.headers['retry-after'];

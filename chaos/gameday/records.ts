@@ -72,6 +72,14 @@ export interface ProviderCall {
   completed: boolean;
 }
 
+/**
+ * True when an answer ends with its nonce, the prompt's last word. Closing punctuation or quotes a
+ * real model may add after it are ignored; a cut answer still lacks the nonce itself.
+ */
+export function endsWithNonce(text: string | null | undefined, nonce: string): boolean {
+  return (text ?? '').replace(/[\s.,;:!?"'`)\]]+$/u, '').endsWith(nonce);
+}
+
 /** True for an embeddings call (RAG retrieval), as opposed to a chat call. */
 export const isEmbeddingsCall = (c: Pick<ProviderCall, 'route'>): boolean => c.route.endsWith('/embeddings');
 

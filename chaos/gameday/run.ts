@@ -16,6 +16,8 @@ import { startStack, type GamedayStack } from './stack';
 /** Options of {@link runScenario}. */
 export interface RunOptions {
   outDir: string;
+  /** The gateway config the stack runs (default: config/default.yaml); see StackOptions.configPath. */
+  configPath?: string;
   log?: (line: string) => void;
 }
 
@@ -49,12 +51,18 @@ export function labelOf(a: Action): string {
 
 const toxicName = (a: Extract<Action, { action: 'toxic' }>) => a.name ?? `${a.type}_${a.stream}`;
 
+function mockOf(stack: GamedayStack, target: string) {
+  const mock = stack.targets[target].mock;
+  if (!mock) throw new Error(`${target} is a real upstream: it has no mock faults (use toxics or proxy-down)`);
+  return mock;
+}
+
 async function execute(stack: GamedayStack, a: Action): Promise<void> {
   switch (a.action) {
     case 'mock-faults':
-      return stack.targets[a.target].mock.setFaults(a.faults);
+      return mockOf(stack, a.target).setFaults(a.faults);
     case 'mock-clear':
-      return stack.targets[a.target].mock.clearFaults();
+      return mockOf(stack, a.target).clearFaults();
     case 'toxic':
       await stack.toxiproxy.client.addToxic(a.target, {
         name: toxicName(a),
@@ -207,7 +215,14 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, deps: Pa
   let t0 = Date.now();
   const now = () => Date.now() - t0;
   say(`\n[gameday] ${scenario.name}: ${scenario.title}`);
-  const stack = await d.startStack({ workers: scenario.stack.workers, chunkDelayMs: scenario.stack.chunkDelayMs, logDir, now, log: say });
+  const stack = await d.startStack({
+    workers: scenario.stack.workers,
+    chunkDelayMs: scenario.stack.chunkDelayMs,
+    logDir,
+    now,
+    log: say,
+    configPath: opts.configPath,
+  });
   const executed: Array<{ a: Action; log: ActionLog }> = [];
   const samples: BreakerSample[] = [];
   let records: RequestRecord[] = [];

@@ -136,6 +136,8 @@ const LoadSchema = z.strictObject({
     })
     .prefault({}),
   idempotency: IdempotencySchema.optional(),
+  /** `echo`: the mocks echo the prompt. `repeat`: the prompt asks the model to repeat its words (real upstreams). */
+  prompt: z.enum(['echo', 'repeat']).default('echo'),
 });
 
 /** The whole scenario file. */
@@ -246,8 +248,11 @@ export function keyOf(path: ReadonlyArray<PropertyKey>): string {
   return out || '(root)';
 }
 
-/** Validates a parsed scenario against the stack's target ids; throws {@link ScenarioError}. */
-export function parseScenario(raw: unknown, opts: { targets: string[]; name: string; source?: string }): Scenario {
+/**
+ * Validates a parsed scenario against the stack's target ids (`realTargets`: those that are real
+ * upstreams, without mock faults); throws {@link ScenarioError}.
+ */
+export function parseScenario(raw: unknown, opts: { targets: string[]; name: string; source?: string; realTargets?: string[] }): Scenario {
   const source = opts.source ?? opts.name;
   const parsed = ScenarioSchema.safeParse(raw);
   if (!parsed.success) {
@@ -262,6 +267,9 @@ export function parseScenario(raw: unknown, opts: { targets: string[]; name: str
     list.forEach((a, i) => {
       if ('target' in a && !opts.targets.includes(a.target)) {
         issues.push(`${key}[${i}].target: unknown target "${a.target}"; known: ${opts.targets.join(', ')}`);
+      }
+      if ((a.action === 'mock-faults' || a.action === 'mock-clear') && opts.realTargets?.includes(a.target)) {
+        issues.push(`${key}[${i}].target: "${a.target}" is a real upstream (not mock: true in the config); use toxic or proxy-down on it`);
       }
       if ((a.action === 'kill-worker' || a.action === 'start-worker') && a.index >= s.stack.workers) {
         issues.push(`${key}[${i}].index: worker ${a.index} does not exist (stack.workers is ${s.stack.workers})`);
@@ -309,7 +317,7 @@ export function parseScenario(raw: unknown, opts: { targets: string[]; name: str
 }
 
 /** Reads and validates one scenario file. */
-export function loadScenario(path: string, targets: string[]): Scenario {
+export function loadScenario(path: string, targets: string[], realTargets: string[] = []): Scenario {
   let raw: unknown;
   try {
     raw = parse(readFileSync(path, 'utf8'));
@@ -317,5 +325,5 @@ export function loadScenario(path: string, targets: string[]): Scenario {
     throw new ScenarioError(path, [`(file): ${(err as Error).message.split('\n')[0]}`]);
   }
   const name = path.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
-  return parseScenario(raw, { targets, name, source: path });
+  return parseScenario(raw, { targets, name, source: path, realTargets });
 }

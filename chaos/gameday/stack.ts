@@ -38,12 +38,23 @@ export interface StackOptions {
   /** ms since the load started (for the recorders). */
   now: () => number;
   log?: (line: string) => void;
+  /**
+   * The gateway config (default: config/default.yaml). Targets with `mock: true` get a mock
+   * provider; the others are real upstreams, reached through toxiproxy and a recorder that speaks
+   * TLS to them (their keys come from the environment, as for `npm start`).
+   */
+  configPath?: string;
+  /** PEM CA certificates the recorders trust for real https upstreams, beside the system's. */
+  upstreamCa?: string;
 }
 
-/** One target's chain: toxiproxy proxy → recorder → mock. */
+/** One target's chain: toxiproxy proxy → recorder → mock (or the real upstream). */
 export interface TargetChain {
   id: string;
-  mock: MockProvider;
+  /** Undefined for a real upstream. */
+  mock?: MockProvider;
+  /** Where the recorder forwards to: the mock's or the real upstream's origin. */
+  upstream: string;
   recorder: Recorder;
   proxyName: string;
   proxyPort: number;
@@ -161,12 +172,13 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
     say('[gameday] starting toxiproxy…');
     const toxiproxy = await startToxiproxy({ logFile: join(opts.logDir, 'toxiproxy.log') });
     stops.push(() => toxiproxy.stop());
-    const raw = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8'));
+    const raw = parse(readFileSync(opts.configPath ?? DEFAULT_CONFIG_PATH, 'utf8'));
     const targets: Record<string, TargetChain> = {};
-    for (const t of raw.targets as Array<{ id: string; kind: 'openai' | 'anthropic' | 'openai-compatible'; baseUrl: string }>) {
-      const mock = await startMockProvider({ kind: t.kind, name: t.id, chunkDelayMs: opts.chunkDelayMs });
-      stops.push(() => mock.close());
-      const recorder = await startRecorder(t.id, mock.origin, opts.now);
+    for (const t of raw.targets as Array<{ id: string; kind: 'openai' | 'anthropic' | 'openai-compatible'; baseUrl: string; mock?: boolean }>) {
+      const mock = t.mock ? await startMockProvider({ kind: t.kind, name: t.id, chunkDelayMs: opts.chunkDelayMs }) : undefined;
+      if (mock) stops.push(() => mock.close());
+      const upstream = mock?.origin ?? new URL(t.baseUrl).origin;
+      const recorder = await startRecorder(t.id, upstream, opts.now, { ca: opts.upstreamCa });
       stops.push(() => recorder.close());
       const proxy = await toxiproxy.client.createProxy({
         name: t.id,
@@ -177,9 +189,13 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
       const proxyPort = Number(proxy.listen.split(':').at(-1));
       const path = new URL(t.baseUrl).pathname.replace(/\/$/, '');
       t.baseUrl = `http://127.0.0.1:${proxyPort}${path}`;
-      targets[t.id] = { id: t.id, mock, recorder, proxyName: t.id, proxyPort };
+      targets[t.id] = { id: t.id, mock, upstream, recorder, proxyName: t.id, proxyPort };
     }
-    say(`[gameday] ${Object.keys(targets).length} mock providers behind toxiproxy (${toxiproxy.apiUrl})`);
+    const real = Object.values(targets).filter((t) => !t.mock);
+    say(
+      `[gameday] ${Object.keys(targets).length - real.length} mock providers` +
+        `${real.length ? ` and ${real.length} real upstreams (${real.map((t) => `${t.id} → ${t.upstream}`).join(', ')})` : ''} behind toxiproxy (${toxiproxy.apiUrl})`,
+    );
 
     const temporalPort = await freePort();
     const uiPort = await freePort();
@@ -278,7 +294,7 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
       tierOf: tierIndex(config),
       async resetFaults() {
         await toxiproxy.client.reset();
-        for (const t of Object.values(targets)) t.mock.clearFaults();
+        for (const t of Object.values(targets)) t.mock?.clearFaults();
       },
       async stop() {
         running.delete(stack);

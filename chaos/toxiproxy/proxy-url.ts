@@ -16,10 +16,10 @@ export interface ProxiedUrl {
  * Turns `http://127.0.0.1:18081/v1` into upstream `127.0.0.1:18081` and baseUrl `http://127.0.0.1:<listenPort>/v1`.
  * Default ports: 443 for https, 80 for http.
  *
- * Limitation: toxiproxy works at the TCP level and does not terminate TLS. For an https target the returned baseUrl
- * keeps `https://`, so the client speaks TLS straight through the proxy to the real host, but it connects to
- * `127.0.0.1` and so sends the wrong SNI and fails certificate checks. Such targets need the real host name to
- * resolve to 127.0.0.1 (a hosts override) with the proxy listening on 443; `tls: true` flags the case.
+ * toxiproxy works at the TCP level and does not terminate TLS. For an https target the returned baseUrl keeps
+ * `https://`, so the client speaks TLS straight through the proxy, but to `127.0.0.1`: wrong SNI, failed certificate
+ * check. Such a target needs its real host name to resolve to the proxy for the gateway (a hosts override), or TLS
+ * started behind the proxy, as the game-day recorder does; `tls: true` flags the case. See docs/gameday/real-upstreams.md.
  */
 export function proxiedBaseUrl(baseUrl: string, listenPort: number): ProxiedUrl {
   const url = new URL(baseUrl);
