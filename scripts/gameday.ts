@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       const m = out.m;
       summary.push(
         `${out.pass ? 'PASS' : 'FAIL'}  ${s.name}: ${m.errors}/${m.finished} errors, p50 ${m.latency.p50} ms, p99 ${m.latency.p99} ms, ` +
-          `truncated ${m.truncated}, lost jobs ${m.jobs.lost}`,
+          `truncated ${m.truncated}, lost jobs ${m.jobs.lost}, provider calls beyond the traces ${m.duplicateProviderCalls}`,
       );
     } catch (err) {
       failed++;
