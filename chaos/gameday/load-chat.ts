@@ -186,11 +186,20 @@ function retryable(err: unknown): boolean {
   return err.status === undefined || err.status === 429 || err.status >= 500;
 }
 
+const clients = new Map<string, OpenAI>();
+/** One SDK client per API and timeout for non-streaming calls (streams need their own fetch). */
+function clientFor(o: ChatLoadOptions): OpenAI {
+  const key = `${o.apiUrl} ${o.clientTimeoutS}`;
+  let c = clients.get(key);
+  if (!c) clients.set(key, (c = new OpenAI({ baseURL: `${o.apiUrl}/v1`, apiKey: 'gameday', maxRetries: 0, timeout: o.clientTimeoutS * 1000 })));
+  return c;
+}
+
 /** Runs one chat request of the load and fills in its record. */
 export async function runChatRequest(o: ChatLoadOptions, r: RequestRecord, spec: ChatSpec, prompt: string): Promise<void> {
   const body = bodyOf(o, r, spec, prompt);
   if (spec.stream) return streamOnce(o, r, spec, body);
-  const client = new OpenAI({ baseURL: `${o.apiUrl}/v1`, apiKey: 'gameday', maxRetries: 0, timeout: o.clientTimeoutS * 1000 });
+  const client = clientFor(o);
   const key = spec.key;
   if (key) r.idempotency = { key: key.key, sends: 0, jobIds: [] };
   const deadline = r.startedAt + o.clientTimeoutS * 1000;
