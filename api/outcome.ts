@@ -2,7 +2,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure, TerminatedFailure } from '@temporalio/common';
 import { ErrorCode, type ErrorCodeName } from '../contracts/errors';
-import { FailureType, GatewayFailure } from '../contracts/failures';
+import { FAILURE_TABLE, failureTraits, GatewayFailure, UNREACHABLE_FAILURES } from '../contracts/failures';
 import type { Attempt, Degradation } from '../contracts/response';
 import { failureView } from './job-view';
 
@@ -15,38 +15,26 @@ export interface FailedOutcome {
   type: string;
   attempts: Attempt[];
   degradations: Degradation[];
+  /** The request's failovers (0 for failures that carry no count). */
+  failovers: number;
 }
 
-/** Attempt outcomes that mean "nobody could take the call", as opposed to "it went wrong there". */
-const UNREACHABLE = new Set<string>([FailureType.Unavailable, FailureType.RateLimited]);
-
 /**
- * Maps a workflow failure. All targets failed: 503 when none was reachable (or all were busy),
- * else 502. The request's own fault (provider 400, content policy): 400. Cancelled: 499.
+ * Maps a workflow failure through the failure table (contracts/failures.ts). All targets failed:
+ * 503 when none was reachable (or all were busy), else 502. Cancelled: 499. A type the table does
+ * not know is reported like all targets failing.
  */
 export function failedOutcome(err: unknown): FailedOutcome {
   const cause = err instanceof WorkflowFailedError ? err.cause : err;
   const { error, details } = failureView(err);
   const attempts = details.attempts ?? [];
-  const base = { type: error.type, message: error.message, attempts, degradations: details.degradations ?? [] };
-  if (cause instanceof CancelledFailure) return { ...base, status: 499, code: ErrorCode.Cancelled, message: 'the request was cancelled' };
-  if (cause instanceof TerminatedFailure) return { ...base, status: 503, code: ErrorCode.Unavailable, message: 'the request was terminated by an operator' };
-  switch (error.type) {
-    case GatewayFailure.Exhausted: {
-      const unreachable = attempts.length > 0 && attempts.every((a) => UNREACHABLE.has(a.outcome));
-      return { ...base, status: unreachable ? 503 : 502, code: ErrorCode.AllTargetsFailed };
-    }
-    case GatewayFailure.NoCandidate:
-      return { ...base, status: 503, code: ErrorCode.NoTargetAvailable };
-    case 'RagCollectionNotFound':
-      return { ...base, status: 404, code: ErrorCode.CollectionNotFound };
-    case GatewayFailure.DataDegradationRefused:
-      return { ...base, status: 503, code: ErrorCode.Unavailable };
-    case FailureType.BadRequest:
-      return { ...base, status: 400, code: ErrorCode.ProviderRejected };
-    case FailureType.ContentPolicy:
-      return { ...base, status: 400, code: ErrorCode.ContentFiltered };
-    default:
-      return { ...base, status: 502, code: ErrorCode.AllTargetsFailed };
+  const base = { type: error.type, message: error.message, attempts, degradations: details.degradations ?? [], failovers: details.failovers ?? 0 };
+  if (cause instanceof CancelledFailure) {
+    const t = FAILURE_TABLE[GatewayFailure.Cancelled];
+    return { ...base, status: t.httpStatus, code: t.code, message: 'the request was cancelled' };
   }
+  if (cause instanceof TerminatedFailure) return { ...base, status: 503, code: ErrorCode.Unavailable, message: 'the request was terminated by an operator' };
+  const traits = failureTraits(error.type) ?? FAILURE_TABLE[GatewayFailure.Exhausted];
+  const unreachable = error.type === GatewayFailure.Exhausted && attempts.length > 0 && attempts.every((a) => UNREACHABLE_FAILURES.includes(a.outcome));
+  return { ...base, status: unreachable ? 503 : traits.httpStatus, code: traits.code };
 }

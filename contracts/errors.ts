@@ -20,6 +20,8 @@ export const ErrorCode = {
   ProviderRejected: 'STORMPROOF_ERR_PROVIDER_REJECTED',
   /** A provider refused the content. */
   ContentFiltered: 'STORMPROOF_ERR_CONTENT_FILTERED',
+  /** The prompt is longer than the context window of every model that could serve the request. */
+  ContextLengthExceeded: 'STORMPROOF_ERR_CONTEXT_LENGTH_EXCEEDED',
   /** Tokens already reached the client, then the streaming attempt failed; the stream ends with this error. */
   StreamInterrupted: 'STORMPROOF_ERR_STREAM_INTERRUPTED',
   /** The request was cancelled. */

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
-import { FailureType, NON_RETRYABLE_FAILURES, type FailureTypeName } from '../../contracts/failures';
+import { BREAKER_IGNORED, FailureType, NON_RETRYABLE_FAILURES, REQUEST_FAULTS, type FailureTypeName } from '../../contracts/failures';
 import type { ProviderFailureDetails } from '../../contracts/routing';
 import { classifyProviderError, parseRetryAfter, providerFailure, typeForStatus } from './classify';
 
@@ -132,6 +132,33 @@ describe('classifyProviderError: HTTP statuses from the SDKs', () => {
   test('anthropic-shaped content-policy 400 → ContentPolicy', () => {
     const err = anthropicStatus(400, { type: 'error', error: { type: 'invalid_request_error', message: 'Output blocked by content filtering policy', code: 'content_filter' } });
     assert.equal(classifyProviderError(err, 1, MAX_RETRY_AFTER_S).type, FailureType.ContentPolicy);
+  });
+
+  test('a prompt over the context window (both providers\' real 400s) → ContextLength: not the request\'s fault, not the target\'s', () => {
+    const openai = openAiStatus(400, {
+      error: {
+        message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 128042 tokens. Please reduce the length of the messages.",
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: 'context_length_exceeded',
+      },
+    });
+    const anthropic = anthropicStatus(400, { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 200042 tokens > 200000 maximum' } });
+    for (const err of [openai, anthropic]) {
+      const f = classifyProviderError(err, 1, MAX_RETRY_AFTER_S);
+      assert.equal(f.type, FailureType.ContextLength);
+      assert.equal(f.nonRetryable, true);
+      assert.equal(REQUEST_FAULTS.includes(f.type), false, 'a model with a larger window may serve it: not a request fault');
+      assert.equal(BREAKER_IGNORED.includes(f.type), true, 'the target is fine');
+    }
+  });
+
+  test('a 400 naming an unknown model → NotFound (that target lacks the model; another may have it)', () => {
+    const openai = openAiStatus(400, { error: { message: 'The model `gpt-4o` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' } });
+    // An OpenAI-compatible proxy (LiteLLM's words).
+    const compatible = openAiStatus(400, { error: { message: 'Invalid model name passed in model=llama-3.1-8b. Call `/v1/models` to view available models for your key.', type: 'invalid_request_error', param: null, code: '400' } });
+    for (const err of [openai, compatible]) assert.equal(classifyProviderError(err, 1, MAX_RETRY_AFTER_S).type, FailureType.NotFound);
+    assert.equal(REQUEST_FAULTS.includes(FailureType.NotFound), false);
   });
 
   test('an ordinary 400 stays BadRequest', () => {

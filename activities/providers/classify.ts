@@ -30,10 +30,17 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-/** Failure type for an HTTP status. */
-export function typeForStatus(status: number, body?: unknown): FailureTypeName {
-  const text = JSON.stringify(body ?? '').toLowerCase();
+/** The providers' words for a prompt over the model's context window (OpenAI and compatibles, Anthropic). */
+const CONTEXT_LENGTH = /context_length_exceeded|maximum context length|prompt is too long|context window|too many tokens/;
+/** The providers' words for a model this endpoint does not have. */
+const UNKNOWN_MODEL = /model_not_found|model\b.{0,80}\b(does not exist|not found)|unknown model|invalid model|no such model/;
+
+/** Failure type for an HTTP status (and what the error body or message says). */
+export function typeForStatus(status: number, body?: unknown, message = ''): FailureTypeName {
+  const text = `${JSON.stringify(body ?? '')} ${message}`.toLowerCase();
   if (status === 400 && /content_policy|content_filter|safety/.test(text)) return FailureType.ContentPolicy;
+  if ((status === 400 || status === 413) && CONTEXT_LENGTH.test(text)) return FailureType.ContextLength;
+  if (status === 400 && UNKNOWN_MODEL.test(text)) return FailureType.NotFound;
   if (status === 400 || status === 413 || status === 422) return FailureType.BadRequest;
   if (status === 401 || status === 403) return FailureType.Auth;
   if (status === 404) return FailureType.NotFound;
@@ -65,7 +72,7 @@ export function classifyProviderError(err: unknown, attempt: number, maxRetryAft
   const name = `${e.name ?? ''} ${(err as { constructor?: { name?: string } } | null | undefined)?.constructor?.name ?? ''}`;
   const where = e.message ?? String(err);
   if (typeof e.status === 'number') {
-    const type = typeForStatus(e.status, e.error);
+    const type = typeForStatus(e.status, e.error, e.message);
     const details: ProviderFailureDetails = { attempt, status: e.status };
     if (type === FailureType.RateLimited) {
       const retryAfterS = parseRetryAfter(header(e.headers, 'retry-after'));
