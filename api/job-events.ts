@@ -58,21 +58,22 @@ export function deriveEvents(view: JobView, progress: RequestProgress | undefine
     c.status = 2;
     emit('running', { id: view.id, status: 'running', target: progress?.currentTarget ?? view.attempts[0]?.target });
   }
-  for (let i = c.attempts; i < view.attempts.length; i++) {
-    if (i > 0 && c.failovers < i) {
-      c.failovers = i;
-      emit('failover', { from: view.attempts[i - 1].target, to: view.attempts[i].target, reason: view.attempts[i - 1].outcome });
+  // Failovers as the workflow's trace defines them, each before the first attempt after it; one
+  // whose attempt is still running comes after the attempts so far.
+  const switches = view.switches ?? [];
+  const failoversUpTo = (attempt: number) => {
+    while (c.failovers < switches.length && switches[c.failovers].attempt <= attempt) {
+      const s = switches[c.failovers];
+      c.failovers += 1;
+      emit('failover', { from: s.from, to: s.to, reason: s.reason });
     }
+  };
+  for (let i = c.attempts; i < view.attempts.length; i++) {
+    failoversUpTo(i);
     c.attempts = i + 1;
     emit('attempt', { index: i, ...view.attempts[i] });
   }
-  // Between candidates: the last attempt failed and the workflow already works on the next one.
-  const last = view.attempts.at(-1);
-  const k = view.attempts.length;
-  if (!terminal && last && last.outcome !== 'ok' && progress?.currentTarget && c.failovers < k) {
-    c.failovers = k;
-    emit('failover', { from: last.target, to: progress.currentTarget, reason: last.outcome });
-  }
+  failoversUpTo(Infinity);
   for (let i = c.degradations; i < view.degradations.length; i++) {
     c.degradations = i + 1;
     emit('degradation', { index: i, ...view.degradations[i] });

@@ -3,13 +3,11 @@ import { WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowH
 import { callbackWorkflowId, JOB_WORKFLOW, type CallbackReceipt } from '../contracts/callbacks';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { JobStatus, JobView } from '../contracts/jobs';
-import type { AiResponse, Attempt, Degradation } from '../contracts/response';
+import type { AiResponse, Switch, TraceDetails } from '../contracts/response';
 import { PROGRESS_QUERY, type RequestProgress } from '../contracts/workflow-api';
 
-interface FailureDetails {
-  attempts?: Attempt[];
-  degradations?: Degradation[];
-}
+/** The trace a failure carries (empty for failures that carry none). */
+type FailureDetails = Partial<TraceDetails>;
 
 /** The error type and message of a failed workflow, plus the trace its failure carries. */
 export function failureView(err: unknown): { error: { type: string; message: string }; details: FailureDetails } {
@@ -19,6 +17,11 @@ export function failureView(err: unknown): { error: { type: string; message: str
   }
   if (cause instanceof CancelledFailure) return { error: { type: 'Cancelled', message: 'the job was cancelled' }, details: {} };
   return { error: { type: 'Error', message: cause instanceof Error ? cause.message : String(cause) }, details: {} };
+}
+
+/** The failover fields of a trace, when it carries them (workflows started before they existed do not). */
+function failoversOf(t: { failovers?: number; switches?: Switch[] }): Pick<JobView, 'failovers' | 'switches'> {
+  return t.switches ? { failovers: t.failovers ?? t.switches.length, switches: t.switches } : {};
 }
 
 /** The progress query's answer, or undefined when no worker can answer right now. */
@@ -43,7 +46,7 @@ export async function readJobState(client: Client, id: string): Promise<{ view: 
     const p = await queryProgress(handle);
     const status: JobStatus = !p || p.phase === 'queued' ? 'queued' : 'running';
     const callback = desc.type === JOB_WORKFLOW ? { callback: { status: 'pending' as const, attempts: 0 } } : {};
-    return { view: { id, status, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [], ...callback }, progress: p };
+    return { view: { id, status, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [], ...failoversOf(p ?? {}), ...callback }, progress: p };
   }
   const view = await finishedView(handle, desc.status.name);
   if (desc.type === JOB_WORKFLOW && view.status !== 'cancelled') view.callback = await callbackState(client, id);
@@ -80,7 +83,7 @@ async function finishedView(handle: WorkflowHandle, statusName: string): Promise
   switch (statusName) {
     case 'COMPLETED': {
       const result = (await handle.result()) as AiResponse;
-      return { id, status: 'completed', result, attempts: result.attempts, degradations: result.degradations };
+      return { id, status: 'completed', result, attempts: result.attempts, degradations: result.degradations, ...failoversOf(result) };
     }
     case 'FAILED':
     case 'TERMINATED':
@@ -89,11 +92,11 @@ async function finishedView(handle: WorkflowHandle, statusName: string): Promise
         () => failureView(new Error('unexpected result')),
         (err: unknown) => failureView(err),
       );
-      return { id, status: 'failed', error: f.error, attempts: f.details.attempts ?? [], degradations: f.details.degradations ?? [] };
+      return { id, status: 'failed', error: f.error, attempts: f.details.attempts ?? [], degradations: f.details.degradations ?? [], ...failoversOf(f.details) };
     }
     case 'CANCELLED': {
       const p = await queryProgress(handle);
-      return { id, status: 'cancelled', error: { type: 'Cancelled', message: 'the job was cancelled' }, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [] };
+      return { id, status: 'cancelled', error: { type: 'Cancelled', message: 'the job was cancelled' }, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [], ...failoversOf(p ?? {}) };
     }
     default:
       return { id, status: 'running', attempts: [], degradations: [] }; // e.g. paused

@@ -13,6 +13,8 @@ const answer: AiResponse = {
   usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
   attempts: [{ target: 'openai-us-east-1', model: 'gpt-4o', outcome: 'ok', durationMs: 3 }],
   degradations: [],
+  failovers: 0,
+  switches: [],
 };
 
 test('a RAG answer names its sources in the extension, as docs/rag.md promises', () => {

@@ -6,16 +6,12 @@ import type { AiResponse, Attempt, Degradation } from '../contracts/response';
 export interface StormproofExtension {
   job_id: string;
   target: string;
+  /** The request's failovers, as its trace counts them (AiResponse.failovers). */
   failovers: number;
   attempts: Attempt[];
   degradations: Degradation[];
   /** RAG: the sources of the passages put into the prompt, best first. */
   sources?: string[];
-}
-
-/** Failovers of an answer: every attempt before the one that answered moved to another candidate. */
-export function failoversOf(r: Pick<AiResponse, 'attempts'>): number {
-  return Math.max(0, r.attempts.length - 1);
 }
 
 /** `x-stormproof-degraded`: the degradation kinds, comma-separated, or `false`. */
@@ -26,13 +22,13 @@ export function degradedHeader(degradations: Degradation[]): string {
 /** Sets the headers known once the answer exists. */
 export function setAnswerHeaders(res: Response, r: AiResponse): void {
   res.setHeader('x-stormproof-target', r.target);
-  res.setHeader('x-stormproof-failovers', String(failoversOf(r)));
+  res.setHeader('x-stormproof-failovers', String(r.failovers));
   res.setHeader('x-stormproof-degraded', degradedHeader(r.degradations));
 }
 
 /** The extension object for an answer. */
 export function extensionOf(jobId: string, r: AiResponse): StormproofExtension {
-  return { job_id: jobId, target: r.target, failovers: failoversOf(r), attempts: r.attempts, degradations: r.degradations, ...(r.sources ? { sources: r.sources } : {}) };
+  return { job_id: jobId, target: r.target, failovers: r.failovers, attempts: r.attempts, degradations: r.degradations, ...(r.sources ? { sources: r.sources } : {}) };
 }
 
 /** The OpenAI completion id of a job. */

@@ -1,7 +1,7 @@
 /** The long-job API's shapes. */
 import { z } from 'zod';
 import { AiRequestSchema } from './request';
-import { AiResponseSchema, AttemptSchema, DegradationSchema } from './response';
+import { AiResponseSchema, AttemptSchema, DegradationSchema, SwitchSchema } from './response';
 
 /** `POST /v1/jobs` body. */
 export const JobSubmissionSchema = z
@@ -23,6 +23,9 @@ export const JobViewSchema = z.object({
   error: z.object({ type: z.string(), message: z.string() }).optional(),
   attempts: z.array(AttemptSchema),
   degradations: z.array(DegradationSchema),
+  /** The request's failovers so far (`switches.length`); absent for jobs started before they were traced. */
+  failovers: z.number().int().nonnegative().optional(),
+  switches: z.array(SwitchSchema).optional(),
   /** Delivery of the result to `callbackUrl`, when one was given. */
   callback: z
     .object({

@@ -31,6 +31,24 @@ export const DegradationSchema = z.object({
 });
 export type Degradation = z.infer<typeof DegradationSchema>;
 
+/**
+ * One failover: the request moved from one (target, model) to another after the first failed, was
+ * cut, refused a continuation or lost a hedge. A retry of the same target, a stream → buffered
+ * switch on the same target and a hedge call the first call beat are not failovers; a cut stream
+ * continued elsewhere is one failover (from the cut target to the one that continues).
+ */
+export const SwitchSchema = z.object({
+  from: z.string(),
+  fromModel: z.string(),
+  to: z.string(),
+  toModel: z.string(),
+  /** Why the request left `from`: the attempt outcome there (a failure type, or "Hedged"). */
+  reason: z.string(),
+  /** Index in `attempts` of the first attempt made after the move. */
+  attempt: z.number().int().nonnegative(),
+});
+export type Switch = z.infer<typeof SwitchSchema>;
+
 export const FinishReasonSchema = z.enum(['stop', 'length', 'tool_calls', 'content_filter']);
 export type FinishReason = z.infer<typeof FinishReasonSchema>;
 
@@ -48,7 +66,22 @@ export const AiResponseSchema = z.object({
   usage: UsageSchema,
   attempts: z.array(AttemptSchema),
   degradations: z.array(DegradationSchema),
+  /** How many times the request moved to another (target, model): `switches.length`. */
+  failovers: z.number().int().nonnegative(),
+  /** The failovers, in order (see SwitchSchema for what counts). */
+  switches: z.array(SwitchSchema),
   /** RAG: the sources of the passages put into the prompt, best first. */
   sources: z.array(z.string()).optional(),
 });
 export type AiResponse = z.infer<typeof AiResponseSchema>;
+
+/**
+ * What a failed request carries in its failure's `details[0]`: the trace so far. `failovers` and
+ * `switches` are absent in failures of workflows started before they existed.
+ */
+export interface TraceDetails {
+  attempts: Attempt[];
+  degradations: Degradation[];
+  failovers?: number;
+  switches?: Switch[];
+}

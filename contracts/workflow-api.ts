@@ -3,7 +3,7 @@
  * search attributes shown in the Web UI. Pure; workflows and the API both import it.
  */
 import type { AiRequest } from './request';
-import type { AiResponse, Attempt, Degradation } from './response';
+import type { AiResponse, Attempt, Degradation, Switch } from './response';
 
 /** Workflow type of one AI request. */
 export const REQUEST_WORKFLOW = 'aiRequestWorkflow';
@@ -27,6 +27,9 @@ export interface RequestProgress {
   phase: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
   attempts: Attempt[];
   degradations: Degradation[];
+  /** The failovers so far (absent in workflows started before they were traced). */
+  switches?: Switch[];
+  failovers?: number;
   currentTarget?: string;
   result?: AiResponse;
 }

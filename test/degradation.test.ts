@@ -1,5 +1,7 @@
 /** Degradation end to end: model chains, dropped capabilities, stream → buffered mode. */
-import { after, afterEach, before, test } from 'node:test';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { chat, startTestStack, type TestStack } from './support/stack';
@@ -100,7 +102,7 @@ test('a stream stalled before any token fails over (a silent target is not asked
 test('a stream cut mid-answer continues on another target: the client reads one whole answer', async () => {
   // The role chunk and three words reach the client, then the primary stalls.
   s.mocks[OPENAI].setFaults({ stallAfterChunks: 4 });
-  const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'continue this story please' }], stream: true });
+  const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'continue this story please' }], stream: true, stream_options: { include_usage: true } });
   let text = '';
   let last: any;
   for await (const chunk of stream) {
@@ -108,7 +110,10 @@ test('a stream cut mid-answer continues on another target: the client reads one 
     last = chunk;
   }
   assert.equal(text, 'Echo from gpt-4o: continue this story please');
+  // Usage counts every part delivered: the cut part's three tokens and the continuation's four.
+  assert.equal(last.usage.completion_tokens, 7);
   const sp = last.stormproof;
+  assert.equal(sp.failovers, 1, 'one move: from the cut target to the one that continued');
   assert.equal(sp.target, ANTHROPIC);
   assert.deepEqual(sp.attempts.map((a: any) => [a.target, a.outcome]), [
     [OPENAI, 'ProviderStalled'],
@@ -122,3 +127,145 @@ test('a stream cut mid-answer continues on another target: the client reads one 
   assert.deepEqual(prefill, { role: 'assistant', content: [{ type: 'text', text: 'Echo from gpt-4o:' }] }, 'the next target was asked to continue the text sent so far');
 });
 
+
+/** Reads a streamed chat completion to its end: the text, and the error event if the stream ended in one. */
+async function readStream(c: OpenAI, body: Record<string, unknown>) {
+  const { data: stream, response } = await c.chat.completions.create({ ...body, stream: true } as never).withResponse();
+  let text = '';
+  let error: any;
+  try {
+    for await (const chunk of stream as unknown as AsyncIterable<any>) text += chunk.choices[0]?.delta?.content ?? '';
+  } catch (err) {
+    error = err;
+  }
+  return { text, error, jobId: response.headers.get('x-stormproof-job-id')! };
+}
+
+test('a stream with tools cut mid-answer is never continued: the client gets the interruption error, the job completes afresh elsewhere', async () => {
+  s.mocks[OPENAI].setFaults({ stallAfterChunks: 4 });
+  const { text, error, jobId } = await readStream(client, { model: 'gpt-4o', messages: [{ role: 'user', content: 'continue this story please' }], tools: TOOLS });
+  assert.equal(text, 'Echo from gpt-4o: ', 'the part that reached the client');
+  assert.equal(error?.code, 'STORMPROOF_ERR_STREAM_INTERRUPTED', String(error));
+  const j = await s.waitForJob(jobId);
+  assert.equal(j.status, 'completed', JSON.stringify(j));
+  const last = (s.mocks[ANTHROPIC].stats().lastRequest?.body as any).messages.at(-1);
+  assert.equal(last.role, 'user', 'no continuation was asked of the next target');
+  assert.equal(j.result?.message.content, 'Echo from claude-sonnet-4-20250514: continue this story please');
+  const d = j.degradations.find((x) => x.kind === 'mode');
+  assert.equal(d?.to, `restarted on ${ANTHROPIC}`);
+  assert.match(d?.reason ?? '', /cut after 18 characters \(ProviderStalled\); a request with tools/);
+});
+
+describe('continuation refused', () => {
+  /** A stack whose every target sits behind a proxy that can refuse continuations like a provider that allows none. */
+  let r: TestStack;
+  let rClient: OpenAI;
+  const proxies: RefusingProxy[] = [];
+  /** Text only a continuation of the cut answer carries. */
+  const CUT = 'Echo from claude-sonnet-4-20250514:';
+  before(async () => {
+    for (let i = 0; i < 3; i++) proxies.push(await refusingProxy());
+    r = await startTestStack({
+      edit(raw) {
+        raw.targets.forEach((t: { baseUrl: string; kind: string }, i: number) => (t.baseUrl = proxies[i].front(t.baseUrl, t.kind)));
+      },
+    });
+    rClient = new OpenAI({ baseURL: `${r.gateway.apiUrl}/v1`, apiKey: 'x', maxRetries: 0 });
+  });
+  after(async () => {
+    await r?.close();
+    await Promise.all(proxies.map((p) => p.close()));
+  });
+  afterEach(() => {
+    r.resetFaults();
+    for (const p of proxies) p.refuse = () => false;
+  });
+  const refuseContinuations = (ids: string[]) => {
+    r.config.targets.forEach((t, i) => {
+      if (ids.includes(t.id)) proxies[i].refuse = (body) => body.includes(CUT);
+    });
+  };
+  // claude-sonnet-4 streams three words (message_start, content_block_start, ping, three deltas), then stalls.
+  const cutSonnet = () => r.mocks[ANTHROPIC].setFaults({ stallAfterChunks: 6, models: ['claude-sonnet-4-20250514'] });
+  const ask = { model: 'claude-sonnet-4', messages: [{ role: 'user', content: 'continue this story please' }], stream_options: { include_usage: true } };
+
+  test('a 400 to a continuation is not the request\'s fault: the next candidate continues', async () => {
+    cutSonnet();
+    refuseContinuations([OPENAI]);
+    const { text, error, jobId } = await readStream(rClient, ask);
+    assert.equal(error, undefined, String(error));
+    assert.equal(text, 'Echo from claude-sonnet-4-20250514: continue this story please');
+    const j = await r.waitForJob(jobId);
+    assert.deepEqual(j.attempts.map((a) => [a.target, a.model, a.outcome]), [
+      [ANTHROPIC, 'claude-sonnet-4', 'ProviderStalled'],
+      [OPENAI, 'gpt-4o', 'ContinuationRefused'],
+      [ANTHROPIC, 'claude-3-5-haiku', 'ok'],
+    ]);
+    assert.equal(j.result?.failovers, 2);
+    assert.equal(j.result?.usage.completion_tokens, 7, 'the cut part and the continuation');
+    assert.match(j.degradations.find((d) => d.to === `continued on ${ANTHROPIC}`)?.reason ?? '', /cut after \d+ characters \(ProviderStalled\)/);
+  });
+
+  test('when no candidate accepts the continuation: a clean answer afresh, the client\'s stream reported interrupted', async () => {
+    cutSonnet();
+    refuseContinuations(r.config.targets.map((t) => t.id));
+    const { error, jobId } = await readStream(rClient, ask);
+    assert.equal(error?.code, 'STORMPROOF_ERR_STREAM_INTERRUPTED', String(error));
+    const j = await r.waitForJob(jobId);
+    assert.equal(j.status, 'completed', JSON.stringify(j));
+    assert.equal(j.result?.message.content, 'Echo from gpt-4o: continue this story please', 'a whole answer, not a continuation');
+    assert.deepEqual(j.attempts.map((a) => a.outcome), ['ProviderStalled', 'ContinuationRefused', 'ContinuationRefused', 'ContinuationRefused', 'ContinuationRefused', 'ok']);
+    const restart = j.degradations.find((d) => d.kind === 'mode');
+    assert.equal(restart?.to, `restarted on ${OPENAI}`);
+    assert.match(restart?.reason ?? '', /cut after \d+ characters \(ProviderStalled\); no candidate accepted the continuation/, 'names the real cause');
+  });
+});
+
+/** An HTTP proxy in front of a mock provider that answers 400 (in the provider's own error shape) to bodies `refuse` picks. */
+interface RefusingProxy {
+  refuse: (body: string) => boolean;
+  /** Puts the proxy in front of `upstream` (a target's base URL); returns the base URL to use instead. */
+  front(upstream: string, kind: string): string;
+  close(): Promise<void>;
+}
+
+async function refusingProxy(): Promise<RefusingProxy> {
+  let upstream: URL | undefined;
+  let kind = 'openai';
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(parts);
+      if (proxy.refuse(body.toString('utf8'))) {
+        const message = 'This model does not support continuing a partial assistant message.';
+        const payload = kind === 'anthropic' ? { type: 'error', error: { type: 'invalid_request_error', message } } : { error: { message, type: 'invalid_request_error', param: 'messages', code: null } };
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+        return;
+      }
+      const up = request({ host: upstream!.hostname, port: upstream!.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      res.on('close', () => up.destroy());
+      up.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const proxy: RefusingProxy = {
+    refuse: () => false,
+    front(url, k) {
+      upstream = new URL(url);
+      kind = k;
+      return `http://127.0.0.1:${port}${upstream.pathname}`;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return proxy;
+}

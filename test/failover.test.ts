@@ -34,6 +34,48 @@ test('primary down: answered by the next target of the tier, the failed attempt 
   assert.equal(job.attempts[0].retries, 0);
 });
 
+test('one failover count everywhere: the answer, its trace, the search attribute; one upsert per request', async () => {
+  s.mocks[PRIMARY].setFaults({ down: true });
+  const id = await submit(chat('gpt-4o', 'count me'));
+  const job = await s.waitForJob(id);
+  assert.equal(job.result?.failovers, 1);
+  assert.deepEqual(job.result?.switches, [{ from: PRIMARY, fromModel: 'gpt-4o', to: SECONDARY, toModel: 'claude-sonnet-4', reason: 'ProviderUnavailable', attempt: 1 }]);
+  assert.equal(job.failovers, 1);
+  const handle = s.gateway.client.workflow.getHandle(id);
+  const attrs = (await handle.describe()).searchAttributes as Record<string, unknown[]>;
+  assert.deepEqual(attrs.StormproofFailovers, [1]);
+  assert.deepEqual(attrs.StormproofStatus, ['completed']);
+  // The "running" upsert landed in the same workflow task as "completed": never visible, so gone.
+  const statusUpserts = (await handle.fetchHistory()).events?.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.StormproofStatus) ?? [];
+  assert.equal(statusUpserts.length, 1);
+});
+
+test('a context-length 400 fails over to a model with a larger window, not to one as small', async () => {
+  s.mocks[PRIMARY].setFaults({ contextLength: true });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'a long story')));
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.model, a.outcome]), [
+    [PRIMARY, 'gpt-4o', 'ProviderContextLength'],
+    [SECONDARY, 'claude-sonnet-4', 'ok'],
+  ]);
+});
+
+test('a prompt too long for every model: a clear 400, and no model with a window as small is tried', async () => {
+  for (const m of Object.values(s.mocks)) m.setFaults({ contextLength: true });
+  const res = await s.api('/v1/chat/completions', { method: 'POST', json: chat('gpt-4o', 'a very long story') });
+  assert.equal(res.status, 400, JSON.stringify(res.body));
+  assert.equal(res.body.error.code, 'STORMPROOF_ERR_CONTEXT_LENGTH_EXCEEDED');
+  assert.deepEqual(res.body.error.stormproof.attempts.map((a: { model: string; outcome: string }) => [a.model, a.outcome]), [
+    ['gpt-4o', 'ProviderContextLength'],
+    ['claude-sonnet-4', 'ProviderContextLength'],
+  ]);
+  // gpt-4o-mini (128k) and llama (8k) cannot hold what 128k could not; claude-3-5-haiku (200k) not what 200k could not.
+  assert.equal(s.mocks[PRIMARY].stats().requests, 1);
+  assert.equal(s.mocks[SECONDARY].stats().requests, 1);
+  assert.equal(s.mocks['selfhosted-onprem'].stats().requests, 0);
+  assert.match(res.body.error.message, /too long for every model/);
+});
+
 test('500s on the primary: bounded retries, then failover', async () => {
   s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 500 });
   const job = await s.waitForJob(await submit(chat('gpt-4o', 'retry me')));

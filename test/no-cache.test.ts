@@ -52,10 +52,35 @@ test('happy path', async () => {
   await noFailedTasks(id);
 });
 
-// Not here: a local activity retried with backoff (e.g. 500s) while the run is evicted after
-// every task. Core then cancels the local activity and the workflow sees "Local Activity
-// cancelled" (seen 4 of 4 runs with SDK 1.24.0); with a normal cache the same path passes in
-// test/failover.test.ts. Tracked as a known SDK limitation in the issue notes.
+test('a local activity retried with backoff while the run is evicted: retries, then failover', async () => {
+  // The failing attempt's own outcome batch brings the breaker's workflow task to this worker,
+  // which evicts the request's run (cache size 0) while its provider call backs off. A backoff
+  // held in the worker's memory was cancelled by that eviction and failed the job ("Local
+  // Activity cancelled"); as a durable timer it survives it.
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 500 });
+  const id = await submit(chat('gpt-4o', 'retry me'));
+  const job = await s.waitForJob(id);
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]), [
+    [PRIMARY, 'ProviderServerError', s.config.retry.maxAttempts - 1],
+    [SECONDARY, 'ok', 0],
+  ]);
+  const events = (await s.gateway.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, s.config.retry.maxAttempts - 1, 'each backoff is a durable timer');
+  await noFailedTasks(id);
+});
+
+test('a Retry-After wait survives the eviction too: the same target answers after it', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 2 });
+  const id = await submit(chat('gpt-4o', 'slow down'));
+  const job = await s.waitForJob(id);
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [[PRIMARY, 'ok']]);
+  const events = (await s.gateway.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+  assert.ok(events.some((e) => e.timerStartedEventAttributes?.startToFireTimeout), 'the wait is a workflow timer');
+  await noFailedTasks(id);
+});
+
 test('failover: primary down', async () => {
   s.mocks[PRIMARY].setFaults({ down: true });
   const id = await submit(chat('gpt-4o', 'down'));

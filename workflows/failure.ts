@@ -1,7 +1,7 @@
 /** Reads a provider failure out of whatever Temporal handed the workflow. Pure. */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, TimeoutFailure } from '@temporalio/workflow';
 import { FailureType } from '../contracts/failures';
-import type { ProviderFailureDetails } from '../contracts/routing';
+import type { HedgeReport, ProviderFailureDetails } from '../contracts/routing';
 
 /** The parts of a failed provider call the attempt trace keeps. */
 export interface FailureSummary {
@@ -21,9 +21,27 @@ export function summarizeFailure(err: unknown): FailureSummary {
     return { type: cause.type ?? 'Error', message: cause.message, retries: Math.max(0, (details?.attempt ?? 1) - 1), chunks: details?.chunks ?? 0, partialText: details?.partialText ?? '' };
   }
   if (cause instanceof TimeoutFailure) {
-    const beat = cause.lastHeartbeatDetails as { chunks?: number } | undefined;
-    return { type: FailureType.Timeout, message: `no answer within the ${cause.timeoutType === 'HEARTBEAT' ? 'heartbeat' : 'call'} timeout`, retries: 0, chunks: beat?.chunks ?? 0, partialText: '' };
+    // A stream that checkpoints its delivered text in heartbeats tells exactly what the client has.
+    const beat = cause.lastHeartbeatDetails as { chunks?: number; partialText?: unknown } | undefined;
+    const partialText = typeof beat?.partialText === 'string' ? beat.partialText : '';
+    return { type: FailureType.Timeout, message: `no answer within the ${cause.timeoutType === 'HEARTBEAT' ? 'heartbeat' : 'call'} timeout`, retries: 0, chunks: beat?.chunks ?? 0, partialText };
   }
   const message = cause instanceof Error ? cause.message : String(cause);
   return { type: 'Error', message, retries: 0, chunks: 0, partialText: '' };
+}
+
+/** The other call of a hedged pair that failed on both sides, if `err` carries one. */
+export function hedgeReportOf(err: unknown): HedgeReport | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.details?.[0] as ProviderFailureDetails | undefined)?.hedge : undefined;
+}
+
+/**
+ * Who cancelled, when `err` is a cancellation: the client when the workflow itself was asked to
+ * cancel; otherwise the worker (core cancels a local activity when it evicts the run from its
+ * cache), which is an infrastructure fault of that try, not the client's wish.
+ */
+export function cancelledBy(err: unknown, workflowCancelled: boolean): 'client' | 'worker' | undefined {
+  if (!isCancellation(err)) return undefined;
+  return workflowCancelled ? 'client' : 'worker';
 }

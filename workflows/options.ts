@@ -9,6 +9,17 @@ import { NON_RETRYABLE_FAILURES } from '../contracts/failures';
 /** Temporal's own timeout sits this far above the activity's time limit. */
 const BACKSTOP_MS = 5_000;
 
+/**
+ * Why: a local activity's retry backoff longer than this is a durable workflow timer instead of a
+ * wait in the worker's memory. A workflow-cache eviction cancels a local activity waiting in memory
+ * ("Local Activity cancelled"), and with SDK 1.24 a run evicted then can loop on its replays; a
+ * timer survives any eviction, so no retry depends on the cache. The price: a workflow task per
+ * retry and, on the dev server, about 1 s per timer however short (50 and 100 ms backoffs fired
+ * after ~960 ms). The SDK default (1 minute) kept every backoff in memory. 0 behaved the same as
+ * 1 ms in our runs; 1 ms leaves only a zero backoff (Retry-After: 0) in memory.
+ */
+export const LOCAL_RETRY_THRESHOLD_MS = 1;
+
 /** Short, bounded retries of one target for transient faults; the rest is failover's job. */
 export function providerRetry(policy: CallPolicy): RetryPolicy {
   return {
@@ -31,6 +42,7 @@ export function fastCall(policy: CallPolicy, summary: string): LocalActivityOpti
   return {
     startToCloseTimeout: policy.callMs + BACKSTOP_MS,
     retry: providerRetry(policy),
+    localRetryThreshold: LOCAL_RETRY_THRESHOLD_MS,
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
     summary,
   };
@@ -54,6 +66,7 @@ export function streamCall(policy: CallPolicy, summary: string): ActivityOptions
 export const SNAPSHOT_OPTIONS: LocalActivityOptions = {
   startToCloseTimeout: '5s',
   retry: { maximumAttempts: 5, initialInterval: '50ms', maximumInterval: '1s' },
+  localRetryThreshold: LOCAL_RETRY_THRESHOLD_MS,
   summary: 'read routing snapshot',
 };
 
@@ -64,7 +77,8 @@ export const SNAPSHOT_OPTIONS: LocalActivityOptions = {
 export function retrievalCall(vectorBudgetMs: number): LocalActivityOptions {
   return {
     startToCloseTimeout: vectorBudgetMs + 3_000,
-    retry: { maximumAttempts: 2, initialInterval: '100ms', nonRetryableErrorTypes: ['RagCollectionNotFound'] },
+    retry: { maximumAttempts: 2, initialInterval: '100ms', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURES] },
+    localRetryThreshold: LOCAL_RETRY_THRESHOLD_MS,
     summary: 'retrieve passages (vector, else keyword)',
   };
 }

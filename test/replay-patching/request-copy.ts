@@ -18,14 +18,15 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../../activities/types';
 import { GatewayFailure, REQUEST_FAULTS } from '../../contracts/failures';
-import type { AiResponse, Attempt } from '../../contracts/response';
+import type { Attempt } from '../../contracts/response';
 import type { Candidate, ProviderCallResult, RoutingSnapshot } from '../../contracts/routing';
-import { PROGRESS_QUERY, type RequestProgress, type RequestWorkflowInput } from '../../contracts/workflow-api';
+import { PROGRESS_QUERY, type RequestWorkflowInput } from '../../contracts/workflow-api';
 import { summarizeFailure } from '../../workflows/failure';
 import { fastCall, SNAPSHOT_OPTIONS, streamCall } from '../../workflows/options';
 import { planRoute } from '../../workflows/selector';
 import { searchAttributeUpdates } from '../../workflows/search-attributes';
-import { gatewaySink } from '../../workflows/sinks';
+// The shapes of the time (no failover count in answers or metrics), as the frozen v1 workflow uses them.
+import { gatewaySink, type AiResponse, type RequestProgress } from '../../workflows/legacy/types-v1';
 
 /** What a variant does right before each provider call. */
 export type BeforeCall = (c: Candidate) => Promise<void>;

@@ -1,6 +1,8 @@
 /**
- * The request workflow: one AI request, made durable. It reads a routing snapshot, ranks the
- * candidates, calls each in turn under a bounded retry policy and fails over until one answers.
+ * FROZEN: the request workflow as it was before plan → attempt → trace (commit b31a772). Histories
+ * recorded without the `request-plan-attempt-trace` patch marker replay here, and workflows started
+ * before that change finish here (docs/replay.md). Do not change what it does: only import paths
+ * and the two v1 shapes (types-v1.ts) differ from the original.
  */
 import {
   ActivityFailure,
@@ -15,20 +17,20 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type * as activities from '../activities/types';
-import { FailureType, GatewayFailure, REQUEST_FAULTS } from '../contracts/failures';
-import type { AiRequest } from '../contracts/request';
-import type { AiResponse, Attempt } from '../contracts/response';
-import type { Candidate, HedgeReport, ProviderCallResult, ProviderFailureDetails, RoutingSnapshot } from '../contracts/routing';
-import { PROGRESS_QUERY, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
-import { summarizeFailure, type FailureSummary } from './failure';
-import { fastCall, retrievalCall, SNAPSHOT_OPTIONS, streamCall } from './options';
-import { augmentWithPassages, dataDegradationOf, retrievalInputOf, sourcesOf } from './rag';
-import type { RetrievalResult } from '../contracts/retrieval';
-import { planRoute } from './selector';
-import { searchAttributeUpdates } from './search-attributes';
-import { gatewaySink } from './sinks';
-import { degradationAllowed, degradationSteps, modelDegradation, type DegradationStep } from './degrade';
+import type * as activities from '../../activities/types';
+import { FailureType, GatewayFailure, REQUEST_FAULTS } from '../../contracts/failures';
+import type { AiRequest } from '../../contracts/request';
+import type { Attempt } from '../../contracts/response';
+import { gatewaySink, type AiResponse, type RequestProgress } from './types-v1';
+import type { Candidate, HedgeReport, ProviderCallResult, ProviderFailureDetails, RoutingSnapshot } from '../../contracts/routing';
+import { PROGRESS_QUERY, type RequestWorkflowInput } from '../../contracts/workflow-api';
+import { summarizeFailure, type FailureSummary } from '../failure';
+import { fastCall, retrievalCall, SNAPSHOT_OPTIONS, streamCall } from '../options';
+import { augmentWithPassages, dataDegradationOf, retrievalInputOf, sourcesOf } from '../rag';
+import type { RetrievalResult } from '../../contracts/retrieval';
+import { planRoute } from '../selector';
+import { searchAttributeUpdates } from '../search-attributes';
+import { degradationAllowed, degradationSteps, modelDegradation, type DegradationStep } from '../degrade';
 
 export const progressQuery = defineQuery<RequestProgress>(PROGRESS_QUERY);
 

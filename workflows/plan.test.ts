@@ -1,0 +1,89 @@
+/** The plan of a request, made up front: stages, modes, and the continuation and mode-switch rules. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { AiRequest } from '../contracts/request';
+import type { ModelInfo, RoutingSnapshot, TargetInfo } from '../contracts/routing';
+import { buffersAfter, makePlan } from './plan';
+
+function model(id: string, caps: Partial<ModelInfo['capabilities']> = {}): ModelInfo {
+  return { id, capabilities: { tools: true, vision: false, json: true, streaming: true, contextWindow: 128_000, ...caps }, pricePerMTok: { input: 1, output: 2 } };
+}
+
+function target(id: string, priority: number, models: ModelInfo[]): TargetInfo {
+  return { id, kind: 'openai', region: 'test', priority, weight: 1, models, breaker: 'closed', healthy: true };
+}
+
+/** Mirrors config/default.yaml. */
+const SNAPSHOT: RoutingSnapshot = {
+  targets: [
+    target('openai', 10, [model('gpt-4o'), model('gpt-4o-mini')]),
+    target('anthropic', 20, [model('claude-sonnet-4', { json: false, contextWindow: 200_000 }), model('claude-3-5-haiku', { json: false, contextWindow: 200_000 })]),
+    target('self', 30, [model('llama-3.1-8b', { tools: false, streaming: false, contextWindow: 8_192 })]),
+  ],
+  tiers: { smart: ['gpt-4o', 'claude-sonnet-4'], fast: ['gpt-4o-mini', 'claude-3-5-haiku', 'llama-3.1-8b'] },
+  defaults: { strategy: 'priority', allowDegradation: true },
+  degradation: { chains: { 'gpt-4o': ['gpt-4o-mini', 'claude-3-5-haiku', 'llama-3.1-8b'] } },
+  policy: {
+    callMs: 30_000,
+    requestMs: 60_000,
+    streamMs: 300_000,
+    streamIdleMs: 15_000,
+    heartbeatMs: 10_000,
+    retry: { maxAttempts: 3, initialIntervalMs: 200, backoffCoefficient: 2, maxIntervalMs: 2_000, maxRetryAfterS: 5 },
+  },
+  takenAt: 1_700_000_000_000,
+};
+
+const ask = (extra: Partial<AiRequest> = {}): AiRequest => ({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], ...extra });
+const TOOLS: AiRequest['tools'] = [{ type: 'function', function: { name: 'x', parameters: {} } }];
+
+describe('makePlan', () => {
+  test('every stage up front: the tier, then each degradation step with its record', () => {
+    const plan = makePlan(ask(), SNAPSHOT);
+    assert.deepEqual(
+      plan.stages.map((s) => [s.model, s.candidates.map((c) => `${c.target}/${c.model}`), s.degradation && `${s.degradation.from}→${s.degradation.to}`]),
+      [
+        ['gpt-4o', ['openai/gpt-4o', 'anthropic/claude-sonnet-4'], undefined],
+        ['gpt-4o-mini', ['openai/gpt-4o-mini'], 'gpt-4o→gpt-4o-mini'],
+        ['claude-3-5-haiku', ['anthropic/claude-3-5-haiku'], 'gpt-4o-mini→claude-3-5-haiku'],
+        ['llama-3.1-8b', ['self/llama-3.1-8b'], 'claude-3-5-haiku→llama-3.1-8b'],
+      ],
+    );
+    assert.equal(plan.tier, 'smart');
+    assert.equal(plan.budgetMs, 60_000);
+    assert.deepEqual(plan.stages[0].candidates.map((c) => c.contextWindow), [128_000, 200_000]);
+  });
+
+  test('capability drops are planned: a tools request skips the tool-less model unless it allows dropping tools', () => {
+    assert.deepEqual(makePlan(ask({ tools: TOOLS }), SNAPSHOT).skipped.map((s) => s.model), ['llama-3.1-8b']);
+    const dropped = makePlan(ask({ tools: TOOLS, routing: { allowDrop: ['tools'] } }), SNAPSHOT).stages.at(-1)!;
+    assert.equal(dropped.model, 'llama-3.1-8b');
+    assert.equal(dropped.request.tools, undefined);
+    assert.match(dropped.degradation!.reason, /dropped tools/);
+  });
+
+  test('modes: a streaming request streams where the model can, and is planned buffered where it cannot', () => {
+    const plan = makePlan(ask({ stream: true }), SNAPSHOT);
+    assert.deepEqual(plan.stages.flatMap((s) => s.candidates.map((c) => c.mode)), ['stream', 'stream', 'stream', 'stream', 'buffered']);
+    assert.match(plan.stages.at(-1)!.candidates[0].modeSwitch ?? '', /does not stream/);
+    assert.deepEqual(makePlan(ask(), SNAPSHOT).stages[0].candidates.map((c) => c.mode), ['buffered', 'buffered']);
+  });
+
+  test('a cut stream is continued only without tools or JSON, and only when degradation is allowed', () => {
+    assert.equal(makePlan(ask({ stream: true }), SNAPSHOT).continuable, true);
+    assert.equal(makePlan(ask({ stream: true, tools: TOOLS }), SNAPSHOT).continuable, false, 'never inside a tool call');
+    assert.equal(makePlan(ask({ stream: true, response_format: { type: 'json_object' } }), SNAPSHOT).continuable, false, 'never inside a JSON answer');
+    assert.equal(makePlan(ask({ stream: true, routing: { allowDegradation: false } }), SNAPSHOT).continuable, false);
+    assert.equal(makePlan(ask(), SNAPSHOT).continuable, false, 'nothing to continue without a stream');
+  });
+
+  test('stream → buffered on the same target only for faults of the streaming path, and only when degradation is allowed', () => {
+    const plan = makePlan(ask({ stream: true }), SNAPSHOT);
+    assert.equal(buffersAfter(plan, 'ProviderMalformed'), true);
+    assert.equal(buffersAfter(plan, 'ProviderServerError'), true);
+    for (const t of ['ProviderUnavailable', 'ProviderTimeout', 'ProviderStalled', 'ProviderRateLimited', 'ProviderBadAnswer', 'ProviderAuth', 'ProviderContextLength']) {
+      assert.equal(buffersAfter(plan, t), false, t);
+    }
+    assert.equal(buffersAfter(makePlan(ask({ stream: true, routing: { allowDegradation: false } }), SNAPSHOT), 'ProviderMalformed'), false);
+  });
+});

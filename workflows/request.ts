@@ -1,0 +1,134 @@
+/**
+ * The request workflow: one AI request, made durable, as plan → attempt → trace. It reads a
+ * routing snapshot, retrieves passages when asked, makes the whole plan up front (plan.ts), walks
+ * it one attempt at a time (walk.ts, attempt.ts) and keeps everything that happened in one trace
+ * (trace.ts), which also owns the failover count every report reads.
+ */
+import {
+  CancellationScope,
+  defineQuery,
+  patched,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activities from '../activities/types';
+import { GatewayFailure } from '../contracts/failures';
+import type { AiResponse } from '../contracts/response';
+import { PROGRESS_QUERY, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
+import { cancelledBy } from './failure';
+import { aiRequestWorkflow as requestV1 } from './legacy/request-v1';
+import { withTraceV1 } from './legacy/types-v1';
+import { SNAPSHOT_OPTIONS } from './options';
+import { makePlan, type Plan } from './plan';
+import { augmentWithPassages, sourcesOf } from './rag';
+import { retrieveFor } from './retrieve';
+import { searchAttributeUpdates } from './search-attributes';
+import { gatewaySink } from './sinks';
+import { Trace } from './trace';
+import { walk } from './walk';
+
+export const progressQuery = defineQuery<RequestProgress>(PROGRESS_QUERY);
+
+/**
+ * Why: histories recorded before plan → attempt → trace lack this marker and replay the frozen v1
+ * workflow (workflows/legacy/request-v1.ts); a workflow that reaches this line for the first time
+ * records it and runs the code below (docs/replay.md).
+ */
+export const PLAN_ATTEMPT_TRACE_PATCH = 'request-plan-attempt-trace';
+
+const { getRoutingSnapshot } = proxyLocalActivities<activities.RoutingActivities>(SNAPSHOT_OPTIONS);
+
+/** How many times a local activity cancelled by the worker (not the client) is run again. */
+const INTERRUPTED_RETRIES = 2;
+
+/** Runs `f` again when the worker, not the client, cancelled it (a cache eviction). */
+async function againIfInterrupted<T>(f: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (i >= INTERRUPTED_RETRIES || cancelledBy(err, CancellationScope.current().consideredCancelled) !== 'worker') throw err;
+    }
+  }
+}
+
+/** A readable story of the plan and the attempts so far, for the Web UI's "current details". */
+function story(plan: Plan | undefined, trace: Trace): string {
+  const lines = trace.attempts.map((a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`);
+  const candidates = plan?.stages.flatMap((s) => s.candidates) ?? [];
+  const route = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
+  return [`**Plan:** ${route}`, `**Failovers:** ${trace.failovers}`, '', ...lines].join('\n');
+}
+
+/** Serves one AI request; fails with the whole trace when no target can. */
+export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<AiResponse> {
+  if (!patched(PLAN_ATTEMPT_TRACE_PATCH)) return withTraceV1(await requestV1(input));
+  const startedAt = Date.now();
+  const trace = new Trace();
+  const state: Pick<RequestProgress, 'phase' | 'currentTarget' | 'result'> = { phase: 'queued' };
+  setHandler(progressQuery, () => ({ ...state, ...trace.view() }));
+  let plan: Plan | undefined;
+  const finish = (status: 'completed' | 'failed' | 'cancelled', target?: string) => {
+    // One upsert per request: the model and `queued` were set when it was started.
+    upsertSearchAttributes(searchAttributeUpdates({ model: input.request.model, ...(target ? { target } : {}), failovers: trace.failovers, status }));
+    gatewaySink.requestFinished({
+      status,
+      ...(target ? { target } : {}),
+      failovers: trace.failovers,
+      degradations: trace.degradations.map((d) => d.kind),
+      durationMs: Date.now() - startedAt,
+      switches: trace.switches.map((s) => ({ from: s.from, to: s.to, reason: s.reason })),
+      ...(plan?.tier ? { tier: plan.tier } : {}),
+    });
+    setCurrentDetails(story(plan, trace));
+  };
+
+  try {
+    const snapshot = await againIfInterrupted(() => getRoutingSnapshot());
+    const rag = await retrieveFor(input.request, snapshot, trace, againIfInterrupted);
+    const request = rag ? augmentWithPassages(input.request, rag) : input.request;
+    plan = makePlan(request, snapshot);
+    if (plan.stages[0].candidates.length === 0) {
+      const why = plan.excluded.map((e) => `${e.target}/${e.model} ${e.reason}`).join('; ');
+      throw trace.fail(GatewayFailure.NoCandidate, `no configured target can serve model "${request.model}"${why ? `: ${why}` : ''}`);
+    }
+    state.phase = 'running';
+    const served = await walk({
+      plan,
+      snapshot,
+      trace,
+      jobId: workflowInfo().workflowId,
+      ...(input.streamTo !== undefined ? { streamTo: input.streamTo } : {}),
+      ...(plan.budgetMs !== undefined ? { deadline: startedAt + plan.budgetMs } : {}),
+      onProgress: (target) => {
+        if (target) state.currentTarget = target;
+        setCurrentDetails(story(plan, trace));
+      },
+    });
+    const { answer } = served;
+    const result: AiResponse = {
+      id: workflowInfo().workflowId,
+      model: answer.model,
+      target: answer.target,
+      message: answer.message,
+      finishReason: answer.finishReason,
+      usage: answer.usage,
+      ...trace.details(),
+      ...(rag ? { sources: sourcesOf(rag) } : {}),
+    };
+    state.phase = 'completed';
+    state.result = result;
+    finish('completed', served.target);
+    return result;
+  } catch (err) {
+    const by = cancelledBy(err, CancellationScope.current().consideredCancelled);
+    state.phase = by === 'client' ? 'cancelled' : 'failed';
+    finish(state.phase);
+    // A cancellation the client did not ask for fails the request with its trace, never as a cancel.
+    if (by === 'worker') throw trace.fail(GatewayFailure.Interrupted, `the request was interrupted by the worker, not the client: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  }
+}
