@@ -72,6 +72,7 @@ describe('makePlan', () => {
   test('a cut stream is continued only without tools or JSON, and only when degradation is allowed', () => {
     assert.equal(makePlan(ask({ stream: true }), SNAPSHOT).continuable, true);
     assert.equal(makePlan(ask({ stream: true, tools: TOOLS }), SNAPSHOT).continuable, false, 'never inside a tool call');
+    assert.match(makePlan(ask({ stream: true, tools: TOOLS }), SNAPSHOT).noContinuation ?? '', /tools/);
     assert.equal(makePlan(ask({ stream: true, response_format: { type: 'json_object' } }), SNAPSHOT).continuable, false, 'never inside a JSON answer');
     assert.equal(makePlan(ask({ stream: true, routing: { allowDegradation: false } }), SNAPSHOT).continuable, false);
     assert.equal(makePlan(ask(), SNAPSHOT).continuable, false, 'nothing to continue without a stream');

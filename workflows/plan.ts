@@ -51,6 +51,8 @@ export interface Plan {
    * inside a tool call or a JSON answer, and not when the request forbids degradation.
    */
   continuable: boolean;
+  /** Why a cut stream of this request is not continued (when it is not). */
+  noContinuation?: string;
   /** The request's budget (ms from its start), when the snapshot carries one. */
   budgetMs?: number;
 }
@@ -81,6 +83,14 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
   }
   const allowDegradation = request.routing?.allowDegradation ?? snapshot.defaults.allowDegradation;
   const needs = needsOf(request);
+  // Continuing text inside a tool call's arguments or a JSON document cannot be made sound.
+  const noContinuation = needs.tools
+    ? 'a request with tools is never continued mid-answer'
+    : needs.json
+      ? 'a JSON answer is never continued mid-answer'
+      : !allowDegradation
+        ? 'the request forbids degradation (routing.allowDegradation: false)'
+        : undefined;
   const budgetMs = snapshot.policy.requestMs === undefined ? undefined : (request.routing?.latencySloMs ?? snapshot.policy.requestMs);
   return {
     stages,
@@ -89,7 +99,8 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
     tier: snapshot.tiers[request.model] ? request.model : tierOf(request.model, snapshot.tiers),
     degradationAllowed: degradationAllowed(request, snapshot),
     bufferedFallback: request.stream === true && allowDegradation,
-    continuable: request.stream === true && allowDegradation && !needs.tools && !needs.json,
+    continuable: request.stream === true && noContinuation === undefined,
+    ...(request.stream && noContinuation ? { noContinuation } : {}),
     ...(budgetMs !== undefined ? { budgetMs } : {}),
   };
 }

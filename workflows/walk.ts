@@ -87,111 +87,161 @@ function serve(won: Extract<Outcome, { kind: 'answered' }>, cut: Cut | undefined
 }
 
 /** Walks `ctx.plan`; resolves with the answer, or throws the request's final error (with the trace). */
-export async function walk(ctx: WalkContext): Promise<Served> {
-  const { plan, snapshot, trace } = ctx;
-  const queue: Step[] = plan.stages.flatMap((stage) => stage.candidates.map((candidate) => ({ stage, candidate, mode: candidate.mode, ...(candidate.modeSwitch ? { modeReason: candidate.modeSwitch } : {}) })));
-  const tried = new Set<string>();
-  const entered = new Set<Stage>();
-  const refusers: Step[] = [];
-  const tooSmall: PlannedCandidate[] = [];
-  /** After a context-length refusal: only models with a larger window than this are tried. */
-  let minWindow: number | undefined;
-  let cut: Cut | undefined;
-  let budgetSpent = false;
-  const total = queue.length;
-  const eligible = (s: Step) => s.again !== undefined || (!tried.has(pairKey(s.candidate)) && (minWindow === undefined || s.candidate.contextWindow > minWindow));
+export function walk(ctx: WalkContext): Promise<Served> {
+  return new Walk(ctx).run();
+}
 
-  for (let k = 0; k < queue.length; k++) {
-    const step = queue[k];
-    if (!eligible(step)) {
-      if (minWindow !== undefined && !tried.has(pairKey(step.candidate)) && !tooSmall.includes(step.candidate)) tooSmall.push(step.candidate);
-      continue;
+/** The walk's state: what was tried, what a context-length refusal rules out, the cut stream. */
+class Walk {
+  private readonly queue: Step[];
+  private readonly tried = new Set<string>();
+  private readonly entered = new Set<Stage>();
+  private readonly refusers: Step[] = [];
+  private readonly tooSmall: PlannedCandidate[] = [];
+  /** After a context-length refusal: only models with a larger window than this are tried. */
+  private minWindow?: number;
+  private cut?: Cut;
+  private budgetSpent = false;
+
+  constructor(private readonly ctx: WalkContext) {
+    this.queue = ctx.plan.stages.flatMap((stage) =>
+      stage.candidates.map((candidate): Step => ({ stage, candidate, mode: candidate.mode, ...(candidate.modeSwitch ? { modeReason: candidate.modeSwitch } : {}) })),
+    );
+  }
+
+  async run(): Promise<Served> {
+    const { trace } = this.ctx;
+    for (let k = 0; k < this.queue.length; k++) {
+      const step = this.queue[k];
+      if (!this.eligible(step)) {
+        this.noteTooSmall(step);
+        continue;
+      }
+      const time = tryTimeout(this.ctx.snapshot, this.ctx.deadline, Date.now());
+      if (!time) {
+        this.budgetSpent = true;
+        break;
+      }
+      const later = this.queue.slice(k + 1).filter((s) => this.eligible(s));
+      const continuation = this.cut?.continuing && step.again !== 'fresh' ? this.cut.text : undefined;
+      const limits = this.limitsOf(step, later, time, continuation);
+      const outcomes = await this.attempt(step, k, limits, continuation);
+      const won = outcomes.find((o) => o.kind === 'answered');
+      if (won?.kind === 'answered') return serve(won, this.cut, trace);
+      for (const o of outcomes) this.after(o, step, k);
+      if (!this.queue.slice(k + 1).some((s) => this.eligible(s)) && this.cut?.continuing && this.refusers.length > 0) {
+        // Nobody took the continuation: restart afresh, buffered (the client's stream is over), on
+        // those that refused it (they are up: they refused the continuation, not the request).
+        this.cut = { ...this.cut, continuing: false, restartReason: REFUSED_FRESH };
+        this.queue.push(...this.refusers.splice(0).map((s): Step => ({ ...s, mode: 'buffered', again: 'fresh' })));
+      }
     }
-    const time = tryTimeout(snapshot, ctx.deadline, Date.now());
-    if (!time) {
-      budgetSpent = true;
-      break;
-    }
+    throw exhausted(this.ctx, { tried: this.tried.size, budgetSpent: this.budgetSpent, tooSmall: this.tooSmall });
+  }
+
+  /** Not tried yet (or added again on purpose), and not ruled out by a context-length refusal. */
+  private eligible(s: Step): boolean {
+    if (s.again !== undefined) return true;
+    return !this.tried.has(pairKey(s.candidate)) && (this.minWindow === undefined || s.candidate.contextWindow > this.minWindow);
+  }
+
+  private noteTooSmall(s: Step): void {
+    if (this.minWindow !== undefined && !this.tried.has(pairKey(s.candidate)) && !this.tooSmall.includes(s.candidate)) this.tooSmall.push(s.candidate);
+  }
+
+  /** The limits of a try: the budget left, a hedge beside a slow buffered call, a first-token limit. */
+  private limitsOf(step: Step, later: Step[], time: { timeoutMs?: number }, continuation: string | undefined): AttemptLimits {
+    const { snapshot } = this.ctx;
     const { candidate, stage } = step;
-    const continuation = cut?.continuing && step.again !== 'fresh' ? cut.text : undefined;
     const limits: AttemptLimits = { ...time };
-    const later = queue.slice(k + 1).filter(eligible);
     // Buffered, not streamed requests: the next candidate of the stage is called beside a slow one.
     const partner = !stage.request.stream && !step.again ? later.find((s) => s.stage === stage && !s.again) : undefined;
     const delay = partner ? hedgeDelay(snapshot, candidate.target, time.timeoutMs) : 0;
     if (partner && delay > 0) limits.hedge = { with: { target: partner.candidate.target, model: partner.candidate.model }, afterMs: delay };
     // A stream with somewhere else to go in its stage gives up on a silent first token early.
-    if (step.mode === 'stream' && later.some((s) => s.stage === stage) && continuation === undefined) {
+    if (step.mode === 'stream' && continuation === undefined && later.some((s) => s.stage === stage)) {
       const first = firstTokenLimit(snapshot, candidate.target);
       if (first !== undefined) limits.firstTokenMs = first;
     }
+    return limits;
+  }
 
-    tried.add(pairKey(candidate));
-    if (stage.degradation && !entered.has(stage)) trace.degrade(stage.degradation);
-    entered.add(stage);
-    if (step.modeReason && step.mode === 'buffered' && stage.request.stream) trace.degrade({ kind: 'mode', from: 'stream', to: 'buffered', reason: step.modeReason });
+  /** Runs one step and records its outcomes (and the degradations it stands for) in the trace. */
+  private async attempt(step: Step, k: number, limits: AttemptLimits, continuation: string | undefined): Promise<Outcome[]> {
+    const { ctx } = this;
+    const { trace } = ctx;
+    const { candidate, stage } = step;
+    this.tried.add(pairKey(candidate));
+    if (stage.degradation && !this.entered.has(stage)) trace.degrade(stage.degradation);
+    this.entered.add(stage);
+    const buffered = step.mode === 'buffered' && stage.request.stream === true;
+    if (step.modeReason && buffered) trace.degrade({ kind: 'mode', from: 'stream', to: 'buffered', reason: step.modeReason });
     const moved = trace.begin(candidate);
     ctx.onProgress(candidate.target);
-
-    const mode = step.mode === 'buffered' && stage.request.stream ? ', buffered' : '';
+    const total = this.queue.length;
+    const lastResort = candidate.lastResort ? ` (last resort: ${candidate.lastResort})` : '';
     const outcomes = await attempt({
       candidate,
       mode: step.mode,
       request: stage.request,
-      policy: snapshot.policy,
+      policy: ctx.snapshot.policy,
       jobId: ctx.jobId,
       ...(ctx.streamTo !== undefined ? { streamTo: ctx.streamTo } : {}),
-      summary: `${moved ? 'failover to' : 'call'} ${candidate.target} (${candidate.model}), candidate ${Math.min(k + 1, total)}/${total}${candidate.lastResort ? ` (last resort: ${candidate.lastResort})` : ''}${mode}`,
+      summary: `${moved ? 'failover to' : 'call'} ${candidate.target} (${candidate.model}), candidate ${k + 1}/${total}${lastResort}${buffered ? ', buffered' : ''}`,
       limits,
       ...(moved ? { failoverFrom: { target: moved.from, reason: moved.reason } } : {}),
       ...(continuation !== undefined ? { continuation } : {}),
     });
-    if (limits.hedge && outcomes.length > 1) tried.add(pairKey(limits.hedge.with));
-    for (const o of outcomes) trace.record(o.pair, record(o, delay));
+    if (limits.hedge && outcomes.length > 1) this.tried.add(pairKey(limits.hedge.with));
+    for (const o of outcomes) trace.record(o.pair, record(o, limits.hedge?.afterMs ?? 0));
     ctx.onProgress();
+    return outcomes;
+  }
 
-    const won = outcomes.find((o) => o.kind === 'answered');
-    if (won?.kind === 'answered') return serve(won, cut, trace);
-
-    for (const o of outcomes) {
-      if (o.kind === 'failed' && REQUEST_FAULTS.includes(o.failure.type)) {
-        // The request itself is at fault: another target would refuse it too.
-        throw trace.fail(o.failure.type, o.failure.message);
-      }
-      if (o.kind === 'failed' && o.failure.type === FailureType.ContextLength) {
-        const window = queue.find((s) => pairKey(s.candidate) === pairKey(o.pair))?.candidate.contextWindow ?? 0;
-        minWindow = Math.max(minWindow ?? 0, window);
-      }
-      if (o.kind === 'failed' && step.mode === 'stream' && !step.again && pairKey(o.pair) === pairKey(candidate) && buffersAfter(plan, o.failure.type)) {
-        const modeReason = `the stream from ${candidate.target} failed before the first token (${o.failure.type})`;
-        queue.splice(k + 1, 0, { ...step, mode: 'buffered', again: 'buffered', modeReason });
-      }
-      if (o.kind === 'interrupted' && step.again !== 'interrupted') queue.splice(k + 1, 0, { ...step, again: 'interrupted' });
-      if (o.kind === 'refused') refusers.push(step);
-      if (o.kind === 'cut') cut = cutAfter(cut, o, plan);
-    }
-    if (!queue.slice(k + 1).some(eligible) && cut?.continuing && refusers.length > 0) {
-      // Nobody took the continuation: restart afresh, buffered (the client's stream is over), on
-      // those that refused it (they are up: they refused the continuation, not the request).
-      cut = { ...cut, continuing: false, restartReason: REFUSED_FRESH };
-      queue.push(...refusers.splice(0).map((s): Step => ({ ...s, mode: 'buffered', again: 'fresh' })));
+  /** What an outcome without an answer means for the rest of the walk. */
+  private after(o: Outcome, step: Step, k: number): void {
+    switch (o.kind) {
+      case 'failed':
+        if (REQUEST_FAULTS.includes(o.failure.type)) {
+          // The request itself is at fault: another target would refuse it too.
+          throw this.ctx.trace.fail(o.failure.type, o.failure.message);
+        }
+        if (o.failure.type === FailureType.ContextLength) {
+          const window = this.queue.find((s) => pairKey(s.candidate) === pairKey(o.pair))?.candidate.contextWindow ?? 0;
+          this.minWindow = Math.max(this.minWindow ?? 0, window);
+        }
+        if (step.mode === 'stream' && !step.again && pairKey(o.pair) === pairKey(step.candidate) && buffersAfter(this.ctx.plan, o.failure.type)) {
+          const modeReason = `the stream from ${step.candidate.target} failed before the first token (${o.failure.type})`;
+          this.queue.splice(k + 1, 0, { ...step, mode: 'buffered', again: 'buffered', modeReason });
+        }
+        return;
+      case 'interrupted':
+        if (step.again !== 'interrupted') this.queue.splice(k + 1, 0, { ...step, again: 'interrupted' });
+        return;
+      case 'refused':
+        this.refusers.push(step);
+        return;
+      case 'cut':
+        this.cut = cutAfter(this.cut, o, this.ctx.plan);
+        return;
+      default:
+        return;
     }
   }
-  throw exhausted(ctx, { tried: tried.size, budgetSpent, tooSmall, minWindow });
 }
 
 /** The cut state after a stream was cut (again). */
 function cutAfter(prev: Cut | undefined, o: Extract<Outcome, { kind: 'cut' }>, plan: Plan): Cut {
   const text = (prev?.text ?? '') + o.failure.partialText;
   const base = { text, from: prev?.from ?? o.pair.target, cause: prev?.cause ?? o.failure.type, tokens: (prev?.tokens ?? 0) + o.failure.chunks };
-  if (!plan.continuable) return { ...base, continuing: false, restartReason: 'a request with tools or a JSON answer, or one that forbids degradation, is never continued mid-answer' };
+  if (!plan.continuable) return { ...base, continuing: false, restartReason: plan.noContinuation ?? 'the request is not continued' };
   // Continuing needs exactly what the client has; a cut whose text is unknown cannot be continued.
   if (!o.failure.partialText || (prev && !prev.continuing)) return { ...base, continuing: false, restartReason: prev?.restartReason ?? 'the text that reached the client is unknown' };
   return { ...base, continuing: true };
 }
 
 /** The error when nothing answered. */
-function exhausted(ctx: WalkContext, w: { tried: number; budgetSpent: boolean; tooSmall: PlannedCandidate[]; minWindow?: number }) {
+function exhausted(ctx: WalkContext, w: { tried: number; budgetSpent: boolean; tooSmall: PlannedCandidate[] }) {
   const { plan, trace } = ctx;
   const tries = trace.attempts.map((a) => `${a.target}: ${a.outcome}`).join('; ');
   const skipped = [

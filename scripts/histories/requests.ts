@@ -3,6 +3,7 @@
  * non-retryable faults, Retry-After, streaming, stalls, cancellation, the chat endpoint.
  */
 import { REQUEST_WORKFLOW } from '../../contracts/workflow-api';
+import { refusingProxy, type RefusingProxy } from '../../test/support/refusing-proxy';
 import { chat, type TestStack } from '../../test/support/stack';
 import { job, submitJob, waitFor, type Scenario, type ScenarioContext } from './scenario';
 
@@ -53,6 +54,27 @@ async function ragJob(ctx: ScenarioContext, name: string, embeddingsDown: boolea
   if (res.status >= 300) throw new Error(`ingest answered ${res.status}`);
   if (embeddingsDown) s.mocks[PRIMARY].setFaults({ down: true });
   return { [name]: await job(s, chat('llama-3.1-8b', 'when does a circuit breaker open?', { rag: { collection: 'handbook' } }), 'completed') };
+}
+
+/**
+ * A claude-sonnet-4 stream cut after three words, on a stack whose targets sit behind proxies that
+ * refuse a continuation of it (400) where `refusing` says: the cut is continued where one accepts
+ * it, else the answer restarts afresh.
+ */
+async function refusedContinuation(ctx: ScenarioContext, refusing: (target: string) => boolean): Promise<{ workflowId: string }> {
+  const proxies: RefusingProxy[] = [];
+  for (let i = 0; i < 3; i++) proxies.push(await refusingProxy());
+  ctx.defer(() => Promise.all(proxies.map((p) => p.close())).then(() => undefined));
+  const s = await ctx.fresh({
+    edit(raw) {
+      raw.targets.forEach((t: { baseUrl: string; kind: string }, i: number) => (t.baseUrl = proxies[i].front(t.baseUrl, t.kind)));
+    },
+  });
+  s.config.targets.forEach((t, i) => {
+    if (refusing(t.id)) proxies[i].refuse = (body) => body.includes('Echo from claude-sonnet-4-20250514:');
+  });
+  s.mocks['anthropic-eu-west-1'].setFaults({ stallAfterChunks: 6, models: ['claude-sonnet-4-20250514'] });
+  return job(s, chat('claude-sonnet-4', 'continue this story please', { stream: true }), 'completed');
 }
 
 export const requestScenarios: Scenario[] = [
@@ -146,4 +168,18 @@ export const requestScenarios: Scenario[] = [
   },
   oneJob('request-stream-silent-failover', 'a stream that sends nothing fails over (patched: no buffered retry of a silent target)', chat('gpt-4o', 'stream please', { stream: true }), 'completed', (s) => s.mocks[PRIMARY].setFaults({ stallAfterChunks: 0 })),
   oneJob('request-empty-answer', 'an empty 200 from the primary is a ProviderBadAnswer and fails over', chat('gpt-4o', 'say something'), 'completed', (s) => s.mocks[PRIMARY].setFaults({ emptyAnswers: true })),
+  // Plan → attempt → trace (patched 'request-plan-attempt-trace').
+  oneJob('request-context-length-failover', 'a context-length 400 on gpt-4o: failover to a model with a larger window', chat('gpt-4o', 'a long story'), 'completed', (s) => s.mocks[PRIMARY].setFaults({ contextLength: true })),
+  oneJob('request-context-length-everywhere', 'every window too small: a ProviderContextLength failure, smaller windows not tried', chat('gpt-4o', 'a very long story'), 'failed', (s) => Object.values(s.mocks).forEach((m) => m.setFaults({ contextLength: true }))),
+  oneJob('request-stream-tools-restarted', 'a stream with tools cut mid-answer: never continued, the answer restarts on the next target', chat('gpt-4o', 'continue this story please', { stream: true, tools: TOOLS }), 'completed', (s) => s.mocks[PRIMARY].setFaults({ stallAfterChunks: 4 })),
+  {
+    name: 'request-continuation-refused',
+    describe: 'a cut stream whose continuation one target refuses (400): the next candidate continues it; when all refuse, the answer restarts afresh',
+    fixtures: ['request-continuation-refused', 'request-continuation-restarted'],
+    async run(ctx) {
+      const refused = await refusedContinuation(ctx, (t) => t === PRIMARY);
+      const restarted = await refusedContinuation(ctx, () => true);
+      return { 'request-continuation-refused': refused, 'request-continuation-restarted': restarted };
+    },
+  },
 ];
