@@ -118,7 +118,8 @@ export async function attempt(a: AttemptInput): Promise<Outcome[]> {
     const hedge = hedgeReportOf(err);
     let outcome: Outcome;
     if (a.continuation !== undefined && failure.type === FailureType.BadRequest) {
-      outcome = { kind: 'refused', pair: mine, failure: { ...failure, type: GatewayFailure.ContinuationRefused, message: `continuation refused: ${failure.message}` }, durationMs };
+      const refusal = { ...failure, type: GatewayFailure.ContinuationRefused, message: `continuation refused: ${failure.message}` };
+      outcome = { kind: 'refused', pair: mine, failure: refusal, durationMs };
     } else if (a.mode === 'stream' && failure.chunks > 0) {
       outcome = { kind: 'cut', pair: mine, failure, durationMs };
     } else {

@@ -24,7 +24,8 @@ export function summarizeFailure(err: unknown): FailureSummary {
     // A stream that checkpoints its delivered text in heartbeats tells exactly what the client has.
     const beat = cause.lastHeartbeatDetails as { chunks?: number; partialText?: unknown } | undefined;
     const partialText = typeof beat?.partialText === 'string' ? beat.partialText : '';
-    return { type: FailureType.Timeout, message: `no answer within the ${cause.timeoutType === 'HEARTBEAT' ? 'heartbeat' : 'call'} timeout`, retries: 0, chunks: beat?.chunks ?? 0, partialText };
+    const message = `no answer within the ${cause.timeoutType === 'HEARTBEAT' ? 'heartbeat' : 'call'} timeout`;
+    return { type: FailureType.Timeout, message, retries: 0, chunks: beat?.chunks ?? 0, partialText };
   }
   const message = cause instanceof Error ? cause.message : String(cause);
   return { type: 'Error', message, retries: 0, chunks: 0, partialText: '' };

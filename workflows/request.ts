@@ -57,7 +57,9 @@ async function againIfInterrupted<T>(f: () => Promise<T>): Promise<T> {
 
 /** A readable story of the plan and the attempts so far, for the Web UI's "current details". */
 function story(plan: Plan | undefined, trace: Trace): string {
-  const lines = trace.attempts.map((a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`);
+  const lines = trace.attempts.map(
+    (a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`,
+  );
   const candidates = plan?.stages.flatMap((s) => s.candidates) ?? [];
   const route = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
   return [`**Plan:** ${route}`, `**Failovers:** ${trace.failovers}`, '', ...lines].join('\n');
@@ -128,7 +130,10 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
     state.phase = by === 'client' ? 'cancelled' : 'failed';
     finish(state.phase);
     // A cancellation the client did not ask for fails the request with its trace, never as a cancel.
-    if (by === 'worker') throw trace.fail(GatewayFailure.Interrupted, `the request was interrupted by the worker, not the client: ${err instanceof Error ? err.message : String(err)}`);
+    if (by === 'worker') {
+      const why = err instanceof Error ? err.message : String(err);
+      throw trace.fail(GatewayFailure.Interrupted, `the request was interrupted by the worker, not the client: ${why}`);
+    }
     throw err;
   }
 }

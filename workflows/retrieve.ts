@@ -14,7 +14,13 @@ import { dataDegradationOf, retrievalInputOf } from './rag';
 import type { Trace } from './trace';
 
 /** The passages for `request`, or undefined when it asks for none; failures end the request. */
-export async function retrieveFor(request: AiRequest, snapshot: RoutingSnapshot, trace: Trace, again: <T>(f: () => Promise<T>) => Promise<T>): Promise<RetrievalResult | undefined> {
+export async function retrieveFor(
+  request: AiRequest,
+  snapshot: RoutingSnapshot,
+  trace: Trace,
+  /** Runs the retrieval again when the worker, not the client, cancelled it. */
+  again: <T>(f: () => Promise<T>) => Promise<T>,
+): Promise<RetrievalResult | undefined> {
   const ask = retrievalInputOf(request, snapshot.rag?.defaultTopK ?? 4);
   if (!ask) return undefined;
   const { retrieve } = proxyLocalActivities<activities.RetrievalActivities>(retrievalCall(snapshot.rag?.vectorBudgetMs ?? 2_000));
@@ -30,7 +36,8 @@ export async function retrieveFor(request: AiRequest, snapshot: RoutingSnapshot,
   if (!degraded) return result;
   trace.degrade(degraded);
   if (!degradationAllowed({ ...request, routing: { ...request.routing, pinModel: false } }, snapshot)) {
-    throw trace.fail(GatewayFailure.DataDegradationRefused, `vector retrieval failed (${degraded.reason}) and the request forbids degradation (routing.allowDegradation: false)`);
+    const why = `vector retrieval failed (${degraded.reason}) and the request forbids degradation (routing.allowDegradation: false)`;
+    throw trace.fail(GatewayFailure.DataDegradationRefused, why);
   }
   return result;
 }

@@ -77,7 +77,8 @@ function serve(won: Extract<Outcome, { kind: 'answered' }>, cut: Cut | undefined
   const at = `${pair.target} (${pair.model})`;
   const head = `the stream was cut after ${cut.text.length} characters (${cut.cause})`;
   if (!cut.continuing) {
-    const reason = `${head}; ${cut.restartReason}; ${at} answered afresh, and the client's stream ended with an interruption error (the whole answer is in the job record)`;
+    const after = `${at} answered afresh, and the client's stream ended with an interruption error (the whole answer is in the job record)`;
+    const reason = `${head}; ${cut.restartReason}; ${after}`;
     trace.degrade({ kind: 'mode', from: `stream from ${cut.from}`, to: `restarted on ${pair.target}`, reason });
     return { answer, ...pair };
   }
@@ -236,7 +237,9 @@ function cutAfter(prev: Cut | undefined, o: Extract<Outcome, { kind: 'cut' }>, p
   const base = { text, from: prev?.from ?? o.pair.target, cause: prev?.cause ?? o.failure.type, tokens: (prev?.tokens ?? 0) + o.failure.chunks };
   if (!plan.continuable) return { ...base, continuing: false, restartReason: plan.noContinuation ?? 'the request is not continued' };
   // Continuing needs exactly what the client has; a cut whose text is unknown cannot be continued.
-  if (!o.failure.partialText || (prev && !prev.continuing)) return { ...base, continuing: false, restartReason: prev?.restartReason ?? 'the text that reached the client is unknown' };
+  if (!o.failure.partialText || (prev && !prev.continuing)) {
+    return { ...base, continuing: false, restartReason: prev?.restartReason ?? 'the text that reached the client is unknown' };
+  }
   return { ...base, continuing: true };
 }
 
