@@ -1,6 +1,7 @@
 /** Failover, bounded retries, non-retryable faults, Retry-After and cancellation, end to end. */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { RequestFinished } from '../workflows/sinks';
 import { waitFor } from './support/wait';
 import { chat, startTestStack, type TestStack } from './support/stack';
 
@@ -34,10 +35,22 @@ test('primary down: answered by the next target of the tier, the failed attempt 
   assert.equal(job.attempts[0].retries, 0);
 });
 
-test('one failover count everywhere: the answer, its trace, the search attribute; one upsert per request', async () => {
+test('one failover count everywhere: the answer, its trace, the search attribute, the metrics; one upsert per request', async () => {
+  const finished: RequestFinished[] = [];
+  const record = s.gateway.metrics.recordFinished.bind(s.gateway.metrics);
+  s.gateway.metrics.recordFinished = (ev) => {
+    finished.push(ev);
+    record(ev);
+  };
   s.mocks[PRIMARY].setFaults({ down: true });
   const id = await submit(chat('gpt-4o', 'count me'));
   const job = await s.waitForJob(id);
+  await waitFor(() => finished.length === 1, 'the request to reach the metrics sink', 5_000);
+  s.gateway.metrics.recordFinished = record;
+  assert.deepEqual(
+    [finished[0].failovers, finished[0].switches, finished[0].tier],
+    [1, [{ from: PRIMARY, to: SECONDARY, reason: 'ProviderUnavailable' }], 'smart'],
+  );
   assert.equal(job.result?.failovers, 1);
   assert.deepEqual(job.result?.switches, [{ from: PRIMARY, fromModel: 'gpt-4o', to: SECONDARY, toModel: 'claude-sonnet-4', reason: 'ProviderUnavailable', attempt: 1 }]);
   assert.equal(job.failovers, 1);
