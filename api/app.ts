@@ -26,7 +26,7 @@ export interface AppDeps {
   taskQueue: string;
   eagerStart: boolean;
   metrics: GatewayMetrics;
-  /** Live routing state (present when this process hosts a worker). */
+  /** Live routing state (present when this process hosts a worker; else /v1/providers reads Temporal). */
   routing?: RoutingState;
   log: { error(obj: unknown, msg?: string): void; warn?(obj: unknown, msg?: string): void };
   /** API keys by hash (default: from the config and its keys environment variable). */
@@ -101,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1/models', modelsRouter(deps.config));
   app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
   app.use('/v1/collections', collectionsRouter({ config: deps.config }));
-  if (deps.routing) app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue, routing: deps.routing }));
+  app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue, routing: deps.routing }));
   app.use((req, res) => sendError(res, 404, ErrorCode.NotFound, `no route ${req.method} ${req.path}`));
   app.use(errorHandler((err) => deps.log.error({ err }, 'unhandled API error')));
   return app;

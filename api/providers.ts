@@ -1,11 +1,17 @@
-/** `GET /v1/providers` (every target's live state) and the operator's breaker override. */
+/**
+ * `GET /v1/providers` (every target's live state) and the operator's breaker override. Served by
+ * every API process: breaker decisions are read from the breaker workflows in Temporal (the same
+ * for every process); latency, quota and 429 cool-downs are what THIS process's worker observed,
+ * shown only where the process hosts one.
+ */
 import { Router } from 'express';
 import type { Client } from '@temporalio/client';
 import type { GatewayConfig } from '../config/schema';
 import { breakerSettingsFor } from '../config/schema';
 import { ErrorCode } from '../contracts/errors';
-import type { BreakerAction } from '../contracts/breaker';
+import type { BreakerAction, BreakerPublished } from '../contracts/breaker';
 import type { RoutingState } from '../worker/routing-state';
+import { BreakerView } from '../worker/breaker-view';
 import { breakerIdFor, overrideBreaker } from '../worker/breakers';
 import { ApiError } from './errors';
 
@@ -13,15 +19,41 @@ export interface ProvidersDeps {
   client: Client;
   config: GatewayConfig;
   taskQueue: string;
-  routing: RoutingState;
+  /** Live routing state, when this process hosts a worker; else breakers are read from Temporal. */
+  routing?: RoutingState;
 }
 
-const ACTIONS: readonly BreakerAction[] = ['open', 'close', 'reset'];
+/** Where the breakers' published decisions come from, and what this process observed itself. */
+interface ProviderSource {
+  breaker(target: string): BreakerPublished | undefined;
+  refreshedAt(): number;
+  /** Brings the breaker decisions up to date (at most one Temporal read per refresh interval). */
+  fresh(): Promise<void>;
+  local?(target: string): ReturnType<RoutingState['describe']>;
+}
+
+function sourceOf(deps: ProvidersDeps): ProviderSource {
+  const { routing } = deps;
+  if (routing) {
+    return { breaker: (t) => routing.describe(t).view, refreshedAt: () => routing.view.refreshedAt, fresh: async () => undefined, local: (t) => routing.describe(t) };
+  }
+  // An API-only process: the breakers' memos, read on demand (an idle API polls nothing).
+  const view = new BreakerView(deps.client, deps.config);
+  const maxAgeMs = deps.config.routing.refreshIntervalMs;
+  return {
+    breaker: (t) => view.get(t),
+    refreshedAt: () => view.refreshedAt,
+    fresh: async () => {
+      if (Date.now() - view.refreshedAt > maxAgeMs) await view.refresh();
+    },
+  };
+}
 
 /** One target as the operator sees it. */
-export function providerView(deps: ProvidersDeps, targetId: string) {
+function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: string) {
   const t = deps.config.targets.find((x) => x.id === targetId)!;
-  const { view, latencyMs, coolDownUntil, quota } = deps.routing.describe(targetId);
+  const view = source.breaker(targetId);
+  const { latencyMs, coolDownUntil, quota } = source.local?.(targetId) ?? {};
   const settings = breakerSettingsFor(deps.config, targetId);
   return {
     id: t.id,
@@ -54,22 +86,30 @@ export function providerView(deps: ProvidersDeps, targetId: string) {
     },
     health: { healthy: view?.probe.healthy ?? true, lastProbeAt: view?.probe.lastAt ? new Date(view.probe.lastAt).toISOString() : undefined, lastError: view?.probe.lastError },
     quota: { ...quota, limits: t.limits, share: deps.config.routing.quotaShare, coolDownUntil: coolDownUntil ? new Date(coolDownUntil).toISOString() : undefined },
+    /** Whose latency and quota these are: this process's worker, or none in an API-only process. */
+    observedBy: source.local ? 'this-process' : 'none',
   };
 }
 
+const ACTIONS: readonly BreakerAction[] = ['open', 'close', 'reset'];
+
+/** The routes; without `routing`, breaker state is read from Temporal. */
 export function providersRouter(deps: ProvidersDeps): Router {
   const router = Router();
+  const source = sourceOf(deps);
   const known = (id: string) => {
     if (!deps.config.targets.some((t) => t.id === id)) throw new ApiError(404, ErrorCode.NotFound, `no target "${id}"; known: ${deps.config.targets.map((t) => t.id).join(', ')}`);
   };
 
-  router.get('/', (_req, res) => {
-    res.json({ data: deps.config.targets.map((t) => providerView(deps, t.id)), refreshedAt: new Date(deps.routing.view.refreshedAt).toISOString() });
+  router.get('/', async (_req, res) => {
+    await source.fresh();
+    res.json({ data: deps.config.targets.map((t) => providerView(deps, source, t.id)), refreshedAt: new Date(source.refreshedAt()).toISOString() });
   });
 
-  router.get('/:id', (req, res) => {
+  router.get('/:id', async (req, res) => {
     known(req.params.id);
-    res.json(providerView(deps, req.params.id));
+    await source.fresh();
+    res.json(providerView(deps, source, req.params.id));
   });
 
   router.post('/:id/breaker', async (req, res) => {
