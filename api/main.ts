@@ -3,14 +3,18 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config/load';
 import { logger } from '../worker/log';
 import { startApiServer } from './server';
+import { relaySettings, relayStartupProblem } from './relay-settings';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  const relay = relaySettings(config);
+  const problem = relayStartupProblem('api', config, relay);
+  if (problem) throw new Error(problem);
   const address = process.env.TEMPORAL_ADDRESS ?? config.temporal.address;
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const api = await startApiServer({ config, client, taskQueue: process.env.STORMPROOF_TASK_QUEUE, log: logger });
-  logger.info({ url: api.url, relay: Boolean(process.env[config.api.internalTokenEnv]) }, 'API listening');
+  logger.info({ url: api.url, relayUrl: relay.streamToFor(Number(new URL(api.url).port)), relayUrlFrom: relay.urlSource }, 'API listening');
   const stop = () => {
     void api.close().then(() => connection.close());
   };

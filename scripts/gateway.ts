@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { GatewayConfig } from '../config/schema';
 import { createApp } from '../api/app';
-import { relaySettings } from '../api/relay-settings';
+import { relaySettings, watchRelayPeers } from '../api/relay-settings';
 import { StreamHub } from '../api/stream-hub';
 import { createRelaySink } from '../worker/stream-relay';
 import { createGatewayWorker } from '../worker/worker';
@@ -67,6 +67,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
   const { port } = server.address() as AddressInfo;
   apiPort = port;
+  // Without the relay token, another replica's worker could run this API's streams: say so.
+  const unwatch = watchRelayPeers(relay, { client, config, taskQueue, identity: String(worker.options.identity), log: logger });
   let stopped: Promise<void> | undefined;
   return {
     client,
@@ -78,6 +80,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     apiUrl: `http://${config.api.host}:${port}`,
     stop() {
       stopped ??= (async () => {
+        unwatch();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
         if (worker.getState() === 'RUNNING') worker.shutdown();

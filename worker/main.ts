@@ -5,18 +5,21 @@ import { loadConfig, checkEnvironment } from '../config/load';
 import { createGatewayWorker } from './worker';
 import { logger } from './log';
 import { createRelaySink } from './stream-relay';
-import { relaySettings } from '../api/relay-settings';
+import { relaySettings, relayStartupProblem } from '../api/relay-settings';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   checkEnvironment(config);
+  const relay = relaySettings(config);
+  const problem = relayStartupProblem('worker', config, relay);
+  if (problem) throw new Error(problem);
   const metricsPort = Number(process.env.STORMPROOF_WORKER_METRICS_PORT ?? config.worker.metricsPort);
   installRuntime({ metricsPort: metricsPort > 0 ? metricsPort : undefined });
   const address = process.env.TEMPORAL_ADDRESS ?? config.temporal.address;
   const connection = await NativeConnection.connect({ address });
   const gw = await createGatewayWorker({ connection, config, taskQueue: process.env.STORMPROOF_TASK_QUEUE, identity: process.env.STORMPROOF_WORKER_IDENTITY,
     // Streamed chunks go to the API process that waits for them (named in the request, token from env).
-    activityDeps: { streamSink: createRelaySink({ token: relaySettings(config).token, log: logger }) },
+    activityDeps: { streamSink: createRelaySink({ token: relay.token, log: logger }) },
   });
   const running = gw.run();
   logger.info({ address, taskQueue: gw.worker.options.taskQueue }, 'worker polling');

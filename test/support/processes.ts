@@ -18,7 +18,8 @@ export function writeConfig(raw: unknown): string {
 export async function spawnWorker(configPath: string, identity: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker', 'main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, STORMPROOF_CONFIG: configPath, STORMPROOF_WORKER_METRICS_PORT: '0', STORMPROOF_WORKER_IDENTITY: identity, STORMPROOF_LOG_LEVEL: 'info' },
+    // A standalone worker refuses to start without the relay token (api/relay-settings.ts).
+    env: { STORMPROOF_INTERNAL_TOKEN: 'test-relay-token', ...process.env, STORMPROOF_CONFIG: configPath, STORMPROOF_WORKER_METRICS_PORT: '0', STORMPROOF_WORKER_IDENTITY: identity, STORMPROOF_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolvePolling, reject) => {
