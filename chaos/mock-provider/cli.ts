@@ -1,7 +1,7 @@
 /**
  * CLI: start one mock provider until SIGINT/SIGTERM.
  *
- *   tsx chaos/mock-provider/cli.ts --kind openai --port 18081 --name x [--host 127.0.0.1] [--api-key k]
+ *   tsx chaos/mock-provider/cli.ts --kind openai --port 18081 --name x [--host 127.0.0.1] [--api-key k] [--chunk-delay-ms 20]
  */
 import { startMockProvider, type ProviderKind } from './server';
 
@@ -30,7 +30,12 @@ async function main(): Promise<void> {
     console.error(`invalid --port ${args.port}`);
     process.exit(2);
   }
-  const mock = await startMockProvider({ kind, port, name: args.name, host: args.host, apiKey: args['api-key'] });
+  const chunkDelayMs = args['chunk-delay-ms'] !== undefined ? Number(args['chunk-delay-ms']) : undefined;
+  if (chunkDelayMs !== undefined && !(Number.isInteger(chunkDelayMs) && chunkDelayMs >= 0)) {
+    console.error(`invalid --chunk-delay-ms ${args['chunk-delay-ms']}`);
+    process.exit(2);
+  }
+  const mock = await startMockProvider({ kind, port, name: args.name, host: args.host, apiKey: args['api-key'], chunkDelayMs });
   console.log(`mock ${mock.kind} provider '${mock.name}' listening on ${mock.origin} (baseURL ${mock.baseUrl})`);
   const stop = (signal: string): void => {
     console.log(`${signal}: closing mock provider '${mock.name}'`);
