@@ -12,6 +12,7 @@ import { batchesRouter } from './batches';
 import { jobEventsRouter } from './job-events';
 import { jobListRouter } from './job-list';
 import { chatRouter } from './chat';
+import { messagesRouter } from './messages';
 import { internalStreamsRouter } from './internal-streams';
 import { modelsRouter } from './models';
 import { StreamHub } from './stream-hub';
@@ -97,7 +98,9 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart };
-  app.use('/v1/chat', chatRouter({ ...start, hub, streamTo: deps.streamTo ?? (() => undefined), onSubmitted: (outcome) => deps.metrics.jobsSubmitted.inc({ outcome }) }));
+  const chat = { ...start, hub, streamTo: deps.streamTo ?? (() => undefined), onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }) };
+  app.use('/v1/chat', chatRouter(chat));
+  app.use('/v1/messages', messagesRouter(chat));
   app.use('/v1/models', modelsRouter(deps.config));
   app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
   app.use('/v1/collections', collectionsRouter({ config: deps.config }));
