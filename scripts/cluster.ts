@@ -37,6 +37,8 @@ export interface ClusterOptions {
   /** Folder for each process's output (default: a temp dir). */
   logDir?: string;
   log?: (line: string) => void;
+  /** Replicas to start now, per service (default: the compose file's); the rest with `start()`. */
+  initialReplicas?: Record<string, number>;
   /** Added to the environment of the gateway's processes (e.g. a prebuilt workflow bundle). */
   extraEnv?: Record<string, string>;
   composeFile?: string;
@@ -49,6 +51,8 @@ export interface RunningCluster {
   logDir: string;
   /** `127.0.0.1:<free port>` of a service's container port. */
   address(service: string, port: number, replica?: number): string;
+  /** The local copy of what a service sees at `containerPath` (a mounted config file). */
+  localPath(service: string, containerPath: string, replica?: number): string | undefined;
   /** The process of a running replica. */
   process(service: string, replica?: number): ChildProcess | undefined;
   /** SIGKILL, and wait for the exit. */
@@ -116,6 +120,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
   const logDir = opts.logDir ?? join(tmp, 'logs');
   mkdirSync(logDir, { recursive: true });
   const procs = new Map<string, ChildProcess>();
+  const contexts = new Map<string, RewriteContext>();
   let postgres: RunningPostgres | undefined;
   let temporalPath = '';
 
@@ -140,6 +145,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       else writeFileSync(local, text);
       ctx.mounts.push({ target: m.target, local });
     }
+    contexts.set(`${s.name}#${replica}`, ctx);
     return ctx;
   };
 
@@ -204,7 +210,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     while (done.size < names.length) {
       const wave = names.filter((n) => !done.has(n) && Object.keys(compose.services[n].dependsOn).every((d) => done.has(d)));
       say(`[cluster] starting ${wave.map((n) => `${n}${compose.services[n].replicas > 1 ? ` ×${compose.services[n].replicas}` : ''}`).join(', ')}…`);
-      await Promise.all(wave.flatMap((n) => Array.from({ length: compose.services[n].replicas }, (_, r) => launch(compose.services[n], r))));
+      const count = (n: string) => Math.min(opts.initialReplicas?.[n] ?? Infinity, compose.services[n].replicas);
+      await Promise.all(wave.flatMap((n) => Array.from({ length: count(n) }, (_, r) => launch(compose.services[n], r))));
       for (const n of wave) done.add(n);
     }
   } catch (err) {
@@ -218,10 +225,13 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     ports,
     logDir,
     address: (service, port, replica = 0) => `127.0.0.1:${ports.of(service, port, replica)}`,
+    localPath: (service, containerPath, replica = 0) => contexts.get(`${service}#${replica}`)?.mounts.find((m) => m.target === containerPath)?.local,
     process: (service, replica = 0) => procs.get(`${service}#${replica}`),
     kill: (service, replica = 0) => killHard(procs.get(`${service}#${replica}`)),
     async start(service, replica = 0) {
-      await launch(compose.services[service], replica);
+      const s = compose.services[service];
+      if (replica >= s.replicas) throw new Error(`${service} has ${s.replicas} replica(s) in docker-compose.yml`);
+      await launch(s, replica);
     },
     stop,
   };
