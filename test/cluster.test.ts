@@ -95,7 +95,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing accepted is lost', { timeout: 300_000 }, async () => {
+test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing accepted is lost', { timeout: 300_000 }, async (t) => {
   const first = identityOf(0);
   await waitFor(async () => (await pollers()).includes(first), 'the first worker to poll', 60_000, 250);
 
@@ -223,6 +223,12 @@ test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing acce
     const view = await jobResult(id);
     assert.equal(view.status, 'completed', `interrupted stream ${id} still completes`);
   }
+
+  t.diagnostic(
+    `${recs.length} requests (${chats.length} chat, ${streams.length} stream, ${jobs.length} job); ` +
+      `${streams.filter(explicitly).length} stream(s) ended by an error event; marker stream: ${chunksAtKill} chunks at the kill, ` +
+      `${marker.error ? 'ended by an error event' : 'completed'} after ${marker.chunks}`,
+  );
 
   // The kill landed mid-call: the slow call's workflow task died with the first worker and the
   // second worker finished it.
