@@ -118,6 +118,18 @@ export const GatewayConfigSchema = z
         dataDir: z.string().default('.data'),
         /** Prefix of fixed workflow ids (breakers), so several gateways can share one namespace. */
         workflowIdPrefix: z.string().regex(/^[a-z0-9-]*$/).default(''),
+        /**
+         * TLS to the frontend (a cluster with TLS, Temporal Cloud): true, or the files of a client
+         * certificate for mTLS (paths read at start-up). Default: off, or on with `apiKeyEnv`.
+         */
+        tls: z
+          .union([
+            z.boolean(),
+            z.object({ clientCertPath: z.string().min(1), clientKeyPath: z.string().min(1), serverRootCaPath: z.string().min(1).optional(), serverName: z.string().min(1).optional() }).strict(),
+          ])
+          .optional(),
+        /** Environment variable holding a Temporal Cloud API key (the key itself never goes in the config). */
+        apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
       })
       .strict()
       .prefault({}),

@@ -10,6 +10,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time';
 import { loadConfig } from '../config/load';
+import { temporalConnectionOptions, type TemporalConnectionOptions } from '../config/temporal-connection';
 import { SEARCH_ATTRIBUTES } from '../contracts/workflow-api';
 
 const TYPES = {
@@ -23,11 +24,12 @@ const ALREADY_EXISTS = 6;
 const say = (line: string) => process.stderr.write(`[temporal-setup] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function connect(address: string, timeoutMs: number): Promise<Connection> {
+async function connect(options: TemporalConnectionOptions, timeoutMs: number): Promise<Connection> {
+  const { address } = options;
   const started = Date.now();
   for (let i = 1; ; i++) {
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 5_000 });
+      const connection = await Connection.connect({ ...options, connectTimeout: 5_000 });
       await connection.workflowService.getSystemInfo({});
       return connection;
     } catch (err) {
@@ -77,8 +79,7 @@ export async function setUpNamespace(connection: Connection, namespace: string, 
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const address = process.env.TEMPORAL_ADDRESS ?? config.temporal.address;
-  const connection = await connect(address, 120_000);
+  const connection = await connect(temporalConnectionOptions(config), 120_000);
   try {
     await setUpNamespace(connection, config.temporal.namespace);
   } finally {

@@ -1,6 +1,7 @@
 /** A standalone worker process: `tsx worker/main.ts` (the API may run elsewhere). */
 import { NativeConnection } from '@temporalio/worker';
 import { installRuntime } from './runtime';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import { loadConfig, checkEnvironment } from '../config/load';
 import { createGatewayWorker } from './worker';
 import { logger } from './log';
@@ -15,14 +16,14 @@ async function main(): Promise<void> {
   if (problem) throw new Error(problem);
   const metricsPort = Number(process.env.STORMPROOF_WORKER_METRICS_PORT ?? config.worker.metricsPort);
   installRuntime({ metricsPort: metricsPort > 0 ? metricsPort : undefined });
-  const address = process.env.TEMPORAL_ADDRESS ?? config.temporal.address;
-  const connection = await NativeConnection.connect({ address });
+  const temporal = temporalConnectionOptions(config);
+  const connection = await NativeConnection.connect(temporal);
   const gw = await createGatewayWorker({ connection, config, taskQueue: process.env.STORMPROOF_TASK_QUEUE, identity: process.env.STORMPROOF_WORKER_IDENTITY,
     // Streamed chunks go to the API process that waits for them (named in the request, token from env).
     activityDeps: { streamSink: createRelaySink({ token: relay.token, log: logger }) },
   });
   const running = gw.run();
-  logger.info({ address, taskQueue: gw.worker.options.taskQueue }, 'worker polling');
+  logger.info({ address: temporal.address, taskQueue: gw.worker.options.taskQueue }, 'worker polling');
   // The SDK's default shutdown signals (SIGINT, SIGTERM) stop the worker; run() then flushes.
   await running;
   await connection.close();
