@@ -42,12 +42,16 @@ async function connect(options: TemporalConnectionOptions, timeoutMs: number): P
 
 /** Registers `namespace` and the search attributes unless they exist; resolves once both are usable. */
 export async function setUpNamespace(connection: Connection, namespace: string, timeoutMs = 60_000): Promise<void> {
-  try {
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(RETENTION_MS) });
-    say(`namespace ${namespace} registered`);
-  } catch (err) {
-    if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
-    say(`namespace ${namespace} exists`);
+  // An existing namespace is kept (and on Temporal Cloud, where only the Cloud creates one, never registered).
+  const exists = await connection.workflowService.describeNamespace({ namespace }).then(() => true, () => false);
+  if (exists) say(`namespace ${namespace} exists`);
+  else {
+    try {
+      await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(RETENTION_MS) });
+      say(`namespace ${namespace} registered`);
+    } catch (err) {
+      if ((err as { code?: number }).code !== ALREADY_EXISTS) throw err;
+    }
   }
   const started = Date.now();
   for (;;) {
