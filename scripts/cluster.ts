@@ -6,11 +6,11 @@
  * and free ports (scripts/cluster-rewrite.ts). Services in dependency order; everything torn down
  * by `stop()`. Run by hand:
  *
- *   STORMPROOF_API_KEYS=ops:<key>:admin npm run cluster        # Ctrl-C stops it
+ *   STORMPROOF_API_KEYS=ops:<key>:admin npm run cluster   # or put it in .env; Ctrl-C stops it
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, extname, join, resolve } from 'node:path';
@@ -238,6 +238,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
 }
 
 async function main(): Promise<void> {
+  // Like Compose: variables from a .env file beside docker-compose.yml, the environment first.
+  const dotenv = join(ROOT, '.env');
+  if (existsSync(dotenv)) process.loadEnvFile(dotenv);
   const vars: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   vars.STORMPROOF_INTERNAL_TOKEN ??= randomUUID();
   const cluster = await startCluster({ vars, profiles: ['mocks'], log: (l) => process.stdout.write(`${l}\n`) });
