@@ -117,6 +117,11 @@ export function planAnthropicMessages(body: unknown, nextToolId: () => number): 
     return anthropicError(400, 'max_tokens: Input should be a valid integer greater than or equal to 1');
   }
   const messages = b.messages as Json[];
+  const final = messages[messages.length - 1];
+  // The real API refuses a prefill ending in whitespace (the model cannot continue "mid-token").
+  if (final?.role === 'assistant' && /\s$/.test(contentText(final.content))) {
+    return anthropicError(400, 'messages: final assistant content cannot end with trailing whitespace');
+  }
   let inputTokens = contentWords(b.system);
   for (const m of messages) inputTokens += contentWords(m?.content);
   // Last user message that carries text (skips pure tool_result turns).

@@ -322,6 +322,34 @@ describe('anthropic client: provider-level faults', () => {
           { role: 'assistant', content: 'Echo from claude-test-1:' },
         ],
       });
-      assert.equal(textOf(msg), 'tell a story');
+      // Like the real model, it puts back the space the trimmed prefill lost.
+      assert.equal(textOf(msg), ' tell a story');
+    }));
+
+  test('a prefill ending in whitespace is refused with the real 400', () =>
+    withMock({ kind: 'anthropic' }, async (mock) => {
+      const an = client(mock);
+      for (const content of ['Echo from claude-test-1: ', [{ type: 'text' as const, text: 'Echo\n\n' }]]) {
+        await assert.rejects(
+          an.messages.create({ model: MODEL, max_tokens: 50, messages: [{ role: 'user', content: 'tell a story' }, { role: 'assistant', content }] }),
+          (err: unknown) => {
+            assert.ok(err instanceof Anthropic.BadRequestError, String(err));
+            assert.equal((err.error as any)?.error?.type, 'invalid_request_error');
+            assert.equal((err.error as any)?.error?.message, 'messages: final assistant content cannot end with trailing whitespace');
+            return true;
+          },
+        );
+      }
+      // Whitespace inside, or in an earlier assistant turn, is fine.
+      const ok = await an.messages.create({
+        model: MODEL,
+        max_tokens: 50,
+        messages: [
+          { role: 'user', content: 'a' },
+          { role: 'assistant', content: 'b ' },
+          { role: 'user', content: 'tell a story' },
+        ],
+      });
+      assert.equal(textOf(ok), `Echo from ${MODEL}: tell a story`);
     }));
 });

@@ -101,14 +101,45 @@ export function garbageAnswer(maxTokens?: number, json = false): EchoAnswer {
   return textAnswer(json ? `{"answer": "${filler}` : filler, maxTokens);
 }
 
+/** Splits text into stream pieces keeping its leading whitespace: `pieces.join('') === text`. */
+function piecesWithLead(text: string): string[] {
+  return /\S/.test(text) ? (text.match(/\s*\S+\s*/g) ?? []) : [];
+}
+
+/** An answer of exactly `text` (leading whitespace kept), one piece per word. */
+function rawAnswer(text: string, truncated: boolean): EchoAnswer {
+  const pieces = piecesWithLead(text);
+  return { text: pieces.join(''), pieces, tokens: pieces.length, truncated };
+}
+
 /**
- * An answer continued after an assistant prefill (the caller sent the first part of the answer
- * as a trailing assistant message): the pieces after as many words as the prefill has.
+ * An answer continued after the first part of it (a prefill, or the text a continuation
+ * instruction carries): what follows as many words as that part has. Like a real model, it puts
+ * back the whitespace before the next word (a prefill reaches the model trimmed).
  */
-export function continueAnswer(answer: EchoAnswer, prefill: string): EchoAnswer {
-  const skip = countWords(prefill);
-  const pieces = answer.pieces.slice(skip);
-  return { text: pieces.join(''), pieces, tokens: pieces.length, truncated: answer.truncated };
+export function continueAnswer(answer: EchoAnswer, prefix: string): EchoAnswer {
+  const skip = countWords(prefix);
+  const words = /\S+/g;
+  let end = 0;
+  for (let k = 0; k < skip; k++) {
+    const m = words.exec(answer.text);
+    if (!m) return rawAnswer('', answer.truncated);
+    end = m.index + m[0].length;
+  }
+  return rawAnswer(answer.text.slice(end), answer.truncated);
+}
+
+/** How an imperfect model follows a continuation instruction (the `continuationFault` knob). */
+export type ContinuationFault = 'repeatTail' | 'restart';
+
+/**
+ * The continuation of an imperfect follower: it repeats the last three words of the text it was
+ * given (`repeatTail`) or the whole of it from the beginning (`restart`) before the rest.
+ */
+export function imperfectContinuation(rest: EchoAnswer, given: string, fault: ContinuationFault): EchoAnswer {
+  const kept = given.trimEnd();
+  const repeated = fault === 'restart' ? kept : (/(?:\S+\s+){0,2}\S+$/.exec(kept)?.[0] ?? '');
+  return rawAnswer(repeated + rest.text, rest.truncated);
 }
 
 function fnv1a(s: string): number {

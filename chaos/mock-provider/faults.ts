@@ -40,6 +40,12 @@ export const FaultsSchema = z.strictObject({
   /** Answer 200 with deterministic nonsense content (never valid JSON, even in JSON mode). */
   garbageAnswers: z.boolean().optional(),
   /**
+   * OpenAI formats: how the model follows an instruction to continue its cut-off reply. Without
+   * it, exactly (the rest of its answer); `repeatTail` repeats the reply's last words first,
+   * `restart` starts over and repeats the whole reply first (imperfect followers, as real models are).
+   */
+  continuationFault: z.enum(['repeatTail', 'restart']).optional(),
+  /**
    * Restrict every fault to requests whose `model` is listed (one-model outage). When set, /health
    * and requests without a model (GET /v1/models) are never faulted.
    */
@@ -199,6 +205,11 @@ export class FaultState {
   /** True when streams end without their terminator. */
   omitDone(): boolean {
     return this.current.omitDone === true;
+  }
+
+  /** How continuation instructions are followed, when imperfectly. */
+  continuationFault(): Faults['continuationFault'] {
+    return this.current.continuationFault;
   }
 
   /** The fault that replaces a successful answer, if any (contextLength first, then filter, empty, garbage). */

@@ -10,7 +10,9 @@
  *   answers: contextLength, contentFilter, emptyAnswers, garbageAnswers; `models` restricts all of
  *   them to requests for those models (one-model outage, /health keeps passing). Stats at `GET /__stats`.
  * - OpenAI-format mocks do not continue a trailing assistant message (no prefill, like the real API);
- *   Anthropic mocks do.
+ *   they follow a user message asking to continue a cut-off reply (the rest of their answer; the
+ *   `continuationFault` knob makes them repeat the last words or start over first). Anthropic mocks
+ *   continue a prefill and refuse one ending in whitespace with the real 400.
  */
 export { FaultsSchema, FaultState, InvalidFaultsError, validateFaults } from './faults';
 export type { AnswerFault, Faults, FaultsValidation } from './faults';
@@ -21,6 +23,7 @@ export {
   openaiContextLengthError,
   openaiRateLimitMessage,
   applyOpenAIAnswerFault,
+  applyOpenAIContinuationFault,
   chatCompletion,
   chatChunks,
   embeddingsResponse,

@@ -3,6 +3,7 @@
  * embeddings, model lists and error bodies.
  */
 import {
+  continueAnswer,
   contentText,
   contentWords,
   countWords,
@@ -11,8 +12,10 @@ import {
   emptyAnswer,
   floatsToBase64,
   garbageAnswer,
+  imperfectContinuation,
   textAnswer,
   wantsTool,
+  type ContinuationFault,
   type EchoAnswer,
 } from './echo';
 
@@ -88,6 +91,17 @@ export function openaiError(status: number, message?: string, param: string | nu
   };
 }
 
+/**
+ * The text of a cut-off reply the model is asked to continue: the conversation ends with that
+ * reply as the assistant's turn and a user message asking to continue it. Undefined otherwise.
+ */
+function continuationAsked(messages: Json[]): string | undefined {
+  const [reply, ask] = messages.slice(-2);
+  if (messages.length < 3 || reply?.role !== 'assistant' || ask?.role !== 'user') return undefined;
+  const text = contentText(reply.content);
+  return text && /\bcontinue\b/i.test(contentText(ask.content)) ? text : undefined;
+}
+
 /** What the mock decided to answer for a chat completion request. */
 export interface OpenAIChatPlan {
   model: string;
@@ -103,6 +117,8 @@ export interface OpenAIChatPlan {
   toolCall?: { id: string; name: string };
   /** Set by the contentFilter fault: finish_reason "content_filter" and no content. */
   filtered?: boolean;
+  /** Set when the model was asked to continue this cut-off reply (the answer is its rest). */
+  continuationOf?: string;
 }
 
 function firstToolName(tools: unknown): string | undefined {
@@ -134,13 +150,12 @@ export function planOpenAIChat(body: unknown, nextToolId: () => number): OpenAIC
   const messages = b.messages as Json[];
   let promptTokens = 0;
   for (const m of messages) promptTokens += contentWords(m?.content);
-  let lastUserText = '';
-  for (let i = messages.length - 1; i >= 0; i--) {
-    if (messages[i]?.role === 'user') {
-      lastUserText = contentText(messages[i].content);
-      break;
-    }
-  }
+  const lastUserBefore = (end: number): string => {
+    for (let i = end - 1; i >= 0; i--) if (messages[i]?.role === 'user') return contentText(messages[i].content);
+    return '';
+  };
+  const lastUserText = lastUserBefore(messages.length);
+  const continuation = continuationAsked(messages);
   const model = b.model;
   const rawMax = b.max_completion_tokens ?? b.max_tokens;
   const maxTokens = typeof rawMax === 'number' ? rawMax : undefined;
@@ -152,12 +167,19 @@ export function planOpenAIChat(body: unknown, nextToolId: () => number): OpenAIC
     includeUsage: b.stream === true && streamOptions?.include_usage === true,
     promptTokens,
     // A trailing assistant message is NOT continued: the real Chat Completions API has no prefill and
-    // treats it as earlier context, answering afresh. So the mock answers the last user message in full.
+    // treats it as earlier context, answering afresh. So the mock answers the last user message in full
+    // (unless that user message asks to continue the reply before it, see continuationAsked).
     // JSON mode answers JSON, as the real API guarantees: the echo wrapped in an object.
     answer: format === 'json_object' || format === 'json_schema' ? textAnswer(JSON.stringify({ echo: `Echo from ${model}: ${lastUserText}` }), maxTokens) : echoAnswer(model, lastUserText, maxTokens),
     jsonMode: format === 'json_object' || format === 'json_schema',
     maxTokens,
   };
+  if (continuation !== undefined) {
+    // Asked to continue its cut-off reply: the rest of its own answer to the question before it.
+    const full = echoAnswer(model, lastUserBefore(messages.length - 2), maxTokens);
+    plan.answer = continueAnswer(full, continuation);
+    plan.continuationOf = continuation;
+  }
   const toolName = firstToolName(b.tools);
   const lastRole = messages[messages.length - 1]?.role;
   if (toolName && b.tool_choice !== 'none' && lastRole === 'user' && wantsTool(lastUserText)) {
@@ -174,6 +196,11 @@ export function applyOpenAIAnswerFault(plan: OpenAIChatPlan, fault: 'contentFilt
   plan.toolCall = undefined;
   plan.answer = fault === 'garbage' ? garbageAnswer(plan.maxTokens, plan.jsonMode) : emptyAnswer();
   if (fault === 'contentFilter') plan.filtered = true;
+}
+
+/** Makes the model an imperfect follower of a continuation instruction (repeats, or starts over). */
+export function applyOpenAIContinuationFault(plan: OpenAIChatPlan, fault: ContinuationFault): void {
+  if (plan.continuationOf !== undefined) plan.answer = imperfectContinuation(plan.answer, plan.continuationOf, fault);
 }
 
 function finishReason(plan: OpenAIChatPlan): string {

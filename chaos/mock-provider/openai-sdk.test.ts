@@ -415,4 +415,35 @@ describe('openai client: provider-level faults', () => {
       });
       assert.equal(res.choices[0].message.content, `Echo from ${MODEL}: tell a story`);
     }));
+
+  test('a user message asking to continue a cut-off reply gets the rest of the answer, streamed the same', () =>
+    withMock({ kind: 'openai' }, async (mock) => {
+      const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'tell a story about the sea' },
+        { role: 'assistant', content: `Echo from ${MODEL}: tell a ` },
+        { role: 'user', content: 'You were cut off. Continue where you stopped.' },
+      ];
+      const oa = client(mock);
+      const res = await oa.chat.completions.create({ model: MODEL, messages });
+      assert.equal(res.choices[0].message.content, ' story about the sea', 'the rest, with the space before the next word');
+      assert.equal(res.usage?.completion_tokens, 4);
+      assert.equal((await collect(await oa.chat.completions.create({ model: MODEL, messages, stream: true }))).text, ' story about the sea');
+    }));
+
+  test('continuationFault: an imperfect follower repeats the last words, or starts over', () =>
+    withMock({ kind: 'openai-compatible' }, async (mock) => {
+      const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'tell a story about the sea' },
+        { role: 'assistant', content: `Echo from ${MODEL}: tell a` },
+        { role: 'user', content: 'Please continue.' },
+      ];
+      const oa = client(mock);
+      mock.setFaults({ continuationFault: 'repeatTail' });
+      assert.equal((await oa.chat.completions.create({ model: MODEL, messages })).choices[0].message.content, `${MODEL}: tell a story about the sea`);
+      mock.setFaults({ continuationFault: 'restart' });
+      const restarted = await collect(await oa.chat.completions.create({ model: MODEL, messages, stream: true }));
+      assert.equal(restarted.text, `Echo from ${MODEL}: tell a story about the sea`);
+      // A plain question is answered as always.
+      assert.equal((await oa.chat.completions.create({ model: MODEL, messages: ask('continue please') })).choices[0].message.content, `Echo from ${MODEL}: continue please`);
+    }));
 });

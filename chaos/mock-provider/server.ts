@@ -16,6 +16,7 @@ import {
 import { FaultState, validateFaults, type Faults } from './faults';
 import {
   applyOpenAIAnswerFault,
+  applyOpenAIContinuationFault,
   chatChunks,
   chatCompletion,
   embeddingsResponse,
@@ -302,6 +303,8 @@ export async function startMockProvider(opts: MockProviderOptions): Promise<Mock
         return reply(openaiContextLengthError('chat', plan.promptTokens));
       }
       if (answerFault) applyOpenAIAnswerFault(plan, answerFault);
+      const follow = faulted ? faults.continuationFault() : undefined;
+      if (follow && !answerFault) applyOpenAIContinuationFault(plan, follow);
       const id = `chatcmpl-mock${String(n).padStart(8, '0')}`;
       if (!plan.stream) return reply({ status: 200, body: chatCompletion(plan, id, created) });
       events = chatChunks(plan, id, created).map((c, i) => {
