@@ -10,6 +10,9 @@ import type { StreamEvent } from '../contracts/streaming';
 import type { HedgeReport, ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
 import { ADAPTERS, classifyProviderError, withDetails, type AdapterFactory, type ProviderAdapter } from './providers';
 import type { ProviderActivities } from './types';
+import { answerProblem } from './answer-quality';
+import { continuationMode, continuationRequest, Seam } from './continuation';
+import { streamCall } from './stream-call';
 
 /**
  * Where streamed events go as they arrive (the API process serving the client): per attempt a
@@ -18,6 +21,12 @@ import type { ProviderActivities } from './types';
  */
 export interface StreamSink {
   publish(jobId: string, event: StreamEvent, route: { streamTo?: string }): void;
+  /**
+   * The text the job's client has received so far, when an API that serves it can be asked
+   * (undefined otherwise). Asking stops that API from relaying the try it was relaying, so a
+   * retry of a lost call continues from exactly this text.
+   */
+  delivered?(jobId: string, route: { streamTo?: string }): Promise<string | undefined>;
 }
 
 /** Outcome of one provider call, for metrics and the breakers. */
@@ -63,33 +72,29 @@ export function estimateTokens(input: ProviderCallInput['request']): number {
 const MOCK_KEY = 'mock-key';
 
 /**
- * The request as the provider gets it. A continuation sends the answer so far as a trailing
- * assistant message (a prefill: Anthropic continues it natively; OpenAI-format models are asked
- * the same way), trimmed because providers reject a prefill ending in whitespace.
+ * The request as the provider gets it: for a continuation, the answer so far in the form the
+ * target's API supports (a prefill, or a continuation instruction; see continuation.ts).
  */
-export function requestFor(input: ProviderCallInput): ProviderCallInput['request'] {
+export function requestFor(input: ProviderCallInput, kind: TargetConfig['kind']): ProviderCallInput['request'] {
   if (!input.continuation) return input.request;
-  return { ...input.request, messages: [...input.request.messages, { role: 'assistant', content: input.continuation.text.trimEnd() }] };
+  return continuationRequest(input.request, input.continuation.text, continuationMode(kind));
 }
 
 /**
- * Why an answer that came back with a 200 is useless, if it is: empty without tool calls (and not
- * a refusal), or not JSON where JSON was asked. Such answers fail over like errors.
+ * Why an answer that came back with a 200 is useless, if it is (answer-quality.ts). Such answers
+ * fail over like errors, and count against the target.
  */
-export function badAnswer(result: ProviderCallResult, request: ProviderCallInput['request']): string | undefined {
-  const content = result.message.content ?? '';
-  if (!content.trim() && !result.message.tool_calls?.length && result.finishReason !== 'content_filter') {
-    return `empty answer (finish reason ${result.finishReason}, ${result.usage.completion_tokens} completion tokens)`;
-  }
-  const format = request.response_format?.type;
-  if ((format === 'json_object' || format === 'json_schema') && !result.message.tool_calls?.length && result.finishReason === 'stop') {
-    try {
-      JSON.parse(content);
-    } catch {
-      return `JSON was asked (response_format ${format}) and the answer does not parse: ${JSON.stringify(content.slice(0, 60))}`;
-    }
-  }
-  return undefined;
+export function badAnswer(result: ProviderCallResult, request: ProviderCallInput['request'], before = ''): string | undefined {
+  return answerProblem(result, request, before);
+}
+
+/** A continuation's buffered answer, joined at the seam to the text the client has. */
+function joinContinuation(input: ProviderCallInput, kind: TargetConfig['kind'], result: ProviderCallResult): ProviderCallResult {
+  if (!input.continuation || result.message.content === null) return result;
+  const seam = new Seam(input.continuation.text, continuationMode(kind));
+  const content = seam.push(result.message.content) + seam.end();
+  if (seam.failure) throw ApplicationFailure.create({ type: FailureType.BadAnswer, message: `${result.target} (${result.model}): ${seam.failure}`, nonRetryable: true, details: [{ attempt: 0 }] });
+  return { ...result, message: { ...result.message, content } };
 }
 
 /** Creates `callProvider` and `streamProvider`. */
@@ -157,7 +162,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     try {
       const signals = [signal ?? ctx.cancellationSignal, expired.signal, ...(lost ? [lost] : [])];
       const result = await body(adapter, target, model, AbortSignal.any(signals), firstToken);
-      const bad = badAnswer(result, input.request);
+      const bad = badAnswer(result, input.request, input.continuation?.text);
       if (bad) {
         throw ApplicationFailure.create({ type: FailureType.BadAnswer, message: `${target.id} (${model.id}): ${bad}`, nonRetryable: true, details: [{ attempt: ctx.info.attempt }] });
       }
@@ -188,7 +193,13 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
   }
 
   const complete = (input: ProviderCallInput, lost?: AbortSignal) =>
-    run(input, false, (adapter, target, model, signal) => adapter.complete({ target, model, request: requestFor(input), signal }), undefined, lost);
+    run(
+      input,
+      false,
+      async (adapter, target, model, signal) => joinContinuation(input, target.kind, await adapter.complete({ target, model, request: requestFor(input, target.kind), signal })),
+      undefined,
+      lost,
+    );
 
   /**
    * A hedged call, all inside this one activity (no extra Temporal round trip when the first
@@ -253,67 +264,8 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     },
 
     async streamProvider(input) {
-      const ctx = Context.current();
-      const idleMs = deps.config.timeouts.streamIdleMs;
-      const idle = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      // Until the first token the workflow's first-token limit applies (it fails over early
-      // when another candidate is left), then the idle limit between chunks.
-      const firstMs = Math.min(input.firstTokenMs ?? idleMs, idleMs);
-      let limitMs = firstMs;
-      const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => idle.abort(), limitMs);
-      };
-      const signal = AbortSignal.any([ctx.cancellationSignal, idle.signal]);
-      let chunks = 0;
-      let partialText = '';
-      const route = { streamTo: input.streamTo };
-      const where = { target: input.target, model: input.model, attempt: ctx.info.attempt };
-      deps.streamSink?.publish(input.jobId, { type: 'start', ...where, ...(input.continuation ? { resumeAt: input.continuation.text.length } : {}) }, route);
-      arm();
-      // Heartbeat on a clock, not only per chunk: the heartbeat proves this worker is alive (and
-      // carries cancellation to us); a silent provider is the idle timer's job.
-      const beat = setInterval(() => ctx.heartbeat({ chunks }), Math.max(200, Math.floor(deps.config.timeouts.heartbeatMs / 3)));
-      try {
-        return await run(
-          input,
-          true,
-          (adapter, target, model, sig, firstToken) =>
-            adapter.stream({ target, model, request: requestFor(input), signal: sig }, (delta) => {
-              if (delta.content && limitMs !== idleMs) limitMs = idleMs;
-              arm();
-              if (delta.content) firstToken();
-              chunks += 1;
-              if (delta.content) partialText += delta.content;
-              ctx.heartbeat({ chunks });
-              if (delta.content) deps.streamSink?.publish(input.jobId, { type: 'delta', content: delta.content, target: target.id, model: model.id, attempt: ctx.info.attempt }, route);
-            }),
-          signal,
-        ).then(
-          (result) => {
-            deps.streamSink?.publish(input.jobId, { type: 'end', ok: true, ...where }, route);
-            return result;
-          },
-          (err: unknown) => {
-            let failure =
-              idle.signal.aborted && !ctx.cancellationSignal.aborted
-                ? ApplicationFailure.create({ type: FailureType.Stalled, message: partialText ? `stream sent nothing for ${idleMs} ms after ${chunks} chunk(s)` : `no first token within ${firstMs} ms`, details: [{ attempt: ctx.info.attempt }] })
-                : err;
-            if (failure instanceof ApplicationFailure) {
-              // The workflow needs to know whether tokens already reached the client: before the
-              // first token it may degrade to buffered mode; after it, a retry here would repeat
-              // text, so the decision (continue elsewhere) is the workflow's.
-              failure = withDetails(failure, { chunks, partialText }, chunks > 0);
-            }
-            deps.streamSink?.publish(input.jobId, { type: 'end', ok: false, error: failure instanceof Error ? failure.message : String(failure), ...where }, route);
-            throw failure;
-          },
-        );
-      } finally {
-        clearTimeout(timer);
-        clearInterval(beat);
-      }
+      const kindOf = (i: ProviderCallInput) => deps.config.targets.find((t) => t.id === i.target)?.kind ?? 'openai';
+      return streamCall(input, { streamIdleMs: deps.config.timeouts.streamIdleMs, heartbeatMs: deps.config.timeouts.heartbeatMs, streamSink: deps.streamSink, kindOf, run });
     },
   };
 }

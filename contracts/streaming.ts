@@ -25,6 +25,25 @@ export const StreamEndSchema = z.object({ type: z.literal('end'), ok: z.boolean(
 export const StreamEventSchema = z.discriminatedUnion('type', [StreamStartSchema, StreamDeltaSchema, StreamEndSchema]);
 export type StreamEvent = z.infer<typeof StreamEventSchema>;
 
+/**
+ * The heartbeat details of a streaming call: its checkpoint. `partialText` is the text this call
+ * delivered (after any continuation it was given), so a retry on another worker continues from
+ * there instead of starting over; it is left out past CHECKPOINT_MAX_CHARS (heartbeats stay small).
+ */
+export const StreamCheckpointSchema = z.object({ chunks: z.number().int().nonnegative(), partialText: z.string().optional() });
+export type StreamCheckpoint = z.infer<typeof StreamCheckpointSchema>;
+
+/** Longest text a checkpoint carries. */
+export const CHECKPOINT_MAX_CHARS = 200_000;
+
+/**
+ * What `GET <streamTo>/internal/streams/<jobId>` answers: the text the job's client has received
+ * so far. Asking also stops the API from relaying the try it was relaying: the asker (a retry of
+ * a lost call) continues from exactly this text.
+ */
+export const DeliveredTextSchema = z.object({ text: z.string() }).strict();
+export type DeliveredText = z.infer<typeof DeliveredTextSchema>;
+
 /** Path of the internal route a worker in another process relays stream events to. */
 export function streamRelayPath(jobId: string): string {
   return `/internal/streams/${encodeURIComponent(jobId)}`;

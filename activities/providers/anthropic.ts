@@ -127,6 +127,7 @@ export function createAnthropicAdapter(target: TargetConfig, apiKey: string): Pr
           case 'content_block_start':
             blocks[ev.index] = { ...(ev.content_block as unknown as Block) };
             if (ev.content_block.type === 'text') blocks[ev.index].text = '';
+            if (ev.content_block.type === 'tool_use') onDelta({ toolCall: true });
             break;
           case 'content_block_delta':
             if (ev.delta.type === 'text_delta') {
@@ -134,6 +135,7 @@ export function createAnthropicAdapter(target: TargetConfig, apiKey: string): Pr
               onDelta({ content: ev.delta.text });
             } else if (ev.delta.type === 'input_json_delta') {
               toolJson.set(ev.index, (toolJson.get(ev.index) ?? '') + ev.delta.partial_json);
+              onDelta({ toolCall: true });
             }
             break;
           case 'message_delta':

@@ -76,6 +76,7 @@ export function createOpenAiAdapter(target: TargetConfig, apiKey: string): Provi
           content += delta.content;
           onDelta({ content: delta.content });
         }
+        if (delta?.tool_calls?.length) onDelta({ toolCall: true });
         for (const t of delta?.tool_calls ?? []) {
           const cur = tools.get(t.index) ?? { id: t.id ?? '', type: 'function' as const, function: { name: '', arguments: '' } };
           if (t.id) cur.id = t.id;

@@ -12,15 +12,20 @@ export interface ProviderCall {
   signal: AbortSignal;
 }
 
-/** A piece of a streamed answer. */
+/** A piece of a streamed answer: text, or a piece of a tool call (its name or arguments). */
 export interface StreamDelta {
   content?: string;
+  /** A tool call is being streamed (not relayed as text, but the provider is at work). */
+  toolCall?: true;
 }
 
 /** A provider adapter: same shape for every provider kind. */
 export interface ProviderAdapter {
   complete(call: ProviderCall): Promise<ProviderCallResult>;
-  /** Streams; `onDelta` runs per chunk (heartbeats, publishing). Resolves with the whole answer. */
+  /**
+   * Streams; `onDelta` runs per text or tool-call chunk (the idle timer, publishing). Resolves
+   * with the whole answer.
+   */
   stream(call: ProviderCall, onDelta: (delta: StreamDelta) => void): Promise<ProviderCallResult>;
 }
 
