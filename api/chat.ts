@@ -1,6 +1,11 @@
 /**
  * `POST /v1/chat/completions`, OpenAI-compatible: any OpenAI client works by changing its base
  * URL. Each call is one durable request workflow, started like a job; errors use OpenAI's shape.
+ *
+ * With an `Idempotency-Key` header the call is idempotent like a job submission: the same key
+ * names the same workflow, so a retried request (an SDK retry after a dropped connection, a client
+ * coming back) attaches to the running job instead of starting a second one, and gets the same
+ * answer; a stream is sent again from its start, or from `Last-Event-ID`.
  */
 import { randomUUID } from 'node:crypto';
 import { Router, type Response } from 'express';
@@ -11,11 +16,13 @@ import type { AiResponse } from '../contracts/response';
 import type { RequestWorkflowInput } from '../contracts/workflow-api';
 import { ChatStream } from './chat-stream';
 import { ApiError, fromZod, sendOpenAiError } from './errors';
+import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, jobIdFor } from './idempotency';
 import { knownModels } from './jobs';
 import { chatCompletionBody, setAnswerHeaders } from './openai-format';
 import { failedOutcome } from './outcome';
 import { startRequestWorkflow, type StartDeps } from './start';
 import type { StreamHub } from './stream-hub';
+import { parseLastEventId } from './stream-position';
 
 export interface ChatDeps extends StartDeps {
   hub: StreamHub;
@@ -24,22 +31,48 @@ export interface ChatDeps extends StartDeps {
   onSubmitted?: (outcome: 'new' | 'existing') => void;
 }
 
-/** Cancels the workflow when the client goes away before its answer was written. */
-function cancelOnDisconnect(res: Response, handle: WorkflowHandle, onGone?: () => void): void {
-  const cancel = () => {
-    onGone?.();
-    handle.cancel().catch(() => undefined); // already finished: nothing to cancel
+/**
+ * How long a job with an Idempotency-Key outlives its client's connection (and keeps its stream
+ * for a replay): why: long enough for the OpenAI SDK's retries (0.5-8 s backoff) or a client's
+ * reconnect to attach to it instead of finding it cancelled.
+ */
+export const RECONNECT_GRACE_MS = 10_000;
+
+/** Counts the requests of this process attached to each job. */
+type Attached = Map<string, number>;
+
+/**
+ * Cancels the workflow when the client goes away before its answer was written. A keyed job is
+ * given RECONNECT_GRACE_MS first, and kept when another request attached to it meanwhile.
+ * `onLastLeave` runs when no request of this process is attached to the job any more.
+ */
+function cancelOnDisconnect(attached: Attached, res: Response, handle: WorkflowHandle, keyed: boolean, hooks: { onGone?: () => void; onLastLeave?: () => void } = {}): void {
+  const id = handle.workflowId;
+  attached.set(id, (attached.get(id) ?? 0) + 1);
+  const cancel = () => handle.cancel().catch(() => undefined); // already finished: nothing to cancel
+  const leave = (finished: boolean) => {
+    const n = (attached.get(id) ?? 1) - 1;
+    if (n > 0) attached.set(id, n);
+    else {
+      attached.delete(id);
+      hooks.onLastLeave?.();
+    }
+    if (finished) return;
+    hooks.onGone?.();
+    if (!keyed) return void cancel();
+    setTimeout(() => {
+      if (!attached.has(id)) void cancel();
+    }, RECONNECT_GRACE_MS).unref();
   };
-  if (res.destroyed) return cancel();
-  res.on('close', () => {
-    if (!res.writableFinished) cancel();
-  });
+  if (res.destroyed) return leave(false);
+  res.once('close', () => leave(res.writableFinished));
 }
 
 /** Routes under /v1/chat. */
 export function chatRouter(deps: ChatDeps): Router {
   const router = Router();
   const models = knownModels(deps.config);
+  const attached: Attached = new Map();
 
   router.post('/completions', async (req, res) => {
     if (!req.is('application/json')) throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the request as JSON with Content-Type: application/json');
@@ -49,34 +82,58 @@ export function chatRouter(deps: ChatDeps): Router {
     if (!models.has(request.model)) {
       return sendOpenAiError(res, 404, ErrorCode.UnknownModel, `The model "${request.model}" does not exist or is not served by any target; GET /v1/models lists them.`, 'model');
     }
-    const id = `job-${randomUUID()}`;
+    const key = checkIdempotencyKey(req.header('idempotency-key'));
+    const id = key === undefined ? `job-${randomUUID()}` : jobIdFor(key);
     res.setHeader('x-stormproof-job-id', id);
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
+    const hash = bodyHash(parsed.data);
+    const start = async () => {
+      const started = await startRequestWorkflow(deps, id, input, key === undefined ? {} : { memo: { [BODY_HASH_MEMO]: hash } });
+      if (key !== undefined) {
+        // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
+        res.setHeader('x-should-retry', 'false');
+        await assertSameBody(started.handle, hash);
+        res.removeHeader('x-should-retry');
+      }
+      deps.onSubmitted?.(started.existing ? 'existing' : 'new');
+      return started.handle;
+    };
     if (request.stream) {
       const streamTo = deps.streamTo();
       if (streamTo) input.streamTo = streamTo;
-      // Subscribe before the start: the first chunks may arrive before start() returns (eager start).
-      const stream = new ChatStream(deps.hub, res, id, request.stream_options?.include_usage === true);
+      const includeUsage = request.stream_options?.include_usage === true;
+      let stream: ChatStream | undefined;
       let handle: WorkflowHandle;
+      if (key === undefined) {
+        // Subscribe before the start: the first chunks may arrive before start() returns (eager start).
+        stream = new ChatStream(deps.hub, res, id, { includeUsage });
+      } else {
+        // Kept from before the start, so this request (or its retry) is replayed the whole stream.
+        deps.hub.retain(id);
+      }
+      const release = () => key !== undefined && deps.hub.release(id, RECONNECT_GRACE_MS);
       try {
-        ({ handle } = await startRequestWorkflow(deps, id, input));
+        handle = await start();
       } catch (err) {
-        stream.close();
+        stream?.close();
+        if (!attached.has(id)) release();
         throw err;
       }
-      deps.onSubmitted?.('new');
-      cancelOnDisconnect(res, handle, () => stream.close());
-      return stream.run(handle);
+      stream ??= new ChatStream(deps.hub, res, id, { includeUsage, resumable: true, from: parseLastEventId(req.header('last-event-id')) });
+      const s = stream;
+      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release });
+      return s.run(handle);
     }
-    const { handle } = await startRequestWorkflow(deps, id, input);
-    deps.onSubmitted?.('new');
-    cancelOnDisconnect(res, handle);
+    const handle = await start();
+    cancelOnDisconnect(attached, res, handle, key !== undefined);
     let result: AiResponse;
     try {
       result = (await handle.result()) as AiResponse;
     } catch (err) {
       if (res.destroyed) return;
       const f = failedOutcome(err);
+      // The gateway already retried and failed over: a client retry would only repeat all that.
+      res.setHeader('x-should-retry', 'false');
       return sendOpenAiError(res, f.status, f.code, f.message, null, { stormproof: { job_id: id, attempts: f.attempts, degradations: f.degradations } });
     }
     if (res.destroyed) return;

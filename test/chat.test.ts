@@ -127,7 +127,8 @@ describe('streaming', () => {
   });
 
   test('tokens sent, then the attempt fails and continuation is off: the stream ends with an error, never as a complete answer', async () => {
-    s.mocks[PRIMARY].setFaults({ stallAfterChunks: 3 });
+    // The role chunk and 7 words: past the 32 characters held back for the answer checks, so text reached the client.
+    s.mocks[PRIMARY].setFaults({ stallAfterChunks: 8 });
     // allowDegradation: false also turns off mid-stream continuation (test/degradation.test.ts has it on).
     const params = { model: 'gpt-4o', messages: user('one two three four five six'), stream: true as const, routing: { allowDegradation: false } };
     const { data: stream, response } = await client.chat.completions.create(params as typeof params & { routing: never }).withResponse();
@@ -232,8 +233,9 @@ describe('client goes away', () => {
 
   test('streaming: leaving mid-stream cancels the workflow; no failover', async () => {
     const before = await cancelledCount();
-    s.mocks[PRIMARY].setFaults({ stallAfterChunks: 3 });
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: user('a b c d e f g'), stream: true });
+    // Past the 32 characters held back for the answer checks, so text reaches the client before the stall.
+    s.mocks[PRIMARY].setFaults({ stallAfterChunks: 12 });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: user('a b c d e f g h i j k l'), stream: true });
     for await (const c of stream) {
       if (c.choices[0]?.delta?.content) break; // break aborts the HTTP request
     }

@@ -99,8 +99,9 @@ test('a stream stalled before any token fails over (a silent target is not asked
 });
 
 test('a stream cut mid-answer continues on another target: the client reads one whole answer', async () => {
-  // The role chunk and three words reach the client, then the primary stalls.
-  s.mocks[OPENAI].setFaults({ stallAfterChunks: 4 });
+  // The role chunk and five words (past the 32 characters held back for the answer checks) reach
+  // the client, then the primary stalls.
+  s.mocks[OPENAI].setFaults({ stallAfterChunks: 6 });
   const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'continue this story please' }], stream: true, stream_options: { include_usage: true } });
   let text = '';
   let last: any;
@@ -121,9 +122,9 @@ test('a stream cut mid-answer continues on another target: the client reads one 
   const d = sp.degradations.find((x: any) => x.kind === 'mode');
   assert.equal(d.from, `stream from ${OPENAI}`);
   assert.equal(d.to, `continued on ${ANTHROPIC}`);
-  assert.match(d.reason, /cut after 18 characters \(ProviderStalled\)/);
+  assert.match(d.reason, /cut after 32 characters \(ProviderStalled\)/);
   const prefill = (s.mocks[ANTHROPIC].stats().lastRequest?.body as any).messages.at(-1);
-  assert.deepEqual(prefill, { role: 'assistant', content: [{ type: 'text', text: 'Echo from gpt-4o:' }] }, 'the next target was asked to continue the text sent so far');
+  assert.deepEqual(prefill, { role: 'assistant', content: [{ type: 'text', text: 'Echo from gpt-4o: continue this' }] }, 'the next target was asked to continue the text sent so far');
 });
 
 
@@ -141,9 +142,10 @@ async function readStream(c: OpenAI, body: Record<string, unknown>) {
 }
 
 test('a stream with tools cut mid-answer is never continued: the client gets the interruption error, the job completes afresh elsewhere', async () => {
-  s.mocks[OPENAI].setFaults({ stallAfterChunks: 4 });
+  // Past the 32 characters held back for the answer checks: text reached the client.
+  s.mocks[OPENAI].setFaults({ stallAfterChunks: 6 });
   const { text, error, jobId } = await readStream(client, { model: 'gpt-4o', messages: [{ role: 'user', content: 'continue this story please' }], tools: TOOLS });
-  assert.equal(text, 'Echo from gpt-4o: ', 'the part that reached the client');
+  assert.equal(text, 'Echo from gpt-4o: continue this ', 'the part that reached the client');
   assert.equal(error?.code, 'STORMPROOF_ERR_STREAM_INTERRUPTED', String(error));
   const j = await s.waitForJob(jobId);
   assert.equal(j.status, 'completed', JSON.stringify(j));
@@ -152,7 +154,7 @@ test('a stream with tools cut mid-answer is never continued: the client gets the
   assert.equal(j.result?.message.content, 'Echo from claude-sonnet-4-20250514: continue this story please');
   const d = j.degradations.find((x) => x.kind === 'mode');
   assert.equal(d?.to, `restarted on ${ANTHROPIC}`);
-  assert.match(d?.reason ?? '', /cut after 18 characters \(ProviderStalled\); a request with tools is never continued/);
+  assert.match(d?.reason ?? '', /cut after 32 characters \(ProviderStalled\); a request with tools is never continued/);
 });
 
 describe('continuation refused', () => {

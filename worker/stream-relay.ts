@@ -3,16 +3,18 @@
  * process; otherwise to the API named by the request's `streamTo`, over ONE chunked HTTP POST per
  * stream attempt (NDJSON lines), authenticated by a token from this process's environment.
  * Relaying is best effort: the API still answers from the workflow result if lines are lost.
+ * A retried stream call asks the same API what the client has received, to continue from there.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { streamRelayPath, type StreamEvent } from '../contracts/streaming';
+import { DeliveredTextSchema, streamRelayPath, type StreamEvent } from '../contracts/streaming';
 import type { StreamSink } from '../activities';
 
 /** The in-process part (the API's StreamHub satisfies it). */
 export interface LocalStreams {
   has(jobId: string): boolean;
   publish(jobId: string, event: StreamEvent): void;
+  delivered?(jobId: string): string | undefined;
 }
 
 export interface RelaySinkOptions {
@@ -23,6 +25,20 @@ export interface RelaySinkOptions {
 }
 
 const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+
+/** How long a retried stream call waits for the API's answer to "what does the client have". */
+const DELIVERED_TIMEOUT_MS = 2_000;
+
+/** GETs the delivered text from the API at `base`; undefined when it cannot tell. */
+async function askDelivered(base: string, jobId: string, token: string): Promise<string | undefined> {
+  const res = await fetch(new URL(streamRelayPath(jobId), base), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(DELIVERED_TIMEOUT_MS) });
+  if (res.status !== 200) {
+    await res.arrayBuffer();
+    return undefined;
+  }
+  const body = DeliveredTextSchema.safeParse(await res.json());
+  return body.success ? body.data.text : undefined;
+}
 
 /** Creates the sink: local hub first, cross-process relay second. */
 export function createRelaySink(opts: RelaySinkOptions): StreamSink {
@@ -62,6 +78,15 @@ export function createRelaySink(opts: RelaySinkOptions): StreamSink {
   }
 
   return {
+    async delivered(jobId, route) {
+      if (opts.local?.has(jobId)) return opts.local.delivered?.(jobId);
+      if (!route.streamTo || !opts.token) return undefined;
+      return askDelivered(route.streamTo, jobId, opts.token).catch((err: unknown) => {
+        opts.log?.warn({ jobId, err: (err as Error).message }, 'stream relay: asking what the client has failed');
+        return undefined;
+      });
+    },
+
     publish(jobId, event, route) {
       if (opts.local?.has(jobId)) return opts.local.publish(jobId, event);
       if (!route.streamTo || !opts.token) return;
