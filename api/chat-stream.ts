@@ -53,7 +53,7 @@ export class ChatStream {
   private synced = false;
   private readonly candidates = new Set<string>();
   private finished = false;
-  private readonly unsubscribe: () => void;
+  private unsubscribe: () => void = () => undefined;
   private readonly writer: ChunkWriter;
   private readonly cursor: TextCursor;
 
@@ -65,7 +65,10 @@ export class ChatStream {
   ) {
     this.writer = new ChunkWriter(jobId, Math.floor(Date.now() / 1000), opts.includeUsage);
     this.cursor = new TextCursor(opts.from);
-    this.unsubscribe = hub.subscribe(jobId, (e) => this.onEvent(e), { replay: opts.resumable, delivered: () => this.delivered() });
+    const off = hub.subscribe(jobId, (e) => this.onEvent(e), { replay: opts.resumable, delivered: () => this.delivered() });
+    // The replay may already have ended this stream (a Last-Event-ID that is not this answer's).
+    if (this.finished) off();
+    else this.unsubscribe = off;
   }
 
   /** Waits for the workflow's outcome and ends the stream; never throws. */
