@@ -90,6 +90,14 @@ export function answerProblem(result: ProviderCallResult, request: Request, befo
   if (!content.trim() && !tools && result.finishReason !== 'content_filter') {
     return `empty answer (finish reason ${result.finishReason}, ${result.usage.completion_tokens} completion tokens)`;
   }
+  // Where JSON was asked, that it does not parse is the most useful thing to say.
+  if (wantsJson(request) && !tools && result.finishReason === 'stop') {
+    try {
+      JSON.parse(content);
+    } catch {
+      return `JSON was asked (response_format ${request.response_format?.type}) and the answer does not parse: ${JSON.stringify(content.slice(0, 60))}`;
+    }
+  }
   const corrupted = replacementChars(content, request);
   if (corrupted) return corrupted;
   const loop = content.length >= 64 ? repetitionLoop(content, 4) : undefined;
@@ -101,13 +109,6 @@ export function answerProblem(result: ProviderCallResult, request: Request, befo
   const used = result.usage.completion_tokens || Math.ceil((result.message.content ?? '').length / 4);
   if (!before && result.finishReason === 'length' && !tools && used < TINY_TOKENS && (asked === undefined || asked > 2 * used)) {
     return `cut by a token limit after ${used} completion tokens although ${asked === undefined ? 'no limit' : `${asked} tokens`} was asked`;
-  }
-  if (wantsJson(request) && !tools && result.finishReason === 'stop') {
-    try {
-      JSON.parse(content);
-    } catch {
-      return `JSON was asked (response_format ${request.response_format?.type}) and the answer does not parse: ${JSON.stringify(content.slice(0, 60))}`;
-    }
   }
   return undefined;
 }
