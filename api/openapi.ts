@@ -47,9 +47,13 @@ export function openApiDocument(version = '0.1.0') {
     paths: {
       '/v1/chat/completions': {
         post: {
-          summary: 'OpenAI-compatible chat completion (stream or not); headers x-stormproof-job-id, -target, -failovers, -degraded',
+          summary: 'OpenAI-compatible chat completion (stream or not); headers x-stormproof-job-id, -target, -failovers, -degraded; optional Idempotency-Key (a retry attaches to the job) and, for a stream, Last-Event-ID (the rest of it)',
+          parameters: [
+            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } },
+            { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^\\d+(\\.[A-Za-z0-9_-]+)?$' } },
+          ],
           requestBody: { required: true, ...json('ChatCompletionRequest') },
-          responses: { '200': { description: 'a chat.completion, or text/event-stream of chat.completion.chunk' }, ...errors('OpenAiError', 400, 401, 404, 429, 502, 503) },
+          responses: { '200': { description: 'a chat.completion, or text/event-stream of chat.completion.chunk' }, ...errors('OpenAiError', 400, 401, 404, 409, 429, 502, 503) },
         },
       },
       '/v1/models': { get: { summary: 'models and tiers the gateway routes to', responses: { '200': { description: 'OpenAI model list' } } } },
