@@ -136,6 +136,7 @@ describe('a retry after the worker was lost mid-stream', () => {
     assert.equal(r.message.content, 'Echo from gpt-4o: tell a story about the sea', "the call's result is its whole part of the answer");
     assert.equal(lastBody(OPENAI).messages.at(-1)?.content, CONTINUE_INSTRUCTION);
     assert.deepEqual(heartbeats[0], { chunks: 1, partialText: 'Echo from gpt-4o: tell a ' }, 'the checkpoint starts from what the client has');
+    assert.equal(r.usage.completion_tokens, 4 + 4, "the lost try's chunks and the continuation's tokens");
   });
 
   test('with nobody to ask, continues from the checkpoint in the heartbeat details', async () => {

@@ -38,6 +38,8 @@ interface ResumePoint {
   base: string;
   /** The client's position (what `start.resumeAt` says). */
   clientAt: number;
+  /** Chunks the lost try delivered (its tokens, for usage: one per streamed chunk). */
+  chunks: number;
 }
 
 /**
@@ -56,7 +58,7 @@ async function resumePoint(input: ProviderCallInput, sink: StreamSink | undefine
   // The checkpoint may lead the client (relay lines lost) but never contradict it.
   const base = client === undefined || saved.startsWith(client) ? saved : client;
   if (base.length === prior.length) return undefined;
-  return { base, clientAt: client?.length ?? base.length };
+  return { base, clientAt: client?.length ?? base.length, chunks: beat.success ? Math.max(1, beat.data.chunks) : 1 };
 }
 
 /** `streamProvider`: see the module comment. */
@@ -116,7 +118,10 @@ export async function streamCall(input: ProviderCallInput, deps: StreamCallDeps)
           });
           text.end();
           const content = text.text || (result.message.tool_calls?.length ? null : '');
-          return { ...result, message: { ...result.message, content } };
+          // The answer includes what the lost try delivered: so does its usage.
+          const lost = resume?.chunks ?? 0;
+          const usage = { ...result.usage, completion_tokens: result.usage.completion_tokens + lost, total_tokens: result.usage.total_tokens + lost };
+          return { ...result, message: { ...result.message, content }, usage };
         },
         AbortSignal.any([ctx.cancellationSignal, idle.signal]),
       )
