@@ -61,7 +61,7 @@ export function messagesRouter(deps: ChatDeps): Router {
       const streamTo = deps.streamTo();
       if (streamTo) input.streamTo = streamTo;
       // Subscribe before the start: the first chunks may arrive before start() returns (eager start).
-      const stream = new ChatStream(deps.hub, new AnthropicEventWriter(res, id).asResponse(), id, true);
+      const stream = new ChatStream(deps.hub, new AnthropicEventWriter(res, id).asResponse(), id, { includeUsage: true });
       let handle: WorkflowHandle;
       try {
         ({ handle } = await startRequestWorkflow(deps, id, input));

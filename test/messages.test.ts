@@ -105,7 +105,8 @@ describe('streaming', () => {
   });
 
   test('tokens sent, then the attempt fails: the stream ends with an error event, never as a complete answer', async () => {
-    s.mocks[PRIMARY].setFaults({ stallAfterChunks: 3 });
+    // The role chunk and 7 words: past the 32 characters held back for the answer checks, so text reached the client.
+    s.mocks[PRIMARY].setFaults({ stallAfterChunks: 8 });
     const body = { model: 'gpt-4o', max_tokens: 100, messages: user('one two three four five six'), stream: true as const, routing: { allowDegradation: false } };
     const { data: stream, response } = await client.messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming).withResponse();
     const jobId = response.headers.get('x-stormproof-job-id')!;
