@@ -38,6 +38,8 @@ describe('answerProblem', () => {
   test('a degenerate loop at the end of the answer', () => {
     const loop = 'Rivers are long. ' + 'I am sorry, I cannot continue. '.repeat(8);
     assert.match(answerProblem(answer(loop, { finishReason: 'length' }), ask()) ?? '', /repeated 8 times/);
+    const chant = 'Here you are: ' + 'alpha bravo charlie delta '.repeat(10);
+    assert.equal(answerProblem(answer(chant), ask()), undefined, 'asked for and ended on its own: not a loop');
   });
 
   test('finish_reason length on a tiny answer nobody asked to be tiny', () => {

@@ -39,7 +39,8 @@ function replacementChars(text: string, request: Request): string | undefined {
 
 /**
  * A degenerate decoding loop: the text ends in one unit (a word, a phrase, a sentence) repeated
- * back to back, the way a model stuck in a repetition loop writes until its token budget runs out.
+ * back to back, the way a model stuck in a repetition loop writes until its token budget runs out
+ * (so a whole answer is judged only when it ended on its token limit).
  * Returns the unit and how much of the text the run covers.
  */
 export function repetitionLoop(text: string, minRepeats: number): { unit: string; repeats: number; covered: number } | undefined {
@@ -100,7 +101,9 @@ export function answerProblem(result: ProviderCallResult, request: Request, befo
   }
   const corrupted = replacementChars(content, request);
   if (corrupted) return corrupted;
-  const loop = content.length >= 64 ? repetitionLoop(content, 4) : undefined;
+  // A loop runs until the token budget does: an answer that repeats itself and ends on its own
+  // (a list, a chant the user asked for) is not one.
+  const loop = content.length >= 64 && result.finishReason === 'length' ? repetitionLoop(content, 4) : undefined;
   if (loop && loop.covered >= content.length / 2) return `${JSON.stringify(loop.unit.slice(0, 40))} repeated ${loop.repeats} times at the end of the answer: a degenerate decoding loop`;
   // A cut a few tokens in, when the caller asked for more (or nothing): the serving side clamps
   // the output (a tiny default like TGI's max_new_tokens, an overloaded deployment cutting short).

@@ -55,3 +55,12 @@ test('continuationRequest: a trimmed prefill, or the text and an instruction', (
     { role: 'user', content: CONTINUE_INSTRUCTION },
   ]);
 });
+
+test('a text that repeats itself: an exact continuation that starts like its end is not taken for a repeat', () => {
+  const cycle = 'alpha bravo charlie delta echo foxtrot golf hotel india juliett ';
+  const so = `Echo from gpt-4o: ${cycle.repeat(6)}alpha bravo `;
+  const rest = `charlie delta echo foxtrot golf hotel india juliett ${cycle.repeat(3)}qz1`;
+  assert.equal(join(so, rest, 'instruction', 7).text, rest, 'nothing lost');
+  // A repeat of the words before the periodic part is still cut.
+  assert.equal(join('The list follows. One two three four five. ', 'One two three four five. Six.', 'instruction').text, 'Six.');
+});

@@ -90,6 +90,19 @@ function matchLoose(expected: string, got: string): Match {
   return { kind: 'full', consumed: j };
 }
 
+/** The longest suffix of `text` equal to the text just before it, shifted by a period (a square). */
+function selfRepeat(text: string): number {
+  const n = text.length;
+  let reach = 0;
+  for (let period = 1; period <= Math.min(MAX_TAIL, Math.floor(n / 2)); period++) {
+    let i = n - period - 1;
+    while (i >= 0 && text[i] === text[i + period]) i--;
+    const covered = n - 1 - i;
+    if (covered >= 2 * period) reach = Math.max(reach, covered - period);
+  }
+  return reach;
+}
+
 /**
  * Joins a continuation to the text the client has, piece by piece as it streams. It holds back
  * only what may still turn out to be an overlap, then releases text. `failure` is set when the
@@ -102,6 +115,12 @@ export class Seam {
   private readonly base: string;
   /** Where a repeat may start in `base`: its start (a restart) and word starts near its end. */
   private readonly starts: number[] = [];
+  /**
+   * The longest overlap the text's own repetition explains: in a text that repeats itself (a
+   * list, a chant, a periodic pattern), an exact continuation starts like the text's end. Such an
+   * overlap is ambiguous and kept (a repeat may stay; no text is lost).
+   */
+  private readonly selfRepeat: number;
   failure?: string;
 
   constructor(
@@ -110,11 +129,13 @@ export class Seam {
   ) {
     this.tail = trailingSpace(delivered);
     this.base = delivered.trimEnd();
+    this.selfRepeat = 0;
     if (mode === 'instruction') {
       const from = Math.max(0, this.base.length - MAX_TAIL);
       for (let p = 0; p <= this.base.length - MIN_OVERLAP; p++) {
         if (p === 0 || (p >= from && /\s/.test(this.base[p - 1]) && !/\s/.test(this.base[p]))) this.starts.push(p);
       }
+      this.selfRepeat = selfRepeat(this.base);
     }
   }
 
@@ -144,7 +165,7 @@ export class Seam {
       }
       if (m.kind === 'full') {
         const length = this.base.length - p;
-        if (!best || length > best.length) best = { consumed: m.consumed, length };
+        if (length > this.selfRepeat && (!best || length > best.length)) best = { consumed: m.consumed, length };
       } else if (p === 0) {
         restartMatched = m.matched;
       }
