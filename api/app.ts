@@ -3,7 +3,10 @@ import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import { ErrorCode } from '../contracts/errors';
 import type { GatewayConfig } from '../config/schema';
-import type { GatewayMetrics } from '../worker/telemetry';
+import { jobsInFlightFromVisibility, type GatewayMetrics } from '../worker/telemetry';
+import { metricsText } from '../worker/metrics-server';
+import { httpTracing, type Tracing } from '../worker/tracing';
+import { warroomRouter } from './warroom';
 import { errorHandler, sendError } from './errors';
 import { jobsRouter } from './jobs';
 import { assertSafeOpenMode, authMiddleware, loadKeys, type ApiKey } from './auth';
@@ -38,6 +41,8 @@ export interface AppDeps {
   streamTo?: () => string | undefined;
   /** Token of the internal stream relay route (from the environment); none: the route refuses all. */
   internalToken?: string;
+  /** OpenTelemetry tracing: one server span per request, the parent of the workflow it starts. */
+  tracing?: Tracing;
 }
 
 /** Builds the express app (not listening). */
@@ -45,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (deps.tracing) app.use(httpTracing(deps.tracing.tracer));
   app.use((req, res, next) => {
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('cache-control', 'no-store');
@@ -64,6 +70,8 @@ export function createApp(deps: AppDeps): Express {
   if (assertSafeOpenMode(deps.config, keys)) {
     deps.log.warn?.({ host: deps.config.api.host }, `no API keys configured: the API is OPEN (loopback only); set auth.keys or ${deps.config.auth.keysEnv} to require keys`);
   }
+  // Public like /metrics (the same numbers): a browser opens it without an API key.
+  app.use('/warroom', warroomRouter({ config: deps.config, metrics: deps.metrics }));
   // Before any body is read: unauthenticated requests are refused cheaply.
   app.use(authMiddleware(keys));
   const hub = deps.hub ?? new StreamHub();
@@ -82,8 +90,10 @@ export function createApp(deps: AppDeps): Express {
     const r = await readiness(deps.client, deps.config.temporal.namespace, deps.taskQueue);
     res.status(r.ready ? 200 : 503).json(r);
   });
+  deps.metrics.setJobsInFlightSource(jobsInFlightFromVisibility(deps.client, deps.taskQueue));
   app.get('/metrics', async (_req, res) => {
-    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    const { contentType, body } = await metricsText(deps.metrics);
+    res.type(contentType).send(body);
   });
   app.use('/v1/jobs', jobListRouter({ client: deps.client, taskQueue: deps.taskQueue }));
   app.use('/v1/jobs', jobEventsRouter({ client: deps.client, pollMs: deps.config.api.eventsPollMs }));

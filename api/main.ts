@@ -3,6 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { loadConfig } from '../config/load';
 import { logger } from '../worker/log';
+import { createMetrics } from '../worker/telemetry';
+import { tracingFromConfig } from '../worker/tracing';
 import { startApiServer } from './server';
 import { relaySettings, relayStartupProblem } from './relay-settings';
 
@@ -13,11 +15,17 @@ async function main(): Promise<void> {
   if (problem) throw new Error(problem);
   const temporal = temporalConnectionOptions(config);
   const connection = await Connection.connect(temporal);
-  const client = new Client({ connection, namespace: config.temporal.namespace });
-  const api = await startApiServer({ config, client, taskQueue: process.env.STORMPROOF_TASK_QUEUE, log: logger });
-  logger.info({ url: api.url, relayUrl: relay.streamToFor(Number(new URL(api.url).port)), relayUrlFrom: relay.urlSource }, 'API listening');
+  const tracing = tracingFromConfig(config);
+  const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
+  // This process's own series (HTTP, jobs, jobs in flight, process) at the API's /metrics.
+  const metrics = createMetrics({ config });
+  const api = await startApiServer({ config, client, metrics, tracing, taskQueue: process.env.STORMPROOF_TASK_QUEUE, log: logger });
+  logger.info({ url: api.url, metrics: `${api.url}/metrics`, relayUrl: relay.streamToFor(Number(new URL(api.url).port)), relayUrlFrom: relay.urlSource }, 'API listening');
   const stop = () => {
-    void api.close().then(() => connection.close());
+    void api
+      .close()
+      .then(() => connection.close())
+      .then(() => tracing?.shutdown());
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

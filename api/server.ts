@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { GatewayConfig } from '../config/schema';
 import { createMetrics, type GatewayMetrics } from '../worker/telemetry';
+import type { Tracing } from '../worker/tracing';
 import { createApp } from './app';
 import { relaySettings } from './relay-settings';
 import { StreamHub } from './stream-hub';
@@ -18,6 +19,8 @@ export interface ApiServerOptions {
   /** Only when this process hosts a worker on the client's connection. */
   eagerStart?: boolean;
   metrics?: GatewayMetrics;
+  /** Server spans for API requests (the client must carry the same tracing's interceptor). */
+  tracing?: Tracing;
   hub?: StreamHub;
   /** 0 picks a free port; default: the config's. */
   port?: number;
@@ -43,7 +46,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     config,
     taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
     eagerStart: opts.eagerStart ?? false,
-    metrics: opts.metrics ?? createMetrics(),
+    metrics: opts.metrics ?? createMetrics({ config }),
+    tracing: opts.tracing,
     log: opts.log ?? console,
     hub,
     internalToken: relay.token,

@@ -106,7 +106,7 @@ describe('loadConfig: shipped configs', () => {
     assert.deepEqual(cfg.auth, { keys: [], keysEnv: 'STORMPROOF_API_KEYS', rateLimitPerMinute: 600 });
     assert.deepEqual(cfg.batches, { concurrency: 4 });
     assert.deepEqual(cfg.callbacks, { secretEnv: 'STORMPROOF_CALLBACK_SECRET', maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 300_000, timeoutMs: 10_000 });
-    assert.deepEqual(cfg.worker, { metricsPort: 9464 });
+    assert.deepEqual(cfg.worker, { metricsPort: 9464, metricsHost: '127.0.0.1' });
     assert.deepEqual(cfg.temporal, { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'stormproof', embedded: true, uiPort: 8233, dataDir: '.data', workflowIdPrefix: '' });
     assert.deepEqual(cfg.tiers, {});
     assert.deepEqual(cfg.routing, { strategy: 'priority', allowDegradation: true, flushIntervalMs: 1_000, refreshIntervalMs: 500, quotaShare: 1, hedgeAfterMs: 'auto', hedgeMinMs: 1_000, hedgeMaxMs: 15_000, hedgeLatencyMultiple: 3 });

@@ -105,7 +105,25 @@ export const GatewayConfigSchema = z
       })
       .strict()
       .prefault({}),
-    worker: z.object({ metricsPort: port.default(9464) }).strict().prefault({}),
+    worker: z
+      .object({
+        /** Where a worker process serves its metrics (gateway and Temporal SDK series); 0 picks a free port. */
+        metricsPort: port.default(9464),
+        /** Address that metrics endpoint listens on: 0.0.0.0 in a container, so Prometheus can reach it. */
+        metricsHost: z.string().min(1).default('127.0.0.1'),
+      })
+      .strict()
+      .prefault({}),
+    /** OpenTelemetry traces (API → workflow → activities → provider call), exported only when configured. */
+    tracing: z
+      .object({
+        /** OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; absent: no tracing. */
+        otlpEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of an OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces' }).optional(),
+        /** `service.name` of the exported spans. */
+        serviceName: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use letters, digits, dot, dash or underscore, e.g. stormproof').default('stormproof'),
+      })
+      .strict()
+      .prefault({}),
     temporal: z
       .object({
         address: z.string().regex(/^[^:\s]+:\d+$/, 'use host:port, e.g. 127.0.0.1:7233').default('127.0.0.1:7233'),

@@ -15,7 +15,9 @@ import { createGatewayWorker } from '../worker/worker';
 import { createMetrics, type GatewayMetrics } from '../worker/telemetry';
 import { logger } from '../worker/log';
 import type { RoutingState } from '../worker/routing-state';
-import { installRuntime } from '../worker/runtime';
+import { installRuntime, installRuntimeWithMetrics } from '../worker/runtime';
+import { serveMetrics, type MetricsServer } from '../worker/metrics-server';
+import { tracingFromConfig, type Tracing } from '../worker/tracing';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -24,8 +26,15 @@ export interface GatewayOptions {
   /** API port; 0 picks a free one. */
   apiPort?: number;
   maxCachedWorkflows?: number;
-  /** Port for the Temporal SDK's own Prometheus metrics (worker). */
-  sdkMetricsPort?: number;
+  /**
+   * Also serve this process's metrics (gateway and Temporal SDK series) on this port, beside the
+   * API's /metrics (which shows the same); 0 picks a free port. Default: not served separately.
+   */
+  metricsPort?: number;
+  /** Export the Temporal SDK's runtime metrics (default: when `metricsPort` is set). */
+  sdkMetrics?: boolean;
+  /** Tracing (default: as the config says, i.e. OTLP when `tracing.otlpEndpoint` is set). */
+  tracing?: Tracing;
 }
 
 export interface RunningGateway {
@@ -35,6 +44,8 @@ export interface RunningGateway {
   routing: RoutingState;
   metrics: GatewayMetrics;
   apiUrl: string;
+  /** The separate metrics endpoint, when `metricsPort` was given. */
+  metricsUrl?: string;
   taskQueue: string;
   stop(): Promise<void>;
 }
@@ -43,9 +54,11 @@ export interface RunningGateway {
 export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
   const { config } = opts;
   const taskQueue = opts.taskQueue ?? config.temporal.taskQueue;
-  installRuntime({ metricsPort: opts.sdkMetricsPort });
+  if (opts.sdkMetrics ?? opts.metricsPort !== undefined) await installRuntimeWithMetrics();
+  else installRuntime();
   const connection = await NativeConnection.connect({ address: opts.address ?? config.temporal.address });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ config });
+  const tracing = opts.tracing ?? tracingFromConfig(config);
   // Streamed chunks: straight into this process's hub, or relayed to the API that waits for them.
   const hub = new StreamHub();
   const relay = relaySettings(config);
@@ -56,11 +69,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     taskQueue,
     metrics,
     maxCachedWorkflows: opts.maxCachedWorkflows,
+    tracing,
     activityDeps: { streamSink: createRelaySink({ token: relay.token, local: hub, log: logger }) },
   });
   const { worker, client, routing } = gw;
   const running = gw.run();
-  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, hub, internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, log: logger });
+  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, hub, internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, tracing, log: logger });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.apiPort ?? config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);
@@ -69,6 +83,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   apiPort = port;
   // Without the relay token, another replica's worker could run this API's streams: say so.
   const unwatch = watchRelayPeers(relay, { client, config, taskQueue, identity: String(worker.options.identity), log: logger });
+  let metricsServer: MetricsServer | undefined;
+  if (opts.metricsPort !== undefined) metricsServer = await serveMetrics(metrics, { host: config.worker.metricsHost, port: opts.metricsPort });
   let stopped: Promise<void> | undefined;
   return {
     client,
@@ -78,6 +94,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     metrics,
     taskQueue,
     apiUrl: `http://${config.api.host}:${port}`,
+    metricsUrl: metricsServer?.url,
     stop() {
       stopped ??= (async () => {
         unwatch();
@@ -86,6 +103,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running.catch(() => undefined);
         await connection.close();
+        await metricsServer?.close();
+        if (!opts.tracing) await tracing?.shutdown();
       })();
       return stopped;
     },

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 300)); // let a stopped orphan release its ports
   await assertPortsFree([
     { port: config.api.port, host: config.api.host, key: 'api.port' },
-    { port: config.worker.metricsPort, host: '127.0.0.1', key: 'worker.metricsPort' },
+    { port: config.worker.metricsPort, host: config.worker.metricsHost, key: 'worker.metricsPort' },
     ...(config.temporal.embedded
       ? [
           { port: Number(tPort), host: tHost, key: 'temporal.address' },
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     // After the mocks (they embed); a failure only costs the sample its vectors, never the start.
     await ensureSampleCollection(config, { log: say }).catch((e: Error) => say(`[stormproof] sample RAG collection: ${e.message}`));
     say('[stormproof] starting the worker and the API (bundling workflows takes a few seconds)…');
-    gateway = await startGateway({ config, sdkMetricsPort: config.worker.metricsPort });
+    gateway = await startGateway({ config, metricsPort: config.worker.metricsPort });
   } catch (err) {
     say(`[stormproof] ${(err as Error).message}`);
     await stop(1);
@@ -112,8 +112,8 @@ async function main(): Promise<void> {
   say('Stormproof is up.');
   say(`  API              ${gateway.apiUrl}   (POST /v1/jobs, GET /v1/jobs/:id)`);
   say(`  Health           ${gateway.apiUrl}/readyz`);
-  say(`  Gateway metrics  ${gateway.apiUrl}/metrics`);
-  say(`  Worker metrics   http://127.0.0.1:${config.worker.metricsPort}/metrics   (Temporal SDK)`);
+  say(`  War room         ${gateway.apiUrl}/warroom`);
+  say(`  Metrics          ${gateway.apiUrl}/metrics   (gateway and Temporal SDK; also ${gateway.metricsUrl})`);
   if (server) say(`  Temporal Web UI  ${server.uiUrl}   (frontend ${server.address})`);
   for (const m of mocks) say(`  mock ${m.kind.padEnd(17)} ${m.origin}   (${m.name}; faults: PUT ${m.origin}/__faults)`);
   say('Ctrl-C stops everything.');

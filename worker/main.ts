@@ -1,12 +1,15 @@
 /** A standalone worker process: `tsx worker/main.ts` (the API may run elsewhere). */
 import { NativeConnection } from '@temporalio/worker';
-import { installRuntime } from './runtime';
+import { installRuntimeWithMetrics } from './runtime';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { loadConfig, checkEnvironment } from '../config/load';
 import { createGatewayWorker } from './worker';
 import { logger } from './log';
 import { createRelaySink } from './stream-relay';
 import { relaySettings, relayStartupProblem } from '../api/relay-settings';
+import { createMetrics } from './telemetry';
+import { serveMetrics } from './metrics-server';
+import { tracingFromConfig } from './tracing';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -14,19 +17,25 @@ async function main(): Promise<void> {
   const relay = relaySettings(config);
   const problem = relayStartupProblem('worker', config, relay);
   if (problem) throw new Error(problem);
+  // Gateway and Temporal SDK series on one endpoint (Prometheus scrapes worker:9464).
+  await installRuntimeWithMetrics();
+  const metrics = createMetrics({ config });
   const metricsPort = Number(process.env.STORMPROOF_WORKER_METRICS_PORT ?? config.worker.metricsPort);
-  installRuntime({ metricsPort: metricsPort > 0 ? metricsPort : undefined });
+  const served = await serveMetrics(metrics, { host: config.worker.metricsHost, port: metricsPort });
+  const tracing = tracingFromConfig(config);
   const temporal = temporalConnectionOptions(config);
   const connection = await NativeConnection.connect(temporal);
-  const gw = await createGatewayWorker({ connection, config, taskQueue: process.env.STORMPROOF_TASK_QUEUE, identity: process.env.STORMPROOF_WORKER_IDENTITY,
+  const gw = await createGatewayWorker({ connection, config, metrics, tracing, taskQueue: process.env.STORMPROOF_TASK_QUEUE, identity: process.env.STORMPROOF_WORKER_IDENTITY,
     // Streamed chunks go to the API process that waits for them (named in the request, token from env).
     activityDeps: { streamSink: createRelaySink({ token: relay.token, log: logger }) },
   });
   const running = gw.run();
-  logger.info({ address: temporal.address, taskQueue: gw.worker.options.taskQueue }, 'worker polling');
+  logger.info({ address: temporal.address, taskQueue: gw.worker.options.taskQueue, metrics: served.url, tracing: config.tracing.otlpEndpoint ?? false }, 'worker polling');
   // The SDK's default shutdown signals (SIGINT, SIGTERM) stop the worker; run() then flushes.
   await running;
   await connection.close();
+  await served.close();
+  await tracing?.shutdown();
 }
 
 main().catch((err) => {

@@ -25,6 +25,8 @@ export interface RoutingStateOptions {
   taskQueue: string;
   workerId: string;
   onTransition?: (target: string, from: BreakerState | undefined, to: BreakerState, view: BreakerPublished) => void;
+  /** Called after an outcome batch reached a target's breaker (stormproof_breaker_signals_total). */
+  onBatchSent?: (target: string) => void;
   onError?: (err: unknown) => void;
 }
 
@@ -50,7 +52,7 @@ export class RoutingState implements RoutingStateSource {
     this.batcher = new OutcomeBatcher(
       opts.workerId,
       (t) => breakerSettingsFor(config, t).slowCallMs,
-      (target, batch) => sendOutcomes(client, config, taskQueue, target, batch),
+      (target, batch) => sendOutcomes(client, config, taskQueue, target, batch).then(() => opts.onBatchSent?.(target)),
       opts.onError,
     );
     this.view = new BreakerView(client, config, {

@@ -1,67 +1,152 @@
 /**
- * Gateway metrics (prom-client). Names start with `stormproof_`. The worker records provider
- * call outcomes; the API records HTTP traffic and jobs. In the embedded stack both share one
- * registry, served at the API's /metrics.
+ * Gateway metrics (prom-client), named the Prometheus way: `stormproof_` prefix, base units
+ * (`_seconds`, `_usd`), `_total` on counters, and only bounded labels (targets, regions and tiers
+ * come from the config; outcomes are failure types). The worker records requests, provider calls
+ * and breakers; the API records HTTP traffic and jobs. The README's Monitoring section lists them.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RequestFinished } from '../workflows/sinks';
+import type { BreakerTransitionEvent, RequestFinished } from '../workflows/sinks';
 import type { BreakerState } from '../contracts/routing';
+import { REQUEST_FAULTS } from '../contracts/failures';
+import type { GatewayConfig } from '../config/schema';
 import type { CallOutcome } from '../activities';
+import type { Client } from '@temporalio/client';
+import { REQUEST_WORKFLOW } from '../contracts/workflow-api';
+import { JOB_WORKFLOW } from '../contracts/callbacks';
+
+/** Token counts of one answer (the provider's `usage`). */
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
 
 export interface GatewayMetrics {
   registry: Registry;
   httpRequests: Counter<'method' | 'route' | 'status'>;
   httpDuration: Histogram<'method' | 'route'>;
   jobsSubmitted: Counter<'outcome'>;
-  providerCalls: Counter<'target' | 'model' | 'outcome' | 'mode'>;
-  providerDuration: Histogram<'target' | 'outcome'>;
-  requests: Counter<'status'>;
-  requestDuration: Histogram<'status'>;
-  failovers: Counter<'from' | 'to' | 'reason'>;
-  degradations: Counter<'kind'>;
-  breakerState: Gauge<'target' | 'state'>;
+  jobsInFlight: Gauge;
+  providerCalls: Counter<'target' | 'region' | 'model' | 'tier' | 'outcome' | 'mode'>;
+  providerDuration: Histogram<'target' | 'region' | 'outcome'>;
+  timeToFirstToken: Histogram<'target' | 'region' | 'tier'>;
+  providerTokens: Counter<'target' | 'model' | 'direction'>;
+  providerCost: Counter<'target' | 'model'>;
+  requests: Counter<'status' | 'tier' | 'region'>;
+  requestDuration: Histogram<'status' | 'tier'>;
+  failovers: Counter<'from' | 'to' | 'reason' | 'tier'>;
+  degradations: Counter<'kind' | 'tier'>;
+  breakerState: Gauge<'target' | 'region' | 'state'>;
   breakerTransitions: Counter<'target' | 'from' | 'to'>;
+  breakerTrips: Counter<'target'>;
   breakerSignals: Counter<'target'>;
+  callbackDeliveries: Counter<'outcome'>;
+  /** Learns target regions, model tiers and prices (label values and cost). */
+  useConfig(config: GatewayConfig): void;
+  /** Where `stormproof_jobs_in_flight` is read from at scrape time (e.g. a visibility count). */
+  setJobsInFlightSource(read: () => Promise<number>): void;
   recordOutcome(o: CallOutcome): void;
   recordFinished(ev: RequestFinished): void;
-  recordBreaker(target: string, from: BreakerState | undefined, to: BreakerState): void;
+  /** The state a process's breaker view sees now (a gauge; transitions come from the breaker). */
+  recordBreakerState(target: string, to: BreakerState): void;
+  recordBreakerTransition(ev: BreakerTransitionEvent): void;
+  recordUsage(target: string, model: string, usage: Usage): void;
 }
 
 const BREAKER_STATES: BreakerState[] = ['closed', 'half-open', 'open'];
+/** Latency buckets in seconds: from a cached answer to a long generation. */
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Any label value outside this shape is reported as "other", so no label can grow unbounded. */
+const LABEL = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+function bounded(v: string | undefined, none = 'none'): string {
+  if (v === undefined || v === '') return none;
+  return LABEL.test(v) ? v : 'other';
+}
 
 /** Creates a registry with every gateway metric (one per process). */
-export function createMetrics(opts: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+export function createMetrics(opts: { defaultMetrics?: boolean; config?: GatewayConfig } = {}): GatewayMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'stormproof_process_' });
-  const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+  const regions = new Map<string, string>();
+  const tiers = new Map<string, string>();
+  const prices = new Map<string, { input: number; output: number }>();
+  let readInFlight: (() => Promise<number>) | undefined;
+  const registers = [registry];
+  const region = (target: string) => regions.get(target) ?? 'unknown';
+  const tierOf = (model: string) => tiers.get(model) ?? 'none';
   const m: GatewayMetrics = {
     registry,
-    httpRequests: new Counter({ name: 'stormproof_http_requests_total', help: 'HTTP requests served by the API', labelNames: ['method', 'route', 'status'], registers: [registry] }),
-    httpDuration: new Histogram({ name: 'stormproof_http_request_duration_seconds', help: 'API response time', labelNames: ['method', 'route'], buckets, registers: [registry] }),
-    jobsSubmitted: new Counter({ name: 'stormproof_jobs_submitted_total', help: 'Jobs accepted (new) or attached to (existing)', labelNames: ['outcome'], registers: [registry] }),
-    providerCalls: new Counter({ name: 'stormproof_provider_calls_total', help: 'Provider calls by outcome ("ok" or the failure type)', labelNames: ['target', 'model', 'outcome', 'mode'], registers: [registry] }),
-    providerDuration: new Histogram({ name: 'stormproof_provider_call_duration_seconds', help: 'Provider call latency', labelNames: ['target', 'outcome'], buckets, registers: [registry] }),
-    requests: new Counter({ name: 'stormproof_requests_total', help: 'AI requests finished, by status (the availability SLI)', labelNames: ['status'], registers: [registry] }),
-    requestDuration: new Histogram({ name: 'stormproof_request_duration_seconds', help: 'End-to-end request latency in the workflow', labelNames: ['status'], buckets, registers: [registry] }),
-    failovers: new Counter({ name: 'stormproof_failovers_total', help: 'Provider switches, by from/to target and reason', labelNames: ['from', 'to', 'reason'], registers: [registry] }),
-    degradations: new Counter({ name: 'stormproof_degradations_total', help: 'Degraded answers, by kind (model, mode, data)', labelNames: ['kind'], registers: [registry] }),
-    breakerState: new Gauge({ name: 'stormproof_breaker_state', help: '1 for the state each target breaker is in (closed, half-open, open)', labelNames: ['target', 'state'], registers: [registry] }),
-    breakerTransitions: new Counter({ name: 'stormproof_breaker_transitions_total', help: 'Breaker transitions seen by this process', labelNames: ['target', 'from', 'to'], registers: [registry] }),
-    breakerSignals: new Counter({ name: 'stormproof_breaker_signals_total', help: 'Outcome batches sent to breaker workflows', labelNames: ['target'], registers: [registry] }),
-    recordFinished(ev) {
-      m.requests.inc({ status: ev.status });
-      m.requestDuration.observe({ status: ev.status }, ev.durationMs / 1000);
-      for (const kind of ev.degradations) m.degradations.inc({ kind });
+    httpRequests: new Counter({ name: 'stormproof_http_requests_total', help: 'HTTP requests served by the API', labelNames: ['method', 'route', 'status'], registers }),
+    httpDuration: new Histogram({ name: 'stormproof_http_request_duration_seconds', help: 'API response time', labelNames: ['method', 'route'], buckets: BUCKETS, registers }),
+    jobsSubmitted: new Counter({ name: 'stormproof_jobs_submitted_total', help: 'Jobs accepted (new) or attached to (existing)', labelNames: ['outcome'], registers }),
+    jobsInFlight: new Gauge({
+      name: 'stormproof_jobs_in_flight',
+      help: 'Request workflows running on this gateway task queue (a visibility count at scrape time)',
+      registers,
+      async collect() {
+        const n = await readInFlight?.().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    }),
+    providerCalls: new Counter({ name: 'stormproof_provider_calls_total', help: 'Provider calls by outcome ("ok" or the failure type)', labelNames: ['target', 'region', 'model', 'tier', 'outcome', 'mode'], registers }),
+    providerDuration: new Histogram({ name: 'stormproof_provider_call_duration_seconds', help: 'Provider call latency', labelNames: ['target', 'region', 'outcome'], buckets: BUCKETS, registers }),
+    timeToFirstToken: new Histogram({ name: 'stormproof_time_to_first_token_seconds', help: 'Streams: time from the call to its first token', labelNames: ['target', 'region', 'tier'], buckets: BUCKETS, registers }),
+    providerTokens: new Counter({ name: 'stormproof_provider_tokens_total', help: 'Tokens of answered provider calls, by direction (input, output)', labelNames: ['target', 'model', 'direction'], registers }),
+    providerCost: new Counter({ name: 'stormproof_provider_cost_usd_total', help: 'What answered provider calls cost, at the configured prices', labelNames: ['target', 'model'], registers }),
+    requests: new Counter({ name: 'stormproof_requests_total', help: 'AI requests finished, by status (the availability SLI: completed vs failed; rejected is the client\'s fault)', labelNames: ['status', 'tier', 'region'], registers }),
+    requestDuration: new Histogram({ name: 'stormproof_request_duration_seconds', help: 'End-to-end request latency in the workflow (the latency SLI)', labelNames: ['status', 'tier'], buckets: BUCKETS, registers }),
+    failovers: new Counter({ name: 'stormproof_failovers_total', help: 'Provider switches, once per switch, by from/to target and reason', labelNames: ['from', 'to', 'reason', 'tier'], registers }),
+    degradations: new Counter({ name: 'stormproof_degradations_total', help: 'Degradations of answered or failed requests, by kind (model, mode, data)', labelNames: ['kind', 'tier'], registers }),
+    breakerState: new Gauge({ name: 'stormproof_breaker_state', help: '1 for the state each target breaker is in (closed, half-open, open)', labelNames: ['target', 'region', 'state'], registers }),
+    breakerTransitions: new Counter({ name: 'stormproof_breaker_transitions_total', help: 'Breaker transitions, counted once by the worker that ran the breaker', labelNames: ['target', 'from', 'to'], registers }),
+    breakerTrips: new Counter({ name: 'stormproof_breaker_trips_total', help: 'Breaker trips (transitions to open)', labelNames: ['target'], registers }),
+    breakerSignals: new Counter({ name: 'stormproof_breaker_signals_total', help: 'Outcome batches sent to breaker workflows', labelNames: ['target'], registers }),
+    callbackDeliveries: new Counter({ name: 'stormproof_callback_deliveries_total', help: 'Callback POST attempts: delivered, or the failure type', labelNames: ['outcome'], registers }),
+    useConfig(config) {
+      for (const t of config.targets) {
+        regions.set(t.id, bounded(t.region, 'unknown'));
+        for (const model of t.models) prices.set(`${t.id}/${model.id}`, model.pricePerMTok);
+      }
+      for (const [tier, models] of Object.entries(config.tiers)) for (const model of models) if (!tiers.has(model)) tiers.set(model, bounded(tier));
     },
-    recordBreaker(target, from, to) {
-      for (const st of BREAKER_STATES) m.breakerState.set({ target, state: st }, st === to ? 1 : 0);
-      if (from !== undefined) m.breakerTransitions.inc({ target, from, to });
+    setJobsInFlightSource(read) {
+      readInFlight = read;
+    },
+    recordFinished(ev) {
+      const tier = bounded(ev.tier);
+      const status = ev.status === 'failed' && ev.errorType && REQUEST_FAULTS.includes(ev.errorType) ? 'rejected' : ev.status;
+      m.requests.inc({ status, tier, region: ev.target ? region(ev.target) : 'none' });
+      m.requestDuration.observe({ status, tier }, ev.durationMs / 1000);
+      for (const kind of ev.degradations) m.degradations.inc({ kind: bounded(kind), tier });
+      for (const s of ev.switches ?? []) m.failovers.inc({ from: bounded(s.from), to: bounded(s.to), reason: bounded(s.reason), tier });
+    },
+    recordBreakerState(target, to) {
+      for (const st of BREAKER_STATES) m.breakerState.set({ target, region: region(target), state: st }, st === to ? 1 : 0);
+    },
+    recordBreakerTransition(ev) {
+      m.breakerTransitions.inc({ target: bounded(ev.target), from: ev.from, to: ev.to });
+      if (ev.to === 'open' && ev.from !== 'open') m.breakerTrips.inc({ target: bounded(ev.target) });
     },
     recordOutcome(o) {
       if (o.inFlight) return;
-      m.providerCalls.inc({ target: o.target, model: o.model, outcome: o.outcome, mode: o.streaming ? 'stream' : 'buffered' });
-      m.providerDuration.observe({ target: o.target, outcome: o.outcome === 'ok' ? 'ok' : 'error' }, o.durationMs / 1000);
+      const where = { target: o.target, region: region(o.target) };
+      m.providerCalls.inc({ ...where, model: o.model, tier: tierOf(o.model), outcome: bounded(o.outcome), mode: o.streaming ? 'stream' : 'buffered' });
+      m.providerDuration.observe({ ...where, outcome: o.outcome === 'ok' ? 'ok' : 'error' }, o.durationMs / 1000);
+      if (o.streaming && o.outcome === 'ok' && o.firstTokenMs !== undefined) m.timeToFirstToken.observe({ ...where, tier: tierOf(o.model) }, o.firstTokenMs / 1000);
+    },
+    recordUsage(target, model, usage) {
+      m.providerTokens.inc({ target, model, direction: 'input' }, usage.prompt_tokens);
+      m.providerTokens.inc({ target, model, direction: 'output' }, usage.completion_tokens);
+      const price = prices.get(`${target}/${model}`);
+      if (price) m.providerCost.inc({ target, model }, (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6);
     },
   };
+  if (opts.config) m.useConfig(opts.config);
   return m;
+}
+
+/** Reads the request and job workflows running on `taskQueue` from Temporal's visibility store. */
+export function jobsInFlightFromVisibility(client: Client, taskQueue: string): () => Promise<number> {
+  const query = `WorkflowType IN ('${REQUEST_WORKFLOW}', '${JOB_WORKFLOW}') AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue.replace(/'/g, "\\'")}'`;
+  return async () => (await client.workflow.count(query)).count;
 }

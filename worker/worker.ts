@@ -11,6 +11,8 @@ import { createActivities, type ActivityDeps, type CallOutcome } from '../activi
 import type { GatewaySinks } from '../workflows/sinks';
 import { RoutingState } from './routing-state';
 import { createMetrics, type GatewayMetrics } from './telemetry';
+import { activityMetrics } from './activity-metrics';
+import type { Tracing } from './tracing';
 import { logger } from './log';
 
 export interface GatewayWorkerOptions {
@@ -27,6 +29,8 @@ export interface GatewayWorkerOptions {
   /** Called for every provider call outcome, after the built-in handling. */
   onOutcome?: (o: CallOutcome) => void;
   workerOptions?: Partial<WorkerOptions>;
+  /** OpenTelemetry tracing (the workflow code is then bundled with Temporal's tracing interceptors). */
+  tracing?: Tracing;
 }
 
 export interface GatewayWorker {
@@ -43,23 +47,35 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
   const { config } = opts;
   const taskQueue = opts.taskQueue ?? config.temporal.taskQueue;
   const metrics = opts.metrics ?? createMetrics();
-  const client = new Client({ connection: opts.connection, namespace: config.temporal.namespace });
+  metrics.useConfig(config);
+  const { tracing } = opts;
+  const client = new Client({ connection: opts.connection, namespace: config.temporal.namespace, ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
   const identity = opts.identity ?? `${process.pid}@${hostname()}`;
   const routing = new RoutingState({
     client,
     config,
     taskQueue,
     workerId: `${identity}/${randomUUID().slice(0, 8)}`,
-    onTransition: (target, from, to, view) => {
-      metrics.recordBreaker(target, from, to);
-      if (from !== undefined) logger.warn({ target, from, to, reason: view.transitions.at(-1)?.reason }, 'breaker transition');
-    },
+    // The view only sets the state gauge: it polls, so it can miss a quick open → half-open → open.
+    // Transitions are counted from what the breaker workflow itself emits (the sink below).
+    onTransition: (target, _from, to) => metrics.recordBreakerState(target, to),
+    onBatchSent: (target) => metrics.breakerSignals.inc({ target }),
     onError: (err) => logger.warn({ err }, 'routing state: Temporal call failed'),
   });
   const sinks: InjectedSinks<GatewaySinks> = {
-    gateway: { requestFinished: { fn: (_info, ev) => metrics.recordFinished(ev) } },
+    gateway: {
+      requestFinished: { fn: (_info, ev) => metrics.recordFinished(ev) },
+      // Sinks are not called on replay: each transition is counted once, by the worker that decided it.
+      breakerTransition: {
+        fn: (_info, ev) => {
+          metrics.recordBreakerTransition(ev);
+          logger.warn({ target: ev.target, from: ev.from, to: ev.to, reason: ev.reason, trips: ev.trips }, 'breaker transition');
+        },
+      },
+    },
   };
-  const workflowSource = opts.workflowBundlePath ?? process.env.STORMPROOF_WORKFLOW_BUNDLE;
+  // A pre-built bundle lacks the tracing interceptors: a tracing worker bundles its own.
+  const workflowSource = tracing ? undefined : (opts.workflowBundlePath ?? process.env.STORMPROOF_WORKFLOW_BUNDLE);
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporal.namespace,
@@ -74,14 +90,13 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
         metrics.recordOutcome(o);
         opts.onOutcome?.(o);
       },
-      hooks: {
-        onCallStart: (input, tokens) => {
-          routing.hooks.onCallStart?.(input, tokens);
-          if (input.failoverFrom) metrics.failovers.inc({ from: input.failoverFrom.target, to: input.target, reason: input.failoverFrom.reason });
-        },
-      },
+      hooks: routing.hooks,
     }),
-    sinks,
+    interceptors: {
+      activity: [...(tracing?.activityInterceptors ?? []), activityMetrics(metrics)],
+      ...(tracing ? { workflowModules: tracing.workflowModules } : {}),
+    },
+    sinks: tracing ? { ...sinks, ...tracing.workflowSinks } : sinks,
     identity,
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     // Local activities extend the workflow task; keep a dead worker's task from holding a job for long.
