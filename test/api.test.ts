@@ -102,6 +102,6 @@ test('healthz, readyz and metrics', async () => {
   assert.deepEqual(ready.body.checks, { temporal: 'ok', worker: 'ok' });
   const metrics = await s.api('/metrics');
   assert.equal(metrics.status, 200);
-  assert.match(metrics.body, /stormproof_provider_calls_total\{target="openai-us-east-1",model="gpt-4o",outcome="ok",mode="buffered"\} \d+/);
+  assert.match(metrics.body, /stormproof_provider_calls_total\{target="openai-us-east-1",region="us-east-1",model="gpt-4o",tier="smart",outcome="ok",mode="buffered"\} \d+/);
   assert.match(metrics.body, /stormproof_http_requests_total/);
 });

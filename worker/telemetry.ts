@@ -66,7 +66,7 @@ function bounded(v: string | undefined, none = 'none'): string {
 /** Creates a registry with every gateway metric (one per process). */
 export function createMetrics(opts: { defaultMetrics?: boolean; config?: GatewayConfig } = {}): GatewayMetrics {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'stormproof_process_' });
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'stormproof_' });
   const regions = new Map<string, string>();
   const tiers = new Map<string, string>();
   const prices = new Map<string, { input: number; output: number }>();

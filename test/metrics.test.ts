@@ -1,0 +1,129 @@
+/**
+ * Every gateway series moves when its event happens, read from the stack's /metrics: requests,
+ * latency and time to first token, provider calls with tokens and cost, failovers once per switch
+ * (a retried failover target is one failover), degradations, breaker transitions and trips as the
+ * breaker emitted them, batches sent to breakers, callbacks, jobs in flight.
+ */
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chat, startTestStack, type TestStack } from './support/stack';
+import { scrape, sum, type Sample } from './support/prom';
+
+let s: TestStack;
+let receiver: http.Server;
+let receiverUrl: string;
+
+before(async () => {
+  process.env.STORMPROOF_CALLBACK_SECRET = 'metrics-test-secret';
+  s = await startTestStack({ edit: (raw) => (raw.callbacks = { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000 }) });
+  receiver = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end());
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+});
+after(async () => {
+  await s?.close();
+  receiver?.closeAllConnections();
+  await new Promise((r) => receiver?.close(r));
+});
+afterEach(() => s.resetFaults());
+
+const metrics = () => scrape(`${s.gateway.apiUrl}/metrics`);
+
+/** Polls /metrics until `done` holds (for counters that move just after the answer, e.g. sent batches). */
+async function until(done: (m: Sample[]) => boolean, what: string, timeoutMs = 10_000): Promise<Sample[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await metrics();
+    if (done(m)) return m;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('a buffered and a streamed request: requests, latency, provider calls, tokens, cost and time to first token move', async () => {
+  const before = await metrics();
+  const buffered = await s.runJob(chat('gpt-4o', 'count me'));
+  const streamed = await s.runJob(chat('gpt-4o', 'stream me', { stream: true }));
+  assert.equal(buffered.status, 'completed');
+  assert.equal(streamed.status, 'completed');
+  const m = await metrics();
+  const delta = (name: string, match: Record<string, string> = {}) => sum(m, name, match) - sum(before, name, match);
+  const where = { target: 'openai-us-east-1', region: 'us-east-1' };
+  assert.equal(delta('stormproof_requests_total', { status: 'completed', region: 'us-east-1' }), 2);
+  assert.equal(delta('stormproof_request_duration_seconds_count', { status: 'completed' }), 2);
+  assert.equal(delta('stormproof_provider_calls_total', { ...where, model: 'gpt-4o', tier: 'smart', outcome: 'ok', mode: 'buffered' }), 1);
+  assert.equal(delta('stormproof_provider_calls_total', { ...where, model: 'gpt-4o', outcome: 'ok', mode: 'stream' }), 1);
+  assert.equal(delta('stormproof_provider_call_duration_seconds_count', { ...where, outcome: 'ok' }), 2);
+  assert.equal(delta('stormproof_time_to_first_token_seconds_count', { ...where, tier: 'smart' }), 1, 'only the stream has a first token');
+  const usage = [buffered, streamed].map((j) => j.result!.usage);
+  const input = usage.reduce((n, u) => n + u.prompt_tokens, 0);
+  const output = usage.reduce((n, u) => n + u.completion_tokens, 0);
+  assert.ok(input > 0 && output > 0);
+  assert.equal(delta('stormproof_provider_tokens_total', { target: 'openai-us-east-1', model: 'gpt-4o', direction: 'input' }), input);
+  assert.equal(delta('stormproof_provider_tokens_total', { target: 'openai-us-east-1', model: 'gpt-4o', direction: 'output' }), output);
+  const cost = (input * 2.5 + output * 10) / 1e6; // gpt-4o's configured price per million tokens
+  assert.ok(Math.abs(delta('stormproof_provider_cost_usd_total', { target: 'openai-us-east-1', model: 'gpt-4o' }) - cost) < 1e-12);
+});
+
+test('a failover target retried three times is one failover; every switch counts once; the model degradation counts', async () => {
+  s.mocks['openai-us-east-1'].setFaults({ down: true });
+  s.mocks['anthropic-eu-west-1'].setFaults({ errorRate: 1, errorStatus: 500 });
+  const before = await metrics();
+  const job = await s.runJob(chat('gpt-4o', 'fail over twice, then degrade'));
+  assert.equal(job.status, 'completed');
+  assert.equal(job.result?.target, 'selfhosted-onprem');
+  const retried = job.attempts.find((a) => a.target === 'anthropic-eu-west-1');
+  assert.equal(retried?.retries, 2, 'the failover target was tried three times');
+  const m = await metrics();
+  const delta = (name: string, match: Record<string, string> = {}) => sum(m, name, match) - sum(before, name, match);
+  assert.equal(delta('stormproof_failovers_total', { from: 'openai-us-east-1', to: 'anthropic-eu-west-1', reason: 'ProviderUnavailable' }), 1);
+  const switches = job.attempts.slice(1).filter((a, i) => a.target !== job.attempts[i].target).length;
+  assert.equal(delta('stormproof_failovers_total'), switches, `one per switch (${job.attempts.map((a) => a.target).join(' → ')})`);
+  assert.equal(delta('stormproof_degradations_total', { kind: 'model' }), job.degradations.filter((d) => d.kind === 'model').length);
+  assert.ok(delta('stormproof_degradations_total', { kind: 'model' }) >= 1);
+  assert.equal(delta('stormproof_provider_calls_total', { target: 'anthropic-eu-west-1', outcome: 'ProviderServerError' }), 6, 'three tries of each Anthropic model');
+});
+
+test('outcome batches sent to the breakers are counted; the state gauge shows each breaker', async () => {
+  const before = await metrics();
+  await s.runJob(chat('gpt-4o', 'one outcome for the breaker'));
+  const m = await until((x) => sum(x, 'stormproof_breaker_signals_total', { target: 'openai-us-east-1' }) > sum(before, 'stormproof_breaker_signals_total', { target: 'openai-us-east-1' }), 'a batch to the openai breaker');
+  assert.equal(sum(m, 'stormproof_breaker_state', { target: 'openai-us-east-1', region: 'us-east-1', state: 'closed' }), 1);
+  assert.equal(sum(m, 'stormproof_breaker_state', { target: 'openai-us-east-1' }), 1, 'one-hot');
+});
+
+test('an operator opening and closing a breaker: two transitions and one trip, each counted once', async () => {
+  const target = 'anthropic-eu-west-1';
+  const before = await metrics();
+  const count = (x: Sample[], from: string, to: string) => sum(x, 'stormproof_breaker_transitions_total', { target, from, to }) - sum(before, 'stormproof_breaker_transitions_total', { target, from, to });
+  assert.equal((await s.api(`/v1/providers/${target}/breaker`, { method: 'POST', json: { action: 'open' } })).status, 202);
+  await until((x) => count(x, 'closed', 'open') >= 1, 'the closed → open transition');
+  assert.equal((await s.api(`/v1/providers/${target}/breaker`, { method: 'POST', json: { action: 'close' } })).status, 202);
+  await until((x) => count(x, 'open', 'closed') >= 1 && sum(x, 'stormproof_breaker_state', { target, state: 'closed' }) === 1, 'the open → closed transition');
+  const m = await metrics();
+  assert.equal(count(m, 'closed', 'open'), 1);
+  assert.equal(count(m, 'open', 'closed'), 1);
+  assert.equal(sum(m, 'stormproof_breaker_trips_total', { target }) - sum(before, 'stormproof_breaker_trips_total', { target }), 1);
+});
+
+test('a delivered callback is counted', async () => {
+  const before = await metrics();
+  const res = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'call me back'), callbackUrl: receiverUrl } });
+  assert.equal(res.status, 202);
+  const m = await until((x) => sum(x, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }) > sum(before, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }), 'the delivery');
+  assert.equal(sum(m, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }) - sum(before, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }), 1);
+});
+
+test('jobs in flight: a held job is counted while it runs, and not after it was cancelled', async () => {
+  s.mocks['openai-us-east-1'].setFaults({ latencyMs: 20_000 });
+  const id = await s.submitJob(chat('gpt-4o', 'hold me'));
+  await until((x) => sum(x, 'stormproof_jobs_in_flight') === 1, 'the held job in flight');
+  assert.equal((await s.api(`/v1/jobs/${id}`, { method: 'DELETE' })).status, 202);
+  assert.equal((await s.waitForJob(id)).status, 'cancelled');
+  await until((x) => sum(x, 'stormproof_jobs_in_flight') === 0, 'no job in flight');
+});
