@@ -36,6 +36,7 @@ export interface GatewayMetrics {
   failovers: Counter<'from' | 'to' | 'reason' | 'tier'>;
   degradations: Counter<'kind' | 'tier'>;
   breakerState: Gauge<'target' | 'region' | 'state'>;
+  targetInfo: Gauge<'target' | 'region' | 'kind' | 'tier'>;
   breakerTransitions: Counter<'target' | 'from' | 'to'>;
   breakerTrips: Counter<'target'>;
   breakerSignals: Counter<'target'>;
@@ -97,6 +98,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
     requestDuration: new Histogram({ name: 'stormproof_request_duration_seconds', help: 'End-to-end request latency in the workflow (the latency SLI)', labelNames: ['status', 'tier'], buckets: BUCKETS, registers }),
     failovers: new Counter({ name: 'stormproof_failovers_total', help: 'Provider switches, once per switch, by from/to target and reason', labelNames: ['from', 'to', 'reason', 'tier'], registers }),
     degradations: new Counter({ name: 'stormproof_degradations_total', help: 'Degradations of answered or failed requests, by kind (model, mode, data)', labelNames: ['kind', 'tier'], registers }),
+    targetInfo: new Gauge({ name: 'stormproof_target_info', help: 'Configured targets: 1 per target and tier it serves (for joins, e.g. "every smart target")', labelNames: ['target', 'region', 'kind', 'tier'], registers }),
     breakerState: new Gauge({ name: 'stormproof_breaker_state', help: '1 for the state each target breaker is in (closed, half-open, open)', labelNames: ['target', 'region', 'state'], registers }),
     breakerTransitions: new Counter({ name: 'stormproof_breaker_transitions_total', help: 'Breaker transitions, counted once by the worker that ran the breaker', labelNames: ['target', 'from', 'to'], registers }),
     breakerTrips: new Counter({ name: 'stormproof_breaker_trips_total', help: 'Breaker trips (transitions to open)', labelNames: ['target'], registers }),
@@ -108,6 +110,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
         for (const model of t.models) prices.set(`${t.id}/${model.id}`, model.pricePerMTok);
       }
       for (const [tier, models] of Object.entries(config.tiers)) for (const model of models) if (!tiers.has(model)) tiers.set(model, bounded(tier));
+      for (const t of config.targets) {
+        for (const tier of new Set(t.models.map((x) => tierOf(x.id)))) m.targetInfo.set({ target: t.id, region: region(t.id), kind: t.kind, tier }, 1);
+      }
     },
     setJobsInFlightSource(read) {
       readInFlight = read;
