@@ -14,6 +14,7 @@ import type { CallOutcome } from '../../activities';
 import { startMockProvider, type MockProvider, type MockProviderOptions } from '../../chaos/mock-provider';
 import { startGateway, type RunningGateway } from '../../scripts/gateway';
 import { testTemporalAddress } from './temporal';
+import type { Tracing } from '../../worker/tracing';
 
 export interface TestStack {
   config: GatewayConfig;
@@ -39,6 +40,8 @@ export interface TestStackOptions {
   edit?: (raw: any) => void;
   /** Options for every mock (e.g. chunkDelayMs). */
   mockOptions?: Partial<MockProviderOptions>;
+  /** OpenTelemetry tracing of the stack (its worker then bundles its own workflow code). */
+  tracing?: Tracing;
 }
 
 /** Raw default config with every target pointed at a fresh mock. */
@@ -73,7 +76,7 @@ export async function startTestStack(opts: TestStackOptions = {}): Promise<TestS
   const address = await testTemporalAddress();
   const { raw, mocks } = await mockedConfig(address, opts.edit, opts.mockOptions);
   const config = parseConfig(raw, 'test');
-  const gateway = await startGateway({ config, apiPort: 0, maxCachedWorkflows: opts.maxCachedWorkflows });
+  const gateway = await startGateway({ config, apiPort: 0, maxCachedWorkflows: opts.maxCachedWorkflows, tracing: opts.tracing });
   const api: TestStack['api'] = async (path, init = {}) => {
     const { json, ...rest } = init;
     const res = await fetch(`${gateway.apiUrl}${path}`, {
