@@ -36,28 +36,39 @@ function quantile(q, now, then) {
   return prevLe;
 }
 
+/** An element; `style` is an object set through the CSSOM (the page's CSP refuses style attributes). */
 function el(tag, attrs = {}, text) {
   const e = tag === 'svg' || ['polyline', 'rect', 'line', 'text', 'g'].includes(tag) ? document.createElementNS(SVG, tag) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'style') Object.assign(e.style, v);
+    else e.setAttribute(k, v);
+  }
   if (text !== undefined) e.textContent = text;
   return e;
+}
+
+/** The time span the charts show: what has been seen so far, from 20 s to five minutes. */
+function span() {
+  const last = history[history.length - 1];
+  return Math.max(20000, Math.min(KEEP_MS, last.at - history[0].at));
 }
 
 /** Line chart of several series of [t, y] points over the kept window. */
 function lineChart(box, series, unit) {
   const w = 600;
   const h = 100;
-  const now = Date.now();
+  const now = history[history.length - 1].at;
+  const window = span();
   const max = Math.max(1e-9, ...series.flatMap((s) => s.points.map((p) => p[1]).filter(Number.isFinite)));
   const svg = el('svg', { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: 'none' });
   svg.appendChild(el('line', { x1: 0, y1: h - 1, x2: w, y2: h - 1, stroke: '#2a3040' }));
   for (const s of series) {
-    const pts = s.points.filter((p) => Number.isFinite(p[1])).map(([t, y]) => `${(w * (1 - (now - t) / KEEP_MS)).toFixed(1)},${(h - 4 - (h - 8) * (y / max)).toFixed(1)}`);
+    const pts = s.points.filter((p) => Number.isFinite(p[1])).map(([t, y]) => `${(w * (1 - (now - t) / window)).toFixed(1)},${(h - 4 - (h - 8) * (y / max)).toFixed(1)}`);
     if (pts.length) svg.appendChild(el('polyline', { points: pts.join(' '), fill: 'none', stroke: s.colour, 'stroke-width': 2, 'vector-effect': 'non-scaling-stroke' }));
   }
   const legend = el('div', { class: 'legend' });
   for (const s of series) {
-    legend.appendChild(el('i', { style: `background:${s.colour}` }));
+    legend.appendChild(el('i', { style: { background: s.colour } }));
     legend.appendChild(document.createTextNode(s.name));
   }
   legend.appendChild(document.createTextNode(`  (max ${unit(max)})`));
@@ -114,7 +125,7 @@ function renderTargets(last, prev) {
       tr.appendChild(el('td', {}, fmt(rate, 1)));
       tr.appendChild(el('td', { class: errors ? 'bad' : '' }, calls ? `${Math.round((100 * errors) / calls)} %` : '–'));
       const bar = el('td');
-      bar.appendChild(el('div', { class: `bar${errors && errors === calls ? ' err' : ''}`, style: `width:${total ? (100 * Math.max(0, rate)) / total : 0}%` }));
+      bar.appendChild(el('div', { class: `bar${errors && errors === calls ? ' err' : ''}`, style: { width: `${total ? (100 * Math.max(0, rate)) / total : 0}%` } }));
       tr.appendChild(bar);
       return tr;
     }),
@@ -124,6 +135,7 @@ function renderTargets(last, prev) {
 function renderTimeline(last) {
   const now = last.at;
   const w = 600;
+  const window = span();
   $('timeline').replaceChildren(
     ...last.targets.map((t) => {
       const row = el('div', { class: 'row', 'data-target': t.id });
@@ -131,9 +143,9 @@ function renderTimeline(last) {
       const svg = el('svg', { viewBox: `0 0 ${w} 16`, preserveAspectRatio: 'none' });
       history.forEach((s, i) => {
         const state = (s.targets.find((x) => x.id === t.id) || {}).breaker;
-        const next = history[i + 1] ? history[i + 1].at : now;
-        const x = w * (1 - (now - s.at) / KEEP_MS);
-        const width = Math.max(1, (w * (next - s.at)) / KEEP_MS);
+        const next = history[i + 1] ? history[i + 1].at : now + POLL_MS;
+        const x = w * (1 - (now - s.at) / window);
+        const width = Math.max(1, (w * (next - s.at)) / window);
         svg.appendChild(el('rect', { x: x.toFixed(1), y: 0, width: width.toFixed(1), height: 16, fill: STATE_COLOURS[state] || '#30363d', 'data-state': state || 'unknown' }));
       });
       row.appendChild(svg);
