@@ -3,7 +3,8 @@ import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle 
 import { REQUEST_WORKFLOW, type RequestWorkflowInput } from '../contracts/workflow-api';
 import type { GatewayConfig } from '../config/schema';
 import { MODEL_KEY, STATUS_KEY } from '../workflows/search-attributes';
-import { equivalentModels } from '../workflows/selector';
+import { equivalentModels, tierOf } from '../workflows/selector';
+import type { AiRequest } from '../contracts/request';
 
 /** What starting a workflow needs. */
 export interface StartDeps {
@@ -12,6 +13,30 @@ export interface StartDeps {
   taskQueue: string;
   /** Eager start: only when this process also hosts a worker on the same connection. */
   eagerStart: boolean;
+}
+
+/** One line for the Web UI's workflow list and header: the model and who may answer it. */
+export function startSummary(request: AiRequest, config: GatewayConfig): string {
+  return `${request.model}${request.stream ? ' (stream)' : ''}: ${equivalentModels(request.model, config.tiers, request.routing?.pinModel).join(' → ')}`;
+}
+
+/**
+ * The Web UI's "Details" of a request (markdown, fixed at start): what was asked and how it may be
+ * served, and where its story is told. No prompt text: history may be encrypted, metadata is not.
+ */
+export function startDetails(request: AiRequest, config: GatewayConfig): string {
+  const r = request.routing ?? {};
+  const tier = tierOf(request.model, config.tiers);
+  const chain = config.degradation.chains[request.model] ?? (tier ? config.degradation.chains[tier] : undefined) ?? [];
+  const degrade = (r.allowDegradation ?? config.routing.allowDegradation) && !r.pinModel;
+  return [
+    `**Request:** ${request.model}${tier ? ` (tier ${tier})` : ''}, ${request.stream ? 'streamed' : 'buffered'}, ${request.messages.length} message(s)${request.tools?.length ? `, ${request.tools.length} tool(s)` : ''}${request.rag ? `, RAG from "${request.rag.collection}"` : ''}`,
+    `**Failover order:** ${equivalentModels(request.model, config.tiers, r.pinModel).join(' → ')} (strategy ${r.strategy ?? config.routing.strategy}${r.pinModel ? ', model pinned' : ''})`,
+    `**Degradation:** ${degrade ? (chain.length ? `then ${chain.join(' → ')}` : 'allowed, no lower model configured') : 'off for this request'}`,
+    `**Limits:** ${r.latencySloMs ? `latency budget ${r.latencySloMs} ms` : `request budget ${config.timeouts.requestMs} ms`}${r.maxCostUsd ? `, at most $${r.maxCostUsd}` : ''}`,
+    '',
+    'The attempts so far: **Current Details**. Each provider call: the Event History (local activities "call …", "failover to …").',
+  ].join('\n');
 }
 
 /** Options of one start. */
@@ -41,7 +66,8 @@ export async function startRequestWorkflow(deps: StartDeps, id: string, input: R
       // A provider call runs as a local activity inside a workflow task; the worker heartbeats
       // the task at 80% of this, which bounds how late a cancel (or a dead worker) is noticed.
       workflowTaskTimeout: '3s',
-      staticSummary: `${request.model}${request.stream ? ' (stream)' : ''}: ${equivalentModels(request.model, deps.config.tiers, request.routing?.pinModel).join(' → ')}`,
+      staticSummary: startSummary(request, deps.config),
+      staticDetails: startDetails(request, deps.config),
       typedSearchAttributes: [
         { key: MODEL_KEY, value: request.model },
         { key: STATUS_KEY, value: 'queued' },
