@@ -107,3 +107,9 @@ test('the activity interceptor counts tokens and cost of answers, and every call
   assert.equal(sum(s, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }), 1);
   assert.equal(sum(s, 'stormproof_callback_deliveries_total', { outcome: 'CallbackRejected' }), 1);
 });
+
+test('target info: one series per configured target and tier it serves', async () => {
+  const s = await samples(createMetrics({ defaultMetrics: false, config }));
+  const info = s.filter((x) => x.name === 'stormproof_target_info').map((x) => `${x.labels.target}/${x.labels.tier}/${x.labels.region}`);
+  assert.deepEqual(info.sort(), ['anthropic-eu-west-1/fast/eu-west-1', 'anthropic-eu-west-1/smart/eu-west-1', 'openai-us-east-1/fast/us-east-1', 'openai-us-east-1/smart/us-east-1', 'selfhosted-onprem/fast/onprem']);
+});
