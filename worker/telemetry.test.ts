@@ -54,11 +54,13 @@ test('breaker transitions and trips count what the breaker emitted; the state ga
   m.recordBreakerTransition({ ...ev, from: 'closed', to: 'open' });
   m.recordBreakerTransition({ ...ev, from: 'open', to: 'half-open', seq: 2 });
   m.recordBreakerTransition({ ...ev, from: 'half-open', to: 'open', seq: 3, trips: 2 });
+  m.recordBreakerTransition({ ...ev, model: 'gpt-4o', from: 'closed', to: 'open', seq: 4 });
   m.recordBreakerState('openai-us-east-1', 'open');
   const s = await samples(m);
   assert.equal(sum(s, 'stormproof_breaker_transitions_total', { target: 'openai-us-east-1' }), 3, 'a quick open → half-open → open is three transitions');
   assert.equal(sum(s, 'stormproof_breaker_transitions_total', { from: 'half-open', to: 'open' }), 1);
-  assert.equal(sum(s, 'stormproof_breaker_trips_total', { target: 'openai-us-east-1' }), 2);
+  assert.equal(sum(s, 'stormproof_breaker_trips_total', { target: 'openai-us-east-1' }), 2, 'a model cell opening is no trip of the target');
+  assert.equal(sum(s, 'stormproof_breaker_model_transitions_total', { target: 'openai-us-east-1', model: 'gpt-4o', from: 'closed', to: 'open' }), 1);
   assert.deepEqual(
     s.filter((x) => x.name === 'stormproof_breaker_state').map((x) => [x.labels.state, x.labels.region, x.value]),
     [

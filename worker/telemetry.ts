@@ -38,6 +38,7 @@ export interface GatewayMetrics {
   breakerState: Gauge<'target' | 'region' | 'state'>;
   targetInfo: Gauge<'target' | 'region' | 'kind' | 'tier'>;
   breakerTransitions: Counter<'target' | 'from' | 'to'>;
+  breakerModelTransitions: Counter<'target' | 'model' | 'from' | 'to'>;
   breakerTrips: Counter<'target'>;
   breakerSignals: Counter<'target'>;
   callbackDeliveries: Counter<'outcome'>;
@@ -101,6 +102,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
     targetInfo: new Gauge({ name: 'stormproof_target_info', help: 'Configured targets: 1 per target and tier it serves (for joins, e.g. "every smart target")', labelNames: ['target', 'region', 'kind', 'tier'], registers }),
     breakerState: new Gauge({ name: 'stormproof_breaker_state', help: '1 for the state each target breaker is in (closed, half-open, open)', labelNames: ['target', 'region', 'state'], registers }),
     breakerTransitions: new Counter({ name: 'stormproof_breaker_transitions_total', help: 'Breaker transitions, counted once by the worker that ran the breaker', labelNames: ['target', 'from', 'to'], registers }),
+    breakerModelTransitions: new Counter({ name: 'stormproof_breaker_model_transitions_total', help: 'Transitions of the per-model cells of a target breaker (one model out while the target serves others)', labelNames: ['target', 'model', 'from', 'to'], registers }),
     breakerTrips: new Counter({ name: 'stormproof_breaker_trips_total', help: 'Breaker trips (transitions to open)', labelNames: ['target'], registers }),
     breakerSignals: new Counter({ name: 'stormproof_breaker_signals_total', help: 'Outcome batches sent to breaker workflows', labelNames: ['target'], registers }),
     callbackDeliveries: new Counter({ name: 'stormproof_callback_deliveries_total', help: 'Callback POST attempts: delivered, or the failure type', labelNames: ['outcome'], registers }),
@@ -129,6 +131,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
       for (const st of BREAKER_STATES) m.breakerState.set({ target, region: region(target), state: st }, st === to ? 1 : 0);
     },
     recordBreakerTransition(ev) {
+      if (ev.model !== undefined) {
+        m.breakerModelTransitions.inc({ target: bounded(ev.target), model: bounded(ev.model), from: ev.from, to: ev.to });
+        return;
+      }
       m.breakerTransitions.inc({ target: bounded(ev.target), from: ev.from, to: ev.to });
       if (ev.to === 'open' && ev.from !== 'open') m.breakerTrips.inc({ target: bounded(ev.target) });
     },
