@@ -133,7 +133,8 @@ function renderTargets(last, prev) {
 }
 
 function renderTimeline(last) {
-  const now = last.at;
+  // The newest snapshot holds until the next poll: the right edge is one poll ahead of it.
+  const now = last.at + POLL_MS;
   const w = 600;
   const window = span();
   $('timeline').replaceChildren(
@@ -143,7 +144,7 @@ function renderTimeline(last) {
       const svg = el('svg', { viewBox: `0 0 ${w} 16`, preserveAspectRatio: 'none' });
       history.forEach((s, i) => {
         const state = (s.targets.find((x) => x.id === t.id) || {}).breaker;
-        const next = history[i + 1] ? history[i + 1].at : now + POLL_MS;
+        const next = history[i + 1] ? history[i + 1].at : now;
         const x = w * (1 - (now - s.at) / window);
         const width = Math.max(1, (w * (next - s.at)) / window);
         svg.appendChild(el('rect', { x: x.toFixed(1), y: 0, width: width.toFixed(1), height: 16, fill: STATE_COLOURS[state] || '#30363d', 'data-state': state || 'unknown' }));
