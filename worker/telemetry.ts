@@ -156,8 +156,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
   return m;
 }
 
-/** Reads the request and job workflows running on `taskQueue` from Temporal's visibility store. */
-export function jobsInFlightFromVisibility(client: Client, taskQueue: string): () => Promise<number> {
+/**
+ * Reads the request and job workflows running on `taskQueue` from Temporal's visibility store, at
+ * most once a second however many scrapes and war-room pages ask.
+ */
+export function jobsInFlightFromVisibility(client: Client, taskQueue: string, maxAgeMs = 1_000): () => Promise<number> {
   const query = `WorkflowType IN ('${REQUEST_WORKFLOW}', '${JOB_WORKFLOW}') AND ExecutionStatus = 'Running' AND TaskQueue = '${taskQueue.replace(/'/g, "\\'")}'`;
-  return async () => (await client.workflow.count(query)).count;
+  let last: { at: number; count: Promise<number> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at >= maxAgeMs) {
+      const count = client.workflow.count(query).then((r) => r.count);
+      last = { at: Date.now(), count };
+      count.catch(() => {
+        if (last?.count === count) last = undefined;
+      });
+    }
+    return last.count;
+  };
 }
