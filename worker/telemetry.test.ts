@@ -41,8 +41,8 @@ test('a finished request counts once by status, tier and region; each switch is 
 
 test('a request the client is at fault for is "rejected", not "failed" (it burns no error budget)', async () => {
   const m = createMetrics({ defaultMetrics: false, config });
-  m.recordFinished({ status: 'failed', errorType: 'ProviderBadRequest', failovers: 0, degradations: [], durationMs: 10 });
-  m.recordFinished({ status: 'failed', errorType: 'AllTargetsFailed', failovers: 0, degradations: [], durationMs: 10 });
+  m.recordFinished({ status: 'failed', errorType: 'ProviderBadRequest', failovers: 0, switches: [], degradations: [], durationMs: 10 });
+  m.recordFinished({ status: 'failed', errorType: 'AllTargetsFailed', failovers: 0, switches: [], degradations: [], durationMs: 10 });
   const s = await samples(m);
   assert.equal(sum(s, 'stormproof_requests_total', { status: 'rejected', region: 'none', tier: 'none' }), 1);
   assert.equal(sum(s, 'stormproof_requests_total', { status: 'failed' }), 1);

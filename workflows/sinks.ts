@@ -19,17 +19,13 @@ export interface RequestFinished {
   target?: string;
   /** The request's failovers: `switches.length` (see contracts/response.ts SwitchSchema). */
   failovers: number;
-  /** Every switch of target, in order (absent in workers older than the war room). */
-  switches?: TargetSwitch[];
-  /** Tier of the requested model, when it has one. */
-  tier?: string;
   /** Failure type of a failed request (a request fault, e.g. a 400, is the client's, not the gateway's). */
   errorType?: string;
   degradations: string[];
   /** Workflow-clock ms from start to finish. */
   durationMs: number;
   /** One entry per failover, in order: target ids, and why the request left `from`. */
-  switches: Array<{ from: string; to: string; reason: string }>;
+  switches: TargetSwitch[];
   /** The tier of the requested model (or the tier itself when one was named), when it has one. */
   tier?: string;
 }
