@@ -24,7 +24,7 @@ const testFiles = readdirSync(join(DIR, 'tests')).filter((f) => f.endsWith('.tes
 const alerts: Array<{ alert: string; labels: { severity: string }; annotations: Record<string, string> }> = parse(readFileSync(join(DIR, 'rules', 'alerts.yml'), 'utf8')).groups.flatMap((g: { rules: unknown[] }) => g.rules);
 
 test('both Prometheus configs (compose and embedded) and their rule files are valid', () => {
-  for (const config of ['prometheus.yml', 'prometheus-embedded.yml']) assert.match(promtool(['check', 'config', config]), /SUCCESS/);
+  for (const config of ['prometheus-compose.yml', 'prometheus-embedded.yml']) assert.match(promtool(['check', 'config', config]), /SUCCESS/);
 });
 
 test('recording rules follow level:metric:operations', () => {

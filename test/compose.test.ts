@@ -78,6 +78,7 @@ test('the compose gateway config is the default config with only its addresses c
   const strip = (raw: any) => {
     const c = structuredClone(raw);
     delete c.api.host;
+    delete c.worker.metricsHost;
     delete c.temporal.address;
     delete c.temporal.embedded;
     delete c.temporal.uiPort;

@@ -45,3 +45,19 @@ test('every panel queries the provisioned data source, and only gateway series o
     }
   }
 });
+
+test('compose wiring: Grafana finds the provisioning and the dashboard where compose mounts them; Prometheus scrapes its services', () => {
+  const root = resolve(__dirname, '..', '..');
+  const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8')).services;
+  const mount = (compose.grafana.volumes as string[]).find((v) => v.startsWith('./monitoring/grafana:'))!.split(':')[1];
+  assert.equal(compose.grafana.environment.GF_PATHS_PROVISIONING, `${mount}/provisioning`);
+  const provider = parse(readFileSync(resolve(__dirname, 'provisioning', 'dashboards', 'stormproof.yml'), 'utf8')).providers[0];
+  assert.equal(provider.options.path, `${mount}/dashboards`);
+  const prom = parse(readFileSync(resolve(__dirname, '..', 'prometheus', 'prometheus-compose.yml'), 'utf8'));
+  const api = prom.scrape_configs.find((s: { job_name: string }) => s.job_name === 'stormproof-api');
+  const worker = prom.scrape_configs.find((s: { job_name: string }) => s.job_name === 'stormproof-worker');
+  assert.deepEqual(api.static_configs[0].targets, ['api:8080']);
+  assert.ok(compose.api.ports.some((p: string) => p.endsWith(':8080')));
+  assert.deepEqual([worker.dns_sd_configs[0].names, worker.dns_sd_configs[0].port], [['worker'], 9464]);
+  assert.equal(compose.worker.environment.STORMPROOF_WORKER_METRICS_PORT, '9464');
+});
