@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { MockProvider } from '../chaos/mock-provider';
@@ -26,6 +27,8 @@ before(async () => {
   const cfg = await mockedConfig(await testTemporalAddress());
   mocks = cfg.mocks;
   const config = parseConfig(cfg.raw, 'test');
+  // Worker and API share the stream relay token (a standalone worker refuses to start without one).
+  process.env[config.api.internalTokenEnv] = randomUUID();
   const port = await freePort();
   workerMetrics = `http://127.0.0.1:${port}/metrics`;
   worker = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, '..', 'worker', 'main.ts')], {
