@@ -66,17 +66,22 @@ describe('OutcomeBatcher', () => {
         maxFailureRun: 3,
         byType: { ProviderServerError: 2, ProviderTimeout: 1 },
         totalMs: 1_950,
+        successes: 1,
+        // The timeout is the target's; the two 5xx are the model's (a success, a 5xx, a 5xx after the timeout).
+        targetRuns: { failures: 1, successes: 1, trailingFailures: 1, leadingFailures: 0, maxFailureRun: 1 },
+        byModel: { m: { calls: 4, ...{ failures: 2, successes: 1, trailingFailures: 2, leadingFailures: 0, maxFailureRun: 2 } } },
       },
     ]);
     const noRuns = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
+    const oneSuccess = { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
     assert.deepEqual(sentTo(f, 't2'), [
-      { worker: 'worker-1', from: T0 + 5, to: T0 + 5, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 200 },
+      { worker: 'worker-1', from: T0 + 5, to: T0 + 5, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 200, successes: 1, targetRuns: oneSuccess, byModel: { m: { calls: 1, ...oneSuccess } } },
     ]);
   });
 
   test('outcomes that say nothing about the target are ignored', async () => {
     const f = setup();
-    for (const o of ['cancelled', FailureType.BadRequest, FailureType.ContentPolicy, FailureType.RateLimited]) f.batcher.record(outcome('t1', o, 10_000), T0);
+    for (const o of ['cancelled', FailureType.BadRequest, FailureType.ContentPolicy]) f.batcher.record(outcome('t1', o, 10_000), T0);
     await f.batcher.flush();
     assert.deepEqual(f.sent, []);
     assert.equal(f.batcher.sent, 0);
@@ -236,9 +241,10 @@ describe('OutcomeBatcher', () => {
     await f.batcher.flush();
     assert.equal(f.sent.length, 3);
     const noRuns = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
+    const oneSuccess = { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
     assert.deepEqual(f.sent[2], {
       target: 't1',
-      batch: { worker: 'worker-1', from: T0 + 2_000, to: T0 + 2_000, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 100 },
+      batch: { worker: 'worker-1', from: T0 + 2_000, to: T0 + 2_000, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 100, successes: 1, targetRuns: oneSuccess, byModel: { m: { calls: 1, ...oneSuccess } } },
     });
   });
 
@@ -293,6 +299,10 @@ describe('OutcomeBatcher', () => {
         maxFailureRun: 3,
         byType: { ProviderServerError: 1, ProviderTimeout: 2 },
         totalMs: 3_100,
+        successes: 1,
+        // The two timeouts are the target's run; the 5xx is the model's, broken by nothing after it.
+        targetRuns: { failures: 2, successes: 1, trailingFailures: 2, leadingFailures: 0, maxFailureRun: 2 },
+        byModel: { m: { calls: 4, ...{ failures: 1, successes: 1, trailingFailures: 1, leadingFailures: 0, maxFailureRun: 1 } } },
       },
     });
     assert.equal(f.batcher.sent, 2);
@@ -318,6 +328,9 @@ describe('OutcomeBatcher', () => {
         maxFailureRun: 5,
         byType: { ProviderUnavailable: 5 },
         totalMs: 50,
+        successes: 0,
+        targetRuns: { failures: 5, successes: 0, trailingFailures: 5, leadingFailures: 5, maxFailureRun: 5 },
+        byModel: { m: { calls: 5, ...{ failures: 0, successes: 0, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 } } },
       },
     ]);
   });

@@ -30,7 +30,7 @@ export function replayWorkerOptions(source: ReplaySource = {}): ReplayWorkerOpti
   return {
     ...(source.code ? { workflowBundle: { code: source.code } } : bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: source.workflowsPath ?? require.resolve('../workflows') }),
     // The same sinks production injects; never called on replay, but registered so the code finds them.
-    sinks: { gateway: { requestFinished: { fn: () => undefined } } } satisfies import('@temporalio/worker').InjectedSinks<GatewaySinks>,
+    sinks: { gateway: { requestFinished: { fn: () => undefined }, breakerTransition: { fn: () => undefined } } } satisfies import('@temporalio/worker').InjectedSinks<GatewaySinks>,
     replayName: 'stormproof-replay',
   };
 }

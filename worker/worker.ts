@@ -55,9 +55,14 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
       if (from !== undefined) logger.warn({ target, from, to, reason: view.transitions.at(-1)?.reason }, 'breaker transition');
     },
     onError: (err) => logger.warn({ err }, 'routing state: Temporal call failed'),
+    onStale: (target, ageMs, why) => logger.warn({ target, ageMs, why }, 'breaker view unknown: routing on this worker\'s own outcomes until it moves again'),
   });
   const sinks: InjectedSinks<GatewaySinks> = {
-    gateway: { requestFinished: { fn: (_info, ev) => metrics.recordFinished(ev) } },
+    gateway: {
+      requestFinished: { fn: (_info, ev) => metrics.recordFinished(ev) },
+      // Each breaker transition once, from the worker that ran the breaker's task (the war-room's feed).
+      breakerTransition: { fn: (_info, ev) => void (ev.model === undefined && metrics.recordBreaker(ev.target, ev.from, ev.to)) },
+    },
   };
   const workflowSource = opts.workflowBundlePath ?? process.env.STORMPROOF_WORKFLOW_BUNDLE;
   const worker = await Worker.create({

@@ -3,6 +3,7 @@
  * after the activation, and not again on replay.
  */
 import { proxySinks, type Sinks } from '@temporalio/workflow';
+import type { BreakerState } from '../contracts/routing';
 
 /** One request's end, for the metrics. */
 export interface RequestFinished {
@@ -19,9 +20,27 @@ export interface RequestFinished {
   tier?: string;
 }
 
+/**
+ * One breaker transition (of the target, or of one of its models when `model` is set), exported
+ * by the breaker workflow itself: once, by the worker that ran the workflow task, never on replay.
+ * `seq` numbers a breaker's transitions in order (target's and models' together), so a consumer
+ * can drop the rare repeat of a retried workflow task.
+ */
+export interface BreakerTransitionEvent {
+  target: string;
+  model?: string;
+  from: BreakerState;
+  to: BreakerState;
+  reason: string;
+  at: number;
+  seq: number;
+  trips: number;
+}
+
 export interface GatewaySinks extends Sinks {
   gateway: {
     requestFinished(ev: RequestFinished): void;
+    breakerTransition(ev: BreakerTransitionEvent): void;
   };
 }
 
