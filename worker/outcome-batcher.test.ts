@@ -388,4 +388,54 @@ describe('OutcomeBatcher', () => {
     await f.batcher.stop();
     assert.equal(f.sent.length, 1);
   });
+
+  test('a 429 counts for nothing but carries its cool-down, so every worker stays away (5 s without Retry-After)', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', FailureType.RateLimited, 10, { retryAfterS: 30 }), T0);
+    f.batcher.record(outcome('t2', FailureType.RateLimited, 10), T0);
+    await f.batcher.flush();
+    const [t1] = sentTo(f, 't1');
+    assert.deepEqual([t1.calls, t1.failures, t1.successes, t1.coolDownUntil], [0, 0, 0, T0 + 30_000]);
+    assert.equal(sentTo(f, 't2')[0].coolDownUntil, T0 + 5_000);
+  });
+
+  test('model-scoped failures run per model; connection-level ones run for the target', async () => {
+    const f = setup();
+    const o = (model: string, result: string) => outcome('t1', result, 100, { model });
+    f.batcher.record(o('gpt-4o', FailureType.ServerError), T0);
+    f.batcher.record(o('gpt-4o-mini', 'ok'), T0 + 1);
+    f.batcher.record(o('gpt-4o', FailureType.NotFound), T0 + 2);
+    f.batcher.record(o('gpt-4o', FailureType.BadAnswer), T0 + 3);
+    f.batcher.record(o('gpt-4o-mini', FailureType.Unavailable), T0 + 4);
+    f.batcher.record(o('gpt-4o', FailureType.Unavailable), T0 + 5);
+    await f.batcher.flush();
+    const [b] = sentTo(f, 't1');
+    // gpt-4o: three model failures in a row (the connection failure after them is the target's).
+    assert.deepEqual(b.byModel!['gpt-4o'], { calls: 4, failures: 3, successes: 0, trailingFailures: 3, leadingFailures: 3, maxFailureRun: 3 });
+    assert.deepEqual(b.byModel!['gpt-4o-mini'], { calls: 2, failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 });
+    // The target: a success (gpt-4o-mini) first, then two connection failures in a row.
+    assert.deepEqual(b.targetRuns, { failures: 2, successes: 1, trailingFailures: 2, leadingFailures: 0, maxFailureRun: 2 });
+    assert.equal(b.failures, 5);
+  });
+
+  test('an in-flight notice is neither a success nor a failure; a slow success is no trial success', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', 'slow', 1_000, { inFlight: true }), T0);
+    await f.batcher.flush();
+    assert.deepEqual([sentTo(f, 't1')[0].successes, sentTo(f, 't1')[0].targetRuns!.successes], [0, 0]);
+    f.batcher.record(outcome('t1', 'ok', 1_200, { slowReported: true }), T0 + 300);
+    await f.batcher.flush();
+    const done = sentTo(f, 't1')[1];
+    assert.deepEqual([done.calls, done.successes, done.targetRuns!.successes], [0, 0, 1]);
+  });
+
+  test('a merged-back batch joins each model’s runs across the seam', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', FailureType.ServerError, 100, { model: 'gpt-4o' }), T0);
+    f.failNext.add('t1');
+    await f.batcher.flush();
+    f.batcher.record(outcome('t1', FailureType.ServerError, 100, { model: 'gpt-4o' }), T0 + 1_000);
+    await f.batcher.flush();
+    assert.deepEqual(sentTo(f, 't1')[0].byModel!['gpt-4o'], { calls: 2, failures: 2, successes: 0, trailingFailures: 2, leadingFailures: 2, maxFailureRun: 2 });
+  });
 });
