@@ -52,6 +52,15 @@ function sourceOf(deps: ProvidersDeps): ProviderSource {
   };
 }
 
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** Per-model breakers as the operator sees them (times as ISO strings, like the target's). */
+function modelsView(models: NonNullable<BreakerPublished['models']>) {
+  return Object.fromEntries(
+    Object.entries(models).map(([id, m]) => [id, { ...m, since: iso(m.since), retryAt: iso(m.retryAt), transitions: m.transitions.slice(-5).map((x) => ({ ...x, at: iso(x.at) })) }]),
+  );
+}
+
 /** One target as the operator sees it. */
 function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: string) {
   const t = deps.config.targets.find((x) => x.id === targetId)!;
@@ -76,7 +85,7 @@ function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: str
       recentTransitions: (view?.transitions ?? []).slice(-5).map((x) => ({ ...x, at: new Date(x.at).toISOString() })),
       ...(stale ? { unknownBecause: stale.why } : {}),
       ...(view?.halfOpen ? { halfOpen: view.halfOpen } : {}),
-      ...(view?.models ? { models: view.models } : {}),
+      ...(view?.models ? { models: modelsView(view.models) } : {}),
     },
     window: {
       seconds: settings.windowMs / 1000,

@@ -85,7 +85,7 @@ type Transition = { at: string; from: string; to: string; reason: string };
 /** The primary's recorded transitions (the target's, or one model's) since `since`. */
 async function transitionsSince(since: number, model?: string): Promise<Transition[]> {
   const b = (await provider(PRIMARY)).breaker;
-  const list: Transition[] = model ? (b.models?.[model]?.transitions ?? []).map((t: any) => ({ ...t, at: new Date(t.at).toISOString() })) : b.recentTransitions;
+  const list: Transition[] = model ? (b.models?.[model]?.transitions ?? []) : b.recentTransitions;
   return list.filter((t) => Date.parse(t.at) >= since);
 }
 

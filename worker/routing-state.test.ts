@@ -237,4 +237,30 @@ describe('RoutingState', () => {
     r.record({ target: 'selfhosted-onprem', model: 'llama-3.1-8b', outcome: 'ok', durationMs: 1, streaming: false });
     assert.equal(r.overlay('selfhosted-onprem').breaker, 'closed');
   });
+
+  test('routing snapshots take no half-open trial (they did: any snapshot read used one up)', async () => {
+    const f = fakeClient();
+    const cfg = config((raw) => (raw.breaker = { probes: false, halfOpenTrials: 2 }));
+    const r = new RoutingState({ client: f.client, config: cfg, taskQueue: 'q', workerId: 'w' });
+    f.memos.set(breakerIdFor(cfg, PRIMARY), view({ state: 'half-open', since: T0 + 1, halfOpen: { mode: 'trials', trials: 2 } }));
+    await r.view.refresh();
+    for (let i = 0; i < 10; i++) assert.equal(r.overlay(PRIMARY).breaker, 'half-open', `snapshot ${i}`);
+    r.hooks.onCallStart?.({ target: PRIMARY, model: 'gpt-4o-mini', request: { model: 'gpt-4o-mini', messages: [] }, jobId: 'j' }, 10);
+    r.hooks.onCallStart?.({ target: PRIMARY, model: 'gpt-4o-mini', request: { model: 'gpt-4o-mini', messages: [] }, jobId: 'j' }, 10);
+    assert.equal(r.overlay(PRIMARY).breaker, 'open');
+    refused(() => r.hooks.onCallStart?.({ target: PRIMARY, model: 'gpt-4o-mini', request: { model: 'gpt-4o-mini', messages: [] }, jobId: 'j' }, 10));
+  });
+
+  test('latency: this worker’s figure while fresh (streams by their first token), then the probe’s', async () => {
+    const f = fakeClient();
+    const cfg = config();
+    let now = T0;
+    const r = new RoutingState({ client: f.client, config: cfg, taskQueue: 'q', workerId: 'w', now: () => now });
+    f.memos.set(breakerIdFor(cfg, PRIMARY), view({ probe: { healthy: true, latencyEwmaMs: 400 } }));
+    await r.view.refresh();
+    r.record({ target: PRIMARY, model: 'gpt-4o', outcome: 'ok', durationMs: 8_000, streaming: true, firstTokenMs: 120 });
+    assert.equal(r.overlay(PRIMARY).latencyMs, 120, 'a long healthy stream is judged by its first token');
+    now = T0 + 60_000;
+    assert.equal(r.overlay(PRIMARY).latencyMs, 400, 'an avoided target does not keep its old figure forever');
+  });
 });

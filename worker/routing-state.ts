@@ -33,6 +33,8 @@ export interface RoutingStateOptions {
   onError?: (err: unknown) => void;
   /** A breaker view turned unknown (see worker/breaker-view.ts). */
   onStale?: (target: string, ageMs: number, why: string) => void;
+  /** The clock (tests pass their own). */
+  now?: () => number;
 }
 
 interface Ewma {
@@ -60,11 +62,13 @@ export class RoutingState implements RoutingStateSource {
   private settingsSentAt = new Map<string, number>();
   private readonly hashes: Map<string, string>;
   private stopped = false;
+  private readonly now: () => number;
   /** Resolves once the breakers were ensured (start-up keeps retrying in the background). */
   ready: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: RoutingStateOptions) {
     const { client, config, taskQueue } = opts;
+    this.now = opts.now ?? Date.now;
     this.quota = new QuotaTracker(config.targets, config.routing.quotaShare);
     this.trials = new TrialGate(config);
     this.hashes = new Map(config.targets.map((t) => [t.id, settingsHash(breakerSettings(config, t.id))]));
@@ -120,7 +124,7 @@ export class RoutingState implements RoutingStateSource {
     const mine = this.hashes.get(target);
     // Only breakers that publish a hash run code that understands the settings signal.
     if (view.settingsHash === undefined || view.settingsHash === mine) return;
-    const now = Date.now();
+    const now = this.now();
     if (now - (this.settingsSentAt.get(target) ?? 0) < SETTINGS_RESEND_MS) return;
     this.settingsSentAt.set(target, now);
     sendSettings(this.opts.client, this.opts.config, target).catch((err: unknown) => this.opts.onError?.(err));
@@ -129,7 +133,7 @@ export class RoutingState implements RoutingStateSource {
   /** Every call outcome passes here. */
   record(o: CallOutcome): void {
     this.batcher.record(o);
-    const now = Date.now();
+    const now = this.now();
     if (o.outcome === 'ok' && !o.inFlight) {
       if (!o.streaming) ewma(this.callLatency, o.target, o.durationMs, now);
       else if (o.firstTokenMs !== undefined) ewma(this.ttft, o.target, o.firstTokenMs, now);
@@ -155,7 +159,7 @@ export class RoutingState implements RoutingStateSource {
 
   private fresh(map: Map<string, Ewma>, target: string): number | undefined {
     const e = map.get(target);
-    return e && Date.now() - e.at < LATENCY_FRESH_MS ? e.value : undefined;
+    return e && this.now() - e.at < LATENCY_FRESH_MS ? e.value : undefined;
   }
 
   overlay(target: string): TargetOverlay {
@@ -165,7 +169,7 @@ export class RoutingState implements RoutingStateSource {
     // Fresh local figures first (non-streaming calls; else first tokens); else the probe's.
     const latencyMs = callLatency ?? ttft ?? view?.probe.latencyEwmaMs;
     const local = this.quota.coolDownUntil(target);
-    const shared = view?.coolDownUntil !== undefined && view.coolDownUntil > Date.now() ? view.coolDownUntil : undefined;
+    const shared = view?.coolDownUntil !== undefined && view.coolDownUntil > this.now() ? view.coolDownUntil : undefined;
     const coolDownUntil = local === undefined ? shared : shared === undefined ? local : Math.max(local, shared);
     const modelHealth = this.modelHealth(target, view);
     return {
