@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { breakerSettingsFor, healthUrlFor, type GatewayConfig, type ModelConfig, type TargetConfig } from '../config/schema';
-import type { ModelProbe, ProbePlan, ProbeResult } from '../contracts/breaker';
+import { PROBE_QUESTION, type ModelProbe, type ProbePlan, type ProbeResult } from '../contracts/breaker';
 import { FailureType } from '../contracts/failures';
 import { ADAPTERS, classifyProviderError, type AdapterFactory, type ProviderAdapter } from './providers';
 import type { ProbeActivities } from './types';
@@ -19,9 +19,9 @@ const PROBE_CAP_MS = 9_000;
 /** Room for the nonce in any model's answer (the mocks echo the whole question back). */
 const PROBE_MAX_TOKENS = 32;
 
-/** The question of a known-answer call and how its answer is checked. */
+/** The question of a known-answer call. */
 export function knownAnswerQuestion(nonce: string): string {
-  return `Reply with exactly this code and nothing else: ${nonce}`;
+  return `${PROBE_QUESTION}${nonce}`;
 }
 
 /** One model's verdict, plus whether its failure says something about the whole target. */

@@ -74,6 +74,14 @@ export interface BreakerSettings {
   probeEvidence?: ProbeEvidence;
 }
 
+/** The question of a known-answer probe call; the model must repeat the nonce after it. */
+export const PROBE_QUESTION = 'Reply with exactly this code and nothing else: ';
+
+/** Whether a prompt is a probe's known-answer question (so drills can tell probes from users). */
+export function isProbeQuestion(text: string): boolean {
+  return /^Reply with exactly this code and nothing else: sp[0-9a-f]+$/.test(text.trim());
+}
+
 /** What a probe could judge: a model's answer, only a health endpoint, or nothing. */
 export type ProbeEvidence = 'model' | 'health' | 'none';
 
