@@ -45,7 +45,10 @@ export interface BreakerSettings {
   /** First open period; doubles on each re-trip from half-open, up to maxCooldownMs. */
   cooldownMs: number;
   maxCooldownMs: number;
-  /** Successful trial calls (or one passing probe) needed in half-open to close. */
+  /**
+   * Half-open: known-answer calls per model a probe makes, all of which must pass (when the probe
+   * decides), or successful trial calls needed to close (when trials decide).
+   */
   halfOpenTrials: number;
   /** Run active health probes at all. */
   probes: boolean;
