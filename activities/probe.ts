@@ -14,7 +14,7 @@ import type { ProbeActivities } from './types';
 
 /** The health endpoint's own time limit. */
 const HEALTH_TIMEOUT_MS = 5_000;
-/** No probe call runs past this, below the probe activity's 10 s start-to-close timeout. */
+/** No probe runs past this, below the probe activity's 10 s start-to-close timeout. */
 const PROBE_CAP_MS = 9_000;
 /** Room for the nonce in any model's answer (the mocks echo the whole question back). */
 const PROBE_MAX_TOKENS = 32;
@@ -58,10 +58,10 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
   };
 
   /** One known-answer call: the answer must hold the nonce, its first token (or answer) must come within slowMs. */
-  async function knownAnswer(target: TargetConfig, model: ModelConfig, slowMs: number, outer: AbortSignal): Promise<{ ok: boolean; latencyMs: number; error?: string; targetWide?: boolean }> {
+  async function knownAnswer(target: TargetConfig, model: ModelConfig, slowMs: number, outer: AbortSignal, capMs: number): Promise<{ ok: boolean; latencyMs: number; error?: string; targetWide?: boolean }> {
     const code = nonce();
     const late = new AbortController();
-    const signal = AbortSignal.any([outer, late.signal, AbortSignal.timeout(PROBE_CAP_MS)]);
+    const signal = AbortSignal.any([outer, late.signal, AbortSignal.timeout(Math.max(1, capMs))]);
     const request = { model: model.id, messages: [{ role: 'user' as const, content: knownAnswerQuestion(code) }], max_tokens: PROBE_MAX_TOKENS, temperature: 0 };
     const streams = model.capabilities.streaming;
     const t0 = performance.now();
@@ -95,8 +95,8 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
     }
   }
 
-  async function probeModel(target: TargetConfig, model: ModelConfig, calls: number, slowMs: number, signal: AbortSignal): Promise<ModelVerdict> {
-    const runs = await Promise.all(Array.from({ length: calls }, () => knownAnswer(target, model, slowMs, signal)));
+  async function probeModel(target: TargetConfig, model: ModelConfig, calls: number, slowMs: number, signal: AbortSignal, capMs: number): Promise<ModelVerdict> {
+    const runs = await Promise.all(Array.from({ length: calls }, () => knownAnswer(target, model, slowMs, signal, capMs)));
     const failed = runs.find((r) => !r.ok);
     return {
       model: model.id,
@@ -136,7 +136,9 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
         return { at, ok: false, latencyMs: 0, evidence: 'none', error: 'nothing to probe: no health URL and syntheticProbe is off (unknown, never a pass)' };
       }
       const slowMs = plan?.slowCallMs ?? breakerSettingsFor(deps.config, target.id).slowCallMs;
-      const verdicts = await Promise.all(modelsOf(target, plan).map((m) => probeModel(target, m, Math.max(1, plan?.calls ?? 1), slowMs, cancelled)));
+      // The whole probe stays within PROBE_CAP_MS, health check included.
+      const capMs = PROBE_CAP_MS - (performance.now() - t0);
+      const verdicts = await Promise.all(modelsOf(target, plan).map((m) => probeModel(target, m, Math.max(1, plan?.calls ?? 1), slowMs, cancelled, capMs)));
       const models: ModelProbe[] = verdicts.map(({ targetWide: _t, ...v }) => v);
       // The target fails on a connection-level failure, or when every model probed failed; one
       // model failing while another answers is that model's fault (ProbeResult.models says which).
