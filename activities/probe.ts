@@ -61,7 +61,7 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
   async function knownAnswer(target: TargetConfig, model: ModelConfig, slowMs: number, outer: AbortSignal, capMs: number): Promise<{ ok: boolean; latencyMs: number; error?: string; targetWide?: boolean }> {
     const code = nonce();
     const late = new AbortController();
-    const signal = AbortSignal.any([outer, late.signal, AbortSignal.timeout(Math.max(1, capMs))]);
+    const signal = AbortSignal.any([outer, late.signal, AbortSignal.timeout(Math.max(1, Math.floor(capMs)))]);
     const request = { model: model.id, messages: [{ role: 'user' as const, content: knownAnswerQuestion(code) }], max_tokens: PROBE_MAX_TOKENS, temperature: 0 };
     const streams = model.capabilities.streaming;
     const t0 = performance.now();
