@@ -88,13 +88,6 @@ export function isProbeQuestion(text: string): boolean {
 /** What a probe could judge: a model's answer, only a health endpoint, or nothing. */
 export type ProbeEvidence = 'model' | 'health' | 'none';
 
-/**
- * Failure types one model of a target can cause while its other models work (5xx, model not
- * found, useless or malformed answers): they count in that model's breaker. Connection-level and
- * latency failures (unavailable, auth, timeout, stall, slow calls) count in the target's.
- */
-export const MODEL_SCOPED_FAILURES: readonly string[] = ['ProviderServerError', 'ProviderNotFound', 'ProviderBadAnswer', 'ProviderMalformed'];
-
 /** Runs of failures in a row among one scope's calls (the target's, or one model's). */
 export interface FailureRuns {
   /** Failures of this scope. */

@@ -3,8 +3,8 @@
  * flush interval, so a breaker's signal rate (and history) grows with time, not with traffic.
  */
 import type { CallOutcome } from '../activities';
-import { MODEL_SCOPED_FAILURES, type FailureRuns, type ModelCounts, type OutcomeBatch } from '../contracts/breaker';
-import { BREAKER_IGNORED, FailureType } from '../contracts/failures';
+import type { FailureRuns, ModelCounts, OutcomeBatch } from '../contracts/breaker';
+import { BREAKER_IGNORED, FailureType, MODEL_SCOPED_FAILURES } from '../contracts/failures';
 
 /** Outcomes that say nothing about the target's health. */
 const IGNORED = new Set<string>(BREAKER_IGNORED);
