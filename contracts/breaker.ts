@@ -247,6 +247,8 @@ export interface BreakerPublished {
   workers?: number;
   /** A 429's Retry-After reported by any worker: every worker keeps new requests away until then. */
   coolDownUntil?: number;
+  /** When that cool-down was last reported (a worker that cleared its cool-downs since ignores it). */
+  coolDownSince?: number;
   /** Per-model breakers of the models seen (a one-model outage opens the model, not the target). */
   models?: Record<string, ModelPublished>;
 }

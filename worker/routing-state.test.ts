@@ -263,4 +263,19 @@ describe('RoutingState', () => {
     now = T0 + 60_000;
     assert.equal(r.overlay(PRIMARY).latencyMs, 400, 'an avoided target does not keep its old figure forever');
   });
+
+  test('a shared 429 cool-down reported before this worker cleared its cool-downs is forgotten with them', async () => {
+    const f = fakeClient();
+    const cfg = config();
+    const r = new RoutingState({ client: f.client, config: cfg, taskQueue: 'q', workerId: 'w' });
+    const until = Date.now() + 30_000;
+    f.memos.set(breakerIdFor(cfg, PRIMARY), view({ coolDownUntil: until, coolDownSince: Date.now() - 1 }));
+    await r.view.refresh();
+    assert.equal(r.overlay(PRIMARY).coolDownUntil, until);
+    r.quota.clearCoolDowns();
+    assert.equal(r.overlay(PRIMARY).coolDownUntil, undefined);
+    f.memos.set(breakerIdFor(cfg, PRIMARY), view({ coolDownUntil: until, coolDownSince: Date.now() + 1 }));
+    await r.view.refresh();
+    assert.equal(r.overlay(PRIMARY).coolDownUntil, until, 'one reported after the clear holds');
+  });
 });

@@ -168,9 +168,7 @@ export class RoutingState implements RoutingStateSource {
     const ttft = this.fresh(this.ttft, target);
     // Fresh local figures first (non-streaming calls; else first tokens); else the probe's.
     const latencyMs = callLatency ?? ttft ?? view?.probe.latencyEwmaMs;
-    const local = this.quota.coolDownUntil(target);
-    const shared = view?.coolDownUntil !== undefined && view.coolDownUntil > this.now() ? view.coolDownUntil : undefined;
-    const coolDownUntil = local === undefined ? shared : shared === undefined ? local : Math.max(local, shared);
+    const coolDownUntil = this.coolDownUntil(target, view);
     const modelHealth = this.modelHealth(target, view);
     return {
       breaker: this.breakerFor(target, view),
@@ -182,6 +180,14 @@ export class RoutingState implements RoutingStateSource {
       quota: this.quota.left(target),
       ...(modelHealth ? { modelHealth } : {}),
     };
+  }
+
+  /** This worker's 429 cool-down or one another worker reported through the breaker (unless cleared since), the later. */
+  private coolDownUntil(target: string, view: BreakerPublished | undefined): number | undefined {
+    const local = this.quota.coolDownUntil(target);
+    const reported = view?.coolDownUntil !== undefined && (view.coolDownSince ?? Infinity) > this.quota.clearedAt;
+    const shared = reported && view.coolDownUntil! > this.now() ? view.coolDownUntil : undefined;
+    return local === undefined ? shared : shared === undefined ? local : Math.max(local, shared);
   }
 
   /** Per-model states that differ from "closed and healthy" (the selector skips only those models). */
@@ -199,6 +205,6 @@ export class RoutingState implements RoutingStateSource {
     const view = this.view.get(target);
     const stale = this.view.staleness(target);
     const latency = this.fresh(this.callLatency, target) ?? this.fresh(this.ttft, target);
-    return { view, stale, lastView: this.view.last(target), latencyMs: latency, coolDownUntil: this.quota.coolDownUntil(target) ?? view?.coolDownUntil, quota: this.quota.left(target) };
+    return { view, stale, lastView: this.view.last(target), latencyMs: latency, coolDownUntil: this.coolDownUntil(target, view), quota: this.quota.left(target) };
   }
 }

@@ -43,8 +43,9 @@ export interface MachineState extends Cell {
   models?: Record<string, ModelCell>;
   /** Revision 3: workers that sent batches, with when they last did (pruned to the window). */
   workers?: Record<string, number>;
-  /** Revision 3: a 429 cool-down reported by a worker, for every worker. */
+  /** Revision 3: a 429 cool-down reported by a worker, for every worker, and when it was last reported. */
   coolDownUntil?: number;
+  coolDownSince?: number;
   /** Revision 3: a probe should start now (half-open began, a model opened, a reset). */
   probeDue?: boolean;
   /** Revision 3: when the last probe started (carried across continue-as-new). */
@@ -139,7 +140,10 @@ function batchCurrent(m: MachineState, b: OutcomeBatch, now: number, s: RunSetti
   const run = runs ? applyRuns(m, runs) : applyBatchRuns(m, b, s);
   applyModelBatch(m, b, now, s);
   (m.workers ??= {})[b.worker] = now;
-  if (b.coolDownUntil !== undefined) m.coolDownUntil = Math.max(m.coolDownUntil ?? 0, Math.min(b.coolDownUntil, now + s.maxCooldownMs));
+  if (b.coolDownUntil !== undefined) {
+    m.coolDownUntil = Math.max(m.coolDownUntil ?? 0, Math.min(b.coolDownUntil, now + s.maxCooldownMs));
+    m.coolDownSince = Math.min(b.to, now);
+  }
   if (m.forced) return;
   if (m.state === 'closed') {
     const out = modelsOut(m);
@@ -211,6 +215,7 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: RunSetti
         if (currentRules(s)) {
           m.models = {};
           m.coolDownUntil = undefined;
+          m.coolDownSince = undefined;
           m.probeDue = true;
         }
       } else if (ev.action === 'open') {
@@ -231,7 +236,7 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: RunSetti
         if (!m.forced && tickCell(m, m, now, s, MAX_TRANSITIONS)) m.probeDue = true;
         tickModels(m, now, s);
         for (const [w, at] of Object.entries(m.workers ?? {})) if (now - at >= s.windowMs) delete m.workers![w];
-        if (m.coolDownUntil !== undefined && m.coolDownUntil <= now) m.coolDownUntil = undefined;
+        if (m.coolDownUntil !== undefined && m.coolDownUntil <= now) m.coolDownUntil = m.coolDownSince = undefined;
       }
       // A full quiet window after recovering forgets old trips, so the cooldown shrinks again.
       if (!m.forced && m.state === 'closed' && m.trips > 0 && now - m.since >= s.windowMs) m.trips = 0;
@@ -306,7 +311,7 @@ export function publish(m: MachineState, s: RunSettings, now: number): BreakerPu
     ...view,
     ...(m.state === 'half-open' ? { halfOpen: { mode: probeDecides(s) ? 'probe' : 'trials', trials: s.halfOpenTrials, ...(m.halfOpenUntil !== undefined ? { until: m.halfOpenUntil } : {}) } } : {}),
     ...(workers ? { workers } : {}),
-    ...(m.coolDownUntil !== undefined && m.coolDownUntil > now ? { coolDownUntil: m.coolDownUntil } : {}),
+    ...(m.coolDownUntil !== undefined && m.coolDownUntil > now ? { coolDownUntil: m.coolDownUntil, coolDownSince: m.coolDownSince } : {}),
     ...(models ? { models } : {}),
   };
 }
