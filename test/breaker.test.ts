@@ -319,6 +319,19 @@ test('slow first token: streamed probes keep it open, and no user request is spe
   await reset(PRIMARY);
 });
 
+test('a stream with no first token is the target’s stall, not a 5xx of its model (a latency fault is the target’s)', async () => {
+  await reset(PRIMARY);
+  const since = Date.now();
+  s.mocks[PRIMARY].setFaults({ ttftMs: 5_000 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'first token?', { stream: true })), 60_000);
+  assert.equal(job.status, 'completed');
+  const mine = seen.filter((x) => x.at >= since && x.o.target === PRIMARY && !x.o.inFlight).map((x) => x.o.outcome);
+  assert.ok(mine.includes('ProviderStalled'), JSON.stringify(mine));
+  assert.ok(!mine.includes('ProviderServerError'), `the SDK's abort error is not taken for a 5xx: ${JSON.stringify(mine)}`);
+  await waitFor(async () => (await provider(PRIMARY)).window.consecutiveFailures >= 1, 'the target’s run of failures to count it');
+  await reset(PRIMARY);
+});
+
 // Last: it replaces the stack's gateway, as a rolling restart with an edited config would.
 test('a config change of breaker.* reaches the running breaker: the restarted worker sends its settings', async () => {
   await reset(PRIMARY);
