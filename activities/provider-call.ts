@@ -127,6 +127,8 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     signal?: AbortSignal,
     /** Aborted when this call lost a hedge: reported as a (slow) cancellation, not a fault. */
     lost?: AbortSignal,
+    /** Aborted when a stream went silent: reported as a stall (the target's fault), not by the SDK's abort error. */
+    stalled?: AbortSignal,
   ): Promise<ProviderCallResult> {
     const ctx = Context.current();
     const { target, model, adapter } = resolve(input);
@@ -185,6 +187,10 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
         // Report a cancellation as one, so the workflow does not take it for a provider fault.
         report('cancelled');
         throw new CancelledFailure(`provider call to ${target.id} cancelled`);
+      }
+      if (stalled?.aborted) {
+        report(FailureType.Stalled);
+        throw err;
       }
       const failure = err instanceof ApplicationFailure ? withDetails(err, { attempt: ctx.info.attempt }) : classifyProviderError(err, ctx.info.attempt, maxRetryAfterS);
       report(failure.type ?? 'Error', (failure.details?.[0] as ProviderFailureDetails | undefined)?.retryAfterS);

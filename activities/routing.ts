@@ -3,9 +3,12 @@ import type { GatewayConfig } from '../config/schema';
 import type { RoutingSnapshot, TargetInfo } from '../contracts/routing';
 import type { RoutingActivities } from './types';
 
+/** The live part of a target in the snapshot. */
+export type TargetOverlay = Partial<Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'callLatencyMs' | 'ttftMs' | 'coolDownUntil' | 'quota' | 'modelHealth'>>;
+
 /** Live routing state a worker may know about (filled by breakers and probes). */
 export interface RoutingStateSource {
-  overlay(targetId: string): Partial<Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'callLatencyMs' | 'ttftMs' | 'coolDownUntil' | 'quota'>>;
+  overlay(targetId: string): TargetOverlay;
 }
 
 /** The static part of the snapshot, derived once from the config. */

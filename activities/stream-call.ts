@@ -20,6 +20,9 @@ export type RunCall = (
   streaming: boolean,
   body: (a: ProviderAdapter, t: TargetConfig, m: ModelConfig, signal: AbortSignal, firstToken: () => void) => Promise<ProviderCallResult>,
   signal?: AbortSignal,
+  lost?: AbortSignal,
+  /** Aborted when the stream went silent: the breakers hear a stall, not the SDK's abort error. */
+  stalled?: AbortSignal,
 ) => Promise<ProviderCallResult>;
 
 /** What the streaming call needs from its activity factory. */
@@ -124,6 +127,8 @@ export async function streamCall(input: ProviderCallInput, deps: StreamCallDeps)
           return { ...result, message: { ...result.message, content }, usage };
         },
         AbortSignal.any([ctx.cancellationSignal, idle.signal]),
+        undefined,
+        idle.signal,
       )
       .then(
         (result) => {

@@ -2,7 +2,7 @@
  * Activity interfaces, as types only: workflows import this file with `import type`, so no
  * activity code ends up in the workflow bundle.
  */
-import type { ProbeResult } from '../contracts/breaker';
+import type { ProbePlan, ProbeResult } from '../contracts/breaker';
 import type { ProviderCallInput, ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
 
 /** Calls to a provider target. */
@@ -20,8 +20,11 @@ export interface RoutingActivities {
 
 /** Active health checks. */
 export interface ProbeActivities {
-  /** The target's health endpoint plus a tiny synthetic call. */
-  probeTarget(target: string): Promise<ProbeResult>;
+  /**
+   * The target's health endpoint plus known-answer calls of its models (`plan`; without one, as
+   * breakers recorded before it asked: its last model, once).
+   */
+  probeTarget(target: string, plan?: ProbePlan): Promise<ProbeResult>;
 }
 
 /** Delivering job results to callback URLs. */

@@ -26,6 +26,8 @@ export interface ProvidersDeps {
 /** Where the breakers' published decisions come from, and what this process observed itself. */
 interface ProviderSource {
   breaker(target: string): BreakerPublished | undefined;
+  /** Why this process treats the breaker's view as unknown (worker/breaker-view.ts), if it does. */
+  stale(target: string): { ageMs: number; why: string } | undefined;
   refreshedAt(): number;
   /** Brings the breaker decisions up to date (at most one Temporal read per refresh interval). */
   fresh(): Promise<void>;
@@ -35,13 +37,14 @@ interface ProviderSource {
 function sourceOf(deps: ProvidersDeps): ProviderSource {
   const { routing } = deps;
   if (routing) {
-    return { breaker: (t) => routing.describe(t).view, refreshedAt: () => routing.view.refreshedAt, fresh: async () => undefined, local: (t) => routing.describe(t) };
+    return { breaker: (t) => routing.describe(t).view, stale: (t) => routing.view.staleness(t), refreshedAt: () => routing.view.refreshedAt, fresh: async () => undefined, local: (t) => routing.describe(t) };
   }
   // An API-only process: the breakers' memos, read on demand (an idle API polls nothing).
   const view = new BreakerView(deps.client, deps.config);
   const maxAgeMs = deps.config.routing.refreshIntervalMs;
   return {
     breaker: (t) => view.get(t),
+    stale: (t) => view.staleness(t),
     refreshedAt: () => view.refreshedAt,
     fresh: async () => {
       if (Date.now() - view.refreshedAt > maxAgeMs) await view.refresh();
@@ -49,10 +52,20 @@ function sourceOf(deps: ProvidersDeps): ProviderSource {
   };
 }
 
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** Per-model breakers as the operator sees them (times as ISO strings, like the target's). */
+function modelsView(models: NonNullable<BreakerPublished['models']>) {
+  return Object.fromEntries(
+    Object.entries(models).map(([id, m]) => [id, { ...m, since: iso(m.since), retryAt: iso(m.retryAt), transitions: m.transitions.slice(-5).map((x) => ({ ...x, at: iso(x.at) })) }]),
+  );
+}
+
 /** One target as the operator sees it. */
 function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: string) {
   const t = deps.config.targets.find((x) => x.id === targetId)!;
   const view = source.breaker(targetId);
+  const stale = source.stale(targetId);
   const { latencyMs, coolDownUntil, quota } = source.local?.(targetId) ?? {};
   const settings = breakerSettingsFor(deps.config, targetId);
   return {
@@ -70,6 +83,9 @@ function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: str
       retryAt: view?.retryAt ? new Date(view.retryAt).toISOString() : undefined,
       trips: view?.trips ?? 0,
       recentTransitions: (view?.transitions ?? []).slice(-5).map((x) => ({ ...x, at: new Date(x.at).toISOString() })),
+      ...(stale ? { unknownBecause: stale.why } : {}),
+      ...(view?.halfOpen ? { halfOpen: view.halfOpen } : {}),
+      ...(view?.models ? { models: modelsView(view.models) } : {}),
     },
     window: {
       seconds: settings.windowMs / 1000,

@@ -49,11 +49,15 @@ export const BreakerSettingsSchema = z
     cooldownMs: z.number().int().positive().default(10_000),
     maxCooldownMs: z.number().int().positive().default(300_000),
     halfOpenTrials: z.number().int().min(1).default(3),
+    /** Half-open with no decision this long ends (closed after good trials, else open again). */
+    halfOpenTimeoutMs: z.number().int().positive().default(20_000),
     /** Run active health probes at all. */
     probes: z.boolean().default(true),
     probeIntervalMs: z.number().int().positive().default(15_000),
     probeOpenIntervalMs: z.number().int().positive().default(2_000),
     continueAsNewAfterEvents: z.number().int().min(50).default(2_000),
+    /** The breaker republishes its memo at least this often; a view that stops moving is treated as unknown. */
+    publishIntervalMs: z.number().int().min(100).default(5_000),
   })
   .strict();
 export type BreakerSettingsConfig = z.infer<typeof BreakerSettingsSchema>;

@@ -75,6 +75,11 @@ export interface FailureTraits {
   retryable: boolean;
   /** Counts as a failure in the target's breaker window. */
   countsForBreaker: boolean;
+  /**
+   * One model of a target can cause it while the target's other models work: it counts in that
+   * model's breaker instead of the target's (workflows/breaker-models.ts).
+   */
+  modelScoped: boolean;
   /** The request itself is at fault: end the request, no failover. */
   requestFault: boolean;
   /** Nobody could take the call (down or busy), as opposed to "it went wrong there". */
@@ -91,6 +96,7 @@ export interface FailureTraits {
 }
 
 const provider = (t: Partial<FailureTraits> & Pick<FailureTraits, 'retryable' | 'countsForBreaker'>): FailureTraits => ({
+  modelScoped: false,
   requestFault: false,
   unreachable: false,
   streamingFault: false,
@@ -103,6 +109,7 @@ const provider = (t: Partial<FailureTraits> & Pick<FailureTraits, 'retryable' | 
 const gateway = (httpStatus: number, code: ErrorCodeName, t: Partial<FailureTraits> = {}): FailureTraits => ({
   retryable: false,
   countsForBreaker: false,
+  modelScoped: false,
   requestFault: false,
   unreachable: false,
   streamingFault: false,
@@ -115,16 +122,16 @@ const gateway = (httpStatus: number, code: ErrorCodeName, t: Partial<FailureTrai
 export const FAILURE_TABLE: Readonly<Record<AnyFailureName, FailureTraits>> = {
   ProviderUnavailable: provider({ retryable: false, countsForBreaker: true, unreachable: true }),
   ProviderTimeout: provider({ retryable: false, countsForBreaker: true }),
-  ProviderServerError: provider({ retryable: true, countsForBreaker: true, streamingFault: true }),
+  ProviderServerError: provider({ retryable: true, countsForBreaker: true, modelScoped: true, streamingFault: true }),
   ProviderRateLimited: provider({ retryable: true, countsForBreaker: false, unreachable: true }),
   ProviderBadRequest: provider({ retryable: false, countsForBreaker: false, requestFault: true, httpStatus: 400, code: ErrorCode.ProviderRejected }),
   ProviderContextLength: provider({ retryable: false, countsForBreaker: false, httpStatus: 400, code: ErrorCode.ContextLengthExceeded }),
   ProviderAuth: provider({ retryable: false, countsForBreaker: true }),
-  ProviderNotFound: provider({ retryable: false, countsForBreaker: true }),
+  ProviderNotFound: provider({ retryable: false, countsForBreaker: true, modelScoped: true }),
   ProviderContentPolicy: provider({ retryable: false, countsForBreaker: false, requestFault: true, httpStatus: 400, code: ErrorCode.ContentFiltered }),
-  ProviderMalformed: provider({ retryable: true, countsForBreaker: true, streamingFault: true }),
+  ProviderMalformed: provider({ retryable: true, countsForBreaker: true, modelScoped: true, streamingFault: true }),
   ProviderStalled: provider({ retryable: false, countsForBreaker: true }),
-  ProviderBadAnswer: provider({ retryable: false, countsForBreaker: true }),
+  ProviderBadAnswer: provider({ retryable: false, countsForBreaker: true, modelScoped: true }),
   // 503 instead when every attempt was unreachable (api/outcome.ts).
   AllTargetsFailed: gateway(502, ErrorCode.AllTargetsFailed),
   NoCandidate: gateway(503, ErrorCode.NoTargetAvailable),
@@ -152,6 +159,9 @@ export const REQUEST_FAULTS: readonly string[] = typesWhere((t) => t.requestFaul
 
 /** Outcomes that say nothing about a target's health (the breaker ignores them). */
 export const BREAKER_IGNORED: readonly string[] = ['cancelled', ...typesWhere((t) => !t.countsForBreaker)];
+
+/** Failures that count in one model's breaker, not the target's (5xx, model not found, useless or malformed answers). */
+export const MODEL_SCOPED_FAILURES: readonly string[] = typesWhere((t) => t.countsForBreaker && t.modelScoped);
 
 /** Attempt outcomes that mean "nobody could take the call". */
 export const UNREACHABLE_FAILURES: readonly string[] = typesWhere((t) => t.unreachable);

@@ -33,6 +33,11 @@ export interface TargetInfo {
   coolDownUntil?: number;
   /** What this worker's share of the target's rate limits has left right now. */
   quota?: { requests?: number; tokens?: number };
+  /**
+   * Models of this target whose own breaker is not closed or whose known-answer probe fails (a
+   * one-model outage): the selector tries only those models last. Absent: every model as the target.
+   */
+  modelHealth?: Record<string, { breaker: BreakerState; healthy: boolean }>;
 }
 
 /** Timeouts and retry policy in force, copied from the config. */
@@ -86,6 +91,8 @@ export interface ProviderCallInput {
   streamTo?: string;
   /** Set when this call is a failover: the target it moves away from and why. */
   failoverFrom?: { target: string; reason: string };
+  /** Set when the candidate is only tried because nothing better is left (Candidate.lastResort): no half-open trial budget refuses it. */
+  lastResort?: string;
   /** Mid-stream failover: the answer so far, already sent to the client; the target continues it. */
   continuation?: { text: string };
   /** This try's time limit (what is left of the request's budget, at most callMs). */

@@ -5,16 +5,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { CallOutcome } from '../activities';
 import { BREAKER_MEMO_KEY, type BreakerPublished } from '../contracts/breaker';
 import { startGateway } from '../scripts/gateway';
-import { breakerIdFor } from '../worker/breakers';
+import { breakerIdFor, breakerInput } from '../worker/breakers';
 import { waitFor } from './support/wait';
 import { chat, startTestStack, type TestStack } from './support/stack';
+import { parseConfig } from '../config/load';
 
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
 
 let s: TestStack;
+/** Every outcome the worker recorded, with when (the worker runs in this process: one clock). */
+const seen: Array<{ o: CallOutcome; at: number }> = [];
 before(async () => {
   s = await startTestStack({
     edit(raw) {
@@ -37,6 +41,11 @@ before(async () => {
       raw.timeouts = { ...raw.timeouts, callMs: 10_000 };
     },
   });
+  const record = s.gateway.routing.record.bind(s.gateway.routing);
+  s.gateway.routing.record = (o) => {
+    seen.push({ o, at: Date.now() });
+    record(o);
+  };
 });
 after(async () => {
   await s?.close();
@@ -66,14 +75,43 @@ async function reset(id: string): Promise<void> {
     m.resetStats();
   }
   s.gateway.routing.quota.clearCoolDowns();
+  const at = Date.now();
   assert.equal((await s.api(`/v1/providers/${id}/breaker`, { method: 'POST', json: { action: 'reset' } })).status, 202);
   const t0 = Date.now();
   for (;;) {
     const p = await provider(id);
-    if (p.breaker.state === 'closed' && !p.breaker.forced && p.health.healthy && p.window.calls === 0) return;
+    // A reset probes at once: wait for that probe too, so the next fault is met by calls, not by it.
+    // (Not for an empty window: an outcome batch of the last test may still land after the reset.)
+    const probed = p.health.lastProbeAt !== undefined && Date.parse(p.health.lastProbeAt) >= at;
+    if (p.breaker.state === 'closed' && !p.breaker.forced && p.health.healthy && p.breaker.trips === 0 && probed) return;
     if (Date.now() - t0 > 10_000) throw new Error(`reset of ${id} not visible: ${JSON.stringify(p)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+type Transition = { at: string; from: string; to: string; reason: string };
+
+/** The primary's recorded transitions (the target's, or one model's) since `since`. */
+async function transitionsSince(since: number, model?: string): Promise<Transition[]> {
+  const b = (await provider(PRIMARY)).breaker;
+  const list: Transition[] = model ? (b.models?.[model]?.transitions ?? []) : b.recentTransitions;
+  return list.filter((t) => Date.parse(t.at) >= since);
+}
+
+/** Waits until a transition matching `match` is recorded since `since`; returns it. */
+async function recorded(since: number, match: (t: Transition) => boolean, what: string, model?: string, timeoutMs = 20_000): Promise<Transition> {
+  let found: Transition | undefined;
+  await waitFor(async () => (found = (await transitionsSince(since, model)).find(match)) !== undefined, what, timeoutMs);
+  return found!;
+}
+
+/** Trips the primary with a hard-down fault under load; returns when the trip is recorded. */
+async function tripDown(text: string): Promise<number> {
+  const since = Date.now();
+  s.mocks[PRIMARY].setFaults({ down: true });
+  await load(6, 20, text);
+  await recorded(since, (t) => t.from === 'closed' && t.to === 'open', 'the primary to trip');
+  return since;
 }
 
 /** Runs `count` requests at about `perSecond`, returning their final views. */
@@ -143,14 +181,23 @@ test('latency spike: the slow-call rule trips the breaker and new requests are f
 test('429 storm with Retry-After: steered away for that long, and the breaker does not count it as failure', async () => {
   await reset(PRIMARY);
   s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 429, retryAfterS: 30 });
-  const jobs = await load(10, 20, 'storm');
-  assert.ok(jobs.every((j) => j.status === 'completed'));
-  const hitPrimary = jobs.filter((j) => j.attempts.some((a: any) => a.target === PRIMARY)).length;
-  assert.ok(hitPrimary <= 3, `only the requests in flight before the first 429 tried the primary (${hitPrimary})`);
-  await new Promise((r) => setTimeout(r, 500));
-  const view = await provider(PRIMARY);
-  assert.equal(view.breaker.state, 'closed');
-  assert.ok(view.quota.coolDownUntil, `the cool-down is visible to the operator: ${JSON.stringify({ view, attempts: jobs.map((j) => j.attempts) })}`);
+  const jobs: Array<Promise<{ submittedAt: number; view: any }>> = [];
+  for (let i = 0; i < 10; i++) {
+    const submittedAt = Date.now();
+    jobs.push(submit(chat('gpt-4o', `storm ${i}`)).then(async (id) => ({ submittedAt, view: await s.waitForJob(id, 60_000) })));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const done = await Promise.all(jobs);
+  assert.ok(done.every((j) => j.view.status === 'completed'));
+  // Causality, not timing: once this worker recorded the first 429, no request submitted after it
+  // tries the primary (those already in flight may).
+  const first429 = seen.find((x) => x.o.target === PRIMARY && x.o.outcome === 'ProviderRateLimited')?.at;
+  assert.ok(first429 !== undefined, 'the primary answered 429');
+  const late = done.filter((j) => j.submittedAt > first429 && j.view.attempts.some((a: any) => a.target === PRIMARY));
+  assert.deepEqual(late.map((j) => j.view.attempts), [], 'no request submitted after the first 429 tried the primary');
+  await waitFor(async () => (await provider(PRIMARY)).quota.coolDownUntil !== undefined, 'the cool-down to be visible to the operator');
+  assert.equal((await provider(PRIMARY)).breaker.state, 'closed');
+  assert.equal((await provider(PRIMARY)).window.consecutiveFailures, 0, 'a 429 is no failure');
   await reset(PRIMARY);
 });
 
@@ -219,4 +266,101 @@ test('high request volume: one signal per flush interval, bounded history, conti
   const history = await handle.fetchHistory();
   assert.ok((history.events?.length ?? 0) < s.config.breaker.continueAsNewAfterEvents);
   assert.equal((await handle.describe()).runId, runBefore, 'far below the continue-as-new bound');
+});
+
+test('one model down (gpt-4o answers 503, gpt-4o-mini works): only that model opens, the target keeps serving the other', async () => {
+  await reset(PRIMARY);
+  const since = Date.now();
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 503, models: ['gpt-4o'] });
+  const jobs = await load(8, 20, 'model outage');
+  assert.deepEqual(jobs.filter((j) => j.status !== 'completed'), [], 'no client-visible failure');
+  const opened = await recorded(since, (t) => t.from === 'closed' && t.to === 'open', 'gpt-4o to open', 'gpt-4o');
+  assert.match(opened.reason, /failures in a row|error rate/);
+  assert.deepEqual(await transitionsSince(since), [], 'the target itself never moved');
+  const mini = await s.waitForJob(await submit(chat('gpt-4o-mini', 'mini still served')));
+  assert.deepEqual(mini.attempts.map((a) => [a.target, a.model, a.outcome]), [[PRIMARY, 'gpt-4o-mini', 'ok']]);
+  const big = await s.waitForJob(await submit(chat('gpt-4o', 'skips the broken model')));
+  assert.equal(big.status, 'completed');
+  assert.deepEqual(big.attempts.map((a) => a.target), [SECONDARY], 'gpt-4o on the primary is only a last resort');
+  await reset(PRIMARY);
+});
+
+test('up but useless (a 200 with garbage): the known-answer probe keeps the breaker from closing until answers are right', async () => {
+  await reset(PRIMARY);
+  const since = await tripDown('garbage trip');
+  // The primary is reachable again and its health endpoint passes, but its answers are garbage.
+  s.mocks[PRIMARY].setFaults({ garbageAnswers: true });
+  const kept = await recorded(since, (t) => t.from === 'half-open' && t.to === 'open' && /known-answer check/.test(t.reason), 'a failed known-answer probe');
+  s.mocks[PRIMARY].clearFaults();
+  const closed = await recorded(Date.parse(kept.at), (t) => t.from === 'half-open' && t.to === 'closed', 'the probe to close it');
+  assert.match(closed.reason, /^known-answer probe passed \(\d+ call\(s\) of gpt-4o/);
+  assert.equal((await transitionsSince(since)).filter((t) => t.to === 'closed').length, 1, 'never closed while the answers were garbage');
+  await reset(PRIMARY);
+});
+
+test('slow first token: streamed probes keep it open, and no user request is spent checking for recovery', async () => {
+  await reset(PRIMARY);
+  const since = await tripDown('ttft trip');
+  s.mocks[PRIMARY].setFaults({ ttftMs: 5_000 });
+  const during: Array<Promise<any>> = [];
+  const failedProbe = recorded(since, (t) => t.from === 'half-open' && t.to === 'open' && /no first token within 400 ms/.test(t.reason), 'a probe failing on its first token');
+  let done = false;
+  void failedProbe.finally(() => (done = true));
+  while (!done) {
+    during.push(submit(chat('gpt-4o', `during ${during.length}`, { stream: true })).then((id) => s.waitForJob(id, 60_000)));
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const kept = await failedProbe;
+  const jobs = await Promise.all(during);
+  assert.deepEqual(jobs.filter((j) => j.status !== 'completed'), []);
+  assert.deepEqual(jobs.filter((j) => j.attempts.some((a: any) => a.target === PRIMARY)).map((j) => j.attempts), [], 'no trial call while half-open: the probe decides');
+  s.mocks[PRIMARY].clearFaults();
+  await recorded(Date.parse(kept.at), (t) => t.from === 'half-open' && t.to === 'closed', 'the probe to close it');
+  await reset(PRIMARY);
+});
+
+test('a stream with no first token is the target’s stall, not a 5xx of its model (a latency fault is the target’s)', async () => {
+  await reset(PRIMARY);
+  const since = Date.now();
+  s.mocks[PRIMARY].setFaults({ ttftMs: 5_000 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'first token?', { stream: true })), 60_000);
+  assert.equal(job.status, 'completed');
+  const mine = seen.filter((x) => x.at >= since && x.o.target === PRIMARY && !x.o.inFlight).map((x) => x.o.outcome);
+  assert.ok(mine.includes('ProviderStalled'), JSON.stringify(mine));
+  assert.ok(!mine.includes('ProviderServerError'), `the SDK's abort error is not taken for a 5xx: ${JSON.stringify(mine)}`);
+  await waitFor(async () => (await provider(PRIMARY)).window.consecutiveFailures >= 1, 'the target’s run of failures to count it');
+  await reset(PRIMARY);
+});
+
+// Last: it replaces the stack's gateway, as a rolling restart with an edited config would.
+test('a config change of breaker.* reaches the running breaker: the restarted worker sends its settings', async () => {
+  await reset(PRIMARY);
+  const runId = (await s.gateway.client.workflow.getHandle(breakerIdFor(s.config, PRIMARY)).describe()).runId;
+  const edited = parseConfig({ ...structuredClone(s.config), breaker: { ...s.config.breaker, consecutiveFailures: 2, minCalls: 1_000 } }, 'test');
+  const expected = breakerInput(edited, PRIMARY).settingsHash;
+  assert.notEqual(expected, breakerInput(s.config, PRIMARY).settingsHash);
+  await s.gateway.stop();
+  const next = await startGateway({ config: edited, apiPort: 0, taskQueue: s.gateway.taskQueue });
+  const handle = next.client.workflow.getHandle(breakerIdFor(s.config, PRIMARY));
+  try {
+    const memo = async () => (await handle.describe()).memo?.[BREAKER_MEMO_KEY] as BreakerPublished;
+    await waitFor(async () => (await memo()).settingsHash === expected, 'the breaker to take the new settings');
+    assert.equal((await handle.describe()).runId, runId, 'the same run: no restart of the breaker needed');
+    const since = Date.now();
+    s.mocks[PRIMARY].setFaults({ down: true });
+    const job = (text: string) => fetch(`${next.apiUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request: chat('gpt-4o', text) }) });
+    // Sequential: each job costs the primary one failed call (connection refused), then fails over.
+    for (let i = 0; i < 3; i++) {
+      const { id } = (await (await job(`settings ${i}`)).json()) as { id: string };
+      await waitFor(async () => ['completed', 'failed'].includes(((await (await fetch(`${next.apiUrl}/v1/jobs/${id}`)).json()) as { status: string }).status), `job ${id}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await waitFor(async () => (await memo()).transitions.some((t) => t.at >= since && t.to === 'open'), 'the breaker to trip');
+    const trip = (await memo()).transitions.find((t) => t.at >= since && t.to === 'open')!;
+    const run = Number(/^(\d+) failures in a row$/.exec(trip.reason)?.[1]);
+    assert.ok(run >= 2 && run < 4, `tripped by the new rule (2 in a row), not the old one (4): ${trip.reason}`);
+  } finally {
+    s.mocks[PRIMARY].clearFaults();
+    await next.stop();
+  }
 });

@@ -2,21 +2,44 @@
  * Every process's view of the breakers' decisions: it reads each breaker workflow's memo
  * (a describe call, answered by the server without any worker) every refresh interval, so a
  * decision reaches every router within about refresh interval + one workflow task.
+ *
+ * A view can go stale two ways: this process cannot read it (describe fails), or the breaker
+ * stopped publishing (stuck or wedged: its memo's `seq` stops moving although a breaker on the
+ * current rules republishes every `publishIntervalMs`). Rule: a view is **unknown** once this
+ * process has not read it for STALE_REFRESHES × refreshIntervalMs, or its `seq` has not moved for
+ * publishIntervalMs + STALE_REFRESHES × refreshIntervalMs (both measured on this process's clock,
+ * so no clock skew enters). `get` then returns nothing and `onStale` fires once per episode.
  */
 import type { Client } from '@temporalio/client';
-import type { GatewayConfig } from '../config/schema';
+import { breakerSettingsFor, type GatewayConfig } from '../config/schema';
 import { BREAKER_MEMO_KEY, type BreakerPublished } from '../contracts/breaker';
 import type { BreakerState } from '../contracts/routing';
 import { breakerIdFor } from './breakers';
+
+/** Refresh intervals without news after which a view is unknown. */
+export const STALE_REFRESHES = 10;
 
 export interface BreakerViewEvents {
   onTransition?: (target: string, from: BreakerState | undefined, to: BreakerState, view: BreakerPublished) => void;
   onMissing?: (target: string) => void;
   onError?: (err: unknown) => void;
+  /** A view turned unknown (`ageMs`: since it was last read, or since its seq last moved). */
+  onStale?: (target: string, ageMs: number, why: string) => void;
+  /** Every successful read (e.g. to compare the breaker's settings hash with this process's). */
+  onRead?: (target: string, view: BreakerPublished) => void;
+}
+
+interface Entry {
+  view: BreakerPublished;
+  /** Local time of the last successful read. */
+  readAt: number;
+  /** Local time the memo's seq was last seen to change (undefined: the breaker publishes none). */
+  movedAt?: number;
+  stale?: boolean;
 }
 
 export class BreakerView {
-  private views = new Map<string, BreakerPublished>();
+  private entries = new Map<string, Entry>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   /** Epoch ms of the last completed refresh. */
@@ -26,14 +49,42 @@ export class BreakerView {
     private readonly client: Client,
     private readonly config: GatewayConfig,
     private readonly events: BreakerViewEvents = {},
+    private readonly now: () => number = Date.now,
   ) {}
 
+  /** Why the view of `target` is unknown right now, or undefined when it is fresh. */
+  staleness(target: string): { ageMs: number; why: string } | undefined {
+    const e = this.entries.get(target);
+    if (!e) return undefined;
+    const refresh = this.config.routing.refreshIntervalMs;
+    const now = this.now();
+    const unread = now - e.readAt;
+    if (unread > STALE_REFRESHES * refresh) return { ageMs: unread, why: `not read for ${unread} ms` };
+    if (e.movedAt !== undefined) {
+      const still = now - e.movedAt;
+      const bound = (breakerSettingsFor(this.config, target).publishIntervalMs ?? 0) + STALE_REFRESHES * refresh;
+      if (still > bound) return { ageMs: still, why: `its memo has not moved for ${still} ms (the breaker stopped publishing)` };
+    }
+    return undefined;
+  }
+
+  /** The breaker's published decision, or undefined when none was read or the view is stale. */
   get(target: string): BreakerPublished | undefined {
-    return this.views.get(target);
+    const e = this.entries.get(target);
+    if (!e) return undefined;
+    const stale = this.staleness(target);
+    if (stale && !e.stale) this.events.onStale?.(target, stale.ageMs, stale.why);
+    e.stale = stale !== undefined;
+    return stale ? undefined : e.view;
+  }
+
+  /** The last view read, fresh or not (for the operator's eyes). */
+  last(target: string): BreakerPublished | undefined {
+    return this.entries.get(target)?.view;
   }
 
   all(): Map<string, BreakerPublished> {
-    return new Map(this.views);
+    return new Map([...this.entries].map(([t, e]) => [t, e.view]));
   }
 
   private async readOne(target: string): Promise<void> {
@@ -42,9 +93,12 @@ export class BreakerView {
       const view = desc.memo?.[BREAKER_MEMO_KEY] as BreakerPublished | undefined;
       if (desc.status.name !== 'RUNNING') this.events.onMissing?.(target);
       if (!view) return;
-      const before = this.views.get(target)?.state;
-      this.views.set(target, view);
-      if (before !== view.state) this.events.onTransition?.(target, before, view.state, view);
+      const now = this.now();
+      const prev = this.entries.get(target);
+      const movedAt = view.seq === undefined ? undefined : prev?.view.seq === view.seq ? (prev.movedAt ?? now) : now;
+      this.entries.set(target, { view, readAt: now, movedAt, stale: prev?.stale });
+      if (prev?.view.state !== view.state) this.events.onTransition?.(target, prev?.view.state, view.state, view);
+      this.events.onRead?.(target, view);
     } catch (err) {
       if ((err as Error).name === 'WorkflowNotFoundError') this.events.onMissing?.(target);
       else this.events.onError?.(err);
@@ -55,7 +109,9 @@ export class BreakerView {
   refresh(): Promise<void> {
     this.refreshing ??= Promise.all(this.config.targets.map((t) => this.readOne(t.id)))
       .then(() => {
-        this.refreshedAt = Date.now();
+        this.refreshedAt = this.now();
+        // Staleness is noticed on the clock, not only when a request asks.
+        for (const t of this.config.targets) this.get(t.id);
       })
       .finally(() => {
         this.refreshing = undefined;

@@ -66,17 +66,22 @@ describe('OutcomeBatcher', () => {
         maxFailureRun: 3,
         byType: { ProviderServerError: 2, ProviderTimeout: 1 },
         totalMs: 1_950,
+        successes: 1,
+        // The timeout is the target's; the two 5xx are the model's (a success, a 5xx, a 5xx after the timeout).
+        targetRuns: { failures: 1, successes: 1, trailingFailures: 1, leadingFailures: 0, maxFailureRun: 1 },
+        byModel: { m: { calls: 4, ...{ failures: 2, successes: 1, trailingFailures: 2, leadingFailures: 0, maxFailureRun: 2 } } },
       },
     ]);
     const noRuns = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
+    const oneSuccess = { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
     assert.deepEqual(sentTo(f, 't2'), [
-      { worker: 'worker-1', from: T0 + 5, to: T0 + 5, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 200 },
+      { worker: 'worker-1', from: T0 + 5, to: T0 + 5, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 200, successes: 1, targetRuns: oneSuccess, byModel: { m: { calls: 1, ...oneSuccess } } },
     ]);
   });
 
   test('outcomes that say nothing about the target are ignored', async () => {
     const f = setup();
-    for (const o of ['cancelled', FailureType.BadRequest, FailureType.ContentPolicy, FailureType.RateLimited]) f.batcher.record(outcome('t1', o, 10_000), T0);
+    for (const o of ['cancelled', FailureType.BadRequest, FailureType.ContentPolicy]) f.batcher.record(outcome('t1', o, 10_000), T0);
     await f.batcher.flush();
     assert.deepEqual(f.sent, []);
     assert.equal(f.batcher.sent, 0);
@@ -236,9 +241,10 @@ describe('OutcomeBatcher', () => {
     await f.batcher.flush();
     assert.equal(f.sent.length, 3);
     const noRuns = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
+    const oneSuccess = { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
     assert.deepEqual(f.sent[2], {
       target: 't1',
-      batch: { worker: 'worker-1', from: T0 + 2_000, to: T0 + 2_000, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 100 },
+      batch: { worker: 'worker-1', from: T0 + 2_000, to: T0 + 2_000, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 100, successes: 1, targetRuns: oneSuccess, byModel: { m: { calls: 1, ...oneSuccess } } },
     });
   });
 
@@ -293,6 +299,10 @@ describe('OutcomeBatcher', () => {
         maxFailureRun: 3,
         byType: { ProviderServerError: 1, ProviderTimeout: 2 },
         totalMs: 3_100,
+        successes: 1,
+        // The two timeouts are the target's run; the 5xx is the model's, broken by nothing after it.
+        targetRuns: { failures: 2, successes: 1, trailingFailures: 2, leadingFailures: 0, maxFailureRun: 2 },
+        byModel: { m: { calls: 4, ...{ failures: 1, successes: 1, trailingFailures: 1, leadingFailures: 0, maxFailureRun: 1 } } },
       },
     });
     assert.equal(f.batcher.sent, 2);
@@ -318,6 +328,9 @@ describe('OutcomeBatcher', () => {
         maxFailureRun: 5,
         byType: { ProviderUnavailable: 5 },
         totalMs: 50,
+        successes: 0,
+        targetRuns: { failures: 5, successes: 0, trailingFailures: 5, leadingFailures: 5, maxFailureRun: 5 },
+        byModel: { m: { calls: 5, ...{ failures: 0, successes: 0, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 } } },
       },
     ]);
   });
@@ -374,5 +387,55 @@ describe('OutcomeBatcher', () => {
     f.batcher.record(outcome('t1', 'ok'), T0);
     await f.batcher.stop();
     assert.equal(f.sent.length, 1);
+  });
+
+  test('a 429 counts for nothing but carries its cool-down, so every worker stays away (5 s without Retry-After)', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', FailureType.RateLimited, 10, { retryAfterS: 30 }), T0);
+    f.batcher.record(outcome('t2', FailureType.RateLimited, 10), T0);
+    await f.batcher.flush();
+    const [t1] = sentTo(f, 't1');
+    assert.deepEqual([t1.calls, t1.failures, t1.successes, t1.coolDownUntil], [0, 0, 0, T0 + 30_000]);
+    assert.equal(sentTo(f, 't2')[0].coolDownUntil, T0 + 5_000);
+  });
+
+  test('model-scoped failures run per model; connection-level ones run for the target', async () => {
+    const f = setup();
+    const o = (model: string, result: string) => outcome('t1', result, 100, { model });
+    f.batcher.record(o('gpt-4o', FailureType.ServerError), T0);
+    f.batcher.record(o('gpt-4o-mini', 'ok'), T0 + 1);
+    f.batcher.record(o('gpt-4o', FailureType.NotFound), T0 + 2);
+    f.batcher.record(o('gpt-4o', FailureType.BadAnswer), T0 + 3);
+    f.batcher.record(o('gpt-4o-mini', FailureType.Unavailable), T0 + 4);
+    f.batcher.record(o('gpt-4o', FailureType.Unavailable), T0 + 5);
+    await f.batcher.flush();
+    const [b] = sentTo(f, 't1');
+    // gpt-4o: three model failures in a row (the connection failure after them is the target's).
+    assert.deepEqual(b.byModel!['gpt-4o'], { calls: 4, failures: 3, successes: 0, trailingFailures: 3, leadingFailures: 3, maxFailureRun: 3 });
+    assert.deepEqual(b.byModel!['gpt-4o-mini'], { calls: 2, failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 });
+    // The target: a success (gpt-4o-mini) first, then two connection failures in a row.
+    assert.deepEqual(b.targetRuns, { failures: 2, successes: 1, trailingFailures: 2, leadingFailures: 0, maxFailureRun: 2 });
+    assert.equal(b.failures, 5);
+  });
+
+  test('an in-flight notice is neither a success nor a failure; a slow success is no trial success', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', 'slow', 1_000, { inFlight: true }), T0);
+    await f.batcher.flush();
+    assert.deepEqual([sentTo(f, 't1')[0].successes, sentTo(f, 't1')[0].targetRuns!.successes], [0, 0]);
+    f.batcher.record(outcome('t1', 'ok', 1_200, { slowReported: true }), T0 + 300);
+    await f.batcher.flush();
+    const done = sentTo(f, 't1')[1];
+    assert.deepEqual([done.calls, done.successes, done.targetRuns!.successes], [0, 0, 1]);
+  });
+
+  test('a merged-back batch joins each model’s runs across the seam', async () => {
+    const f = setup();
+    f.batcher.record(outcome('t1', FailureType.ServerError, 100, { model: 'gpt-4o' }), T0);
+    f.failNext.add('t1');
+    await f.batcher.flush();
+    f.batcher.record(outcome('t1', FailureType.ServerError, 100, { model: 'gpt-4o' }), T0 + 1_000);
+    await f.batcher.flush();
+    assert.deepEqual(sentTo(f, 't1')[0].byModel!['gpt-4o'], { calls: 2, failures: 2, successes: 0, trailingFailures: 2, leadingFailures: 2, maxFailureRun: 2 });
   });
 });

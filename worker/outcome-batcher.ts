@@ -3,18 +3,63 @@
  * flush interval, so a breaker's signal rate (and history) grows with time, not with traffic.
  */
 import type { CallOutcome } from '../activities';
-import type { OutcomeBatch } from '../contracts/breaker';
-import { BREAKER_IGNORED } from '../contracts/failures';
+import type { FailureRuns, ModelCounts, OutcomeBatch } from '../contracts/breaker';
+import { BREAKER_IGNORED, FailureType, MODEL_SCOPED_FAILURES } from '../contracts/failures';
 
 /** Outcomes that say nothing about the target's health. */
 const IGNORED = new Set<string>(BREAKER_IGNORED);
+const MODEL_SCOPED = new Set<string>(MODEL_SCOPED_FAILURES);
+/** A 429 without Retry-After keeps new requests away this long. */
+export const DEFAULT_429_COOLDOWN_S = 5;
 
 type Sender = (target: string, batch: OutcomeBatch) => Promise<void>;
 
+const noRuns = (): FailureRuns => ({ failures: 0, successes: 0, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 });
+
+function fail(r: FailureRuns): void {
+  r.failures += 1;
+  r.trailingFailures += 1;
+  if (r.successes === 0) r.leadingFailures += 1;
+  r.maxFailureRun = Math.max(r.maxFailureRun, r.trailingFailures);
+}
+
+function succeed(r: FailureRuns): void {
+  r.successes += 1;
+  r.trailingFailures = 0;
+}
+
+/** Runs of an older stretch of outcomes followed by a newer one, joined at the seam. */
+function joinRuns(older: FailureRuns, newer: FailureRuns): FailureRuns {
+  return {
+    failures: older.failures + newer.failures,
+    successes: older.successes + newer.successes,
+    leadingFailures: older.successes > 0 ? older.leadingFailures : older.leadingFailures + newer.leadingFailures,
+    trailingFailures: newer.successes > 0 ? newer.trailingFailures : older.trailingFailures + newer.trailingFailures,
+    maxFailureRun: Math.max(older.maxFailureRun, newer.maxFailureRun, older.trailingFailures + newer.leadingFailures),
+  };
+}
+
+/** What is pending for one target. */
+interface Pending {
+  from: number;
+  to: number;
+  calls: number;
+  failures: number;
+  slow: number;
+  totalMs: number;
+  /** Calls that succeeded within the slow bound (trial successes). */
+  quick: number;
+  byType: Record<string, number>;
+  /** Runs of every counted failure (what breakers on older rules read). */
+  all: FailureRuns;
+  /** Runs of target-scoped failures. */
+  target: FailureRuns;
+  models: Record<string, ModelCounts>;
+  coolDownUntil?: number;
+}
+
 export class OutcomeBatcher {
-  private pending = new Map<string, OutcomeBatch>();
-  /** Pending batches that hold a success (their leading run of failures has ended). */
-  private succeeded = new WeakSet<OutcomeBatch>();
+  private pending = new Map<string, Pending>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   /** Batches sent, for the bench and tests. */
@@ -27,43 +72,103 @@ export class OutcomeBatcher {
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
-  private batchFor(target: string, now: number): OutcomeBatch {
-    let b = this.pending.get(target);
-    if (!b) {
-      const runs = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
-      b = { worker: this.worker, from: now, to: now, calls: 0, failures: 0, slow: 0, ...runs, byType: {}, totalMs: 0 };
-      this.pending.set(target, b);
+  private pendingFor(target: string, now: number): Pending {
+    let p = this.pending.get(target);
+    if (!p) {
+      p = { from: now, to: now, calls: 0, failures: 0, slow: 0, totalMs: 0, quick: 0, byType: {}, all: noRuns(), target: noRuns(), models: {} };
+      this.pending.set(target, p);
     }
-    b.to = now;
-    return b;
+    p.to = now;
+    return p;
   }
 
   record(o: CallOutcome, now = Date.now()): void {
     if (o.inFlight) {
-      const b = this.batchFor(o.target, now);
-      b.calls += 1;
-      b.slow += 1;
-      b.totalMs += o.durationMs;
+      // Slow so far, neither a success nor a failure yet: runs stay as they are.
+      const p = this.pendingFor(o.target, now);
+      p.calls += 1;
+      p.slow += 1;
+      p.totalMs += o.durationMs;
+      return;
+    }
+    if (o.outcome === FailureType.RateLimited) {
+      // Not a failure of the target, but every worker should stay away as long as it asked.
+      const p = this.pendingFor(o.target, now);
+      p.coolDownUntil = Math.max(p.coolDownUntil ?? 0, now + (o.retryAfterS ?? DEFAULT_429_COOLDOWN_S) * 1_000);
       return;
     }
     if (IGNORED.has(o.outcome)) return;
-    const b = this.batchFor(o.target, now);
+    const p = this.pendingFor(o.target, now);
+    const model = (p.models[o.model] ??= { calls: 0, ...noRuns() });
+    model.calls += 1;
+    // A stream is judged by its first token: a long, healthy answer is not a slow target.
+    const slow = o.slowReported || (o.firstTokenMs ?? o.durationMs) > this.slowCallMs(o.target);
     if (!o.slowReported) {
-      b.calls += 1;
-      b.totalMs += o.durationMs;
-      // A stream is judged by its first token: a long, healthy answer is not a slow target.
-      if ((o.firstTokenMs ?? o.durationMs) > this.slowCallMs(o.target)) b.slow += 1;
+      p.calls += 1;
+      p.totalMs += o.durationMs;
+      if (slow) p.slow += 1;
     }
     if (o.outcome === 'ok') {
-      b.trailingFailures = 0;
-      this.succeeded.add(b);
+      succeed(p.all);
+      succeed(p.target);
+      succeed(model);
+      if (!slow) p.quick += 1;
     } else {
-      b.failures += 1;
-      b.trailingFailures += 1;
-      if (!this.succeeded.has(b)) b.leadingFailures = (b.leadingFailures ?? 0) + 1;
-      b.maxFailureRun = Math.max(b.maxFailureRun ?? 0, b.trailingFailures);
-      b.byType[o.outcome] = (b.byType[o.outcome] ?? 0) + 1;
+      p.failures += 1;
+      p.byType[o.outcome] = (p.byType[o.outcome] ?? 0) + 1;
+      fail(p.all);
+      fail(MODEL_SCOPED.has(o.outcome) ? model : p.target);
     }
+  }
+
+  private batchOf(p: Pending): OutcomeBatch {
+    return {
+      worker: this.worker,
+      from: p.from,
+      to: p.to,
+      calls: p.calls,
+      failures: p.failures,
+      slow: p.slow,
+      trailingFailures: p.all.trailingFailures,
+      leadingFailures: p.all.leadingFailures,
+      maxFailureRun: p.all.maxFailureRun,
+      byType: p.byType,
+      totalMs: p.totalMs,
+      successes: p.quick,
+      targetRuns: { ...p.target },
+      byModel: structuredClone(p.models),
+      ...(p.coolDownUntil !== undefined ? { coolDownUntil: p.coolDownUntil } : {}),
+    };
+  }
+
+  /** Merges a batch whose send failed back in front of what was recorded since. */
+  private mergeBack(target: string, older: Pending): void {
+    const newer = this.pending.get(target);
+    if (!newer) {
+      this.pending.set(target, older);
+      return;
+    }
+    const models: Record<string, ModelCounts> = { ...older.models };
+    for (const [id, n] of Object.entries(newer.models)) {
+      const o = models[id];
+      models[id] = o ? { calls: o.calls + n.calls, ...joinRuns(o, n) } : n;
+    }
+    const byType = { ...older.byType };
+    for (const [type, n] of Object.entries(newer.byType)) byType[type] = (byType[type] ?? 0) + n;
+    this.pending.set(target, {
+      from: Math.min(older.from, newer.from),
+      to: Math.max(older.to, newer.to),
+      calls: older.calls + newer.calls,
+      failures: older.failures + newer.failures,
+      slow: older.slow + newer.slow,
+      totalMs: older.totalMs + newer.totalMs,
+      quick: older.quick + newer.quick,
+      byType,
+      all: joinRuns(older.all, newer.all),
+      target: joinRuns(older.target, newer.target),
+      models,
+      ...(older.coolDownUntil !== undefined || newer.coolDownUntil !== undefined ? { coolDownUntil: Math.max(older.coolDownUntil ?? 0, newer.coolDownUntil ?? 0) } : {}),
+    });
   }
 
   /** Sends what is pending: one signal per target. A failed send is merged back for the next flush. */
@@ -73,30 +178,13 @@ export class OutcomeBatcher {
     this.pending.clear();
     this.flushing = (async () => {
       await Promise.all(
-        batches.map(async ([target, batch]) => {
+        batches.map(async ([target, p]) => {
           try {
-            await this.send(target, batch);
+            await this.send(target, this.batchOf(p));
             this.sent += 1;
           } catch (err) {
             this.onError(err);
-            // The failed batch's outcomes precede any recorded since it was taken.
-            const newerTo = this.pending.get(target)?.to;
-            const b = this.batchFor(target, batch.to);
-            if (newerTo !== undefined) b.to = Math.max(newerTo, batch.to);
-            // Runs join across the seam: its trailing run continues into the newer leading one, and its
-            // leading run continues through the newer outcomes only if they hold no success.
-            const newerSucceeded = this.succeeded.has(b);
-            const [older, newer] = [batch.leadingFailures ?? 0, b.leadingFailures ?? 0];
-            b.maxFailureRun = Math.max(batch.maxFailureRun ?? 0, b.maxFailureRun ?? 0, batch.trailingFailures + newer);
-            b.leadingFailures = this.succeeded.has(batch) ? older : older + newer;
-            if (this.succeeded.has(batch)) this.succeeded.add(b);
-            if (!newerSucceeded) b.trailingFailures += batch.trailingFailures;
-            b.calls += batch.calls;
-            b.failures += batch.failures;
-            b.slow += batch.slow;
-            b.totalMs += batch.totalMs;
-            b.from = Math.min(b.from, batch.from);
-            for (const [type, n] of Object.entries(batch.byType)) b.byType[type] = (b.byType[type] ?? 0) + n;
+            this.mergeBack(target, p);
           }
         }),
       );

@@ -34,6 +34,8 @@ export class QuotaTracker {
   private requests = new Map<string, TokenBucket>();
   private tokens = new Map<string, TokenBucket>();
   private coolDown = new Map<string, number>();
+  /** When cool-downs were last cleared: shared ones reported before it are forgotten too (worker/routing-state.ts). */
+  clearedAt = 0;
 
   constructor(targets: readonly TargetConfig[], share: number, now = Date.now()) {
     for (const t of targets) {
@@ -59,8 +61,9 @@ export class QuotaTracker {
   }
 
   /** Forgets every cool-down (operator reset, tests). */
-  clearCoolDowns(): void {
+  clearCoolDowns(now = Date.now()): void {
     this.coolDown.clear();
+    this.clearedAt = now;
   }
 
   coolDownUntil(target: string, now = Date.now()): number | undefined {

@@ -67,6 +67,8 @@ function callInput(a: AttemptInput): ProviderCallInput {
     jobId: a.jobId,
     ...(a.streamTo !== undefined ? { streamTo: a.streamTo } : {}),
     ...(a.failoverFrom ? { failoverFrom: a.failoverFrom } : {}),
+    // A last resort is never refused by a half-open target's trial budget (worker/trial-gate.ts).
+    ...(a.candidate.lastResort ? { lastResort: a.candidate.lastResort } : {}),
     ...(a.continuation !== undefined ? { continuation: { text: a.continuation } } : {}),
     ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
     ...(limits.firstTokenMs !== undefined && a.mode === 'stream' ? { firstTokenMs: limits.firstTokenMs } : {}),

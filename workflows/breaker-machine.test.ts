@@ -214,7 +214,7 @@ describe('open → half-open', () => {
     assert.equal(m.since, T0 + 1_000);
     assert.equal(m.retryAt, undefined);
     assert.equal(nextDeadline(m), undefined);
-    assert.deepEqual(m.transitions.at(-1), { at: T0 + 1_000, from: 'open', to: 'half-open', reason: 'cooldown elapsed' });
+    assert.deepEqual(m.transitions.at(-1), { at: T0 + 1_000, from: 'open', to: 'half-open', reason: 'cooldown elapsed', seq: 2, trips: 1 });
   });
 
   test('batches and probes while open do not move it, whatever they say', () => {
@@ -491,7 +491,8 @@ describe('transitions', () => {
     }
     assert.equal(m.transitions.length, 20);
     const last = m.transitions.at(-1)!;
-    assert.deepEqual(last, { at: now, from: 'half-open', to: 'open', reason: 'probe failed: e29' });
+    assert.deepEqual(last, { at: now, from: 'half-open', to: 'open', reason: 'probe failed: e29', seq: 61, trips: 31 });
+    assert.ok(m.transitions.every((t, i) => i === 0 || t.seq === m.transitions[i - 1].seq! + 1), 'numbered in order, none skipped');
     assert.ok(m.transitions.every((t, i) => i === 0 || t.at >= m.transitions[i - 1].at));
     assert.deepEqual(publish(m, SETTINGS, now).transitions, m.transitions);
   });

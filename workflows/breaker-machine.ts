@@ -2,50 +2,68 @@
  * The breaker's state machine, pure: (state, event, now) → state. The workflow feeds it signals,
  * probe results and clock ticks; unit tests feed it by hand.
  *
- * closed --(error rate | slow rate | N failures in a row)--> open --(cooldown)--> half-open
- * half-open --(N successful trials | passing probe)--> closed;  --(any failure | failing probe)--> open
+ * closed --(error rate | slow rate | N failures in a row | two models out)--> open --(cooldown)--> half-open
+ * half-open --(passing known-answer probe | N successful trials)--> closed
+ * half-open --(any failure | failing probe)--> open;  --(no decision by its deadline)--> open or closed
  * The cooldown doubles on each trip from half-open (bounded), so a flapping target cannot make
  * the breaker oscillate faster than its cooldown. Operator overrides pin the state until reset.
+ * Each model of the target has a cell of its own (workflows/breaker-models.ts).
  */
-import {
-  DEFAULT_FAST_WINDOW_MS,
-  type BreakerAction,
-  type BreakerPublished,
-  type BreakerSettings,
-  type OutcomeBatch,
-  type ProbeResult,
-} from '../contracts/breaker';
+import type { BreakerAction, BreakerPublished, BreakerSettings, BreakerTransition, OutcomeBatch, ProbeEvidence, ProbePlan, ProbeResult } from '../contracts/breaker';
 import type { BreakerState } from '../contracts/routing';
-import { SlidingWindow, wilsonLowerBound, type Bucket, type WindowTotals } from './breaker-window';
+import { applyModelBatch, applyModelProbe, modelsDeadline, modelsInUse, modelsOut, publishModels, tickModels, type ModelCell } from './breaker-models';
+import {
+  DEFAULT_HALF_OPEN_TIMEOUT_MS,
+  DEFAULT_PUBLISH_INTERVAL_MS,
+  addCounts,
+  applyBatchRuns,
+  applyRuns,
+  cellTripReason,
+  currentRules,
+  expireCell,
+  longWindow,
+  moveCell,
+  probeDecides,
+  tickCell,
+  withFastWindow,
+  type Cell,
+  type RunSettings,
+} from './breaker-rules';
+
+export { cooldownFor, type RunSettings } from './breaker-rules';
 
 /** The machine's whole state: plain data, carried across continue-as-new. */
-export interface MachineState {
+export interface MachineState extends Cell {
   target: string;
-  state: BreakerState;
   forced?: 'open' | 'close';
-  since: number;
-  retryAt?: number;
-  trips: number;
-  consecutiveFailures: number;
-  halfOpenSuccesses: number;
-  buckets: Bucket[];
-  /** The fast window's buckets (`fastWindowMs`); absent in a state carried from an older run. */
-  fastBuckets?: Bucket[];
-  probe: { healthy: boolean; lastAt?: number; lastError?: string; latencyEwmaMs?: number; samples: number[] };
-  transitions: BreakerPublished['transitions'];
+  probe: { healthy: boolean; lastAt?: number; lastError?: string; latencyEwmaMs?: number; samples: number[]; evidence?: ProbeEvidence };
+  /** Transitions so far, target's and models' (numbers them for the export). */
+  seq?: number;
+  /** Revision 3: per-model cells. */
+  models?: Record<string, ModelCell>;
+  /** Revision 3: workers that sent batches, with when they last did (pruned to the window). */
+  workers?: Record<string, number>;
+  /** Revision 3: a 429 cool-down reported by a worker, for every worker, and when it was last reported. */
+  coolDownUntil?: number;
+  coolDownSince?: number;
+  /** Revision 3: a probe should start now (half-open began, a model opened, a reset). */
+  probeDue?: boolean;
+  /** Revision 3: when the last probe started (carried across continue-as-new). */
+  lastProbeAt?: number;
+  /** Revision 3: memo publications so far (the memo's `seq`, carried across continue-as-new). */
+  publications?: number;
 }
 
 export type MachineEvent =
   | { kind: 'batch'; batch: OutcomeBatch }
-  | { kind: 'probe'; result: ProbeResult }
+  /** `startedAt`: workflow time the probe was scheduled (revision 3; decides which half-open period it judges). */
+  | { kind: 'probe'; result: ProbeResult; startedAt?: number }
   | { kind: 'override'; action: BreakerAction }
   | { kind: 'tick' };
 
 const MAX_TRANSITIONS = 20;
 const MAX_SAMPLES = 50;
 const EWMA_ALPHA = 0.3;
-/** The fast window compares the lower end of its rates' 99% confidence interval with the thresholds. */
-const FAST_CONFIDENCE_Z = 2.58;
 
 /** A fresh, closed machine. */
 export function initialState(target: string, now: number): MachineState {
@@ -67,76 +85,21 @@ export function initialState(target: string, now: number): MachineState {
  * The settings one workflow run applies. A run that is not `upgraded` (it started on code older than
  * the fast window, see workflows/breaker.ts) keeps the old rules whatever its input says, so its
  * history replays; an upgraded one gets the fast window even if its input predates the setting.
+ * `current` runs (revision 3) also get the half-open deadline and publication interval defaults.
  */
-export function settingsForRun(s: BreakerSettings, upgraded: boolean): BreakerSettings {
-  if (upgraded) return { ...s, fastWindowMs: s.fastWindowMs ?? DEFAULT_FAST_WINDOW_MS };
-  const { fastWindowMs: _dropped, ...legacy } = s;
-  return legacy;
-}
-
-/** Whether these settings apply the rules of issue 11 (fast window, runs inside batches). */
-const currentRules = (s: BreakerSettings) => s.fastWindowMs !== undefined;
-
-/** The fast window of these settings, or undefined when it is off. */
-function fastWindow(s: BreakerSettings, buckets: Bucket[] | undefined): SlidingWindow | undefined {
-  if (!s.fastWindowMs) return undefined;
-  return new SlidingWindow(s.fastWindowMs, Math.max(1, Math.min(s.bucketMs, Math.floor(s.fastWindowMs / 10))), buckets ?? []);
-}
-
-/** Cooldown after the n-th trip: doubles each time, bounded. */
-export function cooldownFor(trips: number, s: BreakerSettings): number {
-  return Math.min(s.maxCooldownMs, s.cooldownMs * 2 ** Math.max(0, trips - 1));
-}
-
-function percentile(samples: number[], p: number): number | undefined {
-  if (!samples.length) return undefined;
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function moveTo(m: MachineState, to: BreakerState, now: number, reason: string, s: BreakerSettings): void {
-  if (m.state === to) return;
-  m.transitions = [...m.transitions, { at: now, from: m.state, to, reason }].slice(-MAX_TRANSITIONS);
-  m.state = to;
-  m.since = now;
-  m.halfOpenSuccesses = 0;
-  if (to === 'open') {
-    m.trips += 1;
-    m.retryAt = now + cooldownFor(m.trips, s);
-  } else {
-    m.retryAt = undefined;
+export function settingsForRun(s: BreakerSettings, upgraded: boolean, current = false): RunSettings {
+  const { revision: _r, ...plain } = s as RunSettings;
+  if (!upgraded) {
+    const { fastWindowMs: _dropped, ...legacy } = plain;
+    return legacy;
   }
-  if (to === 'closed') {
-    m.consecutiveFailures = 0;
-    // Start closed with a fresh window: the failures that tripped it must not trip it again.
-    m.buckets = [];
-    if (m.fastBuckets) m.fastBuckets = [];
-  }
-}
-
-const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
-
-/** Why the rates of one window should trip the breaker, or undefined. `z` set: compare their lower confidence bound. */
-function rateReason(t: WindowTotals, s: BreakerSettings, z?: number): string | undefined {
-  if (t.calls < s.minCalls) return undefined;
-  const errorRate = z === undefined ? t.errorRate : wilsonLowerBound(t.failures, t.calls, z);
-  const slowRate = z === undefined ? t.slowRate : wilsonLowerBound(t.slow, t.calls, z);
-  const over = z === undefined ? `over ${t.calls} calls` : `over the last ${(s.fastWindowMs! / 1_000).toFixed(0)} s (${t.calls} calls)`;
-  const shown = (observed: number, bound: number) => (z === undefined ? pct(observed) : `${pct(observed)} (99% lower bound ${pct(bound)})`);
-  if (errorRate >= s.errorRateThreshold) return `error rate ${shown(t.errorRate, errorRate)} ≥ ${pct(s.errorRateThreshold)} ${over}`;
-  if (slowRate >= s.slowCallRateThreshold) {
-    return `slow-call rate ${shown(t.slowRate, slowRate)} ≥ ${pct(s.slowCallRateThreshold)} (> ${s.slowCallMs} ms) ${over}`;
-  }
-  if (z !== undefined) {
-    // Fast window only: a brownout fails some calls (streams without a first token) and slows the
-    // rest (hedged calls), splitting itself between the two rules above; together they count.
-    const badCount = Math.min(t.calls, t.failures + t.slow);
-    const bad = wilsonLowerBound(badCount, t.calls, z);
-    if (bad >= s.slowCallRateThreshold) {
-      return `failed-or-slow rate ${shown(badCount / t.calls, bad)} ≥ ${pct(s.slowCallRateThreshold)} ${over}`;
-    }
-  }
-  return undefined;
+  if (!current) return withFastWindow(plain);
+  return {
+    ...withFastWindow(plain),
+    revision: 3,
+    halfOpenTimeoutMs: plain.halfOpenTimeoutMs ?? DEFAULT_HALF_OPEN_TIMEOUT_MS,
+    publishIntervalMs: plain.publishIntervalMs ?? DEFAULT_PUBLISH_INTERVAL_MS,
+  };
 }
 
 /**
@@ -144,74 +107,101 @@ function rateReason(t: WindowTotals, s: BreakerSettings, z?: number): string | u
  * last batch showed (inside it, or continued from earlier batches), if longer than the current one.
  */
 export function tripReason(m: MachineState, s: BreakerSettings, now: number, run = 0): string | undefined {
-  const longest = Math.max(run, m.consecutiveFailures);
-  if (longest >= s.consecutiveFailures) return `${longest} failures in a row`;
-  const fast = fastWindow(s, m.fastBuckets);
-  const long = rateReason(new SlidingWindow(s.windowMs, s.bucketMs, m.buckets).totals(now), s);
-  return long ?? (fast && rateReason(fast.totals(now), s, FAST_CONFIDENCE_Z));
+  return cellTripReason(m, s, now, run);
 }
 
-/**
- * Applies a batch to the run of failures in a row; returns the longest run the batch showed. A batch
- * without the run fields (older workers), or settings with the old rules, count as before.
- */
-function applyRuns(m: MachineState, b: OutcomeBatch, s: BreakerSettings): number {
-  const prev = m.consecutiveFailures;
-  if (!currentRules(s) || b.leadingFailures === undefined || b.maxFailureRun === undefined) {
-    m.consecutiveFailures = b.failures > 0 && b.trailingFailures === b.calls ? prev + b.calls : b.trailingFailures;
-    return m.consecutiveFailures;
+const moveTo = (m: MachineState, to: BreakerState, now: number, reason: string, s: RunSettings, sameTrips = false) =>
+  moveCell(m, m, to, now, reason, s, { settings: s, sameTrips, keep: MAX_TRANSITIONS });
+
+const failureTypes = (b: OutcomeBatch) => Object.keys(b.byType).join(', ') || 'failure';
+
+/** Batches under the rules before revision 3. */
+function batchBefore(m: MachineState, b: OutcomeBatch, now: number, s: RunSettings): void {
+  addCounts(m, s, Math.min(b.to, now), { calls: b.calls, failures: b.failures, slow: b.slow, totalMs: b.totalMs }, now);
+  const run = applyBatchRuns(m, b, s);
+  if (m.forced) return;
+  if (m.state === 'closed') {
+    const reason = tripReason(m, s, now, run);
+    if (reason) moveTo(m, 'open', now, reason, s);
+  } else if (m.state === 'half-open') {
+    if (b.failures > 0) moveTo(m, 'open', now, `trial call failed (${failureTypes(b)})`, s);
+    else {
+      m.halfOpenSuccesses += b.calls - b.slow;
+      if (m.halfOpenSuccesses >= s.halfOpenTrials) moveTo(m, 'closed', now, `${m.halfOpenSuccesses} successful trial calls`, s);
+    }
   }
-  // No success in the batch: its failures are both its leading and its trailing run.
-  const noSuccess = b.failures > 0 && b.leadingFailures === b.failures && b.trailingFailures === b.failures;
-  m.consecutiveFailures = noSuccess ? prev + b.failures : b.trailingFailures;
-  return Math.max(m.consecutiveFailures, b.maxFailureRun, b.leadingFailures > 0 ? prev + b.leadingFailures : 0);
+}
+
+/** Batches under revision 3: target-scoped counts for the target, per-model counts for its models. */
+function batchCurrent(m: MachineState, b: OutcomeBatch, now: number, s: RunSettings): void {
+  // A batch from an older worker (no targetRuns) counts every failure for the target, as before.
+  const runs = b.targetRuns;
+  addCounts(m, s, Math.min(b.to, now), { calls: b.calls, failures: runs?.failures ?? b.failures, slow: b.slow, totalMs: b.totalMs }, now);
+  const run = runs ? applyRuns(m, runs) : applyBatchRuns(m, b, s);
+  applyModelBatch(m, b, now, s);
+  (m.workers ??= {})[b.worker] = now;
+  if (b.coolDownUntil !== undefined) {
+    m.coolDownUntil = Math.max(m.coolDownUntil ?? 0, Math.min(b.coolDownUntil, now + s.maxCooldownMs));
+    m.coolDownSince = Math.min(b.to, now);
+  }
+  if (m.forced) return;
+  if (m.state === 'closed') {
+    const out = modelsOut(m);
+    const reason = tripReason(m, s, now, run) ?? (out.length >= 2 ? `failures across models (${out.join(', ')} out)` : undefined);
+    if (reason) moveTo(m, 'open', now, reason, s);
+  } else if (m.state === 'half-open') {
+    if (b.failures > 0) moveTo(m, 'open', now, `${probeDecides(s) ? 'call' : 'trial call'} failed (${failureTypes(b)})`, s);
+    else if (!probeDecides(s)) {
+      m.halfOpenSuccesses += b.successes ?? b.calls - b.slow;
+      if (m.halfOpenSuccesses >= s.halfOpenTrials) moveTo(m, 'closed', now, `${m.halfOpenSuccesses} successful trial calls`, s);
+    }
+  }
+}
+
+/** How the probe reason reads. */
+function passedReason(r: ProbeResult): string {
+  if (!r.models?.length) return `probe passed (${Math.round(r.latencyMs)} ms)`;
+  const calls = r.models.reduce((n, x) => n + x.calls, 0);
+  return `known-answer probe passed (${calls} call(s) of ${r.models.map((x) => x.model).join(', ')}, ${Math.round(r.latencyMs)} ms)`;
+}
+
+function probeStep(m: MachineState, result: ProbeResult, now: number, s: RunSettings, startedAt?: number): void {
+  if (result.evidence === 'none') {
+    // Nothing could be judged: no health endpoint and no synthetic call. Unknown changes nothing.
+    m.probe.lastAt = result.at;
+    m.probe.lastError = result.error;
+    m.probe.evidence = 'none';
+    return;
+  }
+  // A probe slower than the slow-call bound does not pass: a browned-out target is not healthy.
+  const r = result.ok && result.latencyMs > s.slowCallMs ? { ...result, ok: false, error: `probe took ${Math.round(result.latencyMs)} ms (> ${s.slowCallMs} ms)` } : result;
+  m.probe.lastAt = r.at;
+  m.probe.healthy = r.ok;
+  m.probe.lastError = r.ok ? undefined : r.error;
+  if (result.evidence) m.probe.evidence = result.evidence;
+  if (result.ok) {
+    m.probe.latencyEwmaMs = m.probe.latencyEwmaMs === undefined ? r.latencyMs : EWMA_ALPHA * r.latencyMs + (1 - EWMA_ALPHA) * m.probe.latencyEwmaMs;
+    m.probe.samples = [...m.probe.samples, r.latencyMs].slice(-MAX_SAMPLES);
+  }
+  if (currentRules(s)) applyModelProbe(m, result, startedAt, now, s);
+  if (m.forced || m.state !== 'half-open') return;
+  // Revision 3: only a probe begun in this half-open period judges it (an older one saw the target before).
+  if (currentRules(s) && startedAt !== undefined && startedAt < m.since) return;
+  if (!r.ok) moveTo(m, 'open', now, `probe failed: ${r.error ?? 'unhealthy'}`, s);
+  // A health endpoint alone cannot close a breaker: the model behind it may still fail.
+  else if (result.evidence !== 'health') moveTo(m, 'closed', now, passedReason(r), s);
 }
 
 /** Applies one event. Returns the same object, mutated (the workflow keeps one state). */
-export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerSettings): MachineState {
-  const window = new SlidingWindow(s.windowMs, s.bucketMs, m.buckets);
-  const fast = fastWindow(s, m.fastBuckets);
+export function step(m: MachineState, ev: MachineEvent, now: number, s: RunSettings): MachineState {
   switch (ev.kind) {
-    case 'batch': {
-      const b = ev.batch;
-      const counts = { calls: b.calls, failures: b.failures, slow: b.slow, totalMs: b.totalMs };
-      window.add(Math.min(b.to, now), counts, now);
-      m.buckets = window.toJSON();
-      if (fast) {
-        fast.add(Math.min(b.to, now), counts, now);
-        m.fastBuckets = fast.toJSON();
-      }
-      const run = applyRuns(m, b, s);
-      if (m.forced) break;
-      if (m.state === 'closed') {
-        const reason = tripReason(m, s, now, run);
-        if (reason) moveTo(m, 'open', now, reason, s);
-      } else if (m.state === 'half-open') {
-        if (b.failures > 0) moveTo(m, 'open', now, `trial call failed (${Object.keys(b.byType).join(', ') || 'failure'})`, s);
-        else {
-          m.halfOpenSuccesses += b.calls - b.slow;
-          if (m.halfOpenSuccesses >= s.halfOpenTrials) moveTo(m, 'closed', now, `${m.halfOpenSuccesses} successful trial calls`, s);
-        }
-      }
+    case 'batch':
+      if (currentRules(s)) batchCurrent(m, ev.batch, now, s);
+      else batchBefore(m, ev.batch, now, s);
       break;
-    }
-    case 'probe': {
-      // A probe slower than the slow-call bound does not pass: a browned-out target is not healthy.
-      const r = ev.result.ok && ev.result.latencyMs > s.slowCallMs ? { ...ev.result, ok: false, error: `probe took ${Math.round(ev.result.latencyMs)} ms (> ${s.slowCallMs} ms)` } : ev.result;
-      m.probe.lastAt = r.at;
-      m.probe.healthy = r.ok;
-      m.probe.lastError = r.ok ? undefined : r.error;
-      if (ev.result.ok) {
-        m.probe.latencyEwmaMs = m.probe.latencyEwmaMs === undefined ? r.latencyMs : EWMA_ALPHA * r.latencyMs + (1 - EWMA_ALPHA) * m.probe.latencyEwmaMs;
-        m.probe.samples = [...m.probe.samples, r.latencyMs].slice(-MAX_SAMPLES);
-      }
-      if (m.forced) break;
-      if (m.state === 'half-open') {
-        if (r.ok) moveTo(m, 'closed', now, `probe passed (${Math.round(r.latencyMs)} ms)`, s);
-        else moveTo(m, 'open', now, `probe failed: ${r.error ?? 'unhealthy'}`, s);
-      }
+    case 'probe':
+      probeStep(m, ev.result, now, s, ev.startedAt);
       break;
-    }
     case 'override': {
       if (ev.action === 'reset') {
         m.forced = undefined;
@@ -222,6 +212,12 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerS
         m.consecutiveFailures = 0;
         m.buckets = [];
         if (m.fastBuckets) m.fastBuckets = [];
+        if (currentRules(s)) {
+          m.models = {};
+          m.coolDownUntil = undefined;
+          m.coolDownSince = undefined;
+          m.probeDue = true;
+        }
       } else if (ev.action === 'open') {
         m.forced = 'open';
         moveTo(m, 'open', now, 'operator forced open', s);
@@ -233,27 +229,63 @@ export function step(m: MachineState, ev: MachineEvent, now: number, s: BreakerS
       break;
     }
     case 'tick': {
-      if (m.forced) break;
-      if (m.state === 'open' && m.retryAt !== undefined && now >= m.retryAt) moveTo(m, 'half-open', now, 'cooldown elapsed', s);
+      if (!currentRules(s)) {
+        if (m.forced) break;
+        if (m.state === 'open' && m.retryAt !== undefined && now >= m.retryAt) moveTo(m, 'half-open', now, 'cooldown elapsed', s);
+      } else {
+        if (!m.forced && tickCell(m, m, now, s, MAX_TRANSITIONS)) m.probeDue = true;
+        tickModels(m, now, s);
+        for (const [w, at] of Object.entries(m.workers ?? {})) if (now - at >= s.windowMs) delete m.workers![w];
+        if (m.coolDownUntil !== undefined && m.coolDownUntil <= now) m.coolDownUntil = m.coolDownSince = undefined;
+      }
       // A full quiet window after recovering forgets old trips, so the cooldown shrinks again.
-      if (m.state === 'closed' && m.trips > 0 && now - m.since >= s.windowMs) m.trips = 0;
-      m.buckets = (window.expire(now), window.toJSON());
-      if (fast) m.fastBuckets = (fast.expire(now), fast.toJSON());
+      if (!m.forced && m.state === 'closed' && m.trips > 0 && now - m.since >= s.windowMs) m.trips = 0;
+      expireCell(m, s, now);
       break;
     }
   }
   return m;
 }
 
-/** The next time the machine must wake up without a signal (cooldown end), if any. */
-export function nextDeadline(m: MachineState): number | undefined {
-  return m.state === 'open' && !m.forced ? m.retryAt : undefined;
+/** The next time the machine must wake up without a signal (cooldown end, half-open deadline), if any. */
+export function nextDeadline(m: MachineState, s?: RunSettings): number | undefined {
+  if (!s || !currentRules(s)) return m.state === 'open' && !m.forced ? m.retryAt : undefined;
+  const own = m.forced ? undefined : m.state === 'open' ? m.retryAt : m.state === 'half-open' ? m.halfOpenUntil : undefined;
+  const times = [own, modelsDeadline(m)].filter((t): t is number => t !== undefined);
+  return times.length ? Math.min(...times) : undefined;
 }
 
-/** The published view (memo and query). */
-export function publish(m: MachineState, s: BreakerSettings, now: number): BreakerPublished {
-  const t = new SlidingWindow(s.windowMs, s.bucketMs, m.buckets).totals(now);
-  return {
+/**
+ * What the next probe checks (revision 3): every model of the target while anything is out of
+ * rotation or unhealthy (a target-wide fault seen through one model shows in the others), else
+ * the models in use; `halfOpenTrials` known-answer calls each while half-open, else one.
+ */
+export function probePlan(m: MachineState, s: RunSettings, now: number): ProbePlan {
+  const models = Object.values(m.models ?? {});
+  const halfOpen = m.state === 'half-open' || models.some((c) => c.state === 'half-open');
+  const unsettled = m.state !== 'closed' || !m.probe.healthy || models.some((c) => c.state !== 'closed' || !c.healthy);
+  const inUse = modelsInUse(m, now, s);
+  const which = unsettled ? { allModels: true } : inUse.length ? { models: inUse } : {};
+  return { ...which, calls: halfOpen ? s.halfOpenTrials : 1, slowCallMs: s.slowCallMs };
+}
+
+/** Every transition (the target's and its models') numbered after `seq`, in order. */
+export function transitionsAfter(m: MachineState, seq: number): Array<BreakerTransition & { model?: string }> {
+  const all: Array<BreakerTransition & { model?: string }> = m.transitions.filter((t) => (t.seq ?? 0) > seq);
+  for (const [model, c] of Object.entries(m.models ?? {})) for (const t of c.transitions) if ((t.seq ?? 0) > seq) all.push({ ...t, model });
+  return all.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
+}
+
+function percentile(samples: number[], p: number): number | undefined {
+  if (!samples.length) return undefined;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The published view (memo and query), without the publication's own seq, time and settings hash. */
+export function publish(m: MachineState, s: RunSettings, now: number): BreakerPublished {
+  const t = longWindow(m, s).totals(now);
+  const view: BreakerPublished = {
     target: m.target,
     state: m.state,
     ...(m.forced ? { forced: m.forced } : {}),
@@ -271,5 +303,15 @@ export function publish(m: MachineState, s: BreakerSettings, now: number): Break
       p95Ms: percentile(m.probe.samples, 95),
     },
     transitions: m.transitions,
+  };
+  if (!currentRules(s)) return view;
+  const workers = Object.keys(m.workers ?? {}).length;
+  const models = publishModels(m);
+  return {
+    ...view,
+    ...(m.state === 'half-open' ? { halfOpen: { mode: probeDecides(s) ? 'probe' : 'trials', trials: s.halfOpenTrials, ...(m.halfOpenUntil !== undefined ? { until: m.halfOpenUntil } : {}) } } : {}),
+    ...(workers ? { workers } : {}),
+    ...(m.coolDownUntil !== undefined && m.coolDownUntil > now ? { coolDownUntil: m.coolDownUntil, coolDownSince: m.coolDownSince } : {}),
+    ...(models ? { models } : {}),
   };
 }

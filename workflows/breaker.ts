@@ -9,6 +9,7 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   proxyLocalActivities,
@@ -22,15 +23,21 @@ import {
   BREAKER_STATE_QUERY,
   OUTCOMES_SIGNAL,
   OVERRIDE_SIGNAL,
+  SETTINGS_SIGNAL,
   type BreakerAction,
   type BreakerPublished,
+  type BreakerSettingsUpdate,
   type BreakerWorkflowInput,
   type OutcomeBatch,
+  type ProbeResult,
 } from '../contracts/breaker';
-import { initialState, nextDeadline, publish, settingsForRun, step, type MachineEvent, type MachineState } from './breaker-machine';
+import { initialState, nextDeadline, probePlan, publish, settingsForRun, step, transitionsAfter, type MachineEvent, type MachineState } from './breaker-machine';
+import { DEFAULT_PUBLISH_INTERVAL_MS } from './breaker-rules';
+import { gatewaySink } from './sinks';
 
 export const outcomesSignal = defineSignal<[OutcomeBatch]>(OUTCOMES_SIGNAL);
 export const overrideSignal = defineSignal<[BreakerAction]>(OVERRIDE_SIGNAL);
+export const settingsSignal = defineSignal<[BreakerSettingsUpdate]>(SETTINGS_SIGNAL);
 export const breakerStateQuery = defineQuery<BreakerPublished>(BREAKER_STATE_QUERY);
 
 /** Probes, no retries (the next probe is the retry). Runs recorded before the patch below used this. */
@@ -42,19 +49,39 @@ const { probeTarget: probeLocally } = proxyLocalActivities<activities.ProbeActiv
  */
 const { probeTarget: probeAside } = proxyActivities<activities.ProbeActivities>(PROBE_OPTIONS);
 const PROBE_ASIDE_PATCH = 'breaker-probe-as-activity';
+/**
+ * Revision 3 of the rules (per-model cells, half-open decided by the probe or by call-time trials
+ * with a deadline, publication seq and heartbeat, shared 429 cool-downs, the memo carried on
+ * continue-as-new). Decided once per run: a run that replays without the marker keeps the older
+ * rules to its end, its next run takes these (docs/replay.md).
+ */
+const RULES_PATCH = 'breaker-models-probes-trials';
+/** New settings from a worker (the `settings` signal) apply at once. */
+const SETTINGS_PATCH = 'breaker-settings-signal';
+/** Shown as the settings hash of a run started without one (by an older worker): any worker's differs. */
+const UNKNOWN_SETTINGS = 'unknown';
 
 function samePublished(a: BreakerPublished | undefined, b: BreakerPublished): boolean {
   return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
 }
 
+const failedProbe = (err: unknown): ProbeResult => ({ at: Date.now(), ok: false, latencyMs: 0, error: `probe did not complete: ${err instanceof Error ? err.message : String(err)}` });
+
 export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<never> {
   // Runs started on code older than the fast window (issue 11) keep the old rules to their end, so
   // their histories replay; from their next run on they get it (docs/replay.md).
-  const s = settingsForRun(input.settings, patched('breaker-fast-window'));
+  const upgraded = patched('breaker-fast-window');
+  const current = upgraded && patched(RULES_PATCH);
+  let settings = input.settings;
+  let settingsHash = input.settingsHash ?? UNKNOWN_SETTINGS;
+  let s = settingsForRun(settings, upgraded, current);
   const m: MachineState = (input.carry as MachineState | undefined) ?? initialState(input.target, Date.now());
   const pending: MachineEvent[] = [];
-  let lastProbeAt = 0;
+  let update: BreakerSettingsUpdate | undefined;
+  let lastProbeAt = current ? (m.lastProbeAt ?? 0) : 0;
   let probing = false;
+  // Transitions carried over were exported by the run before.
+  let exported = m.seq ?? 0;
   setHandler(outcomesSignal, (batch) => {
     pending.push({ kind: 'batch', batch });
   });
@@ -62,53 +89,91 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
     pending.push({ kind: 'override', action });
     if (action === 'reset') lastProbeAt = 0;
   });
+  setHandler(settingsSignal, (u) => {
+    update = u;
+  });
   setHandler(breakerStateQuery, () => publish(m, s, Date.now()));
 
+  const drain = () => {
+    if (update && patched(SETTINGS_PATCH)) {
+      settings = update.settings;
+      settingsHash = update.hash;
+      s = settingsForRun(settings, upgraded, current);
+      update = undefined;
+    }
+    while (pending.length) step(m, pending.shift()!, Date.now(), s);
+    // Exported from here, once: sinks do not run again when this task replays.
+    for (const t of transitionsAfter(m, exported)) {
+      gatewaySink.breakerTransition({ target: input.target, ...(t.model ? { model: t.model } : {}), from: t.from, to: t.to, reason: t.reason, at: t.at, seq: t.seq!, trips: t.trips ?? m.trips });
+    }
+    exported = m.seq ?? 0;
+  };
+
   let published: BreakerPublished | undefined;
+  let publishedAt = 0;
+  const publishEvery = () => s.publishIntervalMs ?? DEFAULT_PUBLISH_INTERVAL_MS;
+  const memoOf = (view: BreakerPublished, now: number): BreakerPublished => {
+    if (!current) return { ...view, settingsHash };
+    m.publications = (m.publications ?? 0) + 1;
+    return { ...view, settingsHash, seq: m.publications, publishedAt: now };
+  };
   // Probes run faster while the target is out of rotation, so recovery is seen sooner.
   const nextProbeAt = () => lastProbeAt + (m.state === 'closed' ? s.probeIntervalMs : s.probeOpenIntervalMs);
   for (;;) {
-    while (pending.length) step(m, pending.shift()!, Date.now(), s);
-    step(m, { kind: 'tick' }, Date.now(), s);
+    pending.push({ kind: 'tick' });
+    drain();
 
     // The probe runs beside the loop, never blocking it: a slow target makes slow probes, and
     // outcome batches and overrides must still be handled (and published) at once meanwhile.
-    if (s.probes && !probing && Date.now() >= nextProbeAt()) {
+    if (s.probes && !probing && (Date.now() >= nextProbeAt() || (current && m.probeDue))) {
       probing = true;
       lastProbeAt = Date.now();
+      const startedAt = Date.now();
       const probeTarget = patched(PROBE_ASIDE_PATCH) ? probeAside : probeLocally;
-      void probeTarget(input.target).then(
+      const run = current ? probeTarget(input.target, probePlan(m, s, startedAt)) : probeTarget(input.target);
+      if (current) m.probeDue = false;
+      void run.then(
         (result) => {
           probing = false;
           lastProbeAt = Date.now();
-          pending.push({ kind: 'probe', result });
+          pending.push({ kind: 'probe', result, ...(current ? { startedAt } : {}) });
         },
         // The probe activity itself failed (e.g. its timeout, no worker): a failed probe, never a
         // rejection nobody handles (that would wedge the breaker).
         (err: unknown) => {
           probing = false;
           lastProbeAt = Date.now();
-          pending.push({ kind: 'probe', result: { at: Date.now(), ok: false, latencyMs: 0, error: `probe did not complete: ${err instanceof Error ? err.message : String(err)}` } });
+          pending.push({ kind: 'probe', result: failedProbe(err), ...(current ? { startedAt } : {}) });
         },
       );
     }
 
-    const view = publish(m, s, Date.now());
-    if (!samePublished(published, view)) {
-      upsertMemo({ [BREAKER_MEMO_KEY]: view });
+    const view = { ...publish(m, s, Date.now()), settingsHash };
+    // Current rules republish at least every publishIntervalMs: a memo that stops moving means a
+    // breaker that stopped working, and readers treat it as unknown (worker/breaker-view.ts).
+    if (!samePublished(published, view) || (current && Date.now() - publishedAt >= publishEvery())) {
+      upsertMemo({ [BREAKER_MEMO_KEY]: memoOf(view, Date.now()) });
       published = view;
+      publishedAt = Date.now();
     }
 
     // Why here: history grows with time (signals are batched per flush interval), so a size
     // check each loop keeps it bounded; handlers are synchronous, so nothing is in flight.
     if (workflowInfo().historyLength >= s.continueAsNewAfterEvents || workflowInfo().continueAsNewSuggested) {
       await condition(() => allHandlersFinished() && !probing);
-      while (pending.length) step(m, pending.shift()!, Date.now(), s);
-      await continueAsNew<typeof breakerWorkflow>({ ...input, carry: m });
+      drain();
+      const next = { target: input.target, settings, ...(settingsHash !== UNKNOWN_SETTINGS ? { settingsHash } : {}), carry: m };
+      if (!current) await continueAsNew<typeof breakerWorkflow>(next);
+      m.lastProbeAt = lastProbeAt;
+      // The memo goes along, so a process reading between the runs still sees the decision.
+      const memo = { [BREAKER_MEMO_KEY]: memoOf({ ...publish(m, s, Date.now()), settingsHash }, Date.now()) };
+      await makeContinueAsNewFunc<typeof breakerWorkflow>({ memo })(next);
     }
 
-    const wakeAt = Math.min(s.probes && !probing ? nextProbeAt() : Infinity, nextDeadline(m) ?? Infinity);
-    if (wakeAt === Infinity) await condition(() => pending.length > 0);
-    else await condition(() => pending.length > 0, Math.max(1, wakeAt - Date.now()));
+    const heartbeat = current ? publishedAt + publishEvery() : Infinity;
+    const wakeAt = Math.min(s.probes && !probing ? (current && m.probeDue ? Date.now() : nextProbeAt()) : Infinity, nextDeadline(m, s) ?? Infinity, heartbeat);
+    const woken = () => pending.length > 0 || update !== undefined;
+    if (wakeAt === Infinity) await condition(woken);
+    else await condition(woken, Math.max(1, wakeAt - Date.now()));
   }
 }

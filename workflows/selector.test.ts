@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AiRequest } from '../contracts/request';
 import type { ModelInfo, RoutingSnapshot, TargetInfo } from '../contracts/routing';
-import { equivalentModels, rankCandidates, tierOf } from './selector';
+import { equivalentModels, planRoute, rankCandidates, tierOf } from './selector';
 
 function model(id: string): ModelInfo {
   return { id, capabilities: { tools: true, vision: false, json: true, streaming: true, contextWindow: 128_000 }, pricePerMTok: { input: 1, output: 2 } };
@@ -202,5 +202,30 @@ describe('rankCandidates', () => {
   test('same result for the same input (deterministic)', () => {
     const snap = snapshot(DEFAULT_TARGETS);
     assert.deepEqual(rankCandidates(request('fast'), snap), rankCandidates(request('fast'), snap));
+  });
+});
+
+describe('per-model breakers', () => {
+  test('an open model is tried last on its target; the target’s other models are not', () => {
+    const targets = [
+      target('openai-us-east-1', 10, ['gpt-4o', 'gpt-4o-mini'], { modelHealth: { 'gpt-4o': { breaker: 'open', healthy: true } } }),
+      ...DEFAULT_TARGETS.slice(1),
+    ];
+    const smart = planRoute(request('gpt-4o'), snapshot(targets)).candidates;
+    assert.deepEqual(
+      smart.map((c) => [c.target, c.model, c.lastResort]),
+      [
+        ['anthropic-eu-west-1', 'claude-sonnet-4', undefined],
+        ['openai-us-east-1', 'gpt-4o', 'model breaker open (gpt-4o)'],
+      ],
+    );
+    assert.deepEqual(pairs(rankCandidates(request('gpt-4o-mini'), snapshot(targets)))[0], 'openai-us-east-1/gpt-4o-mini/requested');
+  });
+
+  test('a model failing its known-answer probe is demoted the same way; a closed healthy entry changes nothing', () => {
+    const failing = [target('openai-us-east-1', 10, ['gpt-4o', 'gpt-4o-mini'], { modelHealth: { 'gpt-4o': { breaker: 'closed', healthy: false } } }), ...DEFAULT_TARGETS.slice(1)];
+    assert.equal(planRoute(request('gpt-4o'), snapshot(failing)).candidates.at(-1)?.lastResort, 'failing known-answer probe (gpt-4o)');
+    const fine = [target('openai-us-east-1', 10, ['gpt-4o'], { modelHealth: { 'gpt-4o': { breaker: 'closed', healthy: true } } }), ...DEFAULT_TARGETS.slice(1)];
+    assert.equal(rankCandidates(request('gpt-4o'), snapshot(fine))[0].target, 'openai-us-east-1');
   });
 });

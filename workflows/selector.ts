@@ -71,6 +71,15 @@ export function unavailability(t: TargetInfo, needs: Needs, now: number): string
   return undefined;
 }
 
+/** Why one model of a target should only be tried as a last resort (its own breaker or probe), or undefined. */
+export function modelUnavailability(t: TargetInfo, model: string): string | undefined {
+  const h = t.modelHealth?.[model];
+  if (!h) return undefined;
+  if (h.breaker === 'open') return `model breaker open (${model})`;
+  if (!h.healthy) return `failing known-answer probe (${model})`;
+  return undefined;
+}
+
 export function estimateCostUsd(model: ModelInfo, needs: Needs): number {
   return (needs.promptTokens * model.pricePerMTok.input + needs.maxOutputTokens * model.pricePerMTok.output) / 1_000_000;
 }
@@ -98,7 +107,7 @@ export function planRoute(request: AiRequest, snapshot: RoutingSnapshot, random:
       if (gap) excluded.push({ target: target.id, model: modelId, reason: gap });
       else if (maxCost !== undefined && costUsd > maxCost) excluded.push({ target: target.id, model: modelId, reason: `estimated $${costUsd.toFixed(6)} > maxCostUsd $${maxCost}` });
       else {
-        const why = unavailability(target, needs, snapshot.takenAt);
+        const why = unavailability(target, needs, snapshot.takenAt) ?? modelUnavailability(target, modelId);
         if (why) lastResort.push({ target, model, modelRank, costUsd, why });
         else ready.push({ target, model, modelRank, costUsd });
       }

@@ -30,7 +30,12 @@ export interface RequestFinished {
   tier?: string;
 }
 
-/** A breaker transition, emitted once by the breaker workflow that decided it. */
+/**
+ * One breaker transition (of the target, or of one of its models when `model` is set), exported
+ * by the breaker workflow itself: once, by the worker that ran the workflow task, never on replay.
+ * `seq` numbers a breaker's transitions in order (target's and models' together), so a consumer
+ * can drop the rare repeat of a retried workflow task.
+ */
 export interface BreakerTransitionEvent {
   target: string;
   model?: string;

@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import type { Socket } from 'node:net';
+import { isProbeQuestion } from '../../contracts/breaker';
 import type { ProviderCall } from './records';
 
 /** The nonce word that ends each game-day prompt. */
@@ -81,7 +82,7 @@ export async function startRecorder(target: string, upstream: string, now: () =>
         at,
         route: `${req.method} ${path}`,
         nonce: text.match(NONCE_RE)?.[0],
-        probe: path === '/health' || text.trim() === 'ping',
+        probe: path === '/health' || text.trim() === 'ping' || isProbeQuestion(text),
         completed: false,
       };
       if (!path.startsWith('/__')) calls.push(call);

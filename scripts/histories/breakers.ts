@@ -1,10 +1,15 @@
 /**
  * Breaker-workflow paths (breakerWorkflow, long-running): trip and recovery by probe or by trial
- * calls, a failed trial, the slow-call rule, operator overrides, continue-as-new. Each scenario
+ * calls, a failed trial, the slow-call rule, operator overrides, continue-as-new; and (rules
+ * revision 3) a one-model outage, a known-answer probe failing on garbage, the half-open deadline,
+ * settings sent to a running breaker. Each scenario
  * runs on a stack of its own, so the breaker's history holds that path only. Breakers never end:
  * the worker is stopped and the history taken as it stands, as a new deployment would replay it.
  */
-import { breakerIdFor } from '../../worker/breakers';
+import { parseConfig } from '../../config/load';
+import { BREAKER_MEMO_KEY, type BreakerPublished } from '../../contracts/breaker';
+import { breakerIdFor, breakerInput } from '../../worker/breakers';
+import { startGateway } from '../gateway';
 import { chat, type TestStack, type TestStackOptions } from '../../test/support/stack';
 import { job, waitFor, type RecordedRun, type Scenario, type ScenarioContext } from './scenario';
 
@@ -179,6 +184,84 @@ export const breakerScenarios: Scenario[] = [
       await state(s, 'open', 'open');
       const { workflowId } = await taken(s);
       return { 'breaker-continue-as-new-first-run': { workflowId, runId: firstRunId }, 'breaker-continue-as-new-next-run': { workflowId, runId: nextRunId } };
+    },
+  },
+  {
+    name: 'breaker-model-outage',
+    describe: 'gpt-4o answers 503 while gpt-4o-mini works: the gpt-4o cell opens (not the target), the probe covers both models; fault cleared: the model closes by probe',
+    fixtures: ['breaker-model-outage'],
+    async run(ctx) {
+      const s = await breakerStack(ctx, { probes: true });
+      s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 503, models: ['gpt-4o'] });
+      const jobs: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 8; i++) {
+        jobs.push(job(s, chat(i % 2 ? 'gpt-4o-mini' : 'gpt-4o', `model ${i}`), 'completed'));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await Promise.all(jobs);
+      const model = async () => (await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.models?.['gpt-4o'];
+      await waitFor(async () => (await model())?.state === 'open', 'gpt-4o to open', 20_000);
+      s.mocks[PRIMARY].clearFaults();
+      await waitFor(async () => (await model())?.transitions.some((t: { to: string }) => t.to === 'closed') === true, 'gpt-4o to close', 20_000);
+      return { 'breaker-model-outage': await taken(s) };
+    },
+  },
+  {
+    name: 'breaker-probe-garbage',
+    describe: 'down: open; up again with garbage answers: the half-open known-answer probe fails (open again); answers right: closed by probe',
+    fixtures: ['breaker-probe-known-answer-fails'],
+    async run(ctx) {
+      const s = await breakerStack(ctx, { probes: true });
+      s.mocks[PRIMARY].setFaults({ down: true });
+      await tripByLoad(s, 'trip');
+      s.mocks[PRIMARY].setFaults({ garbageAnswers: true });
+      const reasons = async () => ((await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.recentTransitions as Array<{ reason: string }>).map((t) => t.reason);
+      await waitFor(async () => (await reasons()).some((r) => /known-answer check/.test(r)), 'a failed known-answer probe', 20_000);
+      s.mocks[PRIMARY].clearFaults();
+      await state(s, 'closed');
+      return { 'breaker-probe-known-answer-fails': await taken(s) };
+    },
+  },
+  {
+    name: 'breaker-half-open-deadline',
+    describe: 'no probes, no traffic: half-open after the cooldown, no trial result by halfOpenTimeoutMs: open again (same trip count)',
+    fixtures: ['breaker-half-open-deadline'],
+    async run(ctx) {
+      const s = await breakerStack(ctx, { halfOpenTimeoutMs: 1_000 });
+      s.mocks[PRIMARY].setFaults({ down: true });
+      await tripByLoad(s, 'trip');
+      const reasons = async () => ((await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.recentTransitions as Array<{ reason: string }>).map((t) => t.reason);
+      await waitFor(async () => (await reasons()).some((r) => r.startsWith('no decision')), 'the half-open deadline', 20_000);
+      return { 'breaker-half-open-deadline': await taken(s) };
+    },
+  },
+  {
+    name: 'breaker-settings-signal',
+    describe: 'the worker restarts with other breaker.* settings and sends them: the running breaker applies them (a trip at 2 failures in a row)',
+    fixtures: ['breaker-settings-signal'],
+    async run(ctx) {
+      const s = await breakerStack(ctx);
+      await state(s, 'closed');
+      const edited = parseConfig({ ...structuredClone(s.config), breaker: { ...s.config.breaker, consecutiveFailures: 2 } }, 'histories');
+      const workflowId = breakerIdFor(s.config, PRIMARY);
+      const memo = async () => (await ctx.client.workflow.getHandle(workflowId).describe()).memo?.[BREAKER_MEMO_KEY] as BreakerPublished;
+      // A rolling restart with the edited config: the new worker sees another settings hash and sends its own.
+      await s.gateway.stop();
+      const next = await startGateway({ config: edited, apiPort: 0, taskQueue: s.gateway.taskQueue });
+      ctx.defer(() => next.stop());
+      const expected = breakerInput(edited, PRIMARY).settingsHash;
+      await waitFor(async () => (await memo()).settingsHash === expected, 'the breaker to take the new settings', 20_000);
+      s.mocks[PRIMARY].setFaults({ down: true });
+      for (let i = 0; i < 3 && (await memo()).state !== 'open'; i++) {
+        const res = await fetch(`${next.apiUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request: chat('gpt-4o', `settings ${i}`) }) });
+        const { id } = (await res.json()) as { id: string };
+        await waitFor(async () => ((await (await fetch(`${next.apiUrl}/v1/jobs/${id}`)).json()) as { status: string }).status === 'completed', `job ${id}`, 30_000);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await waitFor(async () => (await memo()).state === 'open', 'the breaker to open at the new threshold', 20_000);
+      await new Promise((r) => setTimeout(r, 500));
+      await next.stop();
+      return { 'breaker-settings-signal': { workflowId } };
     },
   },
 ];
