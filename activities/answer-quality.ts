@@ -79,6 +79,7 @@ export function headProblem(head: string, request: Request, continuing = false):
   return undefined;
 }
 
+// #region guide:answer-problem
 /**
  * Why an answer that came back with a 200 is useless, if it is: empty without tool calls (and not
  * a refusal), corrupted bytes, a repetition loop, cut by a token limit nobody asked for, or not JSON
@@ -115,3 +116,4 @@ export function answerProblem(result: ProviderCallResult, request: Request, befo
   }
   return undefined;
 }
+// #endregion guide:answer-problem

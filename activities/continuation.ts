@@ -18,6 +18,7 @@ type Request = ProviderCallInput['request'];
 /** How a target kind continues an answer. */
 export type ContinuationMode = 'prefill' | 'instruction';
 
+// #region guide:continuation-request
 /** The continuation mode of a target kind. */
 export function continuationMode(kind: TargetConfig['kind']): ContinuationMode {
   return kind === 'anthropic' ? 'prefill' : 'instruction';
@@ -42,6 +43,7 @@ export function continuationRequest(request: Request, text: string, mode: Contin
     messages: [...request.messages, { role: 'assistant', content: text }, { role: 'user', content: CONTINUE_INSTRUCTION }],
   };
 }
+// #endregion guide:continuation-request
 
 const leadingSpace = (s: string) => /^\s*/.exec(s)![0];
 const trailingSpace = (s: string) => /\s*$/.exec(s)![0];

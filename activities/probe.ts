@@ -57,6 +57,7 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
     return adapter;
   };
 
+  // #region guide:known-answer
   /** One known-answer call: the answer must hold the nonce, its first token (or answer) must come within slowMs. */
   async function knownAnswer(target: TargetConfig, model: ModelConfig, slowMs: number, outer: AbortSignal, capMs: number): Promise<{ ok: boolean; latencyMs: number; error?: string; targetWide?: boolean }> {
     const code = nonce();
@@ -94,6 +95,7 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
       clearTimeout(timer);
     }
   }
+  // #endregion guide:known-answer
 
   async function probeModel(target: TargetConfig, model: ModelConfig, calls: number, slowMs: number, signal: AbortSignal, capMs: number): Promise<ModelVerdict> {
     const runs = await Promise.all(Array.from({ length: calls }, () => knownAnswer(target, model, slowMs, signal, capMs)));

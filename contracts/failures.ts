@@ -118,6 +118,7 @@ const gateway = (httpStatus: number, code: ErrorCodeName, t: Partial<FailureTrai
   ...t,
 });
 
+// #region guide:failure-table
 /** The one table. */
 export const FAILURE_TABLE: Readonly<Record<AnyFailureName, FailureTraits>> = {
   ProviderUnavailable: provider({ retryable: false, countsForBreaker: true, unreachable: true }),
@@ -142,6 +143,7 @@ export const FAILURE_TABLE: Readonly<Record<AnyFailureName, FailureTraits>> = {
   RagCollectionNotFound: gateway(404, ErrorCode.CollectionNotFound),
   RagUnavailable: gateway(503, ErrorCode.Unavailable, { retryable: true }),
 };
+// #endregion guide:failure-table
 
 /** The traits of `type`, or undefined for a type the table does not know. */
 export function failureTraits(type: string): FailureTraits | undefined {

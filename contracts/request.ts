@@ -47,6 +47,7 @@ export type Tool = z.infer<typeof ToolSchema>;
 export const StrategySchema = z.enum(['priority', 'weighted', 'latency', 'cost']);
 export type Strategy = z.infer<typeof StrategySchema>;
 
+// #region guide:request-routing
 /** Stormproof's per-request routing options. */
 export const RoutingSchema = z
   .object({
@@ -64,6 +65,7 @@ export const RoutingSchema = z
     pinModel: z.boolean().optional(),
   })
   .strict();
+// #endregion guide:request-routing
 export type Routing = z.infer<typeof RoutingSchema>;
 
 /** Retrieval-augmented generation: passages from `collection` go into the prompt. */

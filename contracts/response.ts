@@ -10,6 +10,7 @@ export const UsageSchema = z.object({
 });
 export type Usage = z.infer<typeof UsageSchema>;
 
+// #region guide:attempt-degradation
 /** One try of one target, in order. `outcome` is "ok" or the failure type. */
 export const AttemptSchema = z.object({
   target: z.string(),
@@ -30,6 +31,7 @@ export const DegradationSchema = z.object({
   reason: z.string(),
 });
 export type Degradation = z.infer<typeof DegradationSchema>;
+// #endregion guide:attempt-degradation
 
 /**
  * One failover: the request moved from one (target, model) to another after the first failed, was

@@ -52,10 +52,12 @@ const FAST_CONFIDENCE_Z = 2.58;
 
 export const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
+// #region guide:cooldown
 /** Cooldown after the n-th trip: doubles each time, bounded. */
 export function cooldownFor(trips: number, s: BreakerSettings): number {
   return Math.min(s.maxCooldownMs, s.cooldownMs * 2 ** Math.max(0, trips - 1));
 }
+// #endregion guide:cooldown
 
 /** A cell's long window. */
 export const longWindow = (c: Cell, s: BreakerSettings) => new SlidingWindow(s.windowMs, s.bucketMs, c.buckets);
@@ -113,6 +115,7 @@ function rateReason(t: WindowTotals, s: BreakerSettings, z?: number): string | u
   return undefined;
 }
 
+// #region guide:trip-rule
 /**
  * Why a closed cell should trip now, or undefined. `run` is the longest run of failures the last
  * batch showed (inside it, or continued from earlier batches), if longer than the current one.
@@ -124,6 +127,7 @@ export function cellTripReason(c: Cell, s: BreakerSettings, now: number, run = 0
   const long = rateReason(longWindow(c, s).totals(now), s);
   return long ?? (fast && rateReason(fast.totals(now), s, FAST_CONFIDENCE_Z));
 }
+// #endregion guide:trip-rule
 
 /**
  * Applies a batch to the run of failures in a row; returns the longest run the batch showed. A batch

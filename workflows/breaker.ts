@@ -157,6 +157,7 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
       publishedAt = Date.now();
     }
 
+    // #region guide:continue-as-new
     // Why here: history grows with time (signals are batched per flush interval), so a size
     // check each loop keeps it bounded; handlers are synchronous, so nothing is in flight.
     if (workflowInfo().historyLength >= s.continueAsNewAfterEvents || workflowInfo().continueAsNewSuggested) {
@@ -169,6 +170,7 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
       const memo = { [BREAKER_MEMO_KEY]: memoOf({ ...publish(m, s, Date.now()), settingsHash }, Date.now()) };
       await makeContinueAsNewFunc<typeof breakerWorkflow>({ memo })(next);
     }
+    // #endregion guide:continue-as-new
 
     const heartbeat = current ? publishedAt + publishEvery() : Infinity;
     const wakeAt = Math.min(s.probes && !probing ? (current && m.probeDue ? Date.now() : nextProbeAt()) : Infinity, nextDeadline(m, s) ?? Infinity, heartbeat);

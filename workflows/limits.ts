@@ -9,6 +9,7 @@ export const MIN_ATTEMPT_MS = 100;
 
 type Hedge = NonNullable<RoutingSnapshot['policy']['hedge']>;
 
+// #region guide:try-timeout
 /** The time limit of the next try, or undefined when the request's budget is spent. */
 export function tryTimeout(snapshot: RoutingSnapshot, deadline: number | undefined, now: number): { timeoutMs?: number } | undefined {
   if (deadline === undefined) return {};
@@ -16,6 +17,7 @@ export function tryTimeout(snapshot: RoutingSnapshot, deadline: number | undefin
   if (left < MIN_ATTEMPT_MS) return undefined;
   return { timeoutMs: Math.min(snapshot.policy.callMs, left) };
 }
+// #endregion guide:try-timeout
 
 /** The hedge rule: the fixed delay, else `latencyMultiple` × what was observed, within minMs..max. */
 function hedgeWait(h: Hedge, observedMs: number | undefined, maxMs: number): number | undefined {

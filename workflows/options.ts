@@ -20,6 +20,7 @@ const BACKSTOP_MS = 5_000;
  */
 export const LOCAL_RETRY_THRESHOLD_MS = 1;
 
+// #region guide:retry-policy
 /** Short, bounded retries of one target for transient faults; the rest is failover's job. */
 export function providerRetry(policy: CallPolicy): RetryPolicy {
   return {
@@ -47,6 +48,7 @@ export function fastCall(policy: CallPolicy, summary: string): LocalActivityOpti
     summary,
   };
 }
+// #endregion guide:retry-policy
 
 /**
  * A streaming call: a regular activity that heartbeats per chunk, so a dead worker or a stalled

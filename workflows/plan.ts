@@ -83,6 +83,7 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
   }
   const allowDegradation = request.routing?.allowDegradation ?? snapshot.defaults.allowDegradation;
   const needs = needsOf(request);
+  // #region guide:no-continuation
   // Continuing text inside a tool call's arguments or a JSON document cannot be made sound.
   const noContinuation = needs.tools
     ? 'a request with tools is never continued mid-answer'
@@ -91,6 +92,7 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
       : !allowDegradation
         ? 'the request forbids degradation (routing.allowDegradation: false)'
         : undefined;
+  // #endregion guide:no-continuation
   const budgetMs = snapshot.policy.requestMs === undefined ? undefined : (request.routing?.latencySloMs ?? snapshot.policy.requestMs);
   return {
     stages,
@@ -105,10 +107,12 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
   };
 }
 
+// #region guide:buffers-after
 /** Whether a stream that failed before its first token with `type` may be asked again buffered. */
 export function buffersAfter(plan: Plan, type: string): boolean {
   return plan.bufferedFallback && STREAMING_FAULTS.includes(type);
 }
+// #endregion guide:buffers-after
 
 /** The identity of a (target, model) pair. */
 export function pairKey(c: { target: string; model: string }): string {

@@ -61,6 +61,7 @@ export function capabilityGap(model: ModelInfo, needs: Needs): string | undefine
   return undefined;
 }
 
+// #region guide:unavailability
 /** Why a target should only be tried as a last resort right now, or undefined. */
 export function unavailability(t: TargetInfo, needs: Needs, now: number): string | undefined {
   if (t.breaker === 'open') return 'breaker open';
@@ -79,6 +80,7 @@ export function modelUnavailability(t: TargetInfo, model: string): string | unde
   if (!h.healthy) return `failing known-answer probe (${model})`;
   return undefined;
 }
+// #endregion guide:unavailability
 
 export function estimateCostUsd(model: ModelInfo, needs: Needs): number {
   return (needs.promptTokens * model.pricePerMTok.input + needs.maxOutputTokens * model.pricePerMTok.output) / 1_000_000;
@@ -90,6 +92,7 @@ export interface RoutePlan {
   excluded: Array<{ target: string; model: string; reason: string }>;
 }
 
+// #region guide:plan-route
 /** Ranks the candidates for `request` with the request's (or the default) strategy. */
 export function planRoute(request: AiRequest, snapshot: RoutingSnapshot, random: () => number = Math.random): RoutePlan {
   const models = equivalentModels(request.model, snapshot.tiers, request.routing?.pinModel);
@@ -125,6 +128,7 @@ export function planRoute(request: AiRequest, snapshot: RoutingSnapshot, random:
     excluded,
   };
 }
+// #endregion guide:plan-route
 
 /** Candidates in order (see {@link planRoute}). */
 export function rankCandidates(request: AiRequest, snapshot: RoutingSnapshot, random: () => number = Math.random): Candidate[] {

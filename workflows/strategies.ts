@@ -19,6 +19,7 @@ export type StrategyFn = (pairs: Pair[], random: () => number) => Pair[];
 
 const byModelThenPriority = (a: Pair, b: Pair) => a.modelRank - b.modelRank || a.target.priority - b.target.priority;
 
+// #region guide:strategies
 /** Active-passive: the preferred model first, then target priority. */
 export const priority: StrategyFn = (pairs) => [...pairs].sort(byModelThenPriority);
 
@@ -35,5 +36,6 @@ export const latency: StrategyFn = (pairs) =>
 
 /** Cheapest estimated cost first. */
 export const cost: StrategyFn = (pairs) => [...pairs].sort((a, b) => a.costUsd - b.costUsd || byModelThenPriority(a, b));
+// #endregion guide:strategies
 
 export const STRATEGIES: Record<Strategy, StrategyFn> = { priority, weighted, latency, cost };

@@ -44,6 +44,7 @@ async function vectorSearch(rag: RagService, input: RetrievalInput, signal: Abor
   return untilAborted(rag.vectors.search(input.collection, vector, input.topK), signal);
 }
 
+// #region guide:keyword-fallback
 /**
  * Retrieves the `topK` passages for `query` from `collection`. Throws
  * {@link CollectionNotFoundError} for an unknown collection and {@link RetrievalUnavailableError}
@@ -70,3 +71,4 @@ export async function retrieve(rag: RagService, input: RetrievalInput, signal?: 
   }
   return { mode: 'keyword', passages, degradedReason: `${reason}; answered by keyword search (BM25) instead` };
 }
+// #endregion guide:keyword-fallback
