@@ -62,14 +62,28 @@ test('regions: nested markers are left out, indentation is removed, names must b
   assert.throws(() => extractRegions('// #endregion\n', 'f.ts'), /without a #region/);
 });
 
-test('every npm script the guides run exists, and every local link and image resolves', () => {
+/** The anchors GitHub gives a Markdown file: its headings' slugs and its `<a name>`s. */
+function anchorsOf(markdown: string): Set<string> {
+  const body = markdown.replace(/```[\s\S]*?```/g, '');
+  const slugs = [...body.matchAll(/^#{1,6} (.+)$/gm)].map(([, h]) =>
+    h
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\p{M}\s_-]/gu, '')
+      .replace(/ /g, '-'),
+  );
+  return new Set([...slugs, ...[...body.matchAll(/<a name="([^"]+)"><\/a>/g)].map((m) => m[1])]);
+}
+
+test('every npm script the guides run exists, and every local link, anchor and image resolves', () => {
   const scripts = Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts);
   for (const g of GUIDES) {
     const text = read(g);
     for (const [, name] of text.matchAll(/npm run ([a-z:-]+)/g)) assert.ok(scripts.includes(name), `${g}: npm run ${name} is not a script in package.json`);
-    for (const [, target] of text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)) {
+    for (const [, target, anchor] of text.matchAll(/\]\(([^)\s#]*)(?:#([^)\s]*))?\)/g)) {
       if (/^[a-z]+:/.test(target)) continue;
-      assert.ok(existsSync(join(ROOT, dirname(g), target)), `${g}: link ${target} does not resolve`);
+      const file = target ? join(dirname(g), target) : g;
+      assert.ok(existsSync(join(ROOT, file)), `${g}: link ${target} does not resolve`);
+      if (anchor && file.endsWith('.md')) assert.ok(anchorsOf(read(file)).has(anchor), `${g}: ${file} has no anchor #${anchor}`);
     }
     for (const [, scenario] of text.matchAll(/(chaos\/scenarios\/[a-z0-9-]+\.yaml)/g)) assert.ok(existsSync(join(ROOT, scenario)), `${g}: ${scenario} does not exist`);
   }

@@ -120,10 +120,19 @@ export function snippetsOf(text: string): string[] {
   return [...text.matchAll(SNIPPET)].map((m) => `${m[1]}#${m[2]}`);
 }
 
+/** A guide's text; a guide that cannot be read is a DocsError naming it. */
+function readGuide(guide: string, read: ReadFile): string {
+  try {
+    return read(guide);
+  } catch (err) {
+    throw new DocsError([`${guide}: cannot read it (${(err as Error).message})`]);
+  }
+}
+
 /** Guides whose snippets differ from their sources (empty when all are current). */
 export function staleGuides(guides: string[] = GUIDES, read: ReadFile = readRepoFile): string[] {
   return guides.filter((g) => {
-    const text = read(g);
+    const text = readGuide(g, read);
     return fillGuide(g, text, read) !== text;
   });
 }
@@ -141,7 +150,7 @@ function main(): void {
       return;
     }
     for (const g of GUIDES) {
-      const text = readRepoFile(g);
+      const text = readGuide(g, readRepoFile);
       const filled = fillGuide(g, text);
       if (filled !== text) writeFileSync(join(ROOT, g), filled);
       process.stdout.write(`[docs] ${g}: ${snippetsOf(filled).length} snippet(s)${filled !== text ? ', updated' : ', current'}\n`);
