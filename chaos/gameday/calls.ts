@@ -4,19 +4,24 @@
  * explains (duplicates), and degradations an answer hid (a lower tier or keyword retrieval not
  * declared in the answer).
  */
+import { breakerKey } from './breaker-sample';
 import { isEmbeddingsCall, type ProviderCall, type RequestRecord } from './records';
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
 /**
- * Client chat calls that reached a target inside one of its open intervals, after `graceMs`.
+ * Client chat calls that reached a target inside one of its open intervals, or asked a model
+ * inside one of that model's (`open` is keyed by target and by `<target>/<model>`), after
+ * `graceMs`; each call counts once, under the breaker that was open (the target's first).
  * Probes are the breaker's own; RAG embeddings calls are bounded by their own budget, not routed.
  */
 export function callsDuringOpen(calls: ProviderCall[], open: Record<string, Array<[number, number]>>, graceMs: number): Record<string, number> {
   const out: Record<string, number> = {};
+  const inside = (c: ProviderCall, key: string) => (open[key] ?? []).some(([a, b]) => c.at >= a + graceMs && c.at < b);
   for (const c of calls) {
     if (c.probe || isEmbeddingsCall(c)) continue;
-    if ((open[c.target] ?? []).some(([a, b]) => c.at >= a + graceMs && c.at < b)) out[c.target] = (out[c.target] ?? 0) + 1;
+    const key = [c.target, ...(c.model === undefined ? [] : [breakerKey(c.target, c.model)])].find((k) => inside(c, k));
+    if (key) out[key] = (out[key] ?? 0) + 1;
   }
   return out;
 }

@@ -1,8 +1,11 @@
 /** Unit tests of the game-day measurements and of the scenario schema. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measure, percentile, recoveryTime, transitionsOf, windowsOf, type ProviderCall, type RequestRecord } from './measure';
+import { measure, percentile, recoveryTime, transitionsOf, windowsOf, type BreakerSample, type ProviderCall, type RequestRecord } from './measure';
 import { BASE_THRESHOLDS, parseScenario, ScenarioError, type Thresholds } from './schema';
+import { collectTransitions, sampleOf, type RecordedTransition } from './breaker-sample';
+import { markdownOf, type RunResult } from './report';
+import type { BreakerPublished, ModelPublished } from '../../contracts/breaker';
 
 const TARGETS = ['openai-us-east-1', 'anthropic-eu-west-1', 'selfhosted-onprem'];
 let seq = 0;
@@ -393,4 +396,103 @@ test('a real upstream (not a mock in the config) takes toxics and proxy actions,
     () => parseScenario({ ...base, rollbacks: [{ action: 'mock-clear', target: 'openai-us-east-1' }] }, opts),
     (e: ScenarioError) => /^rollbacks\[0\]\.target: "openai-us-east-1" is a real upstream/.test(e.issues[0]),
   );
+});
+
+// Model-scoped breakers (workflows/breaker-models.ts): a one-model outage opens the model, not the target.
+const PRIMARY = 'openai-us-east-1';
+const modelView = (state: ModelPublished['state'], transitions: ModelPublished['transitions'] = []): ModelPublished => ({
+  state,
+  since: 0,
+  trips: state === 'closed' ? 0 : 1,
+  healthy: state === 'closed',
+  consecutiveFailures: 0,
+  transitions,
+});
+const targetView = (models?: Record<string, ModelPublished>, transitions: BreakerPublished['transitions'] = []) =>
+  ({ target: PRIMARY, state: 'closed', since: 0, trips: 0, transitions, ...(models ? { models } : {}) }) as BreakerPublished;
+
+test("the sampler records each model's breaker beside its target's; a model the breaker forgot reads closed", () => {
+  const seen = new Set<string>();
+  const views: Array<Record<string, BreakerPublished | undefined>> = [
+    { [PRIMARY]: targetView() },
+    { [PRIMARY]: targetView({ 'gpt-4o': modelView('open') }) },
+    { [PRIMARY]: undefined }, // the view is unknown: its models are left out, not taken for closed
+    { [PRIMARY]: targetView({ 'gpt-4o': modelView('half-open') }) },
+    { [PRIMARY]: targetView() }, // closed and idle: forgotten by the breaker
+  ];
+  const samples = views.map((v, i) => sampleOf(i * 1000, [PRIMARY], (t) => v[t], seen));
+  assert.deepEqual(
+    samples.map((x) => x.models),
+    [{}, { 'openai-us-east-1/gpt-4o': 'open' }, {}, { 'openai-us-east-1/gpt-4o': 'half-open' }, { 'openai-us-east-1/gpt-4o': 'closed' }],
+  );
+  assert.deepEqual(samples[2].states, { [PRIMARY]: 'unknown' });
+  assert.deepEqual(
+    transitionsOf(samples)
+      .filter((t) => t.from !== undefined)
+      .map((t) => `${t.target} ${t.from}→${t.to}@${t.at}`),
+    [
+      'openai-us-east-1/gpt-4o closed→open@1000',
+      'openai-us-east-1 closed→unknown@2000',
+      'openai-us-east-1 unknown→closed@3000',
+      'openai-us-east-1/gpt-4o open→half-open@3000',
+      'openai-us-east-1/gpt-4o half-open→closed@4000',
+    ],
+  );
+});
+
+test("model breakers' recorded transitions are kept once each, even after the breaker forgets the model", () => {
+  const into = new Map<string, RecordedTransition>();
+  const opened = { at: 11_200, from: 'closed' as const, to: 'open' as const, reason: '5 model failures in a row' };
+  collectTransitions(into, PRIMARY, targetView({ 'gpt-4o': modelView('open', [opened]) }), 1_000);
+  collectTransitions(into, PRIMARY, targetView({ 'gpt-4o': modelView('open', [opened]) }), 1_000);
+  collectTransitions(into, PRIMARY, targetView(), 1_000);
+  assert.deepEqual([...into.values()], [{ target: 'openai-us-east-1/gpt-4o', at: 10_200, from: 'closed', to: 'open', reason: '5 model failures in a row' }]);
+});
+
+test("a model-scoped fault: the model breaker's opening is measured and reported, and calls to the open model count", () => {
+  const key = 'openai-us-east-1/gpt-4o';
+  const breakers = [0, 10_000, 11_200, 20_000, 26_000].map((at): BreakerSample => ({
+    at,
+    states: { [PRIMARY]: 'closed' },
+    models: at >= 11_200 && at < 26_000 ? { [key]: 'open' } : at >= 26_000 ? { [key]: 'closed' } : {},
+  }));
+  const call = (at: number, model: string, extra: Partial<ProviderCall> = {}): ProviderCall => ({ target: PRIMARY, at, model, route: 'POST /v1/chat/completions', probe: false, completed: true, ...extra });
+  const calls = [
+    call(11_500, 'gpt-4o'), // inside the grace: already routed
+    call(13_000, 'gpt-4o'), // to the open model: counts
+    call(13_000, 'gpt-4o-mini'), // another model of the same target: its breaker is closed
+    call(14_000, 'gpt-4o', { probe: true }), // the breaker's own known-answer probe
+    call(27_000, 'gpt-4o'), // closed again
+  ];
+  const rs: RequestRecord[] = [];
+  for (let t = 0; t < 30_000; t += 1000) rs.push(req(t, 100, t >= 10_000 && t < 25_000 ? { target: 'anthropic-eu-west-1' } : {}));
+  const faults = [{ start: 10_000, end: 25_000, label: 'gpt-4o 503' }];
+  const { m } = run(rs, calls, { breakers, faults, steadyStateMs: 10_000, loadMs: 30_000, breakerGraceMs: 1_000 });
+  assert.deepEqual(m.breakerOpenings, [{ target: key, openedAt: 11_200, closedAt: 26_000 }]);
+  assert.deepEqual(m.openedAfterFault, { [key]: 1_200 });
+  assert.deepEqual(m.callsAfterBreakerOpen, { [key]: 1 });
+  assert.deepEqual(m.split, {
+    before: { [PRIMARY]: 10 },
+    during: { 'anthropic-eu-west-1': 15 },
+    after: { [PRIMARY]: 5 },
+  });
+  const scenario = parseScenario({ ...base, method: [{ at: 10, action: 'mock-faults', target: PRIMARY, faults: { errorRate: 1 } }] }, { targets: TARGETS, name: 'm' });
+  const result = {
+    scenario,
+    startedAt: '2026-12-06T00:00:00.000Z',
+    t0: 0,
+    m,
+    verdicts: [],
+    actions: [],
+    faults,
+    breakers,
+    requests: rs,
+    calls,
+    stack: { workers: 1, taskQueue: 'q', targets: TARGETS, routing: { strategy: 'priority', from: 'config' as const }, logDir: '/tmp' },
+  } satisfies RunResult;
+  const md = markdownOf(result);
+  assert.match(md, /\| breakers opened after the fault started \(targets and models\) \| openai-us-east-1\/gpt-4o opened after 1\.2 s \|/);
+  assert.match(md, /openai-us-east-1\/gpt-4o \+1\.2 s → \+16\.0 s/);
+  assert.match(md, /\{"openai-us-east-1\/gpt-4o":1\}/);
+  assert.match(md, /before the fault: openai-us-east-1 100% \(10\); during: anthropic-eu-west-1 100% \(15\); after: openai-us-east-1 100% \(5\)/);
 });

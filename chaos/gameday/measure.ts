@@ -27,7 +27,7 @@ export interface LatencyWindow {
   byTarget: Record<string, number>;
 }
 
-/** A breaker transition seen by the sampler. */
+/** A breaker transition seen by the sampler (`target`: a target's breaker, or `<target>/<model>`). */
 export interface BreakerTransition {
   target: string;
   at: number;
@@ -37,6 +37,7 @@ export interface BreakerTransition {
 
 /** A breaker's stay away from closed: from opening until it closed again (undefined: still not closed). */
 export interface BreakerOpening {
+  /** The target, or `<target>/<model>` for a model's breaker. */
   target: string;
   openedAt: number;
   closedAt?: number;
@@ -49,6 +50,32 @@ export interface KindFigures {
   errors: number;
   p50?: number;
   p99?: number;
+}
+
+/** Answers per target in each phase of a run. */
+export interface TrafficSplit {
+  before: Record<string, number>;
+  during: Record<string, number>;
+  after: Record<string, number>;
+}
+
+/** Answers per target before, during and after the faults (all before when there is none). */
+export function splitOf(requests: RequestRecord[], faultStart?: number, faultEnd?: number): TrafficSplit {
+  const out: TrafficSplit = { before: {}, during: {}, after: {} };
+  for (const r of requests) {
+    if (!r.ok || !r.target) continue;
+    const phase = faultStart === undefined || r.startedAt < faultStart ? 'before' : faultEnd === undefined || r.startedAt < faultEnd ? 'during' : 'after';
+    out[phase][r.target] = (out[phase][r.target] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Each breaker's first opening at or after `faultStart`, ms after it. */
+export function openedAfter(openings: BreakerOpening[], faultStart: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (faultStart === undefined) return out;
+  for (const o of openings) if (o.openedAt >= faultStart && out[o.target] === undefined) out[o.target] = o.openedAt - faultStart;
+  return out;
 }
 
 /** Everything measured in one run. */
@@ -78,7 +105,12 @@ export interface Measurements {
   faultEnd?: number;
   recoveryMs?: number | null;
   breakerTransitions: BreakerTransition[];
+  /** Every opening of a target's or a model's breaker (`<target>/<model>`). */
   breakerOpenings: BreakerOpening[];
+  /** Per breaker (target or `<target>/<model>`): its first opening at or after the fault start, ms after it. */
+  openedAfterFault: Record<string, number>;
+  /** Answers per target by request start: before the first fault, during the faults (first start to last end), after. */
+  split: TrafficSplit;
   callsAfterBreakerOpen: Record<string, number>;
   retryAfterViolations: { calls: number; probes: number; detail: string[] };
   truncated: number;
@@ -157,13 +189,15 @@ export function recoveryTime(windows: LatencyWindow[], faultStart: number, fault
   return null;
 }
 
-/** Breaker transitions from the periodic samples. */
+/** Breaker transitions (targets' and models') from the periodic samples. */
 export function transitionsOf(samples: BreakerSample[]): BreakerTransition[] {
   const last: Record<string, string> = {};
   const out: BreakerTransition[] = [];
   for (const s of samples) {
-    for (const [target, state] of Object.entries(s.states)) {
-      if (last[target] !== state) out.push({ target, at: s.at, from: last[target], to: state });
+    for (const [target, state] of Object.entries({ ...s.states, ...s.models })) {
+      // A model has no breaker of its own until the breaker sees it: until then it is closed.
+      const from = last[target] ?? (s.models && target in s.models ? 'closed' : undefined);
+      if (from !== state) out.push({ target, at: s.at, from, to: state });
       last[target] = state;
     }
   }
@@ -268,6 +302,7 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
       : undefined;
 
   const breakerTransitions = transitionsOf(input.breakers);
+  const openings = openingsOf(breakerTransitions);
   const open = openIntervals(breakerTransitions, input.breakers.at(-1)?.at ?? input.loadMs);
   const providerCalls: Measurements['providerCalls'] = {};
   for (const c of input.calls) {
@@ -317,7 +352,9 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
     faultEnd,
     recoveryMs,
     breakerTransitions,
-    breakerOpenings: openingsOf(breakerTransitions),
+    breakerOpenings: openings,
+    openedAfterFault: openedAfter(openings, faultStart),
+    split: splitOf(input.requests, faultStart, faultEnd),
     callsAfterBreakerOpen: callsDuringOpen(input.calls, open, input.breakerGraceMs ?? 1_000),
     retryAfterViolations: retryAfterViolations(input.calls, input.retryAfterGraceMs ?? 250),
     truncated: finished.filter((r) => r.truncated).length,

@@ -1,7 +1,7 @@
 /**
  * A pass-through HTTP recorder between toxiproxy and one mock provider: it logs every call that
  * reaches the provider (time, route, the request's nonce from the prompt or the embedded text,
- * status, Retry-After, whether the answer was written completely) and forwards bytes as they
+ * the model asked, status, Retry-After, whether the answer was written completely) and forwards bytes as they
  * come, so streams stay streams. A connection the provider resets is reset towards the gateway
  * too. The provider may be a real one over HTTPS (see startRecorder).
  */
@@ -43,6 +43,8 @@ function lastUserText(body: unknown): string {
 export interface RecorderOptions {
   /** PEM CA certificates trusted for an https upstream, beside the system's (tests: a throwaway CA). */
   ca?: string;
+  /** The target's provider model names → the config's model ids (the breakers' names); unlisted names are kept. */
+  modelIds?: Record<string, string>;
 }
 
 /**
@@ -77,10 +79,12 @@ export async function startRecorder(target: string, upstream: string, now: () =>
         body = undefined;
       }
       const text = lastUserText(body);
+      const asked = (body as { model?: unknown } | undefined)?.model;
       const call: ProviderCall = {
         target,
         at,
         route: `${req.method} ${path}`,
+        ...(typeof asked === 'string' ? { model: opts.modelIds?.[asked] ?? asked } : {}),
         nonce: text.match(NONCE_RE)?.[0],
         probe: path === '/health' || text.trim() === 'ping' || isProbeQuestion(text),
         completed: false,

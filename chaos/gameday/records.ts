@@ -64,6 +64,8 @@ export interface ProviderCall {
   route: string;
   /** The request's nonce, when the prompt (or the embedded text) carried one. */
   nonce?: string;
+  /** The config's model id the call asked for (the provider's model name mapped back), when it named one. */
+  model?: string;
   /** A health probe or synthetic probe call (not a client request). */
   probe: boolean;
   status?: number;
@@ -83,10 +85,12 @@ export function endsWithNonce(text: string | null | undefined, nonce: string): b
 /** True for an embeddings call (RAG retrieval), as opposed to a chat call. */
 export const isEmbeddingsCall = (c: Pick<ProviderCall, 'route'>): boolean => c.route.endsWith('/embeddings');
 
-/** Every target's breaker state at one instant. */
+/** Every target's breaker state at one instant, and its models' breakers. */
 export interface BreakerSample {
   at: number;
   states: Record<string, string>;
+  /** Per-model breakers by `<target>/<model>` (models a breaker published in this run; absent in older reports). */
+  models?: Record<string, string>;
 }
 
 /** One executed action. */

@@ -2,11 +2,12 @@
  * A game-day run's report: `report.json` (everything measured), `report.md` (a verdict per
  * probe, key figures, the timeline of actions) and `timeline.svg`, a vega-lite chart rendered
  * headless with vega's `View.toSVG()`: p50/p99 latency per window, error rate, answers per
- * target, breaker state bands, fault windows shaded.
+ * target, breaker state bands (targets, and models whose breaker left closed), fault windows shaded.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ActionLog, BreakerSample, FaultWindow, Measurements, ProviderCall, RequestRecord, Verdict } from './measure';
+import type { StrategySource } from './overrides';
 import type { Scenario } from './schema';
 
 /** Everything a report is made of. */
@@ -23,7 +24,14 @@ export interface RunResult {
   requests: RequestRecord[];
   /** Every call that reached a provider (through toxiproxy). */
   calls: ProviderCall[];
-  stack: { workers: number; taskQueue: string; targets: string[]; logDir: string };
+  stack: {
+    workers: number;
+    taskQueue: string;
+    targets: string[];
+    /** The routing strategy in force (`priority`: active-passive, `weighted`: active-active) and who chose it. */
+    routing: { strategy: string; from: StrategySource };
+    logDir: string;
+  };
   /** Transitions as each breaker recorded them (with its reason), ms from load start. */
   recorded?: Array<{ target: string; at: number; from: string; to: string; reason: string }>;
 }
@@ -56,7 +64,8 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
     .join(', ');
   const load = `${scenario.load.rate} req/s for ${scenario.load.seconds} s (steady state ${scenario.steadyState.seconds} s)`;
   const head = `**${passed(r.verdicts) ? 'PASS' : 'FAIL'}** · ${r.startedAt} · ${load} · mix ${mix}`;
-  lines.push(`${head} · model ${scenario.load.model} · ${r.stack.workers} worker(s)`, '');
+  const routing = `routing ${r.stack.routing.strategy} (${r.stack.routing.from === 'scenario' ? "the scenario's gateway.routing" : 'the config'})`;
+  lines.push(`${head} · model ${scenario.load.model} · ${routing} · ${r.stack.workers} worker(s)`, '');
   if (scenario.description) lines.push(scenario.description.trim(), '');
   lines.push('## Verdicts', '', '| probe | threshold | measured | verdict | detail |', '| --- | --- | --- | --- | --- |');
   for (const v of r.verdicts) {
@@ -88,11 +97,18 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
       .join(', ') || 'none',
   );
   fig('fault window', m.faultStart === undefined ? '—' : `${s(m.faultStart)} → ${s(m.faultEnd)}`);
+  fig('traffic split by target (answers by request start)', splitText(m));
   fig(
     'time to failover (first answer from another target or model than the steady one)',
     m.steadyTarget ? `${s(m.failoverTimeMs)} (steady: ${m.steadyTarget})` : '—',
   );
   fig('recovery (p99 within 1.5x steady, from the fault start)', m.recoveryMs === null ? 'never during the fault' : s(m.recoveryMs));
+  fig(
+    'breakers opened after the fault started (targets and models)',
+    Object.entries(m.openedAfterFault)
+      .map(([b, at]) => `${b} opened after ${s(at)}`)
+      .join('; ') || 'none',
+  );
   fig('breaker opened → closed (from the fault start)', openingsText(m));
   fig(
     'breaker transitions',
@@ -101,7 +117,7 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
       .map((t) => `${t.target} ${t.from}→${t.to} at ${s(t.at)}`)
       .join('; ') || 'none',
   );
-  fig('provider calls while a breaker was open (after the grace)', JSON.stringify(m.callsAfterBreakerOpen));
+  fig("provider calls while their target's or model's breaker was open (after the grace)", JSON.stringify(m.callsAfterBreakerOpen));
   fig('calls inside a Retry-After (client / probes)', `${m.retryAfterViolations.calls} / ${m.retryAfterViolations.probes}`);
   fig('truncated answers presented as complete', String(m.truncated));
   fig('streams ended with neither [DONE] nor an error event', String(m.unendedStreams));
@@ -155,6 +171,21 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
   return lines.join('\n');
 }
 
+/** `before: a 62% (31), b 38% (19); during: b 100% (50); after: …` (the phases a run had). */
+function splitText(m: Measurements): string {
+  const phase = (name: string, counts: Record<string, number>) => {
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    if (!total) return undefined;
+    const parts = Object.entries(counts)
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, n]) => `${t} ${Math.round((100 * n) / total)}% (${n})`);
+    return `${name}: ${parts.join(', ')}`;
+  };
+  const sp = m.split;
+  const parts = m.faultStart === undefined ? [phase('all', sp.before)] : [phase('before the fault', sp.before), phase('during', sp.during), phase('after', sp.after)];
+  return parts.filter(Boolean).join('; ') || 'none';
+}
+
 /** Each opening as `target opened +x s → closed +y s`, relative to the fault start when there is one. */
 function openingsText(m: Measurements): string {
   const rel = (at: number) => (m.faultStart === undefined ? s(at) : `${at >= m.faultStart ? '+' : '−'}${s(Math.abs(at - m.faultStart))}`);
@@ -164,12 +195,14 @@ function openingsText(m: Measurements): string {
   );
 }
 
-/** Breaker state intervals per target from the samples. */
+/** Breaker state intervals per target, and per model whose breaker left closed, from the samples. */
 function breakerBands(samples: BreakerSample[], endMs: number): Array<{ target: string; state: string; start: number; end: number }> {
   const out: Array<{ target: string; state: string; start: number; end: number }> = [];
   const cur: Record<string, { state: string; start: number }> = {};
+  const troubled = new Set(samples.flatMap((smp) => Object.entries(smp.models ?? {}).flatMap(([k, v]) => (v === 'closed' ? [] : [k]))));
   for (const smp of samples) {
-    for (const [target, state] of Object.entries(smp.states)) {
+    const models = Object.entries(smp.models ?? {}).filter(([k]) => troubled.has(k));
+    for (const [target, state] of [...Object.entries(smp.states), ...models]) {
       const c = cur[target];
       if (!c) cur[target] = { state, start: smp.at };
       else if (c.state !== state) {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RunResult } from './report';
+import { markdownOf, type RunResult } from './report';
 import type { RequestRecord } from './records';
 import { runScenario, type RunDeps } from './run';
 import { parseScenario } from './schema';
@@ -16,6 +16,7 @@ const TARGET = 'openai-us-east-1';
 function fakeStack(events: string[]): GamedayStack {
   const stack = {
     config: { targets: [{ id: TARGET }], routing: { refreshIntervalMs: 500 }, temporal: { taskQueue: 'q' } },
+    routing: { strategy: 'priority', from: 'config' },
     apiUrl: 'http://127.0.0.1:9',
     breakers: { refresh: async () => undefined, get: () => ({ state: 'closed', transitions: [] }) },
     targets: {
@@ -113,4 +114,23 @@ test('the latency abort condition: p99 of the last 5 s above the limit for forS'
   const run = await runScenario(scenario({ p99AboveS: 2, forS: 1 }, 20), { outDir: '/tmp', log: () => undefined }, deps(events, slow));
   assert.match(run.verdicts.find((v) => v.key === 'aborted')?.detail ?? '', /p99 of the last 5 s above 2 s for 1 s/);
   assert.deepEqual(events, ['clearFaults', 'reset', 'stop']);
+});
+
+test("the scenario's gateway block reaches the stack, and the strategy in force is in the report's header and JSON", async () => {
+  const events: string[] = [];
+  const reports: RunResult[] = [];
+  let asked: unknown;
+  const d = deps(events, async () => [], reports);
+  d.startStack = async (o) => {
+    asked = o.gateway;
+    return { ...fakeStack(events), routing: { strategy: 'weighted', from: 'scenario' } } as GamedayStack;
+  };
+  const s = parseScenario(
+    { title: 't', steadyState: { seconds: 1 }, load: { rate: 10, seconds: 2 }, gateway: { routing: { strategy: 'weighted' } } },
+    { targets: [TARGET], name: 'aa' },
+  );
+  await runScenario(s, { outDir: '/tmp', log: () => undefined }, d);
+  assert.deepEqual(asked, { routing: { strategy: 'weighted' } });
+  assert.deepEqual(reports[0].stack.routing, { strategy: 'weighted', from: 'scenario' });
+  assert.match(markdownOf(reports[0]).split('\n')[2], / · routing weighted \(the scenario's gateway\.routing\) · /);
 });

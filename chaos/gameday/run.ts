@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { execute, faultWindows, labelOf, rollback } from './actions';
+import { collectTransitions, sampleOf, type RecordedTransition } from './breaker-sample';
 import { runLoad } from './load';
 import { measure, percentile } from './measure';
 import type { ActionLog, BreakerSample, FaultWindow, RequestRecord } from './records';
@@ -84,9 +85,11 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, deps: Pa
     now,
     log: say,
     configPath: opts.configPath,
+    gateway: scenario.gateway,
   });
   const executed: Array<{ a: Action; log: ActionLog }> = [];
   const samples: BreakerSample[] = [];
+  const recorded = new Map<string, RecordedTransition>();
   let records: RequestRecord[] = [];
   let aborted: string | undefined;
   const loadMs = scenario.load.seconds * 1000;
@@ -106,16 +109,20 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, deps: Pa
       say(`[gameday] warning: ${warmErrors.length} of ${warm.length} warm-up requests failed: ${warmErrors[0].error?.message}`);
     for (const t of Object.values(stack.targets)) t.recorder.calls.length = 0;
 
-    say(`[gameday] load: ${scenario.load.rate} req/s for ${scenario.load.seconds} s; steady state ${scenario.steadyState.seconds} s`);
+    say(
+      `[gameday] load: ${scenario.load.rate} req/s for ${scenario.load.seconds} s; steady state ${scenario.steadyState.seconds} s; ` +
+        `routing ${stack.routing.strategy} (${stack.routing.from})`,
+    );
     t0 = Date.now();
     let sampling = true;
+    const targetIds = stack.config.targets.map((t) => t.id);
+    const seenModels = new Set<string>();
     const sampler = (async () => {
       while (sampling) {
         const next = Date.now() + 250;
         await stack.breakers.refresh().catch(() => undefined);
-        const states: Record<string, string> = {};
-        for (const t of stack.config.targets) states[t.id] = stack.breakers.get(t.id)?.state ?? 'unknown';
-        samples.push({ at: now(), states });
+        samples.push(sampleOf(now(), targetIds, (id) => stack.breakers.get(id), seenModels));
+        for (const id of targetIds) collectTransitions(recorded, id, stack.breakers.get(id), t0);
         await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
       }
     })();
@@ -133,7 +140,9 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, deps: Pa
       const t = now();
       const ended = live.filter((r) => r.endedAt !== undefined);
       const p99 = watcher.recentP99(t);
-      const states = samples.at(-1)?.states ?? {};
+      const last = samples.at(-1);
+      // Models' breakers only while they are not closed.
+      const states = { ...last?.states, ...Object.fromEntries(Object.entries(last?.models ?? {}).filter(([, v]) => v !== 'closed')) };
       say(
         `[gameday] ${(t / 1000).toFixed(0).padStart(3)} s  sent ${live.length}  ok ${ended.filter((r) => r.ok).length}  ` +
           `errors ${ended.filter((r) => !r.ok).length}  ` +
@@ -206,14 +215,12 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, deps: Pa
       breakers: samples,
       requests: records,
       calls,
-      recorded: stack.config.targets
-        .flatMap((t) => (stack.breakers.get(t.id)?.transitions ?? []).map((x) => ({ target: t.id, at: x.at - t0, from: x.from, to: x.to, reason: x.reason })))
-        .filter((x) => x.at >= 0)
-        .sort((a, b) => a.at - b.at),
+      recorded: [...recorded.values()].filter((x) => x.at >= 0).sort((a, b) => a.at - b.at),
       stack: {
         workers: scenario.stack.workers,
         taskQueue: stack.config.temporal.taskQueue,
         targets: stack.config.targets.map((t) => t.id),
+        routing: stack.routing,
         logDir,
       },
     };

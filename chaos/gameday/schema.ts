@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { FaultsSchema } from '../mock-provider/faults';
+import { GatewayOverridesSchema, NOT_OVERRIDABLE } from './overrides';
 
 const target = z.string().min(1);
 const seconds = z.number().min(0);
@@ -155,6 +156,8 @@ export const ScenarioSchema = z.strictObject({
     })
     .prefault({}),
   load: LoadSchema,
+  /** The one config choice a drill may make: `routing.strategy` (active-passive or active-active). */
+  gateway: GatewayOverridesSchema.optional(),
   /** The stack: workers and the mock providers' pace. */
   stack: z
     .strictObject({
@@ -258,7 +261,12 @@ export function parseScenario(raw: unknown, opts: { targets: string[]; name: str
   if (!parsed.success) {
     throw new ScenarioError(
       source,
-      parsed.error.issues.map((i) => `${keyOf(i.path)}: ${i.message}`),
+      parsed.error.issues.flatMap((i) =>
+        // Under gateway, each key that may not be overridden is named on its own line.
+        i.code === 'unrecognized_keys' && i.path[0] === 'gateway'
+          ? i.keys.map((k) => `${keyOf([...i.path, k])}: ${NOT_OVERRIDABLE}`)
+          : [`${keyOf(i.path)}: ${i.message}`],
+      ),
     );
   }
   const s = parsed.data;

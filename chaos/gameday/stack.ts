@@ -4,7 +4,8 @@
  * target's baseUrl pointed at a toxiproxy proxy). Per target: toxiproxy → recorder → an in-process
  * mock provider. A Temporal dev server of our own (so it can be restarted on its SQLite file),
  * worker processes (`worker/main.ts`) and an API process (`api/main.ts`) that can be SIGKILLed.
- * Breakers, probes, retries and timeouts keep their defaults: never tuned.
+ * Breakers, probes, retries and timeouts keep their defaults: never tuned. A scenario may choose
+ * one thing, the routing strategy (./overrides), merged in before the config is parsed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -25,6 +26,7 @@ import { overrideBreaker } from '../../worker/breakers';
 import type { BreakerAction } from '../../contracts/breaker';
 import { ensureSampleCollection } from '../../activities/retrieval/sample';
 import { createRagService } from '../../activities/retrieval/service';
+import { mergeGatewayOverrides, type GatewayOverrides, type StrategySource } from './overrides';
 import { startRecorder, type Recorder } from './recorder';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -46,6 +48,8 @@ export interface StackOptions {
   configPath?: string;
   /** PEM CA certificates the recorders trust for real https upstreams, beside the system's. */
   upstreamCa?: string;
+  /** The scenario's `gateway:` block (the routing strategy), merged into the config. */
+  gateway?: GatewayOverrides;
 }
 
 /** One target's chain: toxiproxy proxy → recorder → mock (or the real upstream). */
@@ -64,6 +68,8 @@ export interface TargetChain {
 export interface GamedayStack {
   config: GatewayConfig;
   configPath: string;
+  /** The routing strategy in force, and whether the scenario or the config chose it. */
+  routing: { strategy: string; from: StrategySource };
   apiUrl: string;
   targets: Record<string, TargetChain>;
   toxiproxy: RunningToxiproxy;
@@ -174,11 +180,13 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
     stops.push(() => toxiproxy.stop());
     const raw = parse(readFileSync(opts.configPath ?? DEFAULT_CONFIG_PATH, 'utf8'));
     const targets: Record<string, TargetChain> = {};
-    for (const t of raw.targets as Array<{ id: string; kind: 'openai' | 'anthropic' | 'openai-compatible'; baseUrl: string; mock?: boolean }>) {
+    type RawTarget = { id: string; kind: 'openai' | 'anthropic' | 'openai-compatible'; baseUrl: string; mock?: boolean; models?: Array<{ id: string; providerModel?: string }> };
+    for (const t of raw.targets as RawTarget[]) {
       const mock = t.mock ? await startMockProvider({ kind: t.kind, name: t.id, chunkDelayMs: opts.chunkDelayMs }) : undefined;
       if (mock) stops.push(() => mock.close());
       const upstream = mock?.origin ?? new URL(t.baseUrl).origin;
-      const recorder = await startRecorder(t.id, upstream, opts.now, { ca: opts.upstreamCa });
+      const modelIds = Object.fromEntries((t.models ?? []).map((m) => [m.providerModel ?? m.id, m.id]));
+      const recorder = await startRecorder(t.id, upstream, opts.now, { ca: opts.upstreamCa, modelIds });
       stops.push(() => recorder.close());
       const proxy = await toxiproxy.client.createProxy({
         name: t.id,
@@ -206,6 +214,7 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
     raw.temporal.dataDir = join(tmp, 'temporal');
     raw.temporal.taskQueue = `gameday-${randomUUID().slice(0, 8)}`;
     raw.rag = { ...raw.rag, dataDir: join(tmp, 'rag') };
+    const strategyFrom = mergeGatewayOverrides(raw, opts.gateway);
     const config = parseConfig(raw, 'gameday');
     const configPath = join(tmp, 'config.yaml');
     writeFileSync(configPath, stringify(raw));
@@ -272,6 +281,7 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
     const stack: GamedayStack = {
       config,
       configPath,
+      routing: { strategy: config.routing.strategy, from: strategyFrom },
       apiUrl: `http://${config.api.host}:${apiPort}`,
       targets,
       toxiproxy,
