@@ -39,14 +39,14 @@ export interface ChatDeps extends StartDeps {
 export const RECONNECT_GRACE_MS = 10_000;
 
 /** Counts the requests of this process attached to each job. */
-type Attached = Map<string, number>;
+export type Attached = Map<string, number>;
 
 /**
  * Cancels the workflow when the client goes away before its answer was written. A keyed job is
  * given RECONNECT_GRACE_MS first, and kept when another request attached to it meanwhile.
  * `onLastLeave` runs when no request of this process is attached to the job any more.
  */
-function cancelOnDisconnect(attached: Attached, res: Response, handle: WorkflowHandle, keyed: boolean, hooks: { onGone?: () => void; onLastLeave?: () => void } = {}): void {
+export function cancelOnDisconnect(attached: Attached, res: Response, handle: WorkflowHandle, keyed: boolean, hooks: { onGone?: () => void; onLastLeave?: () => void } = {}): void {
   const id = handle.workflowId;
   attached.set(id, (attached.get(id) ?? 0) + 1);
   const cancel = () => handle.cancel().catch(() => undefined); // already finished: nothing to cancel
