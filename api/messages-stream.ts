@@ -5,6 +5,13 @@
  * response and turns those chunks into the Anthropic events (`message_start`,
  * `content_block_start/delta/stop`, `message_delta`, `message_stop`, or an `error` event), so both
  * endpoints follow one set of rules.
+ *
+ * A stream continued on another target (the chat chunk without choices whose `stormproof.continued`
+ * says from where to where) becomes a `stormproof_continued` event. The Messages API tells clients
+ * to expect new event types, and the official SDK passes an unknown one on untouched: `create({
+ * stream: true })` yields it, `messages.stream()` emits it as a `streamEvent` and leaves the message
+ * as it is (node_modules/@anthropic-ai/sdk: core/streaming.js, lib/MessageStream.js). A resumable
+ * stream's SSE ids (`<characters so far>.<hash>`) go on the text deltas.
  */
 import type { Response } from 'express';
 import { anthropicError, messageId, sendAnthropicError, stopReason } from './messages-format';
@@ -14,7 +21,7 @@ interface Chunk {
   model?: string;
   choices?: Array<{ delta?: { role?: string; content?: string | null; tool_calls?: Array<{ id?: string; function?: { name?: string; arguments?: string } }> }; finish_reason?: string | null }>;
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
-  stormproof?: unknown;
+  stormproof?: { continued?: unknown };
   error?: { message: string; type: string; code: string; stormproof?: Record<string, unknown> };
 }
 
@@ -74,9 +81,10 @@ export class AnthropicEventWriter {
     this.res.end();
   }
 
-  /** One OpenAI SSE frame (`data: …\n\n`) in, zero or more Anthropic events out. */
+  /** One OpenAI SSE frame (`[id: …\n]data: …\n\n`) in, zero or more Anthropic events out. */
   write(frame: string): boolean {
-    const data = frame.replace(/^data: /, '').trim();
+    const id = /^id: (.*)\n/.exec(frame)?.[1];
+    const data = frame.replace(/^id: .*\n/, '').replace(/^data: /, '').trim();
     if (data === '[DONE]') {
       if (!this.delta) this.messageDelta();
       this.event('message_stop', { type: 'message_stop' });
@@ -90,9 +98,13 @@ export class AnthropicEventWriter {
     }
     const choice = chunk.choices?.[0];
     if (!this.started) this.start(chunk.model ?? '');
+    if (chunk.stormproof?.continued) {
+      // Between two text deltas of the same block: the answer reads as one text.
+      this.event('stormproof_continued', { type: 'stormproof_continued', stormproof: chunk.stormproof });
+    }
     if (choice?.delta?.content) {
       if (this.open !== 'text') this.openBlock({ type: 'text', text: '' });
-      this.event('content_block_delta', { type: 'content_block_delta', index: this.block, delta: { type: 'text_delta', text: choice.delta.content } });
+      this.event('content_block_delta', { type: 'content_block_delta', index: this.block, delta: { type: 'text_delta', text: choice.delta.content } }, id);
     }
     for (const call of choice?.delta?.tool_calls ?? []) {
       this.openBlock({ type: 'tool_use', id: call.id, name: call.function?.name, input: {} });
@@ -133,7 +145,7 @@ export class AnthropicEventWriter {
     this.event('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(this.finish), stop_sequence: null }, usage: u, ...(stormproof ? { stormproof } : {}) });
   }
 
-  private event(name: string, data: unknown): void {
-    if (!this.res.writableEnded) this.res.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+  private event(name: string, data: unknown, id?: string): void {
+    if (!this.res.writableEnded) this.res.write(`${id ? `id: ${id}\n` : ''}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 }

@@ -2,34 +2,27 @@
  * `POST /v1/messages`, Anthropic-compatible (streaming and not): any Anthropic client works by
  * changing its base URL. Each call is one durable request workflow, like a chat completion; the
  * answer and the errors use the Messages API's shapes, the stream its events.
+ *
+ * `Idempotency-Key` means what it means on /v1/chat/completions (api/chat.ts): the key names the
+ * workflow, so a retried call attaches to the running job and gets the same answer; a stream is
+ * sent again from its start, or from `Last-Event-ID`; the same key with another body is a 409.
  */
-import { randomUUID } from 'node:crypto';
-import { Router, type ErrorRequestHandler, type Response } from 'express';
+import { Router, type ErrorRequestHandler } from 'express';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ErrorCode } from '../contracts/errors';
 import type { AiResponse } from '../contracts/response';
 import type { RequestWorkflowInput } from '../contracts/workflow-api';
 import { ChatStream } from './chat-stream';
-import type { ChatDeps } from './chat';
+import { cancelOnDisconnect, RECONNECT_GRACE_MS, type Attached, type ChatDeps } from './chat';
 import { ApiError, fromZod } from './errors';
+import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, jobIdFor } from './idempotency';
 import { knownModels } from './jobs';
 import { AnthropicEventWriter } from './messages-stream';
 import { MessagesRequestSchema, messageBody, sendAnthropicError, toAiRequest } from './messages-format';
 import { setAnswerHeaders } from './openai-format';
 import { failedOutcome } from './outcome';
 import { startRequestWorkflow } from './start';
-
-/** Cancels the workflow when the client goes away before its answer was written. */
-function cancelOnDisconnect(res: Response, handle: WorkflowHandle, onGone?: () => void): void {
-  const cancel = () => {
-    onGone?.();
-    handle.cancel().catch(() => undefined); // already finished: nothing to cancel
-  };
-  if (res.destroyed) return cancel();
-  res.on('close', () => {
-    if (!res.writableFinished) cancel();
-  });
-}
+import { parseLastEventId } from './stream-position';
 
 /** Errors of these routes in the Messages API's shape (body-parser faults included). */
 const anthropicErrors: ErrorRequestHandler = (err, _req, res, next) => {
@@ -45,6 +38,7 @@ const anthropicErrors: ErrorRequestHandler = (err, _req, res, next) => {
 export function messagesRouter(deps: ChatDeps): Router {
   const router = Router();
   const models = knownModels(deps.config);
+  const attached: Attached = new Map();
 
   router.post('/', async (req, res) => {
     if (!req.is('application/json')) throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the request as JSON with Content-Type: application/json');
@@ -54,34 +48,56 @@ export function messagesRouter(deps: ChatDeps): Router {
     if (!models.has(request.model)) {
       return sendAnthropicError(res, 404, ErrorCode.UnknownModel, `model: ${request.model} is not served by any target; GET /v1/models lists them.`);
     }
-    const id = `job-${randomUUID()}`;
+    const key = checkIdempotencyKey(req.header('idempotency-key'));
+    const id = jobIdFor(key);
     res.setHeader('x-stormproof-job-id', id);
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
+    const hash = bodyHash(parsed.data);
+    const start = async () => {
+      const started = await startRequestWorkflow(deps, id, input, key === undefined ? {} : { memo: { [BODY_HASH_MEMO]: hash } });
+      if (key !== undefined) {
+        // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
+        res.setHeader('x-should-retry', 'false');
+        await assertSameBody(started.handle, hash);
+        res.removeHeader('x-should-retry');
+      }
+      deps.onSubmitted?.(started.existing ? 'existing' : 'new');
+      return started.handle;
+    };
     if (request.stream) {
       const streamTo = deps.streamTo();
       if (streamTo) input.streamTo = streamTo;
-      // Subscribe before the start: the first chunks may arrive before start() returns (eager start).
-      const stream = new ChatStream(deps.hub, new AnthropicEventWriter(res, id).asResponse(), id, { includeUsage: true });
+      const out = () => new AnthropicEventWriter(res, id).asResponse();
+      let stream: ChatStream | undefined;
       let handle: WorkflowHandle;
+      // Without a key, subscribe before the start: the first chunks may arrive before start()
+      // returns (eager start). With one, the hub keeps the job's stream from before the start, so
+      // this request (or its retry) is replayed the whole stream.
+      if (key === undefined) stream = new ChatStream(deps.hub, out(), id, { includeUsage: true });
+      else deps.hub.retain(id);
+      const release = () => key !== undefined && deps.hub.release(id, RECONNECT_GRACE_MS);
       try {
-        ({ handle } = await startRequestWorkflow(deps, id, input));
+        handle = await start();
       } catch (err) {
-        stream.close();
+        stream?.close();
+        if (!attached.has(id)) release();
         throw err;
       }
-      deps.onSubmitted?.('new');
-      cancelOnDisconnect(res, handle, () => stream.close());
-      return stream.run(handle);
+      stream ??= new ChatStream(deps.hub, out(), id, { includeUsage: true, resumable: true, from: parseLastEventId(req.header('last-event-id')) });
+      const s = stream;
+      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release });
+      return s.run(handle);
     }
-    const { handle } = await startRequestWorkflow(deps, id, input);
-    deps.onSubmitted?.('new');
-    cancelOnDisconnect(res, handle);
+    const handle = await start();
+    cancelOnDisconnect(attached, res, handle, key !== undefined);
     let result: AiResponse;
     try {
       result = (await handle.result()) as AiResponse;
     } catch (err) {
       if (res.destroyed) return;
       const f = failedOutcome(err);
+      // The gateway already retried and failed over: a client retry would only repeat all that.
+      res.setHeader('x-should-retry', 'false');
       return sendAnthropicError(res, f.status, f.code, f.message, { job_id: id, attempts: f.attempts, degradations: f.degradations });
     }
     if (res.destroyed) return;
