@@ -135,6 +135,26 @@ describe('half-open trials (TrialGate)', () => {
   });
 });
 
+describe('calls to an open breaker (TrialGate)', () => {
+  const openRefused = (fn: () => void) =>
+    assert.throws(fn, (err: unknown) => err instanceof ApplicationFailure && err.type === 'ProviderUnavailable' && err.nonRetryable && /is open/.test(err.message));
+
+  test('a call (e.g. a Temporal retry of a try routed before the trip) to an open target is refused at once; a last resort goes', () => {
+    const g = new TrialGate(config());
+    const v = view({ state: 'open' });
+    openRefused(() => g.admit({ target: PRIMARY, model: 'gpt-4o' }, v));
+    g.admit({ target: PRIMARY, model: 'gpt-4o', lastResort: 'breaker open' }, v);
+  });
+
+  test("an open model is refused; the target's other models are not; a forced close lets everything through", () => {
+    const g = new TrialGate(config());
+    const v = view({ models: { 'gpt-4o': { state: 'open', since: T0 + 5, trips: 1, healthy: false, consecutiveFailures: 5, transitions: [] } } });
+    openRefused(() => g.admit({ target: PRIMARY, model: 'gpt-4o' }, v));
+    g.admit({ target: PRIMARY, model: 'gpt-4o-mini' }, v);
+    g.admit({ target: PRIMARY, model: 'gpt-4o' }, view({ state: 'closed', forced: 'close' }));
+  });
+});
+
 describe('stale views (BreakerView)', () => {
   test('a view whose seq stops moving turns unknown after publishIntervalMs + N refreshes, once; it comes back when it moves', async () => {
     const f = fakeClient();

@@ -6,6 +6,8 @@
  * `halfOpenTrials` per half-open period, ⌈trials ÷ workers the breaker saw⌉, so all workers together
  * let through at most trials + workers − 1; a call beyond the share is refused at once
  * (ProviderUnavailable, non-retryable), and the workflow fails over without waiting.
+ * A call to a target or model whose breaker is open (routed just before it tripped, or a Temporal
+ * retry of such a try) is refused the same way, unless it is a last resort.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -59,7 +61,13 @@ export class TrialGate {
    * goes (an open breaker lets those through too).
    */
   admit(input: Pick<ProviderCallInput, 'target' | 'model' | 'lastResort'>, view: BreakerPublished | undefined): void {
-    if (!view || this.probeDecides(input.target, view)) return;
+    if (!view) return;
+    // A call routed before the breaker tripped (or a Temporal retry of one) does not go to an open
+    // target or model: it is refused at once, so the workflow fails over (attempts on an open
+    // breaker stay 0). A last resort goes, as the selector meant.
+    const openOne = view.state === 'open' ? input.target : view.models?.[input.model]?.state === 'open' ? `${input.target} (${input.model})` : undefined;
+    if (openOne && !input.lastResort) refuse(`the breaker of ${openOne} is open (it tripped after this request was routed); failing over`);
+    if (this.probeDecides(input.target, view)) return;
     const gates: Array<{ key: string; since: number; what: string }> = [];
     if (view.state === 'half-open') gates.push({ key: input.target, since: view.since, what: `${input.target}` });
     const m = view.models?.[input.model];
@@ -67,20 +75,18 @@ export class TrialGate {
     const share = this.share(input.target, view);
     const counters = gates.map((g) => ({ ...g, c: this.counter(g.key, g.since) }));
     const spent = counters.find((g) => g.c.issued >= share);
-    if (spent && !input.lastResort) {
-      let attempt = 1;
-      try {
-        attempt = Context.current().info.attempt;
-      } catch {
-        // Not inside an activity (unit tests).
-      }
-      throw ApplicationFailure.create({
-        type: FailureType.Unavailable,
-        message: `the breaker of ${spent.what} is half-open and this worker's ${share} trial call(s) for it are taken; failing over`,
-        nonRetryable: true,
-        details: [{ attempt }],
-      });
-    }
+    if (spent && !input.lastResort) refuse(`the breaker of ${spent.what} is half-open and this worker's ${share} trial call(s) for it are taken; failing over`);
     for (const g of counters) g.c.issued += 1;
   }
+}
+
+/** Refuses a call before it starts: non-retryable, so the workflow fails over without waiting. */
+function refuse(message: string): never {
+  let attempt = 1;
+  try {
+    attempt = Context.current().info.attempt;
+  } catch {
+    // Not inside an activity (unit tests).
+  }
+  throw ApplicationFailure.create({ type: FailureType.Unavailable, message, nonRetryable: true, details: [{ attempt }] });
 }
