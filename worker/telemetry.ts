@@ -41,6 +41,7 @@ export interface GatewayMetrics {
   breakerModelTransitions: Counter<'target' | 'model' | 'from' | 'to'>;
   breakerTrips: Counter<'target'>;
   breakerSignals: Counter<'target'>;
+  breakerViewStale: Counter<'target'>;
   callbackDeliveries: Counter<'outcome'>;
   /** Learns target regions, model tiers and prices (label values and cost). */
   useConfig(config: GatewayConfig): void;
@@ -105,6 +106,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
     breakerModelTransitions: new Counter({ name: 'stormproof_breaker_model_transitions_total', help: 'Transitions of the per-model cells of a target breaker (one model out while the target serves others)', labelNames: ['target', 'model', 'from', 'to'], registers }),
     breakerTrips: new Counter({ name: 'stormproof_breaker_trips_total', help: 'Breaker trips (transitions to open)', labelNames: ['target'], registers }),
     breakerSignals: new Counter({ name: 'stormproof_breaker_signals_total', help: 'Outcome batches sent to breaker workflows', labelNames: ['target'], registers }),
+    breakerViewStale: new Counter({ name: 'stormproof_breaker_view_stale_total', help: "Times this process stopped trusting a breaker's published view (not read, or not moving): it routes on its own outcomes until the view moves again", labelNames: ['target'], registers }),
     callbackDeliveries: new Counter({ name: 'stormproof_callback_deliveries_total', help: 'Callback POST attempts: delivered, or the failure type', labelNames: ['outcome'], registers }),
     useConfig(config) {
       for (const t of config.targets) {

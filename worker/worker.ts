@@ -61,7 +61,10 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     onTransition: (target, _from, to) => metrics.recordBreakerState(target, to),
     onBatchSent: (target) => metrics.breakerSignals.inc({ target }),
     onError: (err) => logger.warn({ err }, 'routing state: Temporal call failed'),
-    onStale: (target, ageMs, why) => logger.warn({ target, ageMs, why }, 'breaker view unknown: routing on this worker\'s own outcomes until it moves again'),
+    onStale: (target, ageMs, why) => {
+      metrics.breakerViewStale.inc({ target });
+      logger.warn({ target, ageMs, why }, 'breaker view unknown: routing on this worker\'s own outcomes until it moves again');
+    },
   });
   const sinks: InjectedSinks<GatewaySinks> = {
     gateway: {
