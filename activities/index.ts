@@ -3,12 +3,15 @@ import { createProviderActivities, type ProviderActivityDeps } from './provider-
 import { createRoutingActivities, type RoutingStateSource } from './routing';
 import { createProbeActivities } from './probe';
 import { createCallbackActivities } from './callback';
+import type { LookupAll } from './outbound-guard';
 import { createRetrievalActivities, sharedRagService, type RagService } from './retrieval';
 
 export interface ActivityDeps extends ProviderActivityDeps {
   routingState?: RoutingStateSource;
   /** Retrieval's indexes and embedder (default: the process's shared service over `rag.dataDir`, opened on first use). */
   rag?: RagService;
+  /** DNS resolution of callback hosts (default: the system's; tests inject a rebinding one). */
+  callbackLookup?: LookupAll;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -16,7 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createProviderActivities(deps),
     ...createRoutingActivities({ config: deps.config, state: deps.routingState }),
     ...createProbeActivities({ config: deps.config, env: deps.env }),
-    ...createCallbackActivities({ config: deps.config, env: deps.env }),
+    ...createCallbackActivities({ config: deps.config, env: deps.env, lookup: deps.callbackLookup }),
     ...createRetrievalActivities({ rag: deps.rag ?? (() => sharedRagService(deps.config, deps.env)) }),
   };
 }

@@ -9,7 +9,14 @@ import { httpTracing, type Tracing } from '../worker/tracing';
 import { warroomRouter } from './warroom';
 import { errorHandler, sendError } from './errors';
 import { jobsRouter } from './jobs';
-import { assertSafeOpenMode, authMiddleware, loadKeys, type ApiKey } from './auth';
+import { assertSafeOpenMode, authMiddleware, loadKeys, openHosts, type ApiKey } from './auth';
+import { enforceAccess } from './access';
+import { admission, depthGuard } from './limits';
+import { Owners } from './owners';
+import { guardTemporal } from './temporal-policy';
+import { codecRouter } from './codec-endpoint';
+import { codecFromConfig } from '../worker/codec';
+import { sharedRagService } from '../activities/retrieval';
 import { openApiDocument } from './openapi';
 import { batchesRouter } from './batches';
 import { jobEventsRouter } from './job-events';
@@ -48,6 +55,8 @@ export interface AppDeps {
 /** Builds the express app (not listening). */
 export function createApp(deps: AppDeps): Express {
   const app = express();
+  // Before the first route: `/V1/jobs` is not `/v1/jobs` (one route, one metrics label).
+  app.set('case sensitive routing', true);
   app.disable('x-powered-by');
   app.set('etag', false);
   if (deps.tracing) app.use(httpTracing(deps.tracing.tracer));
@@ -70,14 +79,18 @@ export function createApp(deps: AppDeps): Express {
   if (assertSafeOpenMode(deps.config, keys)) {
     deps.log.warn?.({ host: deps.config.api.host }, `no API keys configured: the API is OPEN (loopback only); set auth.keys or ${deps.config.auth.keysEnv} to require keys`);
   }
+  // The API's own Temporal calls fail fast (503) when Temporal is down; see temporal-policy.ts.
+  const client = guardTemporal(deps.client, deps.config.limits.temporal).client;
+  deps = { ...deps, client };
   // Public like /metrics (the same numbers): a browser opens it without an API key.
   app.use('/warroom', warroomRouter({ config: deps.config, metrics: deps.metrics }));
   // Before any body is read: unauthenticated requests are refused cheaply.
-  app.use(authMiddleware(keys));
+  const auth = authMiddleware(keys, { hosts: openHosts(deps.config) });
+  app.use(auth);
   const hub = deps.hub ?? new StreamHub();
   // Before the JSON parser: relay bodies are NDJSON streams read line by line.
   app.use('/internal/streams', internalStreamsRouter(hub, deps.internalToken));
-  app.use(express.json({ limit: deps.config.api.bodyLimit }));
+  app.use(express.json({ limit: deps.config.api.bodyLimit, verify: depthGuard(deps.config.limits.jsonDepth) }));
 
   const openapi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -114,8 +127,12 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1/models', modelsRouter(deps.config));
   app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
   app.use('/v1/collections', collectionsRouter({ config: deps.config }));
+  app.use('/v1/codec', codecRouter(codecFromConfig(deps.config), deps.config.codec.corsOrigins));
   app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue, routing: deps.routing }));
-  app.use((req, res) => sendError(res, 404, ErrorCode.NotFound, `no route ${req.method} ${req.path}`));
+  // After every route: who may call what (api/access.ts); a route without a rule stops start-up.
+  const owners = new Owners(client, () => sharedRagService(deps.config));
+  enforceAccess(app, { owners, admit: admission({ client, config: deps.config, taskQueue: deps.taskQueue, owners, charge: auth.charge }) });
+  app.use((req, res) => sendError(res, 404, ErrorCode.NotFound, `no route ${req.method} ${req.path.slice(0, 200)}`));
   app.use(errorHandler((err) => deps.log.error({ err }, 'unhandled API error')));
   return app;
 }

@@ -21,6 +21,7 @@ import { knownModels } from './jobs';
 import { chatCompletionBody, setAnswerHeaders } from './openai-format';
 import { failedOutcome } from './outcome';
 import { startRequestWorkflow, type StartDeps } from './start';
+import { principalOf } from './auth';
 import type { StreamHub } from './stream-hub';
 import { parseLastEventId } from './stream-position';
 
@@ -83,12 +84,14 @@ export function chatRouter(deps: ChatDeps): Router {
       return sendOpenAiError(res, 404, ErrorCode.UnknownModel, `The model "${request.model}" does not exist or is not served by any target; GET /v1/models lists them.`, 'model');
     }
     const key = checkIdempotencyKey(req.header('idempotency-key'));
-    const id = key === undefined ? `job-${randomUUID()}` : jobIdFor(key);
+    // Keys belong to the caller's tenant: another tenant's equal key is another job.
+    const owner = principalOf(res)?.id;
+    const id = key === undefined ? `job-${randomUUID()}` : jobIdFor(key, owner);
     res.setHeader('x-stormproof-job-id', id);
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const hash = bodyHash(parsed.data);
     const start = async () => {
-      const started = await startRequestWorkflow(deps, id, input, key === undefined ? {} : { memo: { [BODY_HASH_MEMO]: hash } });
+      const started = await startRequestWorkflow(deps, id, input, key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } });
       if (key !== undefined) {
         // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
         res.setHeader('x-should-retry', 'false');

@@ -1,6 +1,8 @@
 /**
  * RAG collections: `GET /v1/collections`, `POST /v1/collections/:name/documents` (ingest: chunk,
  * embed, both indexes) and `POST /v1/collections/:name/query` (retrieval alone, to try it).
+ * A collection belongs to the tenant that first ingested into it; shared ones (the sample, CLI
+ * ingests) are read by every tenant and written by admins only (api/access.ts checks both).
  */
 import { Router } from 'express';
 import { z } from 'zod';
@@ -9,6 +11,8 @@ import { ErrorCode } from '../contracts/errors';
 import { CollectionNameSchema, IngestRequestSchema } from '../contracts/retrieval';
 import { CollectionNotFoundError, ingestDocuments, listCollections, retrieve, RetrievalUnavailableError, sharedRagService, type RagService } from '../activities/retrieval';
 import { ApiError, fromZod } from './errors';
+import { requirePrincipal } from './auth';
+import { mayUse } from './access';
 
 export interface CollectionsDeps {
   config: GatewayConfig;
@@ -29,13 +33,25 @@ export function collectionsRouter(deps: CollectionsDeps): Router {
   const router = Router();
 
   router.get('/', async (_req, res) => {
-    res.json({ data: await listCollections(rag()) });
+    const who = requirePrincipal(res);
+    const owners = new Map(rag().keyword.list().map((c) => [c.name, c.owner ?? null]));
+    const data = (await listCollections(rag())).flatMap((c) => {
+      const owner = owners.get(c.name) ?? null;
+      if (!mayUse(who, 'collection', owner)) return [];
+      const { owner: _hidden, ...rest } = c as typeof c & { owner?: string };
+      return [who.admin && owner ? { ...rest, owner } : rest];
+    });
+    res.json({ data });
   });
 
   router.post('/:name/documents', async (req, res) => {
     const name = collectionName(req.params.name);
     const body = IngestRequestSchema.safeParse(req.body);
     if (!body.success) throw fromZod(body.error);
+    const who = requirePrincipal(res);
+    // Claimed before ingesting: of two tenants racing for a new name, one owns it.
+    const owned = rag().keyword.claim(name, who.admin ? null : who.id);
+    if (!mayUse(who, 'collection', owned.owner, true)) throw new ApiError(404, ErrorCode.CollectionNotFound, `no collection "${name}"`);
     res.json(await ingestDocuments(rag(), name, body.data.documents));
   });
 

@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { z } from 'zod';
 import { ErrorCode, type ApiErrorBody, type ErrorCodeName } from '../contracts/errors';
+import { isUnavailable, TemporalUnavailableError } from './temporal-policy';
 
 /** An error meant for the client. */
 export class ApiError extends Error {
@@ -61,16 +62,34 @@ function openAiShaped(res: Response, status: number, code: ErrorCodeName, messag
   sendOpenAiError(res, status, code, message, issues?.[0]?.path || null, details !== undefined ? { details } : {});
 }
 
-/** Last handler: maps body-parser faults and ApiErrors; anything else is a 500 without internals. */
+/** The first error in `err`'s cause chain that is an `ApiError` or says Temporal is unavailable. */
+function known(err: unknown): ApiError | TemporalUnavailableError | undefined {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ApiError || e instanceof TemporalUnavailableError) return e;
+  }
+  return isUnavailable(err) ? new TemporalUnavailableError('Temporal is unavailable', 5) : undefined;
+}
+
+/**
+ * Last handler: maps body-parser faults, ApiErrors and an unavailable Temporal (503 with
+ * Retry-After: nothing was accepted, retrying is right); anything else is a 500 without internals.
+ */
 export function errorHandler(log: (err: unknown) => void): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (res.headersSent) return;
     const sendError = isOpenAiPath(req.path) ? openAiShaped : stormproofShaped;
-    if (err instanceof ApiError) return sendError(res, err.status, err.code, err.message, err.details);
+    const k = known(err);
+    if (k instanceof ApiError) return sendError(res, k.status, k.code, k.message, k.details);
+    if (k instanceof TemporalUnavailableError) {
+      res.setHeader('retry-after', String(k.retryAfterS));
+      return sendError(res, 503, ErrorCode.TemporalUnavailable, `${k.message}; nothing was accepted, retry after ${k.retryAfterS}s`);
+    }
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.InvalidJson, `the body is not valid JSON: ${e.message}`);
     if (e.type === 'entity.too.large') return sendError(res, 413, ErrorCode.BodyTooLarge, `the body is larger than the limit of ${e.limit} bytes`);
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendError(res, 415, ErrorCode.UnsupportedMediaType, e.message ?? 'unsupported encoding');
+    // Anything else the body parser refuses (e.g. a body shorter than its Content-Length) is the client's.
+    if (typeof e.type === 'string' && e.type.startsWith('request.') && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, ErrorCode.InvalidRequest, e.message ?? 'the body could not be read');
     log(err);
     sendError(res, 500, ErrorCode.Internal, 'internal error; see the gateway log');
   };

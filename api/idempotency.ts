@@ -1,7 +1,9 @@
 /**
  * Idempotency-Key handling: the key names the workflow id, so a retried submission finds the same
  * job and no second workflow starts; the body's hash, kept in the workflow memo, tells a retry
- * (same body) from a conflicting reuse of the key (different body → 409).
+ * (same body) from a conflicting reuse of the key (different body → 409). Keys belong to a tenant:
+ * the id is derived from the owner and the key, so two tenants' equal keys are two jobs, and an
+ * id tells nothing about the key.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -13,10 +15,19 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** Memo field holding the submission's body hash. */
 export const BODY_HASH_MEMO = 'bodyHash';
 
-/** Workflow id for a job: derived from the Idempotency-Key when given, so a retry finds the same job. */
-export function jobIdFor(idempotencyKey: string | undefined): string {
+/** The hash part of an id derived from a tenant's Idempotency-Key. */
+export function scopedKeyHash(idempotencyKey: string, owner?: string): string {
+  const scoped = owner === undefined ? idempotencyKey : `${owner}\0${idempotencyKey}`;
+  return createHash('sha256').update(scoped).digest('base64url').slice(0, 32);
+}
+
+/**
+ * Workflow id for a job: derived from the Idempotency-Key (and its owner, the caller's key id)
+ * when given, so a retry finds the same job; random otherwise.
+ */
+export function jobIdFor(idempotencyKey: string | undefined, owner?: string): string {
   if (idempotencyKey === undefined) return `job-${randomUUID()}`;
-  return `job-k${createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 32)}`;
+  return `job-k${scopedKeyHash(idempotencyKey, owner)}`;
 }
 
 /** Validates the header value (undefined when absent). */

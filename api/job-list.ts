@@ -1,17 +1,28 @@
 /**
- * `GET /v1/jobs`: jobs of this gateway's task queue, newest first, filtered through Temporal
- * visibility (execution status, the StormproofTarget/StormproofModel search attributes, start time).
+ * `GET /v1/jobs`: the caller's jobs on this gateway's task queue (an admin key sees every
+ * tenant's), newest first, filtered through Temporal visibility (execution status, the
+ * StormproofTarget/StormproofModel/StormproofOwner search attributes, start time). Pages follow
+ * Temporal's own page token, so reading page n costs one page, not n.
  */
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
+import { ErrorCode } from '../contracts/errors';
+import { ApiError } from './errors';
+import { requirePrincipal } from './auth';
 import { JobStatusSchema, type JobStatus } from '../contracts/jobs';
 import { REQUEST_WORKFLOW } from '../contracts/workflow-api';
 import { JOB_WORKFLOW } from '../contracts/callbacks';
 import { fromZod } from './errors';
 import { FAILOVERS_KEY, MODEL_KEY, STATUS_KEY, TARGET_KEY } from '../workflows/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../contracts/workflow-api';
 
-const time = z.union([z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]).pipe(z.number().int().nonnegative());
+/** The latest instant a JavaScript Date can hold (later times cannot be queried). */
+const MAX_TIME_MS = 8.64e15;
+const time = z
+  .union([z.string().regex(/^\d{1,16}$/, 'epoch milliseconds or an ISO 8601 time').transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
+  .pipe(z.number().int().nonnegative().max(MAX_TIME_MS, 'a time before the year 275760'));
 
 /** Query parameters of the listing. */
 export const JobListQuerySchema = z
@@ -24,8 +35,8 @@ export const JobListQuerySchema = z
     /** Started before (epoch ms or ISO 8601). */
     until: time.optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
-    /** From the previous page's `nextPageToken`. */
-    pageToken: z.string().regex(/^\d+$/).transform(Number).optional(),
+    /** From the previous page's `nextPageToken` (opaque). */
+    pageToken: z.string().regex(/^[A-Za-z0-9_-]{1,2048}$/, 'pass the nextPageToken of the previous page as it came').optional(),
   })
   .strict();
 export type JobListQuery = z.infer<typeof JobListQuerySchema>;
@@ -49,9 +60,13 @@ const EXECUTION_STATUS: Record<JobStatus, string> = {
   cancelled: 'ExecutionStatus = "Canceled"',
 };
 
-/** The visibility query for a listing (values are validated above, so quoting is safe). */
-export function visibilityQuery(taskQueue: string, q: JobListQuery): string {
+/**
+ * The visibility query for a listing (values are validated above, and key ids by their pattern,
+ * so quoting is safe); `owner` limits it to one tenant's jobs.
+ */
+export function visibilityQuery(taskQueue: string, q: JobListQuery, owner?: string): string {
   const parts = [`(WorkflowType = "${REQUEST_WORKFLOW}" OR WorkflowType = "${JOB_WORKFLOW}")`, `TaskQueue = "${taskQueue}"`];
+  if (owner !== undefined) parts.push(`${SEARCH_ATTRIBUTES.owner.name} = "${owner}"`);
   if (q.status) parts.push(EXECUTION_STATUS[q.status]);
   if (q.target) parts.push(`StormproofTarget = "${q.target}"`);
   if (q.model) parts.push(`StormproofModel = "${q.model}"`);
@@ -73,6 +88,26 @@ function statusOf(info: WorkflowExecutionInfo): JobStatus {
   }
 }
 
+/** One page of the listing: Temporal's page of `limit` rows and its token for the next. */
+async function listPage(client: Client, query: string, limit: number, pageToken: string | undefined): Promise<{ infos: WorkflowExecutionInfo[]; next?: string }> {
+  let response;
+  try {
+    response = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query,
+      pageSize: limit,
+      nextPageToken: pageToken ? Buffer.from(pageToken, 'base64url') : undefined,
+    });
+  } catch (err) {
+    // A token Temporal did not issue (or issued for another filter) is refused as invalid.
+    if ((err as { code?: number }).code === 3 && pageToken) throw new ApiError(400, ErrorCode.InvalidPageToken, 'pageToken was not handed out by this listing (pass nextPageToken unchanged, with the same filters)');
+    throw err;
+  }
+  const infos = await Promise.all(response.executions.map((raw) => executionInfoFromRaw(raw, client.options.loadedDataConverter, raw, client.options.namespace)));
+  const token = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : undefined;
+  return { infos, ...(token && infos.length ? { next: token } : {}) };
+}
+
 /** Route `GET /` (mounted under /v1/jobs). */
 export function jobListRouter(deps: { client: Client; taskQueue: string }): Router {
   const router = Router();
@@ -80,16 +115,10 @@ export function jobListRouter(deps: { client: Client; taskQueue: string }): Rout
     const parsed = JobListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw fromZod(parsed.error, 'query');
     const q = parsed.data;
-    const skip = q.pageToken ?? 0;
+    const who = requirePrincipal(res);
+    const { infos, next } = await listPage(deps.client, visibilityQuery(deps.taskQueue, q, who.admin ? undefined : who.id), q.limit, q.pageToken);
     const data: JobListItem[] = [];
-    let seen = 0;
-    let more = false;
-    for await (const info of deps.client.workflow.list({ query: visibilityQuery(deps.taskQueue, q), pageSize: Math.min(1000, skip + q.limit + 1) })) {
-      if (seen++ < skip) continue;
-      if (data.length === q.limit) {
-        more = true;
-        break;
-      }
+    for (const info of infos) {
       const a = info.typedSearchAttributes;
       data.push({
         id: info.workflowId,
@@ -101,7 +130,7 @@ export function jobListRouter(deps: { client: Client; taskQueue: string }): Rout
         ...(info.closeTime ? { closedAt: info.closeTime.toISOString() } : {}),
       });
     }
-    res.json({ data, ...(more ? { nextPageToken: String(skip + q.limit) } : {}) });
+    res.json({ data, ...(next ? { nextPageToken: next } : {}) });
   });
   return router;
 }

@@ -7,6 +7,8 @@ import type { RequestWorkflowInput } from '../contracts/workflow-api';
 import { JOB_WORKFLOW, type CallbackPolicy, type JobWorkflowInput } from '../contracts/callbacks';
 import type { GatewayConfig } from '../config/schema';
 import { ApiError, fromZod } from './errors';
+import { requirePrincipal } from './auth';
+import { allowList, checkUrl, OutboundRefused } from '../activities/outbound-guard';
 import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, jobIdFor } from './idempotency';
 import { readJob } from './job-view';
 import { startRequestWorkflow, type StartDeps } from './start';
@@ -52,6 +54,7 @@ export async function withNotFound<T>(id: string, fn: () => Promise<T>): Promise
 export function jobsRouter(deps: JobsDeps): Router {
   const router = Router();
   const models = knownModels(deps.config);
+  const callbackAllowed = allowList(deps.config.callbacks.allowedCidrs);
 
   router.post('/', async (req, res) => {
     if (!req.is('application/json')) throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the job as JSON with Content-Type: application/json');
@@ -61,16 +64,25 @@ export function jobsRouter(deps: JobsDeps): Router {
     if (!models.has(request.model)) {
       throw new ApiError(400, ErrorCode.UnknownModel, `model "${request.model}" is not served by any target; use one of: ${[...models].join(', ')}`);
     }
+    if (callbackUrl !== undefined) {
+      try {
+        checkUrl(callbackUrl, deps.config.callbacks, callbackAllowed);
+      } catch (err) {
+        if (err instanceof OutboundRefused) throw new ApiError(400, ErrorCode.CallbackUrlRefused, `callbackUrl ${err.message}`);
+        throw err;
+      }
+    }
+    const owner = requirePrincipal(res).id;
     const key = checkIdempotencyKey(req.header('idempotency-key'));
-    const id = jobIdFor(key);
+    const id = jobIdFor(key, owner);
     const hash = bodyHash(parsed.data);
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const memo = { [BODY_HASH_MEMO]: hash };
     // A callback makes it a job workflow: the request, then a detached, retried delivery.
     const jobInput: JobWorkflowInput | undefined = callbackUrl ? { ...input, callbackUrl, callbackPolicy: callbackPolicy(deps.config) } : undefined;
     const { handle, existing } = jobInput
-      ? await startRequestWorkflow(deps, id, jobInput, { memo, workflowType: JOB_WORKFLOW })
-      : await startRequestWorkflow(deps, id, input, { memo });
+      ? await startRequestWorkflow(deps, id, jobInput, { memo, owner, workflowType: JOB_WORKFLOW })
+      : await startRequestWorkflow(deps, id, input, { memo, owner });
     // A running job with this key was attached to, or a finished one found: same body, or 409.
     if (key !== undefined) await assertSameBody(handle, hash);
     deps.onSubmitted?.(existing ? 'existing' : 'new');

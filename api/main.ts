@@ -7,6 +7,7 @@ import { createMetrics } from '../worker/telemetry';
 import { tracingFromConfig } from '../worker/tracing';
 import { startApiServer } from './server';
 import { relaySettings, relayStartupProblem } from './relay-settings';
+import { dataConverterFor } from '../worker/codec';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const temporal = temporalConnectionOptions(config);
   const connection = await Connection.connect(temporal);
   const tracing = tracingFromConfig(config);
-  const client = new Client({ connection, namespace: config.temporal.namespace, ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config), ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
   // This process's own series (HTTP, jobs, jobs in flight, process) at the API's /metrics.
   const metrics = createMetrics({ config });
   const api = await startApiServer({ config, client, metrics, tracing, taskQueue: process.env.STORMPROOF_TASK_QUEUE, log: logger });

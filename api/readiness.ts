@@ -1,4 +1,7 @@
-/** Readiness: Temporal reachable and a worker polling the task queue. */
+/**
+ * Readiness: Temporal reachable and a worker polling the task queue. Public, so it says what is
+ * wrong in words of its own: no error text (addresses, ports) of the calls underneath.
+ */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
@@ -12,8 +15,8 @@ export async function readiness(client: Client, namespace: string, taskQueue: st
   try {
     await client.workflowService.getSystemInfo({});
     checks.temporal = 'ok';
-  } catch (err) {
-    checks.temporal = `unreachable: ${(err as Error).message}`;
+  } catch {
+    checks.temporal = 'unreachable';
     return { ready: false, checks };
   }
   try {
@@ -23,8 +26,8 @@ export async function readiness(client: Client, namespace: string, taskQueue: st
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     });
     checks.worker = (res.pollers?.length ?? 0) > 0 ? 'ok' : `no worker polling task queue "${taskQueue}"`;
-  } catch (err) {
-    checks.worker = `unknown: ${(err as Error).message}`;
+  } catch {
+    checks.worker = 'unknown (the task queue could not be described)';
   }
   return { ready: checks.temporal === 'ok' && checks.worker === 'ok', checks };
 }

@@ -2,7 +2,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { REQUEST_WORKFLOW, type RequestWorkflowInput } from '../contracts/workflow-api';
 import type { GatewayConfig } from '../config/schema';
-import { MODEL_KEY, STATUS_KEY } from '../workflows/search-attributes';
+import { MODEL_KEY, OWNER_KEY, STATUS_KEY } from '../workflows/search-attributes';
 import { equivalentModels, tierOf } from '../workflows/selector';
 import type { AiRequest } from '../contracts/request';
 
@@ -45,6 +45,8 @@ export interface StartOptions {
   workflowType?: string;
   /** Visible in describe(); e.g. the body hash an Idempotency-Key is checked against. */
   memo?: Record<string, unknown>;
+  /** The tenant (API key id) submitting it: only it (and admins) may read, stream or cancel the job. */
+  owner?: string;
 }
 
 /**
@@ -71,8 +73,9 @@ export async function startRequestWorkflow(deps: StartDeps, id: string, input: R
       typedSearchAttributes: [
         { key: MODEL_KEY, value: request.model },
         { key: STATUS_KEY, value: 'queued' },
+        ...(opts.owner ? [{ key: OWNER_KEY, value: opts.owner }] : []),
       ],
-      ...(opts.memo ? { memo: opts.memo } : {}),
+      ...(opts.memo || opts.owner ? { memo: { ...opts.memo, ...(opts.owner ? { owner: opts.owner } : {}) } } : {}),
     });
     return { handle, existing: false };
   } catch (err) {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_FAST_WINDOW_MS } from '../contracts/breaker';
 import { StrategySchema } from '../contracts/request';
 import { RagConfigSchema, ragConfigIssues } from './rag-schema';
+import { CodecConfigSchema, LimitsSchema } from './limits-schema';
 
 const port = z.number().int().min(0, 'use 1-65535, or 0 for any free port').max(65535);
 
@@ -212,13 +213,26 @@ export const GatewayConfigSchema = z
           .default([]),
         /** Environment variable with more keys: `id:key[:admin]`, comma-separated (hashed at start-up). */
         keysEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_API_KEYS'),
-        /** Requests per minute per key. */
+        /** Requests per minute per key (a batch costs one per item). */
         rateLimitPerMinute: z.number().int().positive().default(600),
+        /** Open mode (no keys): Host names accepted besides localhost, 127.0.0.1, [::1] and api.host. */
+        openHosts: z.array(z.string().regex(/^[A-Za-z0-9.[\]:-]{1,255}$/, 'a host name without port, e.g. gateway.local')).default([]),
       })
       .strict()
       .prefault({}),
-    /** `POST /v1/batches`: items run at once when the batch does not say. */
-    batches: z.object({ concurrency: z.number().int().min(1).max(64).default(4) }).strict().prefault({}),
+    batches: z
+      .object({
+        /** Items run at once when the batch does not say. */
+        concurrency: z.number().int().min(1).max(64).default(4),
+        /** Most items one batch takes (each item is a job; the rate limit charges one per item). */
+        maxItems: z.number().int().min(1).max(500).default(500),
+        /** Items per page of `GET /v1/batches/:id` (their results are read from the item jobs). */
+        pageSize: z.number().int().min(1).max(200).default(50),
+      })
+      .strict()
+      .prefault({}),
+    limits: LimitsSchema.prefault({}),
+    codec: CodecConfigSchema.prefault({}),
     /** Result callbacks of long jobs (`callbackUrl`). */
     callbacks: z
       .object({
@@ -230,6 +244,16 @@ export const GatewayConfigSchema = z
         maxIntervalMs: z.number().int().positive().default(300_000),
         /** One POST's timeout. */
         timeoutMs: z.number().int().positive().default(10_000),
+        /**
+         * Address ranges callbacks may reach although they are loopback, private, link-local or
+         * otherwise not public (e.g. ["10.1.2.0/24"] for a receiver inside the network). Empty:
+         * public addresses only.
+         */
+        allowedCidrs: z.array(z.union([z.cidrv4(), z.cidrv6()], { error: 'a CIDR range, e.g. 10.1.2.0/24 or fd00::/8' })).default([]),
+        /** Plain http:// callbacks (the signed result then crosses the network in cleartext). */
+        allowHttp: z.boolean().default(false),
+        /** Longest callbackUrl accepted. */
+        maxUrlLength: z.number().int().min(32).max(8192).default(2048),
       })
       .strict()
       .prefault({}),

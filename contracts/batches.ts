@@ -7,7 +7,7 @@ import type { AiResponse } from './response';
 export const BATCH_WORKFLOW = 'batchWorkflow';
 /** Query name of {@link BatchProgress}. */
 export const BATCH_PROGRESS_QUERY = 'batchProgress';
-/** Most requests one batch takes (its history holds every item's outcome). */
+/** Most requests one batch takes (its history holds every item's outcome); `batches.maxItems` may lower it. */
 export const MAX_BATCH_ITEMS = 500;
 
 /** `POST /v1/batches` body. */
@@ -25,6 +25,8 @@ export interface BatchWorkflowInput {
   requests: BatchSubmission['requests'];
   concurrency: number;
   acceptedAt?: number;
+  /** The tenant that submitted it; its items carry it too. */
+  owner?: string;
 }
 
 /** One item's state. Its `jobId` is a job in its own right (`GET /v1/jobs/:jobId`). */
@@ -32,11 +34,15 @@ export interface BatchItem {
   index: number;
   jobId: string;
   status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  /** Only in results of batches that ran before results stayed in the items; read the item job. */
   result?: AiResponse;
   error?: { type: string; message: string };
 }
 
-/** Progress of a batch (the query's answer, and the workflow's result). */
+/** Memo field with the number of items (the API pages over them without the workflow's input). */
+export const BATCH_TOTAL_MEMO = 'total';
+
+/** Progress of a batch (the query's answer, and the workflow's result): item states, not answers. */
 export interface BatchProgress {
   total: number;
   concurrency: number;

@@ -11,6 +11,11 @@ export const JOB_WORKFLOW = 'aiJobWorkflow';
 export const CALLBACK_WORKFLOW = 'callbackDeliveryWorkflow';
 /** Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. */
 export const SIGNATURE_HEADER = 'x-stormproof-signature';
+/**
+ * Header naming one delivery, the same on every retry of it: a POST is at-least-once (a worker
+ * may die after the receiver's 2xx), so receivers keep the ids they processed and drop repeats.
+ */
+export const DELIVERY_ID_HEADER = 'x-stormproof-delivery-id';
 
 /** Retry policy of a delivery, copied from the config by the API (workflows read no config). */
 export interface CallbackPolicy {

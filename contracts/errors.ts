@@ -36,6 +36,22 @@ export const ErrorCode = {
   RateLimited: 'STORMPROOF_ERR_RATE_LIMITED',
   /** A RAG request or ingestion named a collection that does not exist, or an invalid name. */
   CollectionNotFound: 'STORMPROOF_ERR_COLLECTION_NOT_FOUND',
+  /** Open mode (no keys) answers only to this machine's host names (DNS rebinding). */
+  HostNotAllowed: 'STORMPROOF_ERR_HOST_NOT_ALLOWED',
+  /** The JSON body nests deeper than `limits.jsonDepth`. */
+  JsonTooDeep: 'STORMPROOF_ERR_JSON_TOO_DEEP',
+  /** An input is over one of the `limits` (query length, batch size, ...); the message names it. */
+  LimitExceeded: 'STORMPROOF_ERR_LIMIT_EXCEEDED',
+  /** The key has as many jobs, batches or event streams open as `limits` allow; see Retry-After. */
+  TooManyInFlight: 'STORMPROOF_ERR_TOO_MANY_IN_FLIGHT',
+  /** A `pageToken` that no listing handed out. */
+  InvalidPageToken: 'STORMPROOF_ERR_INVALID_PAGE_TOKEN',
+  /** Temporal (the gateway's durable store) cannot be reached; nothing was accepted. See Retry-After. */
+  TemporalUnavailable: 'STORMPROOF_ERR_TEMPORAL_UNAVAILABLE',
+  /** No configured model could ever serve the request (e.g. max_tokens above every context window). */
+  Unsatisfiable: 'STORMPROOF_ERR_UNSATISFIABLE',
+  /** The callbackUrl is not allowed (scheme, credentials, length, or a private/loopback address). */
+  CallbackUrlRefused: 'STORMPROOF_ERR_CALLBACK_URL_REFUSED',
   Internal: 'STORMPROOF_ERR_INTERNAL',
 } as const;
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -43,4 +43,6 @@ export const SEARCH_ATTRIBUTES = {
   failovers: { name: 'StormproofFailovers', type: 'Int' },
   status: { name: 'StormproofStatus', type: 'Keyword' },
   model: { name: 'StormproofModel', type: 'Keyword' },
+  /** The tenant (API key id) that submitted the job or batch; set at start, never changed. */
+  owner: { name: 'StormproofOwner', type: 'Keyword' },
 } as const;

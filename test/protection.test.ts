@@ -54,11 +54,13 @@ describe('API keys', () => {
 
   test('keys from the environment are hashed at start-up; bad entries are refused', () => {
     const config = parseConfig({ ...s.config, auth: { keysEnv: 'TEST_KEYS' } });
-    const keys = loadKeys(config, { TEST_KEYS: 'a:alpha-key, b:beta-key:admin' });
-    assert.deepEqual([...keys.keys()].sort(), [sha('alpha-key'), sha('beta-key')].sort());
-    assert.ok(![...keys.keys()].includes('alpha-key'), 'no plaintext kept');
-    assert.equal(keys.get(sha('beta-key'))?.admin, true);
+    const keys = loadKeys(config, { TEST_KEYS: 'a:alpha-key-0123456789, b:beta-key-0123456789:admin' });
+    assert.deepEqual([...keys.keys()].sort(), [sha('alpha-key-0123456789'), sha('beta-key-0123456789')].sort());
+    assert.ok(![...keys.keys()].includes('alpha-key-0123456789'), 'no plaintext kept');
+    assert.equal(keys.get(sha('beta-key-0123456789'))?.admin, true);
     assert.throws(() => loadKeys(config, { TEST_KEYS: 'justakey' }), /id:key/);
+    assert.throws(() => loadKeys(config, { TEST_KEYS: 'a:short' }), /shorter than 16/, 'a guessable key is refused at start-up');
+    assert.throws(() => loadKeys(config, { TEST_KEYS: 'bad id:alpha-key-0123456789' }), /key id/);
   });
 });
 

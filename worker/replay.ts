@@ -22,6 +22,8 @@ export interface ReplaySource {
   workflowsPath?: string;
   /** Bundled code (from `bundleWorkflowCode`), e.g. a test-only variant of a workflow. */
   code?: string;
+  /** The data converter of the workers that wrote the histories (a payload codec, when configured). */
+  dataConverter?: import('@temporalio/common').DataConverter;
 }
 
 /** Options for a replay worker running the production workflow code (or `source`). */
@@ -32,6 +34,7 @@ export function replayWorkerOptions(source: ReplaySource = {}): ReplayWorkerOpti
     // The same sinks production injects; never called on replay, but registered so the code finds them.
     sinks: { gateway: { requestFinished: { fn: () => undefined }, breakerTransition: { fn: () => undefined } } } satisfies import('@temporalio/worker').InjectedSinks<GatewaySinks>,
     replayName: 'stormproof-replay',
+    ...(source.dataConverter ? { dataConverter: source.dataConverter } : {}),
   };
 }
 

@@ -14,6 +14,7 @@ import { createMetrics, type GatewayMetrics } from './telemetry';
 import { activityMetrics } from './activity-metrics';
 import type { Tracing } from './tracing';
 import { logger } from './log';
+import { dataConverterFor } from './codec';
 
 export interface GatewayWorkerOptions {
   connection: NativeConnection;
@@ -49,7 +50,9 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
   const metrics = opts.metrics ?? createMetrics();
   metrics.useConfig(config);
   const { tracing } = opts;
-  const client = new Client({ connection: opts.connection, namespace: config.temporal.namespace, ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
+  // Payloads sealed with the codec keys when configured (prompts and answers unreadable at rest).
+  const dataConverter = dataConverterFor(config);
+  const client = new Client({ connection: opts.connection, namespace: config.temporal.namespace, dataConverter, ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
   const identity = opts.identity ?? `${process.pid}@${hostname()}`;
   const routing = new RoutingState({
     client,
@@ -101,6 +104,7 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
       ...(tracing ? { workflowModules: tracing.workflowModules } : {}),
     },
     sinks: tracing ? { ...sinks, ...tracing.workflowSinks } : sinks,
+    dataConverter,
     identity,
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     // Local activities extend the workflow task; keep a dead worker's task from holding a job for long.

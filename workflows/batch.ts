@@ -1,12 +1,19 @@
 /**
  * A batch: each request runs as a child request workflow (a job of its own), at most
- * `concurrency` at a time; progress is a query, per-item results are the workflow's result.
+ * `concurrency` at a time; progress is a query. Items' results stay in the item jobs (the API
+ * reads them page by page), never in the batch's own result, so a batch of long answers never
+ * meets Temporal's payload limit. One item's cancel (`DELETE /v1/jobs/<item>`) ends that item as
+ * cancelled and the batch goes on; cancelling the batch cancels its running items.
  */
-import { ApplicationFailure, ChildWorkflowFailure, defineQuery, executeChild, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ChildWorkflowFailure, defineQuery, executeChild, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { batchItemJobId, BATCH_PROGRESS_QUERY, type BatchItem, type BatchProgress, type BatchWorkflowInput } from '../contracts/batches';
 import { aiRequestWorkflow } from './request';
+import { OWNER_KEY } from './search-attributes';
 
 export const batchProgressQuery = defineQuery<BatchProgress>(BATCH_PROGRESS_QUERY);
+
+/** Patch id: an item cancelled on its own no longer cancels the batch (docs/replay.md). */
+export const ITEM_CANCEL_PATCH = 'batch-item-cancel-continues';
 
 function failureOf(err: unknown): { type: string; message: string } {
   const cause = err instanceof ChildWorkflowFailure ? err.cause : err;
@@ -14,7 +21,7 @@ function failureOf(err: unknown): { type: string; message: string } {
   return { type: 'Error', message: cause instanceof Error ? cause.message : String(cause) };
 }
 
-/** Runs every request of the batch; an item's failure is recorded, never fails the batch. */
+/** Runs every request of the batch; an item's failure or own cancel is recorded, never fails the batch. */
 export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchProgress> {
   const batchId = workflowInfo().workflowId;
   const items: BatchItem[] = input.requests.map((_, index) => ({ index, jobId: batchItemJobId(batchId, index), status: 'queued' }));
@@ -31,18 +38,23 @@ export async function batchWorkflow(input: BatchWorkflowInput): Promise<BatchPro
       const item = items[next++];
       item.status = 'running';
       try {
-        item.result = await executeChild(aiRequestWorkflow, {
+        await executeChild(aiRequestWorkflow, {
           workflowId: item.jobId,
           args: [{ request: input.requests[item.index], acceptedAt: input.acceptedAt }],
           // Why: cancelling the batch cancels its running items (their provider calls abort).
           parentClosePolicy: 'REQUEST_CANCEL',
           staticSummary: `item ${item.index + 1}/${items.length} of ${batchId}`,
+          // Items belong to the batch's tenant, who reads them as jobs.
+          ...(input.owner ? { typedSearchAttributes: [{ key: OWNER_KEY, value: input.owner }] } : {}),
         });
+        // The answer stays in the item's own result (history), not in this workflow's state.
         item.status = 'completed';
       } catch (err) {
         if (isCancellation(err)) {
           item.status = 'cancelled';
-          throw err;
+          // Only the batch's own cancel ends the batch; an item cancelled alone is just that.
+          if (CancellationScope.current().consideredCancelled || !patched(ITEM_CANCEL_PATCH)) throw err;
+          continue;
         }
         item.status = 'failed';
         item.error = failureOf(err);

@@ -6,6 +6,7 @@ export const TARGET_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.target.name
 export const FAILOVERS_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.failovers.name, SearchAttributeType.INT);
 export const STATUS_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.status.name, SearchAttributeType.KEYWORD);
 export const MODEL_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.model.name, SearchAttributeType.KEYWORD);
+export const OWNER_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.owner.name, SearchAttributeType.KEYWORD);
 
 /** Builds the update pairs for the given fields. */
 export function searchAttributeUpdates(v: { target?: string; failovers?: number; status?: string; model?: string }): SearchAttributeUpdatePair[] {

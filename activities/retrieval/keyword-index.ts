@@ -25,16 +25,39 @@ export interface CatalogEntry {
   embeddingModel?: string;
   dimensions?: number;
   updatedAt: string;
+  /** The tenant (API key id) that owns it; absent: shared (the sample, CLI ingests), written by admins only. */
+  owner?: string;
 }
+
+/** Who may see a collection: `exists: false`, or its owner (null: shared by every tenant). */
+export type CollectionOwnership = { exists: false } | { exists: true; owner: string | null };
+
+/**
+ * Most distinct words of a keyword query that reach FTS5. Why: every term is one more OR branch
+ * over the posting lists, on the process's only thread; 40k terms blocked it for 2.6 s (growing
+ * faster than linearly). Passages that match the first 32 distinct words are what BM25 ranks anyway.
+ */
+export const MAX_QUERY_TERMS = 32;
+/** Longest word kept (longer tokens are noise: hashes, base64). */
+const MAX_TERM_CHARS = 64;
+/** Only the start of a long text is scanned for words. */
+const MAX_SCAN_CHARS = 16_384;
 
 /** Relative weights of the indexed columns in BM25 (source paths count less than the text). */
 const SOURCE_WEIGHT = 0.5;
 const TEXT_WEIGHT = 1;
 
-/** Free text as an FTS5 query: each word quoted (so no query syntax can be injected), OR-ed. */
-export function ftsQuery(text: string): string | undefined {
-  const terms = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
-  return terms.length ? terms.map((t) => `"${t}"`).join(' OR ') : undefined;
+/**
+ * Free text as an FTS5 query: each word quoted (so no query syntax can be injected), OR-ed; at
+ * most {@link MAX_QUERY_TERMS} distinct words, in the order they appear.
+ */
+export function ftsQuery(text: string, maxTerms = MAX_QUERY_TERMS): string | undefined {
+  const terms = new Set<string>();
+  for (const m of text.slice(0, MAX_SCAN_CHARS).toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+    if (m[0].length <= MAX_TERM_CHARS) terms.add(m[0]);
+    if (terms.size >= maxTerms) break;
+  }
+  return terms.size ? [...terms].map((t) => `"${t}"`).join(' OR ') : undefined;
 }
 
 /** SQLite FTS5 keyword index; one FTS table per collection (so BM25 statistics are per collection). */
@@ -55,6 +78,32 @@ export class KeywordIndex {
       CREATE TABLE IF NOT EXISTS chunks (
         rowid INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, doc_id TEXT NOT NULL, chunk_id TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (collection_id, doc_id);`);
+    const columns = this.db.prepare('PRAGMA table_info(collections)').all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'owner')) this.db.exec('ALTER TABLE collections ADD COLUMN owner TEXT');
+  }
+
+  /** Creates the collection (catalog row and FTS table) when missing; returns its id. */
+  private ensure(name: string, owner: string | null, now: string): number {
+    const id = this.collectionId(name);
+    if (id !== undefined) return id;
+    const created = Number(this.db.prepare('INSERT INTO collections (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?)').run(name, owner, now, now).lastInsertRowid);
+    this.db.exec(`CREATE VIRTUAL TABLE fts_${created} USING fts5(chunk_id UNINDEXED, source, text, tokenize = 'porter unicode61 remove_diacritics 2')`);
+    return created;
+  }
+
+  /** Whether the collection exists, and who owns it. */
+  ownership(name: string): CollectionOwnership {
+    const row = this.db.prepare('SELECT owner FROM collections WHERE name = ?').get(name) as { owner: string | null } | undefined;
+    return row ? { exists: true, owner: row.owner } : { exists: false };
+  }
+
+  /**
+   * Creates the collection for `owner` when it does not exist yet (atomically: of two tenants
+   * racing for a new name, one gets it), and returns who owns it now.
+   */
+  claim(name: string, owner: string | null): CollectionOwnership & { exists: true } {
+    this.db.transaction(() => this.ensure(name, owner, new Date().toISOString())).immediate();
+    return this.ownership(name) as CollectionOwnership & { exists: true };
   }
 
   private collectionId(name: string): number | undefined {
@@ -71,12 +120,12 @@ export class KeywordIndex {
   list(): CatalogEntry[] {
     const rows = this.db
       .prepare(
-        `SELECT c.name, c.embedding_model AS model, c.dimensions, c.updated_at AS updatedAt,
+        `SELECT c.name, c.embedding_model AS model, c.dimensions, c.updated_at AS updatedAt, c.owner,
            (SELECT COUNT(DISTINCT doc_id) FROM chunks WHERE collection_id = c.id) AS documents,
            (SELECT COUNT(*) FROM chunks WHERE collection_id = c.id) AS chunks
          FROM collections c ORDER BY c.name`,
       )
-      .all() as Array<{ name: string; model: string | null; dimensions: number | null; updatedAt: string; documents: number; chunks: number }>;
+      .all() as Array<{ name: string; model: string | null; dimensions: number | null; updatedAt: string; documents: number; chunks: number; owner: string | null }>;
     return rows.map((r) => ({
       name: r.name,
       documents: r.documents,
@@ -84,22 +133,19 @@ export class KeywordIndex {
       ...(r.model ? { embeddingModel: r.model } : {}),
       ...(r.dimensions ? { dimensions: r.dimensions } : {}),
       updatedAt: r.updatedAt,
+      ...(r.owner ? { owner: r.owner } : {}),
     }));
   }
 
   /**
    * Replaces the chunks of every document in `docIds` with `chunks`, in one transaction (a
    * reader sees the old or the new version of a document, never half of it). Creates the
-   * collection when missing.
+   * collection when missing (shared, unless claimed first: {@link claim}).
    */
   replaceDocuments(collection: string, docIds: readonly string[], chunks: readonly IndexedChunk[], meta: { embeddingModel?: string; dimensions?: number } = {}): void {
     const now = new Date().toISOString();
     this.db.transaction(() => {
-      let id = this.collectionId(collection);
-      if (id === undefined) {
-        id = Number(this.db.prepare('INSERT INTO collections (name, created_at, updated_at) VALUES (?, ?, ?)').run(collection, now, now).lastInsertRowid);
-        this.db.exec(`CREATE VIRTUAL TABLE fts_${id} USING fts5(chunk_id UNINDEXED, source, text, tokenize = 'porter unicode61 remove_diacritics 2')`);
-      }
+      const id = this.ensure(collection, null, now);
       this.db
         .prepare('UPDATE collections SET updated_at = ?, embedding_model = coalesce(?, embedding_model), dimensions = coalesce(?, dimensions) WHERE id = ?')
         .run(now, meta.embeddingModel ?? null, meta.dimensions ?? null, id);

@@ -6,10 +6,10 @@ import type { RetrievalInput, RetrievalResult, Passage } from '../../contracts/r
 import { errorText } from './embedder';
 import type { RagService } from './service';
 
-/** The collection does not exist. */
+/** The collection does not exist. (The message names no other collection: they may be other tenants'.) */
 export class CollectionNotFoundError extends Error {
-  constructor(readonly collection: string, known: string[]) {
-    super(`no collection "${collection}"${known.length ? ` (collections: ${known.join(', ')})` : ' (none has been ingested yet)'}; ingest documents into it first`);
+  constructor(readonly collection: string) {
+    super(`no collection "${collection}"; ingest documents into it first (GET /v1/collections lists yours)`);
     this.name = 'CollectionNotFoundError';
   }
 }
@@ -51,7 +51,7 @@ async function vectorSearch(rag: RagService, input: RetrievalInput, signal: Abor
  * when the keyword fallback fails too; `signal` cancels (its reason is thrown).
  */
 export async function retrieve(rag: RagService, input: RetrievalInput, signal?: AbortSignal): Promise<RetrievalResult> {
-  if (!rag.keyword.has(input.collection)) throw new CollectionNotFoundError(input.collection, rag.keyword.list().map((c) => c.name));
+  if (!rag.keyword.has(input.collection)) throw new CollectionNotFoundError(input.collection);
   const budgetMs = rag.config.vectorBudgetMs;
   const budget = AbortSignal.timeout(budgetMs);
   const stage = { now: 'starting' };
