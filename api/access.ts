@@ -116,9 +116,17 @@ function joinPath(prefix: string, path: string): string {
   return full.length > 1 ? full.replace(/\/+$/, '') : full;
 }
 
-/** Every registered route as `METHOD /full/path`, with its route object. */
-export function registeredRoutes(app: Express): Array<{ key: string; route: RouteLike; method: string }> {
-  const out: Array<{ key: string; route: RouteLike; method: string }> = [];
+/** A registered route: `METHOD /full/path`, the mount it sits under ('' for the app's own), its route object. */
+export interface RegisteredRoute {
+  key: string;
+  mount: string;
+  route: RouteLike;
+  method: string;
+}
+
+/** Every registered route, in registration order. */
+export function registeredRoutes(app: Express): RegisteredRoute[] {
+  const out: RegisteredRoute[] = [];
   const walk = (router: RouterLike, prefix: string) => {
     const mounts = new Map(router.listRoutes().filter((r) => r.router).map((r) => [r.router, String(r.path)]));
     for (const layer of router.stack) {
@@ -126,7 +134,7 @@ export function registeredRoutes(app: Express): Array<{ key: string; route: Rout
         for (const m of Object.keys(layer.route.methods)) {
           const path = joinPath(prefix, layer.route.path);
           if (m === '_all') throw new Error(`route ${path} answers every method; register methods one by one so each has an access rule`);
-          out.push({ key: `${m.toUpperCase()} ${path}`, route: layer.route, method: m });
+          out.push({ key: `${m.toUpperCase()} ${path}`, mount: prefix, route: layer.route, method: m });
         }
       } else if (mounts.has(layer.handle)) {
         walk(layer.handle as RouterLike, prefix + mounts.get(layer.handle));
