@@ -72,7 +72,7 @@ function known(err: unknown): ApiError | TemporalUnavailableError | undefined {
 
 /**
  * Last handler: maps body-parser faults, ApiErrors and an unavailable Temporal (503 with
- * Retry-After: nothing was accepted, retrying is right); anything else is a 500 without internals.
+ * Retry-After: retrying is right); anything else is a 500 without internals.
  */
 export function errorHandler(log: (err: unknown) => void): ErrorRequestHandler {
   return (err, req, res, _next) => {
@@ -82,14 +82,15 @@ export function errorHandler(log: (err: unknown) => void): ErrorRequestHandler {
     if (k instanceof ApiError) return sendError(res, k.status, k.code, k.message, k.details);
     if (k instanceof TemporalUnavailableError) {
       res.setHeader('retry-after', String(k.retryAfterS));
-      return sendError(res, 503, ErrorCode.TemporalUnavailable, `${k.message}; nothing was accepted, retry after ${k.retryAfterS}s`);
+      return sendError(res, 503, ErrorCode.TemporalUnavailable, `${k.message}; retry after ${k.retryAfterS}s (with the same Idempotency-Key a retry never starts a second job)`);
     }
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.InvalidJson, `the body is not valid JSON: ${e.message}`);
     if (e.type === 'entity.too.large') return sendError(res, 413, ErrorCode.BodyTooLarge, `the body is larger than the limit of ${e.limit} bytes`);
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendError(res, 415, ErrorCode.UnsupportedMediaType, e.message ?? 'unsupported encoding');
-    // Anything else the body parser refuses (e.g. a body shorter than its Content-Length) is the client's.
-    if (typeof e.type === 'string' && e.type.startsWith('request.') && typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, ErrorCode.InvalidRequest, e.message ?? 'the body could not be read');
+    // Anything else the body parser or the router refuses as the client's fault (a body shorter
+    // than its Content-Length, a path parameter that is not valid percent-encoding): its 4xx.
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, ErrorCode.InvalidRequest, `the request could not be read: ${String(e.message ?? '').slice(0, 200)}`);
     log(err);
     sendError(res, 500, ErrorCode.Internal, 'internal error; see the gateway log');
   };

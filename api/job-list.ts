@@ -4,6 +4,7 @@
  * StormproofTarget/StormproofModel/StormproofOwner search attributes, start time). Pages follow
  * Temporal's own page token, so reading page n costs one page, not n.
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
@@ -35,7 +36,7 @@ export const JobListQuerySchema = z
     /** Started before (epoch ms or ISO 8601). */
     until: time.optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
-    /** From the previous page's `nextPageToken` (opaque). */
+    /** From the previous page's `nextPageToken` (opaque; valid with the same filters, from the same API process). */
     pageToken: z.string().regex(/^[A-Za-z0-9_-]{1,2048}$/, 'pass the nextPageToken of the previous page as it came').optional(),
   })
   .strict();
@@ -88,35 +89,58 @@ function statusOf(info: WorkflowExecutionInfo): JobStatus {
   }
 }
 
-/** One page of the listing: Temporal's page of `limit` rows and its token for the next. */
-async function listPage(client: Client, query: string, limit: number, pageToken: string | undefined): Promise<{ infos: WorkflowExecutionInfo[]; next?: string }> {
-  let response;
-  try {
-    response = await client.workflowService.listWorkflowExecutions({
-      namespace: client.options.namespace,
-      query,
-      pageSize: limit,
-      nextPageToken: pageToken ? Buffer.from(pageToken, 'base64url') : undefined,
-    });
-  } catch (err) {
-    // A token Temporal did not issue (or issued for another filter) is refused as invalid.
-    if ((err as { code?: number }).code === 3 && pageToken) throw new ApiError(400, ErrorCode.InvalidPageToken, 'pageToken was not handed out by this listing (pass nextPageToken unchanged, with the same filters)');
-    throw err;
+/**
+ * Page tokens: Temporal's own token, sealed with a MAC over it and the query it belongs to. Why:
+ * Temporal answers a made-up token with an internal error that its client retries for seconds,
+ * so only tokens this process handed out (for this very filter and caller) reach it. A token
+ * outlives neither the API process nor a change of filters: the listing then starts again.
+ */
+export class PageTokens {
+  constructor(private readonly key: Buffer = randomBytes(32)) {}
+
+  private mac(query: string, token: Buffer): Buffer {
+    return createHmac('sha256', this.key).update(query).update('\0').update(token).digest().subarray(0, 16);
   }
+
+  seal(query: string, token: Uint8Array): string {
+    const t = Buffer.from(token);
+    return Buffer.concat([this.mac(query, t), t]).toString('base64url');
+  }
+
+  /** Temporal's token inside `sealed`, or a 400 when this process did not issue it for `query`. */
+  open(query: string, sealed: string): Buffer {
+    const raw = Buffer.from(sealed, 'base64url');
+    const token = raw.subarray(16);
+    if (raw.length <= 16 || !timingSafeEqual(raw.subarray(0, 16), this.mac(query, token))) {
+      throw new ApiError(400, ErrorCode.InvalidPageToken, 'pageToken was not handed out by this listing (pass nextPageToken unchanged, with the same filters; after a restart of the API, start again)');
+    }
+    return token;
+  }
+}
+
+/** One page of the listing: Temporal's page of `limit` rows and its (sealed) token for the next. */
+async function listPage(client: Client, tokens: PageTokens, query: string, limit: number, pageToken: string | undefined): Promise<{ infos: WorkflowExecutionInfo[]; next?: string }> {
+  const response = await client.workflowService.listWorkflowExecutions({
+    namespace: client.options.namespace,
+    query,
+    pageSize: limit,
+    nextPageToken: pageToken ? tokens.open(query, pageToken) : undefined,
+  });
   const infos = await Promise.all(response.executions.map((raw) => executionInfoFromRaw(raw, client.options.loadedDataConverter, raw, client.options.namespace)));
-  const token = response.nextPageToken?.length ? Buffer.from(response.nextPageToken).toString('base64url') : undefined;
-  return { infos, ...(token && infos.length ? { next: token } : {}) };
+  const next = response.nextPageToken?.length && infos.length ? tokens.seal(query, response.nextPageToken) : undefined;
+  return { infos, ...(next ? { next } : {}) };
 }
 
 /** Route `GET /` (mounted under /v1/jobs). */
-export function jobListRouter(deps: { client: Client; taskQueue: string }): Router {
+export function jobListRouter(deps: { client: Client; taskQueue: string; tokens?: PageTokens }): Router {
   const router = Router();
+  const tokens = deps.tokens ?? new PageTokens();
   router.get('/', async (req, res) => {
     const parsed = JobListQuerySchema.safeParse(req.query);
     if (!parsed.success) throw fromZod(parsed.error, 'query');
     const q = parsed.data;
     const who = requirePrincipal(res);
-    const { infos, next } = await listPage(deps.client, visibilityQuery(deps.taskQueue, q, who.admin ? undefined : who.id), q.limit, q.pageToken);
+    const { infos, next } = await listPage(deps.client, tokens, visibilityQuery(deps.taskQueue, q, who.admin ? undefined : who.id), q.limit, q.pageToken);
     const data: JobListItem[] = [];
     for (const info of infos) {
       const a = info.typedSearchAttributes;

@@ -8,7 +8,9 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { readHistoryFile, replayMany, workflowTypeOf, type History } from '../worker/replay';
+import { AesGcmCodec } from '../worker/codec';
 import { installRuntime } from '../worker/runtime';
 
 installRuntime(); // SDK logs at STORMPROOF_SDK_LOG_LEVEL (default WARN), not the replay worker's INFO chatter
@@ -23,7 +25,10 @@ describe('replay of recorded histories', () => {
   // One replay worker for all fixtures (it loads the bundle once); each fixture is its own test.
   const results = new Map<string, string | undefined>();
   before(async () => {
-    for await (const r of replayMany(fixtures)) results.set(r.name, r.failure);
+    // With the payload codec on, as a production worker with codec keys runs: the fixtures were
+    // recorded before it (plain JSON payloads), and they must keep replaying through it.
+    const codec = new AesGcmCodec([{ id: 'replay-test', key: randomBytes(32) }]);
+    for await (const r of replayMany(fixtures, { dataConverter: { payloadCodecs: [codec] } })) results.set(r.name, r.failure);
   });
 
   test('the fixtures folder is not empty', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ftsQuery, KeywordIndex, type IndexedChunk } from './keyword-index';
+import { ftsQuery, KeywordIndex, MAX_QUERY_TERMS, type IndexedChunk } from './keyword-index';
 
 const doc = (id: string, text: string, source = `${id}.md`): IndexedChunk => ({ id: `${id}#0`, docId: id, source, text });
 
@@ -61,4 +61,28 @@ test('replacing a document removes its old chunks; collections are separate; unk
   );
   assert.equal(k.has('nope'), false);
   assert.throws(() => k.search('nope', 'alpha', 5), /no collection "nope"/);
+});
+
+test('ftsQuery keeps the last 32 distinct words, in order, and drops overlong tokens (an OR of every word froze the process)', () => {
+  const many = Array.from({ length: 100_000 }, (_, i) => `w${i}`).join(' ');
+  const q = ftsQuery(many)!;
+  assert.equal(q.split(' OR ').length, MAX_QUERY_TERMS);
+  assert.ok(q.endsWith('"w99997" OR "w99998" OR "w99999"'));
+  assert.equal(ftsQuery(`breaker ${'x'.repeat(65)} breaker`), '"breaker"');
+  const k = index([doc('a', 'w0 breaker')]);
+  assert.deepEqual(k.search('c', `${many} breaker`, 5).map((h) => h.id), ['a#0'], 'the question at the end of a long message is searched');
+  assert.deepEqual(k.search('c', `w0 ${many}`, 5).map((h) => h.id), [], 'words before the last 32 are not');
+});
+
+test('collections have owners: the first claim wins, documents replaced by others do not change it; unclaimed ones are shared', () => {
+  const k = new KeywordIndex(':memory:');
+  assert.deepEqual(k.ownership('mine'), { exists: false });
+  assert.deepEqual(k.claim('mine', 'alice'), { exists: true, owner: 'alice' });
+  assert.deepEqual(k.claim('mine', 'bob'), { exists: true, owner: 'alice' });
+  k.replaceDocuments('mine', ['a'], [doc('a', 'alpha')]);
+  assert.deepEqual(k.ownership('mine'), { exists: true, owner: 'alice' });
+  assert.equal(k.search('mine', 'alpha', 1).length, 1);
+  k.replaceDocuments('shared', ['b'], [doc('b', 'beta')]);
+  assert.deepEqual(k.ownership('shared'), { exists: true, owner: null });
+  assert.deepEqual(k.list().map((c) => [c.name, c.owner]), [['mine', 'alice'], ['shared', undefined]]);
 });

@@ -35,12 +35,12 @@ export type CollectionOwnership = { exists: false } | { exists: true; owner: str
 /**
  * Most distinct words of a keyword query that reach FTS5. Why: every term is one more OR branch
  * over the posting lists, on the process's only thread; 40k terms blocked it for 2.6 s (growing
- * faster than linearly). Passages that match the first 32 distinct words are what BM25 ranks anyway.
+ * faster than linearly). A long message usually ends with its question, so the last words count.
  */
 export const MAX_QUERY_TERMS = 32;
 /** Longest word kept (longer tokens are noise: hashes, base64). */
 const MAX_TERM_CHARS = 64;
-/** Only the start of a long text is scanned for words. */
+/** Only the end of a long text is scanned for words. */
 const MAX_SCAN_CHARS = 16_384;
 
 /** Relative weights of the indexed columns in BM25 (source paths count less than the text). */
@@ -48,16 +48,14 @@ const SOURCE_WEIGHT = 0.5;
 const TEXT_WEIGHT = 1;
 
 /**
- * Free text as an FTS5 query: each word quoted (so no query syntax can be injected), OR-ed; at
- * most {@link MAX_QUERY_TERMS} distinct words, in the order they appear.
+ * Free text as an FTS5 query: each word quoted (so no query syntax can be injected), OR-ed; the
+ * last {@link MAX_QUERY_TERMS} distinct words of the text, in the order they appear.
  */
 export function ftsQuery(text: string, maxTerms = MAX_QUERY_TERMS): string | undefined {
+  const words = text.slice(-MAX_SCAN_CHARS).toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
   const terms = new Set<string>();
-  for (const m of text.slice(0, MAX_SCAN_CHARS).toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
-    if (m[0].length <= MAX_TERM_CHARS) terms.add(m[0]);
-    if (terms.size >= maxTerms) break;
-  }
-  return terms.size ? [...terms].map((t) => `"${t}"`).join(' OR ') : undefined;
+  for (let i = words.length - 1; i >= 0 && terms.size < maxTerms; i--) if (words[i].length <= MAX_TERM_CHARS) terms.add(words[i]);
+  return terms.size ? [...terms].reverse().map((t) => `"${t}"`).join(' OR ') : undefined;
 }
 
 /** SQLite FTS5 keyword index; one FTS table per collection (so BM25 statistics are per collection). */

@@ -33,7 +33,8 @@ async function receiver(ctx: ScenarioContext, answer: (n: number) => number): Pr
 
 const callbackStack = (ctx: ScenarioContext) => {
   process.env.STORMPROOF_CALLBACK_SECRET ??= 'record-histories-secret';
-  return ctx.shared('callbacks', { edit: (raw) => (raw.callbacks = { maxAttempts: 4, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000 }) });
+  // The receiver is on loopback: allowed explicitly (callbacks reach public addresses only by default).
+  return ctx.shared('callbacks', { edit: (raw) => (raw.callbacks = { maxAttempts: 4, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000, allowedCidrs: ['127.0.0.1/32'], allowHttp: true }) });
 };
 
 async function callbackDone(s: TestStack, id: string, status: 'delivered' | 'failed'): Promise<void> {
@@ -142,6 +143,23 @@ export const jobScenarios: Scenario[] = [
       await waitFor(async () => (await s.api(`/v1/jobs/${item}`)).body.status === 'cancelled', 'the item to be cancelled');
       await batchEnds(s, id, 'cancelled');
       return { 'batch-cancelled': { workflowId: id }, 'batch-item-cancelled': { workflowId: item } };
+    },
+  },
+  {
+    name: 'batch-item-cancelled-alone',
+    describe: 'one item of a running batch cancelled on its own: the batch completes the others (patch batch-item-cancel-continues)',
+    fixtures: ['batch-item-cancelled-alone'],
+    async run(ctx) {
+      const s = await ctx.shared('requests');
+      s.mocks[PRIMARY].setFaults({ latencyMs: 30_000, models: ['gpt-4o-mini'] });
+      const id = await batch(s, [chat('gpt-4o', 'a'), chat('gpt-4o-mini', 'b', { routing: { pinModel: true } }), chat('gpt-4o', 'c')], 3);
+      const item = batchItemJobId(id, 1);
+      await waitFor(() => s.mocks[PRIMARY].stats().inFlight >= 1, 'the item to hang at the provider');
+      const del = await s.api(`/v1/jobs/${item}`, { method: 'DELETE' });
+      if (del.status !== 202) throw new Error(`DELETE item answered ${del.status}`);
+      await batchEnds(s, id, 'completed');
+      s.mocks[PRIMARY].clearFaults();
+      return { 'batch-item-cancelled-alone': { workflowId: id } };
     },
   },
   {
