@@ -51,6 +51,8 @@ export interface CallOutcome {
 export interface CallHooks {
   /** Called when a call starts (quota accounting, failover metrics). */
   onCallStart?: (input: ProviderCallInput, estimatedTokens: number) => void;
+  /** Called when it ends: what it reserved and what it used (undefined: no usage reported). */
+  onCallEnd?: (input: ProviderCallInput, estimatedTokens: number, usedTokens: number | undefined) => void;
 }
 
 export interface ProviderActivityDeps {
@@ -133,7 +135,9 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const ctx = Context.current();
     const { target, model, adapter } = resolve(input);
     const started = performance.now();
-    deps.hooks?.onCallStart?.(input, estimateTokens(input.request));
+    const reserved = estimateTokens(input.request);
+    deps.hooks?.onCallStart?.(input, reserved);
+    let used: number | undefined;
     // A call past the slow bound (or the hedge delay, when the workflow hedges) is reported at
     // once, so a latency brownout trips the breaker while calls still hang.
     const slowMs = Math.min(breakerSettingsFor(deps.config, target.id).slowCallMs, input.slowAfterMs ?? Infinity);
@@ -158,12 +162,15 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const report = (outcome: string, retryAfterS?: number) => {
       clearTimeout(slowTimer);
       clearTimeout(limitTimer);
+      // A failed call generated nothing we know of: its answer budget goes back, the prompt does not.
+      deps.hooks?.onCallEnd?.(input, reserved, used ?? reserved - (input.request.max_tokens ?? input.request.max_completion_tokens ?? 0));
       const durationMs = performance.now() - started;
       deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs, streaming, slowReported, retryAfterS, ...(streaming ? { firstTokenMs: firstTokenMs ?? durationMs } : {}) });
     };
     try {
       const signals = [signal ?? ctx.cancellationSignal, expired.signal, ...(lost ? [lost] : [])];
       const result = await body(adapter, target, model, AbortSignal.any(signals), firstToken);
+      used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
       const bad = badAnswer(result, input.request, input.continuation?.text);
       if (bad) {
         throw ApplicationFailure.create({ type: FailureType.BadAnswer, message: `${target.id} (${model.id}): ${bad}`, nonRetryable: true, details: [{ attempt: ctx.info.attempt }] });

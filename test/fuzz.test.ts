@@ -17,6 +17,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { ErrorCode } from '../contracts/errors';
+import { AiRequestSchema } from '../contracts/request';
 import { startTestStack, type TestStack } from './support/stack';
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -122,7 +123,20 @@ const message = sometimes(
     { requiredKeys: ['role', 'content'] },
   ),
 );
-const aiRequest = fc.record(
+/** Requests that are (almost always) valid: they reach the workflows, whose end is checked. */
+const validRequest = fc
+  .record(
+    {
+      model: fc.constantFrom('gpt-4o', 'gpt-4o-mini', 'smart', 'fast', 'claude-3-5-haiku'),
+      messages: fc.array(fc.record({ role: fc.constantFrom('user', 'system'), content: fc.string({ maxLength: 40 }) }), { minLength: 1, maxLength: 2 }),
+      max_tokens: fc.integer({ min: 1, max: 512 }),
+      temperature: fc.double({ min: 0, max: 2, noNaN: true }),
+      rag: fc.record({ collection: fc.constant('fuzz'), topK: fc.integer({ min: 1, max: 5 }) }),
+    },
+    { requiredKeys: ['model', 'messages'] },
+  )
+  .map((r) => r as Record<string, unknown>);
+const fuzzyRequest = fc.record(
   {
     model: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('gpt-4o', 'gpt-4o-mini', 'smart', 'fast', 'llama-3.1-8b', 'claude-3-5-haiku') }, { weight: 1, arbitrary: anyJson }),
     messages: sometimes(fc.array(message, { minLength: 1, maxLength: 3 })),
@@ -137,9 +151,18 @@ const aiRequest = fc.record(
   },
   { requiredKeys: ['model', 'messages'] },
 ).map((r) => r as Record<string, unknown>);
+const aiRequest = fc.oneof({ weight: 1, arbitrary: validRequest }, { weight: 3, arbitrary: fuzzyRequest });
 
-const who = fc.constantFrom<[string, Record<string, string>]>(['tenant', { authorization: `Bearer ${KEYS.tenant}` }], ['admin', { authorization: `Bearer ${KEYS.admin}` }], ['wrong', { authorization: 'Bearer wrong-key-0000000000000' }], ['x-api-key', { 'x-api-key': KEYS.tenant }], ['none', {}]);
-const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', '');
+const who = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<[string, Record<string, string>]>(['tenant', { authorization: `Bearer ${KEYS.tenant}` }]) },
+  { weight: 2, arbitrary: fc.constant<[string, Record<string, string>]>(['admin', { authorization: `Bearer ${KEYS.admin}` }]) },
+  { weight: 1, arbitrary: fc.constant<[string, Record<string, string>]>(['x-api-key', { 'x-api-key': KEYS.tenant }]) },
+  { weight: 1, arbitrary: fc.constantFrom<[string, Record<string, string>]>(['wrong', { authorization: 'Bearer wrong-key-0000000000000' }], ['none', {}]) },
+);
+const contentType = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8') },
+  { weight: 1, arbitrary: fc.constantFrom('application/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', '') },
+);
 const headerValue = fc.string({ maxLength: 40 }).map((v) => v.replace(/[^\x20-\x7e]/g, 'x'));
 const extraHeaders = fc.record({ 'idempotency-key': headerValue, 'last-event-id': headerValue, accept: headerValue, 'content-encoding': fc.constantFrom('identity', 'gzip', 'deflate', 'br', 'x-unknown') }, { requiredKeys: [] });
 const segment = fc.oneof(fc.constantFrom('job-x', 'batch-x', 'job-', `job-${'a'.repeat(130)}`, 'gpt-4o', 'openai-us-east-1', 'fuzz', 'sample', '%00', '%E0%A4%A', '..%2F..', '%2e%2e'), fc.string({ maxLength: 16 }).map(encodeURIComponent));
@@ -252,7 +275,7 @@ test(`fuzzing every endpoint: the seed corpus + ${RUNS} generated requests (seed
   assert.deepEqual(crashes, [], 'no uncaught exception or unhandled rejection');
   assert.ok(sent >= seeds.length + RUNS, `${sent} requests answered`);
   assert.deepEqual(ends, [], 'every accepted job and batch ended');
-  assert.ok(accepted.jobs.size > 0, 'some generated requests were valid (the generators reach the workflows)');
+  assert.ok(accepted.jobs.size >= 20, `the generators reach the workflows (${accepted.jobs.size} jobs accepted)`);
   // Bounds that catch a freeze or a leak (a blocking query held the process for tens of seconds;
   // 10k requests must not keep hundreds of MB), not slowness on a shared machine.
   assert.ok(delay.max / 1e6 < 10_000, `the event loop was blocked for ${Math.round(delay.max / 1e6)} ms`);
@@ -278,6 +301,6 @@ async function everyAcceptedEnds(accepted: { jobs: Set<string>; batches: Set<str
 test('the generators cover every endpoint and both valid and invalid bodies', () => {
   const sample = fc.sample(generated, { seed: 1, numRuns: 2_000 });
   for (const [method, template] of ENDPOINTS) assert.ok(sample.some((r) => r.label.startsWith(`${method} ${template} `)), `${method} ${template}`);
-  const valid = fc.sample(aiRequest, { seed: 1, numRuns: 500 }).filter((r) => typeof r.model === 'string' && Array.isArray(r.messages));
-  assert.ok(valid.length > 50, 'enough requests look valid to reach the workflows');
+  const valid = fc.sample(aiRequest, { seed: 1, numRuns: 1_000 }).filter((r) => AiRequestSchema.safeParse(r).success);
+  assert.ok(valid.length > 150 && valid.length < 600, `enough requests are valid to reach the workflows, and most are not (${valid.length} of 1000)`);
 });

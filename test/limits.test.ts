@@ -144,6 +144,19 @@ describe('input that could crash or freeze the gateway is a 4xx', () => {
 });
 
 describe('what one key can ask of the gateway is bounded', () => {
+  test('a max_tokens reservation is given back once the answer says what it used', async () => {
+    const quota = s.gateway.routing.quota;
+    const before = quota.left('openai-us-east-1').tokens!;
+    const res = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'a short answer, please', { max_tokens: 100_000, routing: { pinModel: true } }) }, headers: as('alice') });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await finished(res.body.id, 'alice');
+    assert.equal(job.status, 'completed');
+    const used = job.result.usage.total_tokens;
+    const after = quota.left('openai-us-east-1').tokens!;
+    // Without the refund the bucket would be 100,000 lower; with it, lower by what was used (it refills meanwhile).
+    assert.ok(after >= before - used - 1, `quota ${before} → ${after} after using ${used} tokens`);
+  });
+
   test('a batch costs one request of the rate limit per item', async () => {
     const big = await s.api('/v1/batches', { method: 'POST', json: { requests: Array.from({ length: 20 }, (_, i) => chat('gpt-4o', `b${i}`)) }, headers: as('tiny') });
     assert.equal(big.status, 429);

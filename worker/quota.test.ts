@@ -132,3 +132,17 @@ describe('QuotaTracker', () => {
     assert.equal(q.coolDownUntil('unlimited', T0), T0 + 250);
   });
 });
+
+describe('refunds', () => {
+  test('tokens reserved and not used go back, never above a full bucket', () => {
+    const q = new QuotaTracker([targetConfig('t', { tokensPerMinute: 1_000 })], 1, T0);
+    q.take('t', 900, T0);
+    assert.equal(q.left('t', T0).tokens, 100);
+    q.refund('t', 850, T0);
+    assert.equal(q.left('t', T0).tokens, 950);
+    q.refund('t', 500, T0);
+    assert.equal(q.left('t', T0).tokens, 1_000);
+    q.refund('t', -5, T0);
+    assert.equal(q.left('t', T0).tokens, 1_000, 'a negative refund (more used than reserved) takes nothing');
+  });
+});

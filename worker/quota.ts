@@ -28,6 +28,12 @@ export class TokenBucket {
     this.refill(now);
     this.level -= n;
   }
+
+  /** Gives back `n` taken earlier and not used (never above a full bucket). */
+  give(n: number, now: number): void {
+    this.refill(now);
+    this.level = Math.min(this.perMinute, this.level + n);
+  }
 }
 
 export class QuotaTracker {
@@ -47,6 +53,15 @@ export class QuotaTracker {
   take(target: string, tokens: number, now = Date.now()): void {
     this.requests.get(target)?.take(1, now);
     this.tokens.get(target)?.take(tokens, now);
+  }
+
+  /**
+   * Returns tokens reserved for a call and not used. Why: a call reserves its prompt estimate
+   * plus its whole answer budget (`max_tokens`); kept, one tenant's generous budgets would empty
+   * the bucket every other request is routed by.
+   */
+  refund(target: string, tokens: number, now = Date.now()): void {
+    if (tokens > 0) this.tokens.get(target)?.give(tokens, now);
   }
 
   left(target: string, now = Date.now()): { requests?: number; tokens?: number } {

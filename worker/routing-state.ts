@@ -150,6 +150,7 @@ export class RoutingState implements RoutingStateSource {
       this.trials.admit(input as ProviderCallInput, this.view.get(input.target));
       this.quota.take(input.target, tokens);
     },
+    onCallEnd: (input, reserved, used) => this.quota.refund(input.target, reserved - (used ?? reserved)),
   };
 
   /** The breaker state routers see: the published one, or this process's own evidence when the view is unknown. */
