@@ -16,6 +16,8 @@ export interface DevServerOptions {
   dataDir: string;
   namespace: string;
   log: (line: string) => void;
+  /** The API's codec endpoint, so the Web UI shows sealed payloads (set when codec keys are). */
+  codecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -40,6 +42,7 @@ export async function startDevServerProcess(opts: DevServerOptions): Promise<Dev
     '--namespace', opts.namespace,
     '--log-level', 'error',
     '--ui-disable-news-fetch',
+    ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
     ...Object.values(SEARCH_ATTRIBUTES).flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),
   ];
   const child = spawn(opts.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
+import { AesGcmCodec, parseCodecKeys } from '../worker/codec';
 import { historyToJson } from '../worker/history-json';
 import { readHistoryFile, replayOne, workflowIdOf, workflowTypeOf, type History } from '../worker/replay';
 import { installRuntime } from '../worker/runtime';
@@ -41,11 +42,17 @@ function parseArgs(argv: string[]) {
 async function check(label: string, history: History, fallbackId: string): Promise<boolean> {
   const events = history.events?.length ?? 0;
   const t0 = Date.now();
-  const failure = await replayOne(history, fallbackId, {}, label);
+  const failure = await replayOne(history, fallbackId, codecSource(), label);
   const took = `${Date.now() - t0} ms`;
   if (failure) console.log(`✖ ${failure}\n  (replayed in ${took})`);
   else console.log(`✔ ${label}: ${workflowTypeOf(history)} (${workflowIdOf(history, fallbackId)}, ${events} events) replays with the current workflow code (${took})`);
   return !failure;
+}
+
+/** Histories sealed by the payload codec replay with the keys in STORMPROOF_CODEC_KEYS. */
+function codecSource() {
+  const keys = parseCodecKeys(process.env.STORMPROOF_CODEC_KEYS, 'STORMPROOF_CODEC_KEYS');
+  return keys.length ? { dataConverter: { payloadCodecs: [new AesGcmCodec(keys)] } } : {};
 }
 
 async function main(): Promise<void> {

@@ -9,6 +9,7 @@ import type { GatewayConfig } from '../config/schema';
 import { startMockProvider, type MockProvider } from '../chaos/mock-provider';
 import { ensureTemporalCli } from './ensure-temporal';
 import { startDevServerProcess, type DevServer } from './dev-server';
+import { codecFromConfig } from '../worker/codec';
 import { assertPortsFree } from './ports';
 import { startGateway, type RunningGateway } from './gateway';
 import { ensureSampleCollection } from '../activities/retrieval';
@@ -86,7 +87,9 @@ async function main(): Promise<void> {
     if (config.temporal.embedded) {
       const bin = ensureTemporalCli(say);
       say(`[stormproof] starting the Temporal dev server (data in ${dataDir})…`);
-      server = await startDevServerProcess({ bin, host: tHost, port: Number(tPort), uiPort: config.temporal.uiPort, dataDir, namespace: config.temporal.namespace, log: say });
+      // Sealed payloads (codec keys set): the Web UI asks the API's codec endpoint to show them.
+      const codecEndpoint = codecFromConfig(config) ? `http://${config.api.host}:${config.api.port}/v1/codec` : undefined;
+      server = await startDevServerProcess({ bin, host: tHost, port: Number(tPort), uiPort: config.temporal.uiPort, dataDir, namespace: config.temporal.namespace, log: say, codecEndpoint });
       writeFileSync(pidFile, JSON.stringify({ pid: process.pid, temporalPid: server.process.pid }));
       server.process.once('exit', (code) => {
         if (!stopping) {

@@ -101,10 +101,11 @@ test(`crash drill: ${ROUNDS} SIGKILLs each of the API, a worker and Temporal und
   // Streams followed from the start, with a slow provider so they live through several crashes.
   stack.mocks['anthropic-eu-west-1'].setFaults({ latencyMs: 3_000 });
 
-  let killing = true;
   const kills = { api: 0, worker: 0, temporal: 0 };
+  /** Rounds of kills done; submissions are spread over them, so every kill meets fresh work. */
+  let round = 0;
   const killer = (async () => {
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < ROUNDS; r++, round++) {
       await sleep(800);
       const w = r % 2;
       await stack.killWorker(w);
@@ -120,8 +121,11 @@ test(`crash drill: ${ROUNDS} SIGKILLs each of the API, a worker and Temporal und
       await stack.startApi();
       await restartWorker;
     }
-    killing = false;
   })();
+  const roundOf = (i: number, total: number) => Math.floor((i * ROUNDS) / total);
+  const waitForRound = async (r: number) => {
+    while (round < r) await sleep(100);
+  };
 
   const submit = async (i: number) => {
     const key = `drill-${run}-${i}`;
@@ -136,24 +140,27 @@ test(`crash drill: ${ROUNDS} SIGKILLs each of the API, a worker and Temporal und
     assert.equal(r.status, 202, JSON.stringify(r.body));
     accepted.set(key, { id: r.body.id, kind });
   };
-  const streams = ['s1', 's2', 's3'].map(async (s) => {
-    const r = await post('/v1/jobs', { request: chat('claude-sonnet-4', `stream ${s}`) }, `drill-${run}-${s}`);
+  const streams = Array.from({ length: 4 }, async (_, s) => {
+    await waitForRound(roundOf(s, 4));
+    const r = await post('/v1/jobs', { request: chat('claude-sonnet-4', `stream ${s}`) }, `drill-${run}-stream-${s}`);
     return { id: r.body.id as string, events: await follow(r.body.id) };
   });
-  const batchIds = await Promise.all(
+  const batchIds = Promise.all(
     Array.from({ length: batches }, async (_, b) => {
+      await waitForRound(roundOf(b, batches));
       const r = await post('/v1/batches', { requests: Array.from({ length: BATCH_SIZE }, (_, i) => chat('fast', `batch ${b} item ${i}`)), concurrency: 4 }, `drill-${run}-batch-${b}`);
       assert.equal(r.status, 202, JSON.stringify(r.body));
       return r.body.id as string;
     }),
   );
-  // Submissions spread over the drill, a few at a time.
+  // Submissions spread over the rounds, a few at a time.
   let next = 0;
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       while (next < kinds.length) {
-        await submit(next++);
-        await sleep(killing ? 100 : 0);
+        const i = next++;
+        await waitForRound(roundOf(i, kinds.length));
+        await submit(i);
       }
     }),
   );
@@ -167,7 +174,7 @@ test(`crash drill: ${ROUNDS} SIGKILLs each of the API, a worker and Temporal und
     const view = await until(`/v1/jobs/${id}`, (v) => v.status !== 'queued' && v.status !== 'running');
     assert.equal(view.status, 'completed', `${id}: ${JSON.stringify(view).slice(0, 300)}`);
   }
-  for (const id of batchIds) {
+  for (const id of await batchIds) {
     const view = await until(`/v1/batches/${id}?limit=${BATCH_SIZE}`, (v) => v.status !== 'running');
     assert.equal(view.status, 'completed', id);
     assert.deepEqual(view.counts, { queued: 0, running: 0, completed: BATCH_SIZE, failed: 0, cancelled: 0 }, `${id}: no item lost`);
