@@ -23,7 +23,7 @@ export interface AccessRule {
 }
 
 /** Named admission checks a route runs after authorization (implemented by {@link AccessDeps.admit}). */
-export type Admission = 'job' | 'chat' | 'batch' | 'collection-query' | 'event-stream';
+export type Admission = 'job' | 'chat' | 'messages' | 'batch' | 'collection-query' | 'event-stream';
 
 /** `METHOD /full/route/path` → rule. HEAD uses GET's row. */
 export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = Object.freeze({
@@ -38,6 +38,7 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = Object.freeze(
   'DELETE /v1/jobs/:id': { role: 'tenant', owns: { kind: 'job', param: 'id' } },
   'GET /v1/jobs/:id/events': { role: 'tenant', owns: { kind: 'job', param: 'id' }, admit: 'event-stream' },
   'POST /v1/chat/completions': { role: 'tenant', admit: 'chat' },
+  'POST /v1/messages': { role: 'tenant', admit: 'messages' },
   'GET /v1/models': { role: 'tenant' },
   'GET /v1/models/:id': { role: 'tenant' },
   'POST /v1/batches': { role: 'tenant', admit: 'batch' },

@@ -18,6 +18,7 @@ import type { Admission } from './access';
 import type { ChargeFn, Principal } from './auth';
 import { ApiError } from './errors';
 import { mayUse } from './access';
+import { MessagesRequestSchema, toAiRequest } from './messages-format';
 import type { Owners } from './owners';
 
 /** Deepest nesting of the JSON text in `buf` (objects and arrays), stopping early past `max`. */
@@ -74,6 +75,10 @@ function requestsIn(what: Admission, body: unknown): unknown[] {
   const b = (body ?? {}) as Record<string, unknown>;
   if (what === 'job') return [b.request];
   if (what === 'chat') return [b];
+  if (what === 'messages') {
+    const m = MessagesRequestSchema.safeParse(b);
+    return m.success ? [toAiRequest(m.data)] : [];
+  }
   if (what === 'batch') return Array.isArray(b.requests) ? b.requests : [];
   return [];
 }
@@ -116,7 +121,7 @@ export function admission(deps: LimitDeps) {
     const items = requestsIn(what, req.body);
     for (const [i, r] of items.entries()) await checkRequest(r, what === 'batch' ? `requests.${i}.` : what === 'job' ? 'request.' : '', who);
     if (what === 'batch') deps.charge(res, Math.max(1, items.length));
-    if (who.admin || what === 'chat') return;
+    if (who.admin || what === 'chat' || what === 'messages') return;
     if (what === 'batch' && (await running(who, [BATCH_WORKFLOW])) >= limits.batchesInFlightPerKey) {
       res.setHeader('retry-after', '5');
       throw new ApiError(429, ErrorCode.TooManyInFlight, `key "${who.id}" has ${limits.batchesInFlightPerKey} batches running (limits.batchesInFlightPerKey); wait for one to finish`);

@@ -22,6 +22,7 @@ import { MessagesRequestSchema, messageBody, sendAnthropicError, toAiRequest } f
 import { setAnswerHeaders } from './openai-format';
 import { failedOutcome } from './outcome';
 import { startRequestWorkflow } from './start';
+import { keyScope, principalOf } from './auth';
 import { parseLastEventId } from './stream-position';
 
 /** Errors of these routes in the Messages API's shape (body-parser faults included). */
@@ -49,12 +50,14 @@ export function messagesRouter(deps: ChatDeps): Router {
       return sendAnthropicError(res, 404, ErrorCode.UnknownModel, `model: ${request.model} is not served by any target; GET /v1/models lists them.`);
     }
     const key = checkIdempotencyKey(req.header('idempotency-key'));
-    const id = jobIdFor(key);
+    // Keys belong to the caller's tenant (open mode: one operator, ids as before tenants).
+    const owner = principalOf(res)?.id;
+    const id = jobIdFor(key, keyScope(principalOf(res)));
     res.setHeader('x-stormproof-job-id', id);
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const hash = bodyHash(parsed.data);
     const start = async () => {
-      const started = await startRequestWorkflow(deps, id, input, key === undefined ? {} : { memo: { [BODY_HASH_MEMO]: hash } });
+      const started = await startRequestWorkflow(deps, id, input, key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } });
       if (key !== undefined) {
         // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
         res.setHeader('x-should-retry', 'false');

@@ -103,9 +103,11 @@ describe('loadConfig: shipped configs', () => {
   test('defaults are filled for a minimal config', () => {
     const cfg = parseConfig({ targets: [target()] });
     assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, bodyLimit: '1mb', internalTokenEnv: 'STORMPROOF_INTERNAL_TOKEN', eventsPollMs: 500 });
-    assert.deepEqual(cfg.auth, { keys: [], keysEnv: 'STORMPROOF_API_KEYS', rateLimitPerMinute: 600 });
-    assert.deepEqual(cfg.batches, { concurrency: 4 });
-    assert.deepEqual(cfg.callbacks, { secretEnv: 'STORMPROOF_CALLBACK_SECRET', maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 300_000, timeoutMs: 10_000 });
+    assert.deepEqual(cfg.auth, { keys: [], keysEnv: 'STORMPROOF_API_KEYS', rateLimitPerMinute: 600, openHosts: [] });
+    assert.deepEqual(cfg.batches, { concurrency: 4, maxItems: 500, pageSize: 50 });
+    assert.deepEqual(cfg.callbacks, { secretEnv: 'STORMPROOF_CALLBACK_SECRET', maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 300_000, timeoutMs: 10_000, allowedCidrs: [], allowHttp: false, maxUrlLength: 2048 });
+    assert.deepEqual(cfg.limits, { jsonDepth: 64, ragQueryChars: 4_000, jobsInFlightPerKey: 500, batchesInFlightPerKey: 4, eventStreamsPerKey: 8, eventStreamMaxMs: 600_000, temporal: { callTimeoutMs: 5_000, retries: 1, breakerFailures: 5, breakerOpenMs: 5_000 } });
+    assert.deepEqual(cfg.codec, { keysEnv: 'STORMPROOF_CODEC_KEYS', required: false, corsOrigins: ['http://127.0.0.1:8233', 'http://localhost:8233'] });
     assert.deepEqual(cfg.worker, { metricsPort: 9464, metricsHost: '127.0.0.1' });
     assert.deepEqual(cfg.temporal, { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'stormproof', embedded: true, uiPort: 8233, dataDir: '.data', workflowIdPrefix: '' });
     assert.deepEqual(cfg.tiers, {});
@@ -324,4 +326,14 @@ describe('checkEnvironment', () => {
     assert.doesNotThrow(() => checkEnvironment(loadConfig(DEFAULT_CONFIG_PATH), {}));
     assert.doesNotThrow(() => checkEnvironment(parseConfig({ targets: [target()] }), {}));
   });
+});
+
+test('security settings are validated at start-up, naming the key', () => {
+  const target = { id: 'a', kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1', models: [{ id: 'm' }] };
+  assert.throws(() => parseConfig({ targets: [target], callbacks: { allowedCidrs: ['10.0.0.0/33'] } }), /callbacks\.allowedCidrs\[0\]/);
+  assert.throws(() => parseConfig({ targets: [target], callbacks: { allowedCidrs: ['localhost'] } }), /CIDR/);
+  assert.throws(() => parseConfig({ targets: [target], limits: { jsonDepth: 2 } }), /limits\.jsonDepth/);
+  assert.throws(() => parseConfig({ targets: [target], batches: { maxItems: 501 } }), /batches\.maxItems/);
+  assert.throws(() => parseConfig({ targets: [target], codec: { keysEnv: 'lower-case' } }), /codec\.keysEnv/);
+  assert.deepEqual(parseConfig({ targets: [target], callbacks: { allowedCidrs: ['10.1.2.0/24', 'fd00::/8'] } }).callbacks.allowedCidrs, ['10.1.2.0/24', 'fd00::/8']);
 });

@@ -78,6 +78,7 @@ function fill(pattern: string): string {
 function body(key: string): unknown {
   if (key === 'POST /v1/jobs') return { request: chat('gpt-4o', 'matrix') };
   if (key === 'POST /v1/chat/completions') return chat('gpt-4o', 'matrix');
+  if (key === 'POST /v1/messages') return { model: 'claude-sonnet-4', max_tokens: 64, messages: [{ role: 'user', content: 'matrix' }] };
   if (key === 'POST /v1/batches') return { requests: [chat('gpt-4o', 'matrix')] };
   if (key.endsWith('/documents')) return { documents: [{ id: 'm', source: 'm.md', text: 'matrix' }] };
   if (key.endsWith('/query')) return { query: 'notes' };
@@ -102,6 +103,7 @@ const SPEC: Record<string, 'public' | 'internal' | 'tenant' | 'owned' | 'admin'>
   'DELETE /v1/jobs/:id': 'owned',
   'GET /v1/jobs/:id/events': 'owned',
   'POST /v1/chat/completions': 'tenant',
+  'POST /v1/messages': 'tenant',
   'GET /v1/models': 'tenant',
   'GET /v1/models/:id': 'tenant',
   'POST /v1/batches': 'tenant',

@@ -5,6 +5,7 @@
  * process. Every process's output is kept in one log file per process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -92,7 +93,8 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
   const configPath = writeConfig(raw);
   const devOpts = { bin: ensureTemporalCli(() => undefined), host: '127.0.0.1', port: temporalPort, uiPort: await freePort(), dataDir: config.temporal.dataDir, namespace: config.temporal.namespace, log: () => undefined };
   let temporal: DevServer | undefined = await startDevServerProcess(devOpts);
-  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, STORMPROOF_CONFIG: configPath, STORMPROOF_LOG_LEVEL: 'info', STORMPROOF_WORKER_METRICS_PORT: '0' };
+  // Standalone API and worker processes need the stream relay's token.
+  const env: NodeJS.ProcessEnv = { ...process.env, STORMPROOF_INTERNAL_TOKEN: randomUUID(), ...opts.env, STORMPROOF_CONFIG: configPath, STORMPROOF_LOG_LEVEL: 'info', STORMPROOF_WORKER_METRICS_PORT: '0' };
   mkdirSync(logDir, { recursive: true });
   const workers: Array<ChildProcess | undefined> = [];
   let api: ChildProcess | undefined;
