@@ -183,10 +183,16 @@ const bodyOf = (value: fc.Arbitrary<unknown>) =>
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)) },
   );
 
+/** Callback URLs: refused ones, and `.invalid` hosts that never resolve (no test POSTs to the internet). */
+const callbackUrl = fc.oneof(
+  fc.constantFrom('http://127.0.0.1:9/cb', 'http://169.254.169.254/latest', 'https://user:pw@hooks.invalid/', 'http://[::ffff:7f00:1]/', 'https://hooks.invalid/cb'),
+  fc.webPath().map((p) => `https://hooks.invalid${p}`),
+);
+
 type Endpoint = [string, string, fc.Arbitrary<Buffer | undefined>];
 const none = fc.constant(undefined);
 const ENDPOINTS: Endpoint[] = [
-  ['POST', '/v1/jobs', bodyOf(fc.record({ request: sometimes(aiRequest), callbackUrl: fc.oneof(str, fc.webUrl()) }, { requiredKeys: ['request'] }))],
+  ['POST', '/v1/jobs', bodyOf(fc.record({ request: sometimes(aiRequest), callbackUrl: fc.oneof(str, callbackUrl) }, { requiredKeys: ['request'] }))],
   ['POST', '/v1/chat/completions', bodyOf(aiRequest)],
   ['POST', '/v1/batches', bodyOf(fc.record({ requests: sometimes(fc.array(aiRequest, { maxLength: 3 })), concurrency: num }, { requiredKeys: ['requests'] }))],
   ['POST', '/v1/collections/{s}/documents', bodyOf(fc.record({ documents: sometimes(fc.array(fc.record({ id: str, source: str, text: str }), { maxLength: 2 })) }))],

@@ -57,7 +57,7 @@ describe('Idempotency-Key', () => {
   test('a callbackUrl is part of the body', async () => {
     const key = { 'idempotency-key': `cb-${Date.now()}` };
     const a = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x') }, headers: key });
-    const b = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x'), callbackUrl: 'http://127.0.0.1:9/cb' }, headers: key });
+    const b = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x'), callbackUrl: 'https://hooks.example.com/cb' }, headers: key });
     assert.equal(a.status, 202);
     assert.equal(b.status, 409);
   });

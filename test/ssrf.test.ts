@@ -15,9 +15,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createCallbackActivities, DELIVERY_FAILED } from '../activities/callback';
 import { checkUrl, OutboundRefused } from '../activities/outbound-guard';
 import type { CallbackDelivery, CallbackReceipt } from '../contracts/callbacks';
-import { parseConfig } from '../config/load';
-import { chat, mockedConfig, startTestStack, type TestStack } from './support/stack';
-import { testTemporalAddress } from './support/temporal';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { DEFAULT_CONFIG_PATH, parseConfig } from '../config/load';
+import { chat, startTestStack, type TestStack } from './support/stack';
 
 /** Counts every TCP connection it is offered. */
 async function listener(host: string, handler: http.RequestListener = (_q, r) => r.end('ok')) {
@@ -82,8 +83,10 @@ const RESOLVED = (): string[] => [
 
 const policy = { allowedCidrs: ['127.0.0.2/32'], allowHttp: true, maxUrlLength: 2048 };
 
+/** The default config with this suite's callback policy (no gateway: the activity alone). */
+const config = parseConfig({ ...parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')), callbacks: { ...policy, timeoutMs: 2_000 } }, 'ssrf');
+
 async function deliver(url: string, lookup: (h: string) => Promise<LookupAddress[]>): Promise<CallbackReceipt> {
-  const config = parseConfig({ ...(await mockedConfig(await testTemporalAddress())).raw, callbacks: { ...policy, timeoutMs: 2_000 } });
   const { deliverCallback } = createCallbackActivities({ config, lookup });
   const env = new MockActivityEnvironment({ attempt: 1 });
   const delivery: CallbackDelivery = { url, jobId: 'job-ssrf', payload: { id: 'job-ssrf', status: 'completed', attempts: [], degradations: [] } };
