@@ -13,7 +13,13 @@ export interface SseEvent {
 export async function readSse(url: string, opts: { headers?: Record<string, string>; stop?: (e: SseEvent) => boolean; timeoutMs?: number } = {}): Promise<{ status: number; events: SseEvent[] }> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 30_000);
-  const res = await fetch(url, { headers: opts.headers, signal: abort.signal });
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: opts.headers, signal: abort.signal });
+  } catch (err) {
+    clearTimeout(timer); // a refused connection must not leave the timer holding the process
+    throw err;
+  }
   const events: SseEvent[] = [];
   if (!res.body || !res.headers.get('content-type')?.startsWith('text/event-stream')) {
     clearTimeout(timer);
