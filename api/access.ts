@@ -31,7 +31,11 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = Object.freeze(
   'GET /healthz': { role: 'public' },
   'GET /readyz': { role: 'public' },
   'GET /metrics': { role: 'public' },
+  'GET /warroom': { role: 'public' },
+  'GET /warroom/:asset': { role: 'public' },
+  'GET /warroom/data.json': { role: 'public' },
   'POST /internal/streams/:jobId': { role: 'internal' },
+  'GET /internal/streams/:jobId': { role: 'internal' },
   'GET /v1/jobs': { role: 'tenant' },
   'POST /v1/jobs': { role: 'tenant', admit: 'job' },
   'GET /v1/jobs/:id': { role: 'tenant', owns: { kind: 'job', param: 'id' } },
@@ -101,7 +105,7 @@ export function accessCheck(rule: AccessRule, deps: AccessDeps): RequestHandler 
 }
 
 interface RouteLike {
-  path: string;
+  path: string | string[];
   methods: Record<string, boolean>;
   stack: unknown[];
   [method: string]: unknown;
@@ -132,10 +136,13 @@ export function registeredRoutes(app: Express): RegisteredRoute[] {
     const mounts = new Map(router.listRoutes().filter((r) => r.router).map((r) => [r.router, String(r.path)]));
     for (const layer of router.stack) {
       if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? (layer.route.path as string[]) : [layer.route.path];
         for (const m of Object.keys(layer.route.methods)) {
-          const path = joinPath(prefix, layer.route.path);
-          if (m === '_all') throw new Error(`route ${path} answers every method; register methods one by one so each has an access rule`);
-          out.push({ key: `${m.toUpperCase()} ${path}`, mount: prefix, route: layer.route, method: m });
+          for (const p of paths) {
+            const path = joinPath(prefix, p);
+            if (m === '_all') throw new Error(`route ${path} answers every method; register methods one by one so each has an access rule`);
+            out.push({ key: `${m.toUpperCase()} ${path}`, mount: prefix, route: layer.route, method: m });
+          }
         }
       } else if (mounts.has(layer.handle)) {
         walk(layer.handle as RouterLike, prefix + mounts.get(layer.handle));
@@ -152,12 +159,20 @@ export function registeredRoutes(app: Express): RegisteredRoute[] {
  */
 export function enforceAccess(app: Express, deps: AccessDeps, table: Readonly<Record<string, AccessRule>> = ACCESS_TABLE): void {
   const missing: string[] = [];
+  const done = new Map<RouteLike, Map<string, AccessRule>>();
   for (const { key, route, method } of registeredRoutes(app)) {
     const rule = table[key];
     if (!rule) {
       missing.push(key);
       continue;
     }
+    // A route registered with several paths is checked once; its paths must share one rule.
+    const seen = done.get(route)?.get(method);
+    if (seen) {
+      if (seen.role !== rule.role || seen.owns !== rule.owns || seen.admit !== rule.admit) throw new Error(`route ${key} shares its handlers with a path that has another access rule`);
+      continue;
+    }
+    done.set(route, (done.get(route) ?? new Map()).set(method, rule));
     // Register through the route's own API, then move the new layer to the front of its stack.
     const before = route.stack.length;
     (route[method] as (fn: RequestHandler) => void).call(route, accessCheck(rule, deps));

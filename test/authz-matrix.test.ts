@@ -72,7 +72,8 @@ function fill(pattern: string): string {
     .replace(':name', ids.collection)
     .replace('/v1/providers/:id', `/v1/providers/${TARGET}`)
     .replace('/v1/models/:id', '/v1/models/gpt-4o')
-    .replace(':jobId', 'job-nobody');
+    .replace(':jobId', 'job-nobody')
+    .replace(':asset', 'warroom.js');
 }
 
 function body(key: string): unknown {
@@ -97,6 +98,10 @@ const SPEC: Record<string, 'public' | 'internal' | 'tenant' | 'owned' | 'admin'>
   'GET /readyz': 'public',
   'GET /metrics': 'public',
   'POST /internal/streams/:jobId': 'internal',
+  'GET /internal/streams/:jobId': 'internal',
+  'GET /warroom': 'public',
+  'GET /warroom/:asset': 'public',
+  'GET /warroom/data.json': 'public',
   'GET /v1/jobs': 'tenant',
   'POST /v1/jobs': 'tenant',
   'GET /v1/jobs/:id': 'owned',
@@ -181,8 +186,11 @@ const VARIANTS: Variant[] = [
   },
 ];
 
-/** Paths the auth middleware lets through without a key (exact, as the gateway compares them). */
-const keyless = (method: string, path: string) => PUBLIC_PATHS.has(path) || path.startsWith('/internal/') || method === 'OPTIONS';
+/**
+ * Paths answered without a key: the exact public paths, the relay (its own token), preflights, and
+ * the war room, mounted before authentication (its mount matches case-sensitively).
+ */
+const keyless = (method: string, path: string) => PUBLIC_PATHS.has(path) || path.startsWith('/internal/') || method === 'OPTIONS' || /^\/warroom(\/|$)/.test(path);
 
 function expectedFor(r: RegisteredRoute, v: Variant, pattern: string, method: string, who: Who, path: string): number {
   if (who === 'none' && !keyless(method, path)) return 401;
