@@ -105,6 +105,14 @@ export function principalOf(res: Response): Principal | undefined {
   return res.locals.principal as Principal | undefined;
 }
 
+/**
+ * Whose Idempotency-Keys these are: the tenant's id, or undefined in open mode (one local
+ * operator: ids stay what they were before tenants, so a retry across the upgrade finds its job).
+ */
+export function keyScope(p: Principal | undefined): string | undefined {
+  return p && p !== OPEN_PRINCIPAL ? p.id : undefined;
+}
+
 /** The caller's principal, or 401 (for handlers of routes the access table keeps from the public). */
 export function requirePrincipal(res: Response): Principal {
   const p = principalOf(res);

@@ -13,7 +13,7 @@ import type { JobView } from '../contracts/jobs';
 import type { GatewayConfig } from '../config/schema';
 import { OWNER_KEY } from '../workflows/search-attributes';
 import { ApiError, fromZod } from './errors';
-import { requirePrincipal } from './auth';
+import { keyScope, requirePrincipal } from './auth';
 import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, scopedKeyHash } from './idempotency';
 import { knownModels } from './jobs';
 import { readJob } from './job-view';
@@ -27,8 +27,8 @@ export interface BatchesDeps {
 
 const BATCH_ID = /^batch-[A-Za-z0-9_-]{1,64}$/;
 
-function batchIdFor(key: string | undefined, owner: string): string {
-  return key === undefined ? `batch-${randomUUID()}` : `batch-k${scopedKeyHash(key, owner)}`;
+function batchIdFor(key: string | undefined, scope: string | undefined): string {
+  return key === undefined ? `batch-${randomUUID()}` : `batch-k${scopedKeyHash(key, scope)}`;
 }
 
 function batchIdParam(req: Request): string {
@@ -115,9 +115,10 @@ export function batchesRouter(deps: BatchesDeps): Router {
     if (unknown.length) {
       throw new ApiError(400, ErrorCode.UnknownModel, `unknown model(s): ${unknown.slice(0, 10).map(([i, m]) => `requests.${i}.model "${m.slice(0, 128)}"`).join(', ')}`);
     }
-    const owner = requirePrincipal(res).id;
+    const who = requirePrincipal(res);
+    const owner = who.id;
     const key = checkIdempotencyKey(req.header('idempotency-key'));
-    const id = batchIdFor(key, owner);
+    const id = batchIdFor(key, keyScope(who));
     const hash = bodyHash(parsed.data);
     const input: BatchWorkflowInput = {
       // Each item streams nothing to anyone: it is buffered into its result.

@@ -21,7 +21,7 @@ import { knownModels } from './jobs';
 import { chatCompletionBody, setAnswerHeaders } from './openai-format';
 import { failedOutcome } from './outcome';
 import { startRequestWorkflow, type StartDeps } from './start';
-import { principalOf } from './auth';
+import { keyScope, principalOf } from './auth';
 import type { StreamHub } from './stream-hub';
 import { parseLastEventId } from './stream-position';
 
@@ -86,7 +86,7 @@ export function chatRouter(deps: ChatDeps): Router {
     const key = checkIdempotencyKey(req.header('idempotency-key'));
     // Keys belong to the caller's tenant: another tenant's equal key is another job.
     const owner = principalOf(res)?.id;
-    const id = key === undefined ? `job-${randomUUID()}` : jobIdFor(key, owner);
+    const id = key === undefined ? `job-${randomUUID()}` : jobIdFor(key, keyScope(principalOf(res)));
     res.setHeader('x-stormproof-job-id', id);
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const hash = bodyHash(parsed.data);

@@ -7,7 +7,7 @@ import type { RequestWorkflowInput } from '../contracts/workflow-api';
 import { JOB_WORKFLOW, type CallbackPolicy, type JobWorkflowInput } from '../contracts/callbacks';
 import type { GatewayConfig } from '../config/schema';
 import { ApiError, fromZod } from './errors';
-import { requirePrincipal } from './auth';
+import { keyScope, requirePrincipal } from './auth';
 import { allowList, checkUrl, OutboundRefused } from '../activities/outbound-guard';
 import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, jobIdFor } from './idempotency';
 import { readJob } from './job-view';
@@ -72,9 +72,10 @@ export function jobsRouter(deps: JobsDeps): Router {
         throw err;
       }
     }
-    const owner = requirePrincipal(res).id;
+    const who = requirePrincipal(res);
+    const owner = who.id;
     const key = checkIdempotencyKey(req.header('idempotency-key'));
-    const id = jobIdFor(key, owner);
+    const id = jobIdFor(key, keyScope(who));
     const hash = bodyHash(parsed.data);
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const memo = { [BODY_HASH_MEMO]: hash };
