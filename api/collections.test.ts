@@ -12,6 +12,7 @@ import { parseConfig } from '../config/load';
 import { createRagService, type RagService } from '../activities/retrieval';
 import { collectionsRouter } from './collections';
 import { errorHandler } from './errors';
+import { OPEN_PRINCIPAL } from './auth';
 
 let mock: MockProvider;
 let dir: string;
@@ -32,7 +33,14 @@ before(async () => {
     rag: { dataDir: dir, embeddings: { target: 'emb', dimensions: 128 }, vectorBudgetMs: 500 },
   });
   rag = createRagService(config);
-  const app = express().use(express.json()).use('/v1/collections', collectionsRouter({ config, rag }));
+  // The router reads the caller from the auth middleware: here, the open mode's local operator.
+  const app = express()
+    .use(express.json())
+    .use((_req, res, next) => {
+      res.locals.principal = OPEN_PRINCIPAL;
+      next();
+    })
+    .use('/v1/collections', collectionsRouter({ config, rag }));
   app.use(errorHandler((err) => console.error(err)));
   server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
