@@ -17,7 +17,8 @@ let receiverUrl: string;
 
 before(async () => {
   process.env.STORMPROOF_CALLBACK_SECRET = 'metrics-test-secret';
-  s = await startTestStack({ edit: (raw) => (raw.callbacks = { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000 }) });
+  // The receiver is on loopback: allowed explicitly (callbacks reach public addresses only by default).
+  s = await startTestStack({ edit: (raw) => (raw.callbacks = { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000, allowedCidrs: ['127.0.0.1/32'], allowHttp: true }) });
   receiver = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => res.end());
