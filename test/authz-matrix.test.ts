@@ -210,7 +210,7 @@ describe('authorization matrix', () => {
     assert.deepEqual(keys, Object.keys(SPEC).sort(), 'a new route needs a row in SPEC too: who may call it?');
   });
 
-  test('every route × caller × path variant answers exactly as the table says; refused overrides never reach the breaker', async () => {
+  test('every route × caller × path variant answers exactly as the table says; refused overrides never reach the breaker', async (t) => {
     const before = await overrides();
     let adminOverrides = 0;
     const failures: string[] = [];
@@ -233,6 +233,7 @@ describe('authorization matrix', () => {
         }
       }
     }
+    t.diagnostic(`${cases} requests`);
     assert.deepEqual(failures, [], `${failures.length} of ${cases} cases`);
     assert.ok(cases >= 400, `the matrix has ${cases} cases`);
     assert.equal(await overrides(), before + adminOverrides, 'only the admin overrides reached the breaker');
