@@ -63,7 +63,14 @@ test('the standalone worker serves gateway and Temporal SDK series; the API-only
     assert.ok(i < 300, `job still ${job.status}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const w = await scrape(workerMetrics);
+  // The state gauge comes from the worker's breaker view, which reads each breaker on its own
+  // interval: the breakers this worker's start ensured may not have been read yet when a fast job
+  // finishes. That gauge is a steady state once read (closed, nothing failing), so wait for it.
+  let w = await scrape(workerMetrics);
+  for (let i = 0; sum(w, 'stormproof_breaker_state', { state: 'closed' }) < 1 && i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    w = await scrape(workerMetrics);
+  }
   assert.equal(sum(w, 'stormproof_provider_calls_total', { target: 'openai-us-east-1', outcome: 'ok' }), 1);
   assert.equal(sum(w, 'stormproof_requests_total', { status: 'completed' }), 1);
   assert.ok(sum(w, 'stormproof_breaker_state', { state: 'closed' }) >= 1, 'breaker states seen by the worker');
