@@ -71,6 +71,17 @@ test('a buffered and a streamed request: requests, latency, provider calls, toke
   assert.ok(Math.abs(delta('stormproof_provider_cost_usd_total', { target: 'openai-us-east-1', model: 'gpt-4o' }) - cost) < 1e-12);
 });
 
+test('a request the provider refuses as bad (a 400) counts as rejected, not failed: client faults stay out of the availability SLI', async () => {
+  const before = await metrics();
+  s.mocks['openai-us-east-1'].setFaults({ errorRate: 1, errorStatus: 400 });
+  const job = await s.runJob(chat('gpt-4o', 'a request the provider calls bad'));
+  assert.equal(job.status, 'failed');
+  const m = await metrics();
+  const delta = (match: Record<string, string>) => sum(m, 'stormproof_requests_total', match) - sum(before, 'stormproof_requests_total', match);
+  assert.equal(delta({ status: 'rejected' }), 1);
+  assert.equal(delta({ status: 'failed' }), 0);
+});
+
 test('a failover target retried three times is one failover; every switch counts once; the model degradation counts', async () => {
   s.mocks['openai-us-east-1'].setFaults({ down: true });
   s.mocks['anthropic-eu-west-1'].setFaults({ errorRate: 1, errorStatus: 500 });

@@ -5,6 +5,7 @@
  * (trace.ts), which also owns the failover count every report reads.
  */
 import {
+  ApplicationFailure,
   CancellationScope,
   defineQuery,
   patched,
@@ -73,12 +74,14 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
   const state: Pick<RequestProgress, 'phase' | 'currentTarget' | 'result'> = { phase: 'queued' };
   setHandler(progressQuery, () => ({ ...state, ...trace.view() }));
   let plan: Plan | undefined;
-  const finish = (status: 'completed' | 'failed' | 'cancelled', target?: string) => {
+  const finish = (status: 'completed' | 'failed' | 'cancelled', target?: string, errorType?: string) => {
     // One upsert per request: the model and `queued` were set when it was started.
     upsertSearchAttributes(searchAttributeUpdates({ model: input.request.model, ...(target ? { target } : {}), failovers: trace.failovers, status }));
     gatewaySink.requestFinished({
       status,
       ...(target ? { target } : {}),
+      // The metrics count a request the client got wrong as rejected, not failed (not the SLI's fault).
+      ...(errorType ? { errorType } : {}),
       failovers: trace.failovers,
       degradations: trace.degradations.map((d) => d.kind),
       durationMs: Date.now() - startedAt,
@@ -128,7 +131,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
   } catch (err) {
     const by = cancelledBy(err, CancellationScope.current().consideredCancelled);
     state.phase = by === 'client' ? 'cancelled' : 'failed';
-    finish(state.phase);
+    finish(state.phase, undefined, err instanceof ApplicationFailure ? (err.type ?? undefined) : undefined);
     // A cancellation the client did not ask for fails the request with its trace, never as a cancel.
     if (by === 'worker') {
       const why = err instanceof Error ? err.message : String(err);
