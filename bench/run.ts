@@ -1,134 +1,148 @@
 /**
- * `npm run bench`: the gateway's overhead measured side by side in one run, on one Temporal dev
- * server and the same mock upstream:
- *   direct  – the official openai client straight to the mock (no gateway)
- *   floor   – an empty workflow started eagerly from the worker's process (the Temporal floor)
- *   gateway – POST /v1/chat/completions through the embedded gateway (durable request workflow)
- * Each at fixed request rates (open loop), reporting p50/p99 and the ratios DESIGN.md targets.
+ * `npm run bench`: what durability costs, measured side by side in one run on this machine.
+ *
+ * Processes: the mock providers (one process), and per variant a Temporal dev server and the
+ * gateway as `npm start` runs it (worker + API in one process, eager start). A variant is this
+ * checkout ("after"), and with BENCH_BASELINE=<another checkout> also that one ("before"): both
+ * run alternately on the same mocks, so before/after ratios come from one run.
+ *
+ * Phases (BENCH_PHASES, comma-separated; default all but `5xx`):
+ *   idle        no traffic for BENCH_IDLE_SECONDS (60): CPU of every process, RSS
+ *   fast        direct (the mock), floor (an empty workflow started eagerly in the gateway's
+ *               process) and gateway at BENCH_RATES (20,40) for BENCH_SECONDS (10): p50/p99,
+ *               overhead = gateway − direct against the floor, CPU per request by process
+ *   realistic   a provider answering after 1-5 s, and streams of ~2 s after a 1 s first token:
+ *               gateway − direct per request (same delays in the same order), time to first token
+ *   paths       history events and bytes per request: chat, stream, failover, transient 503, ...
+ *   long        answers after 2-10 s: events and workflow tasks per request, provider calls
+ *               beyond the answers' attempts (calls repeated by workflow-task timeouts)
+ *   throughput  16 closed-loop callers: gateway vs empty workflow; then an open-loop ramp
+ *               (BENCH_RAMP, default 20,30,40,50,60) to the highest rate without an error
+ *   split       the same variant as separate API and worker processes: CPU per request of the
+ *               Temporal server, the worker and the API, and latency without eager start
+ *   5xx         chats while the primary answers 40% 503 (the game day's fault, in the bench)
+ * Writes reports/bench/<time>/bench.json and prints the tables. Load is open loop and bounded;
+ * the machine's load average is recorded with every figure.
  */
-import { randomUUID } from 'node:crypto';
-import OpenAI from 'openai';
-import { parseConfig } from '../config/load';
-import { startGateway } from '../scripts/gateway';
-import { mockedConfig } from '../test/support/stack';
-import { startDevServer } from '../test/support/temporal';
-import { installRuntime } from '../worker/runtime';
+import { writeFileSync } from 'node:fs';
+import { hostname, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chat, chatBody, floor } from './load';
+import { clearFaults, settle, fivexxPhase, idlePhase, longCallsPhase, measured, pathsPhase, pidsOf, rampPhase, realisticPhase, rss, throughputPhase, type IdleRates, type MeasuredRun } from './phases';
+import { loadAverage } from './proc';
+import { runDir, startMocks, startVariant, type Mocks, type Topology, type Variant } from './stack';
+import { printReport } from './report';
+import type { BenchReport, RawConfig, VariantResults } from './types';
 
-const RATES = (process.env.BENCH_RATES ?? '20,40').split(',').map(Number);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const num = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
+const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
+
+const RATES = list(process.env.BENCH_RATES, [20, 40]);
+const SECONDS = num(process.env.BENCH_SECONDS, 10);
+const IDLE_SECONDS = num(process.env.BENCH_IDLE_SECONDS, 60);
+const RAMP = list(process.env.BENCH_RAMP, [20, 30, 40, 50, 60]);
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'idle,fast,realistic,paths,long,throughput,split').split(','));
 const WARMUP = 30;
 
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+/** The bench's config edits: probes on as in production; what would blur a comparison, off. */
+function benchConfig(raw: RawConfig): void {
+  // Hedging calls a second target beside a slow one: against a provider that is slow on purpose it
+  // would measure the other target. Real LLM latencies (2-10 s) are not slow calls either.
+  raw.routing = { ...raw.routing, hedgeAfterMs: 0 };
+  raw.breaker = { ...raw.breaker, slowCallMs: 15_000 };
 }
-
-interface Run {
-  p50: number;
-  p99: number;
-  ok: number;
-  failed: number;
-  achieved: number;
-}
-
-/** Fires `fn` at `rate`/s for SECONDS (open loop), returning latency percentiles. */
-async function atRate(rate: number, fn: () => Promise<unknown>): Promise<Run> {
-  const total = rate * SECONDS;
-  const lat: number[] = [];
-  let failed = 0;
-  const t0 = performance.now();
-  const inflight: Array<Promise<void>> = [];
-  for (let i = 0; i < total; i++) {
-    const due = t0 + (i * 1000) / rate;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const s = performance.now();
-    inflight.push(
-      fn().then(
-        () => void lat.push(performance.now() - s),
-        () => void (failed += 1),
-      ),
-    );
-  }
-  await Promise.all(inflight);
-  const took = (performance.now() - t0) / 1000;
-  lat.sort((a, b) => a - b);
-  return { p50: pct(lat, 50), p99: pct(lat, 99), ok: lat.length, failed, achieved: lat.length / took };
-}
-
-/** Closed loop with `concurrency` callers for SECONDS: throughput. */
-async function throughput(concurrency: number, fn: () => Promise<unknown>): Promise<number> {
-  let done = 0;
-  const end = performance.now() + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        await fn().catch(() => undefined);
-        done += 1;
-      }
-    }),
-  );
-  return done / SECONDS;
-}
-
-const f = (n: number) => n.toFixed(1).padStart(7);
 
 async function main(): Promise<void> {
   const log = (l: string) => process.stdout.write(`${l}\n`);
-  log(`[bench] starting a Temporal dev server (SQLite WAL), mocks and the embedded gateway…`);
-  installRuntime();
-  const env = await startDevServer({ dbFilename: `/tmp/stormproof-bench-${randomUUID()}.db` });
-  const { raw, mocks } = await mockedConfig(env.address);
-  raw.breaker = { ...raw.breaker, probes: false };
-  const config = parseConfig(raw, 'bench');
-  const gw = await startGateway({ config, apiPort: 0 });
-  const direct = new OpenAI({ baseURL: mocks['openai-us-east-1'].baseUrl, apiKey: 'x', maxRetries: 0 });
-  const viaGateway = new OpenAI({ baseURL: `${gw.apiUrl}/v1`, apiKey: 'x', maxRetries: 0 });
-  const body = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'benchmark' }] };
-  const calls: Record<string, () => Promise<unknown>> = {
-    direct: () => direct.chat.completions.create(body),
-    floor: () => gw.client.workflow.execute('noopWorkflow', { taskQueue: gw.taskQueue, workflowId: `bench-${randomUUID()}`, requestEagerStart: true }),
-    gateway: () => viaGateway.chat.completions.create(body),
+  const dir = runDir();
+  const here = resolve(__dirname, '..');
+  const baseline = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
+  const roots: Array<[string, string]> = baseline ? [['before', baseline], ['after', here]] : [['gateway', here]];
+  log(`[bench] ${roots.map(([n, r]) => `${n} = ${r}`).join(', ')}; logs and JSON in ${dir}`);
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    machine: { host: hostname(), cpus: cpus().length, model: cpus()[0]?.model, load: loadAverage() },
+    settings: { rates: RATES, seconds: SECONDS, idleSeconds: IDLE_SECONDS, ramp: RAMP, phases: [...PHASES] },
+    variants: Object.fromEntries(roots),
   };
+  const save = () => writeFileSync(join(dir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+  const mocks = await startMocks(dir, 50);
+  const start = (topology: Topology) => Promise.all(roots.map(([name, root]) => startVariant({ name, root, topology, mocks, logDir: dir, edit: benchConfig, log })));
+  let variants: Variant[] = [];
   try {
-    for (const [name, fn] of Object.entries(calls)) {
-      log(`[bench] warm-up ${name}…`);
-      for (let i = 0; i < WARMUP; i++) await fn();
-    }
-    const results: Record<string, Record<number, Run>> = { direct: {}, floor: {}, gateway: {} };
-    for (const rate of RATES) {
-      for (const [name, fn] of Object.entries(calls)) {
-        log(`[bench] ${name} at ${rate} req/s for ${SECONDS} s…`);
-        results[name][rate] = await atRate(rate, fn);
+    variants = await start('combined');
+    for (const v of variants) {
+      log(`[bench] ${v.name}: warm-up…`);
+      for (let i = 0; i < WARMUP; i++) {
+        await chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false));
+        await floor(v.floorUrl!);
       }
     }
-    log('');
-    log('rate  | path    |  p50 ms |  p99 ms | ok/failed | achieved/s');
-    for (const rate of RATES) {
-      for (const name of Object.keys(calls)) {
-        const r = results[name][rate];
-        log(`${String(rate).padStart(5)} | ${name.padEnd(7)} | ${f(r.p50)} | ${f(r.p99)} | ${r.ok}/${r.failed} | ${r.achieved.toFixed(1)}`);
+    let idle: IdleRates = {};
+    if (PHASES.has('idle')) {
+      report.idle = await idlePhase(variants, mocks, IDLE_SECONDS, log);
+      idle = report.idle.rates;
+      save();
+    }
+    const idleOf = (v: Variant): IdleRates => ({ ...Object.fromEntries(Object.keys(v.pids).map((r) => [r, idle[`${v.name}.${r}`] ?? 0])), mocks: idle.mocks ?? 0 });
+    if (PHASES.has('fast')) report.fast = await fastPhase(variants, mocks, idleOf, log);
+    save();
+    if (PHASES.has('realistic')) report.realistic = await realisticPhase(variants, mocks, 5, 20, {}, log);
+    save();
+    for (const v of variants) {
+      const r: VariantResults = ((report.byVariant ??= {})[v.name] ??= {});
+      if (PHASES.has('long')) r.long = await longCallsPhase(v, mocks, 2, 15, idleOf(v), log);
+      if (PHASES.has('paths')) r.paths = await pathsPhase(v, mocks, log);
+      if (PHASES.has('throughput')) {
+        r.throughput = await throughputPhase(v, SECONDS, log);
+        r.ramp = await rampPhase(v, RAMP, 5, log);
+      }
+      if (PHASES.has('5xx')) r.fivexx = await fivexxPhase(v, mocks, 20, 15, idleOf(v), log);
+      r.rssMb = rss(pidsOf(v, mocks));
+      await clearFaults(mocks);
+      await settle(v, log);
+      save();
+    }
+    if (PHASES.has('split')) {
+      await Promise.all(variants.map((v) => v.stop()));
+      variants = [];
+      variants = await start('split');
+      for (const v of variants) {
+        for (let i = 0; i < WARMUP; i++) await chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false));
+      }
+      const splitIdle = PHASES.has('idle') ? await idlePhase(variants, mocks, Math.min(30, IDLE_SECONDS), log) : undefined;
+      const si = (v: Variant): IdleRates => Object.fromEntries(Object.keys(v.pids).map((r) => [r, splitIdle?.rates[`${v.name}.${r}`] ?? 0]));
+      const runs: NonNullable<BenchReport['split']>['runs'] = {};
+      report.split = { ...(splitIdle ? { idle: splitIdle } : {}), runs };
+      for (const v of variants) {
+        const { run } = await measured(`${v.name} (split): chat`, RATES[0], SECONDS, v.pids, si(v), () => chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false)), log);
+        runs[v.name] = { ...run, rssMb: rss(v.pids) };
       }
     }
-    log('');
-    log('overhead = gateway − direct; targets: overhead p50 ≤ 1.25 × floor p50, p99 ≤ 1.5 × floor p99');
-    for (const rate of RATES) {
-      const d = results.direct[rate];
-      const g = results.gateway[rate];
-      const fl = results.floor[rate];
-      log(
-        `${String(rate).padStart(5)} req/s: overhead p50 ${f(g.p50 - d.p50)} ms = ${((g.p50 - d.p50) / fl.p50).toFixed(2)} × floor p50 (${fl.p50.toFixed(1)} ms); ` +
-          `overhead p99 ${f(g.p99 - d.p99)} ms = ${((g.p99 - d.p99) / fl.p99).toFixed(2)} × floor p99 (${fl.p99.toFixed(1)} ms)`,
-      );
-    }
-    log(`[bench] throughput, 16 closed-loop callers for ${SECONDS} s each…`);
-    const tFloor = await throughput(16, calls.floor);
-    const tGateway = await throughput(16, calls.gateway);
-    log(`throughput: gateway ${tGateway.toFixed(1)}/s, empty workflow ${tFloor.toFixed(1)}/s → ${(tGateway / tFloor).toFixed(2)} × (target ≥ 0.8)`);
+    report.finishedAt = new Date().toISOString();
+    save();
+    printReport(report, log);
+    log(`\n[bench] JSON: ${join(dir, 'bench.json')}`);
   } finally {
-    await gw.stop();
-    await Promise.all(Object.values(mocks).map((m) => m.close()));
-    await env.teardown();
+    await Promise.all(variants.map((v) => v.stop()));
+    await mocks.stop();
   }
+}
+
+/** Direct, then per variant floor and gateway, at each rate. */
+async function fastPhase(variants: Variant[], mocks: Mocks, idleOf: (v: Variant) => IdleRates, log: (l: string) => void) {
+  const direct = `${mocks.origins['openai-us-east-1']}/v1/chat/completions`;
+  const out: Record<string, Record<string, MeasuredRun>> = {};
+  for (const rate of RATES) {
+    const row: Record<string, MeasuredRun> = {};
+    row.direct = (await measured('direct', rate, SECONDS, { mocks: mocks.pid }, { mocks: idleOf(variants[0]).mocks }, () => chat(direct, chatBody('gpt-4o', 5, false)), log)).run;
+    for (const v of variants) {
+      row[`${v.name}.floor`] = (await measured(`${v.name}: floor`, rate, SECONDS, v.pids, idleOf(v), () => floor(v.floorUrl!), log)).run;
+      row[`${v.name}.gateway`] = (await measured(`${v.name}: gateway`, rate, SECONDS, { ...v.pids, mocks: mocks.pid }, idleOf(v), () => chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false)), log)).run;
+    }
+    out[rate] = row;
+  }
+  return out;
 }
 
 main().catch((err) => {
