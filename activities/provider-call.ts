@@ -10,6 +10,7 @@ import type { StreamEvent } from '../contracts/streaming';
 import type { HedgeReport, ProviderCallInput, ProviderCallResult, ProviderFailureDetails } from '../contracts/routing';
 import { ADAPTERS, classifyProviderError, withDetails, type AdapterFactory, type ProviderAdapter } from './providers';
 import type { ProviderActivities } from './types';
+import { publishAnswer } from './answer';
 import { answerProblem } from './answer-quality';
 import { continuationMode, continuationRequest, Seam } from './continuation';
 import { streamCall } from './stream-call';
@@ -273,7 +274,8 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
 
   return {
     async callProvider(input) {
-      return input.hedge ? hedgedComplete({ ...input, hedge: input.hedge }) : complete(input);
+      const result = input.hedge ? await hedgedComplete({ ...input, hedge: input.hedge }) : await complete(input);
+      return publishAnswer(deps.streamSink, input, result, Context.current().info.attempt);
     },
 
     async streamProvider(input) {

@@ -9,6 +9,7 @@ import type { ModelConfig, TargetConfig } from '../config/schema';
 import { FailureType } from '../contracts/failures';
 import type { ProviderCallInput, ProviderCallResult } from '../contracts/routing';
 import { StreamCheckpointSchema } from '../contracts/streaming';
+import { publishAnswer } from './answer';
 import { continuationMode, continuationRequest, Seam } from './continuation';
 import { withDetails, type ProviderAdapter } from './providers';
 import type { StreamSink } from './provider-call';
@@ -132,8 +133,10 @@ export async function streamCall(input: ProviderCallInput, deps: StreamCallDeps)
       )
       .then(
         (result) => {
+          // The whole answer first, so the client's stream can end before the workflow records it.
+          const done = publishAnswer(sink, input, result, where.attempt);
           sink?.publish(input.jobId, { type: 'end', ok: true, ...where }, route);
-          return result;
+          return done;
         },
         (err: unknown) => {
           let failure =

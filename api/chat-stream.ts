@@ -98,6 +98,9 @@ export class ChatStream {
 
   private onEvent(e: StreamEvent): void {
     if (this.finished) return;
+    // The whole answer, published by the call that got it: the stream ends now, not when the
+    // workflow's result arrives (it is the same response).
+    if (e.type === 'answer') return this.onResult(e.response);
     if (!this.synced) {
       if (e.type !== 'start' || e.resumeAt !== undefined) return;
       this.synced = true;

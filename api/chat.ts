@@ -14,6 +14,7 @@ import { ChatCompletionRequestSchema, toAiRequest } from '../contracts/chat';
 import { ErrorCode } from '../contracts/errors';
 import type { AiResponse } from '../contracts/response';
 import type { RequestWorkflowInput } from '../contracts/workflow-api';
+import { AnswerWait } from './answer';
 import { ChatStream } from './chat-stream';
 import { ApiError, fromZod, sendOpenAiError } from './errors';
 import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, jobIdFor } from './idempotency';
@@ -127,11 +128,21 @@ export function chatRouter(deps: ChatDeps): Router {
       cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release });
       return s.run(handle);
     }
-    const handle = await start();
-    cancelOnDisconnect(attached, res, handle, key !== undefined);
+    // The worker answers as soon as the provider did (relayed when it runs in another process).
+    const streamTo = deps.streamTo();
+    if (streamTo) input.streamTo = streamTo;
+    const answer = new AnswerWait(deps.hub, id);
+    let handle: WorkflowHandle;
+    try {
+      handle = await start();
+    } catch (err) {
+      answer.close();
+      throw err;
+    }
+    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close() });
     let result: AiResponse;
     try {
-      result = (await handle.result()) as AiResponse;
+      result = await answer.result(deps.client, handle);
     } catch (err) {
       if (res.destroyed) return;
       const f = failedOutcome(err);

@@ -12,6 +12,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { ErrorCode } from '../contracts/errors';
 import type { AiResponse } from '../contracts/response';
 import type { RequestWorkflowInput } from '../contracts/workflow-api';
+import { AnswerWait } from './answer';
 import { ChatStream } from './chat-stream';
 import { cancelOnDisconnect, RECONNECT_GRACE_MS, type Attached, type ChatDeps } from './chat';
 import { ApiError, fromZod } from './errors';
@@ -91,11 +92,21 @@ export function messagesRouter(deps: ChatDeps): Router {
       cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release });
       return s.run(handle);
     }
-    const handle = await start();
-    cancelOnDisconnect(attached, res, handle, key !== undefined);
+    // The worker answers as soon as the provider did (relayed when it runs in another process).
+    const streamTo = deps.streamTo();
+    if (streamTo) input.streamTo = streamTo;
+    const answer = new AnswerWait(deps.hub, id);
+    let handle: WorkflowHandle;
+    try {
+      handle = await start();
+    } catch (err) {
+      answer.close();
+      throw err;
+    }
+    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close() });
     let result: AiResponse;
     try {
-      result = (await handle.result()) as AiResponse;
+      result = await answer.result(deps.client, handle);
     } catch (err) {
       if (res.destroyed) return;
       const f = failedOutcome(err);

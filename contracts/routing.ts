@@ -80,6 +80,26 @@ export interface Candidate {
   lastResort?: string;
 }
 
+/**
+ * What a provider call needs to answer the waiting client itself, the moment the provider's answer
+ * exists (the request's trace so far; see workflows/answer.ts): the workflow then records the
+ * same answer, computed by the same function from the same data.
+ */
+export interface AnswerContext {
+  /** Epoch ms (workflow clock) when this attempt began: the answer's duration counts from it. */
+  startedAt: number;
+  /** The trace before this attempt's outcome (workflows/trace.ts `state()`). */
+  trace: {
+    attempts: import('./response').Attempt[];
+    degradations: import('./response').Degradation[];
+    switches: import('./response').Switch[];
+    at?: { target: string; model: string };
+    leaving?: string;
+  };
+  /** RAG: the sources the answer lists. */
+  sources?: string[];
+}
+
 /** Input of one provider call (an activity). The worker resolves the target's URL and key. */
 export interface ProviderCallInput {
   target: string;
@@ -106,6 +126,8 @@ export interface ProviderCallInput {
    * `target`/`model` beside it and keeps the first good answer, aborting the other call.
    */
   hedge?: { target: string; model: string; afterMs: number };
+  /** Publish the request's answer to its waiting client as soon as this call has it (see AnswerContext). */
+  answerTo?: AnswerContext;
 }
 
 /** What became of the other call of a hedged pair (see ProviderCallInput.hedge). */
@@ -129,6 +151,11 @@ export interface ProviderCallResult {
   providerId?: string;
   /** Set when a hedge was started: the other call of the pair. */
   hedge?: HedgeReport;
+  /**
+   * Epoch ms (worker clock) when the answer was complete and published to the waiting client
+   * (calls with `answerTo`): the attempt's duration is `answeredAt − answerTo.startedAt`.
+   */
+  answeredAt?: number;
 }
 
 /** Details an adapter attaches to a provider failure (first element of `details`). */

@@ -4,6 +4,7 @@
  * serves the client (in-process hub, or NDJSON over the internal HTTP route). Pure zod.
  */
 import { z } from 'zod';
+import { AiResponseSchema } from './response';
 
 const where = { target: z.string(), model: z.string(), attempt: z.number().int().positive() };
 
@@ -21,8 +22,15 @@ export const StreamDeltaSchema = z.object({ type: z.literal('delta'), content: z
 /** The try ended: `ok` true when the provider finished the answer. */
 export const StreamEndSchema = z.object({ type: z.literal('end'), ok: z.boolean(), error: z.string().optional(), ...where }).strict();
 
-/** What the streaming activity publishes. */
-export const StreamEventSchema = z.discriminatedUnion('type', [StreamStartSchema, StreamDeltaSchema, StreamEndSchema]);
+/**
+ * The request's whole answer, published by the call that produced it the moment the provider
+ * answered (before the workflow records it): a synchronous client is answered from it. The
+ * workflow's result is the same answer (the same function of the same data).
+ */
+export const StreamAnswerSchema = z.object({ type: z.literal('answer'), response: AiResponseSchema, ...where }).strict();
+
+/** What the provider calls publish. */
+export const StreamEventSchema = z.discriminatedUnion('type', [StreamStartSchema, StreamDeltaSchema, StreamEndSchema, StreamAnswerSchema]);
 export type StreamEvent = z.infer<typeof StreamEventSchema>;
 
 /**

@@ -47,6 +47,8 @@ export interface RunningGateway {
   /** The separate metrics endpoint, when `metricsPort` was given. */
   metricsUrl?: string;
   taskQueue: string;
+  /** Streamed events and early answers of the jobs this process's API serves. */
+  hub: StreamHub;
   stop(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     routing,
     metrics,
     taskQueue,
+    hub,
     apiUrl: `http://${config.api.host}:${port}`,
     metricsUrl: metricsServer?.url,
     stop() {

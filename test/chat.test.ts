@@ -46,9 +46,11 @@ describe('non-streaming', () => {
     const ext = (data as unknown as { stormproof: any }).stormproof;
     assert.equal(ext.job_id, jobId);
     assert.deepEqual(ext.attempts.map((a: any) => [a.target, a.outcome]), [[PRIMARY, 'ok']]);
-    const job = await s.api(`/v1/jobs/${jobId}`);
-    assert.equal(job.body.status, 'completed', 'each call is a durable job');
-    assert.equal(job.body.result.message.content, 'Echo from gpt-4o: hello there');
+    // The worker answers the moment the provider did; the workflow records the same answer right
+    // after: wait for that record (not for a moment), then compare.
+    const job = await s.waitForJob(jobId!);
+    assert.equal(job.status, 'completed', 'each call is a durable job');
+    assert.equal(job.result?.message.content, 'Echo from gpt-4o: hello there');
   });
 
   test('failover is visible in the headers', async () => {

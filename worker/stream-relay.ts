@@ -92,6 +92,12 @@ export function createRelaySink(opts: RelaySinkOptions): StreamSink {
       if (!route.streamTo || !opts.token) return;
       const key = `${jobId}\n${event.target}\n${event.model}\n${event.attempt}`;
       let req = open.get(key);
+      if (req === undefined && event.type === 'answer') {
+        // A buffered call's answer: one line, on a request of its own.
+        const once = openRelay(`${key}\nanswer`, jobId, route.streamTo);
+        once?.end(`${JSON.stringify(event)}\n`);
+        return;
+      }
       if (req === undefined) {
         if (event.type !== 'start') return;
         req = openRelay(key, jobId, route.streamTo);

@@ -7,26 +7,15 @@ import { CancellationScope, proxyActivities, proxyLocalActivities } from '@tempo
 import type * as activities from '../activities/types';
 import { FailureType, GatewayFailure } from '../contracts/failures';
 import type { AiRequest } from '../contracts/request';
-import type { CallPolicy, HedgeReport, ProviderCallInput, ProviderCallResult } from '../contracts/routing';
-import { cancelledBy, hedgeReportOf, summarizeFailure, type FailureSummary } from './failure';
+import type { AnswerContext, CallPolicy, ProviderCallInput, ProviderCallResult } from '../contracts/routing';
+import { cancelledBy, hedgeReportOf, summarizeFailure } from './failure';
 import { fastCall, streamCall } from './options';
+import { answeredOutcomes, otherCall, type Outcome } from './outcome';
 import type { Mode, PlannedCandidate } from './plan';
 
 type Pair = { target: string; model: string };
 
-/** What one call came to. */
-export type Outcome =
-  | { kind: 'answered'; pair: Pair; answer: ProviderCallResult; durationMs: number }
-  /** Failed without reaching the client (nothing streamed). */
-  | { kind: 'failed'; pair: Pair; failure: FailureSummary; durationMs: number }
-  /** A stream that failed after tokens reached the client. */
-  | { kind: 'cut'; pair: Pair; failure: FailureSummary; durationMs: number }
-  /** Asked to continue a cut stream, it answered 400: it refuses the continuation, not the request. */
-  | { kind: 'refused'; pair: Pair; failure: FailureSummary; durationMs: number }
-  /** Lost a hedge: aborted because the other call of the pair answered first. */
-  | { kind: 'hedged'; pair: Pair; durationMs: number }
-  /** Cancelled by the worker (e.g. a cache eviction), not by the client. */
-  | { kind: 'interrupted'; pair: Pair; failure: FailureSummary; durationMs: number };
+export type { Outcome };
 
 /** Limits of one try. */
 export interface AttemptLimits {
@@ -54,11 +43,13 @@ export interface AttemptInput {
   failoverFrom?: ProviderCallInput['failoverFrom'];
   /** Continue this text, already sent to the client, instead of answering from scratch. */
   continuation?: string;
+  /** Publish the response to the waiting client as soon as the provider answered (no cut stream before). */
+  answerTo?: Omit<AnswerContext, 'startedAt'>;
 }
 
 const pairOf = (c: Pair): Pair => ({ target: c.target, model: c.model });
 
-function callInput(a: AttemptInput): ProviderCallInput {
+function callInput(a: AttemptInput, startedAt: number): ProviderCallInput {
   const { limits } = a;
   return {
     target: a.candidate.target,
@@ -73,6 +64,7 @@ function callInput(a: AttemptInput): ProviderCallInput {
     ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
     ...(limits.firstTokenMs !== undefined && a.mode === 'stream' ? { firstTokenMs: limits.firstTokenMs } : {}),
     ...(limits.hedge && a.mode === 'buffered' ? { slowAfterMs: limits.hedge.afterMs, hedge: { ...limits.hedge.with, afterMs: limits.hedge.afterMs } } : {}),
+    ...(a.answerTo ? { answerTo: { ...a.answerTo, startedAt } } : {}),
   };
 }
 
@@ -86,14 +78,6 @@ function call(a: AttemptInput, input: ProviderCallInput): Promise<ProviderCallRe
   return callProvider(input);
 }
 
-/** The other call of a hedged pair, as an outcome. */
-function otherCall(r: HedgeReport): Outcome {
-  const pair = { target: r.target, model: r.model };
-  const durationMs = Math.round(r.durationMs);
-  if (r.outcome === 'Hedged') return { kind: 'hedged', pair, durationMs };
-  return { kind: 'failed', pair, failure: { type: r.outcome, message: r.error ?? r.outcome, retries: 0, chunks: 0, partialText: '' }, durationMs };
-}
-
 /**
  * Runs one attempt. Outcomes in order: one, or two when a hedge was started (the loser or the
  * failed other call first, the answer, if any, last). Only the client's cancellation propagates.
@@ -101,13 +85,10 @@ function otherCall(r: HedgeReport): Outcome {
 export async function attempt(a: AttemptInput): Promise<Outcome[]> {
   const startedAt = Date.now(); // the workflow clock: deterministic on replay
   const mine = pairOf(a.candidate);
-  const input = callInput(a);
+  const input = callInput(a, startedAt);
   try {
-    const { hedge, ...answer } = await call(a, input);
-    const durationMs = Date.now() - startedAt;
-    const winner = hedge && input.hedge && answer.target === input.hedge.target && answer.model === input.hedge.model ? pairOf(input.hedge) : mine;
-    const ok: Outcome = { kind: 'answered', pair: winner, answer, durationMs };
-    return hedge ? [otherCall(hedge), ok] : [ok];
+    const result = await call(a, input);
+    return answeredOutcomes(input, result, startedAt, Date.now() - startedAt);
   } catch (err) {
     const durationMs = Date.now() - startedAt;
     const by = cancelledBy(err, CancellationScope.current().consideredCancelled);

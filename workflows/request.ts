@@ -23,6 +23,7 @@ import { cancelledBy } from './failure';
 import { aiRequestWorkflow as requestV1 } from './legacy/request-v1';
 import { withTraceV1 } from './legacy/types-v1';
 import { SNAPSHOT_OPTIONS } from './options';
+import { responseOf } from './outcome';
 import { makePlan, type Plan } from './plan';
 import { augmentWithPassages, sourcesOf } from './rag';
 import { retrieveFor } from './retrieve';
@@ -101,6 +102,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
       throw trace.fail(GatewayFailure.NoCandidate, `no configured target can serve model "${request.model}"${why ? `: ${why}` : ''}`);
     }
     state.phase = 'running';
+    const sources = rag ? sourcesOf(rag) : undefined;
     const served = await walk({
       plan,
       snapshot,
@@ -108,22 +110,13 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
       jobId: workflowInfo().workflowId,
       ...(input.streamTo !== undefined ? { streamTo: input.streamTo } : {}),
       ...(plan.budgetMs !== undefined ? { deadline: startedAt + plan.budgetMs } : {}),
+      answerEarly: sources ? { sources } : {},
       onProgress: (target) => {
         if (target) state.currentTarget = target;
         setCurrentDetails(story(plan, trace));
       },
     });
-    const { answer } = served;
-    const result: AiResponse = {
-      id: workflowInfo().workflowId,
-      model: answer.model,
-      target: answer.target,
-      message: answer.message,
-      finishReason: answer.finishReason,
-      usage: answer.usage,
-      ...trace.details(),
-      ...(rag ? { sources: sourcesOf(rag) } : {}),
-    };
+    const result: AiResponse = responseOf(workflowInfo().workflowId, served.answer, trace, sources);
     state.phase = 'completed';
     state.result = result;
     finish('completed', served.target);

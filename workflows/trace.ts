@@ -4,13 +4,17 @@
  * moved to another (target, model) after the one it was on failed, was cut, refused a
  * continuation or lost a hedge. Everything that reports a failover count reads it from here.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Attempt, Degradation, Switch, TraceDetails } from '../contracts/response';
+import type { AnswerContext } from '../contracts/routing';
 import type { RequestProgress } from '../contracts/workflow-api';
 
 type Pair = { target: string; model: string };
 
 const same = (a: Pair, b: Pair) => a.target === b.target && a.model === b.model;
+
+/** The trace as plain data (it travels in a provider call's input, see AnswerContext). */
+export type TraceState = AnswerContext['trace'];
 
 /** Attempts, degradations and failovers of one request, in order. */
 export class Trace {
@@ -65,6 +69,29 @@ export class Trace {
   /** The request's final error: `type` and `message`, with the whole trace. */
   fail(type: string, message: string): ApplicationFailure {
     return ApplicationFailure.create({ type, message, nonRetryable: true, details: [this.details()] });
+  }
+
+  /** A copy of everything the trace holds (for {@link Trace.from}). */
+  state(): TraceState {
+    const copy = <T extends object>(xs: T[]) => xs.map((x) => ({ ...x }));
+    return {
+      attempts: copy(this.attempts),
+      degradations: copy(this.degradations),
+      switches: copy(this.switches),
+      ...(this.at ? { at: { ...this.at } } : {}),
+      ...(this.leaving !== undefined ? { leaving: this.leaving } : {}),
+    };
+  }
+
+  /** The trace `state()` described, to go on from there. */
+  static from(s: TraceState): Trace {
+    const t = new Trace();
+    t.attempts.push(...s.attempts.map((a) => ({ ...a })));
+    t.degradations.push(...s.degradations.map((d) => ({ ...d })));
+    t.switches.push(...s.switches.map((x) => ({ ...x })));
+    if (s.at) t.at = { ...s.at };
+    if (s.leaving !== undefined) t.leaving = s.leaving;
+    return t;
   }
 
   /** The trace part of the progress query's answer. */

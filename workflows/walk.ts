@@ -5,10 +5,10 @@
  * when the budget is spent. Every outcome goes into the trace.
  */
 import { GatewayFailure, FailureType, REQUEST_FAULTS } from '../contracts/failures';
-import type { Attempt } from '../contracts/response';
 import type { ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
 import { attempt, type AttemptLimits, type Outcome } from './attempt';
 import { firstTokenLimit, hedgeDelay, tryTimeout } from './limits';
+import { attemptRecord } from './outcome';
 import { buffersAfter, pairKey, type Mode, type PlannedCandidate, type Plan, type Stage } from './plan';
 import type { Trace } from './trace';
 
@@ -46,6 +46,11 @@ export interface WalkContext {
   streamTo?: string;
   /** Epoch ms (workflow clock) after which no try starts. */
   deadline?: number;
+  /**
+   * Each call publishes the response to the waiting client the moment it has it (while no stream
+   * was cut: a cut changes the answer after the call), with these sources (RAG).
+   */
+  answerEarly?: { sources?: string[] };
   /** The walk moved on: a try of `target` begins, or an attempt ended. */
   onProgress(target?: string): void;
 }
@@ -58,17 +63,6 @@ export interface Served {
 }
 
 const REFUSED_FRESH = 'no candidate accepted the continuation';
-
-function record(o: Outcome, hedgeDelayMs: number): Omit<Attempt, 'target' | 'model'> {
-  switch (o.kind) {
-    case 'answered':
-      return { outcome: 'ok', durationMs: o.durationMs };
-    case 'hedged':
-      return { outcome: 'Hedged', error: `hedged after ${hedgeDelayMs} ms: the other call of the pair answered first, this one was aborted`, durationMs: o.durationMs };
-    default:
-      return { outcome: o.failure.type, error: o.failure.message, retries: o.failure.retries, durationMs: o.durationMs };
-  }
-}
 
 /** The answer as the client gets it, with what a cut stream before it means for text, usage and the trace. */
 function serve(won: Extract<Outcome, { kind: 'answered' }>, cut: Cut | undefined, trace: Trace): Served {
@@ -192,9 +186,10 @@ class Walk {
       limits,
       ...(moved ? { failoverFrom: { target: moved.from, reason: moved.reason } } : {}),
       ...(continuation !== undefined ? { continuation } : {}),
+      ...(ctx.answerEarly && !this.cut ? { answerTo: { trace: trace.state(), ...ctx.answerEarly } } : {}),
     });
     if (limits.hedge && outcomes.length > 1) this.tried.add(pairKey(limits.hedge.with));
-    for (const o of outcomes) trace.record(o.pair, record(o, limits.hedge?.afterMs ?? 0));
+    for (const o of outcomes) trace.record(o.pair, attemptRecord(o, limits.hedge?.afterMs ?? 0));
     ctx.onProgress();
     return outcomes;
   }
