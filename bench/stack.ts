@@ -22,7 +22,9 @@ const HERE = resolve(__dirname, '..');
 /** A process and the line that says it is ready. */
 async function spawnReady(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; ready: string; log: string }): Promise<{ child: ChildProcess; line: string }> {
   const out = createWriteStream(opts.log, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, reaches every Node process of the stack.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((ok, fail) => {
     let seen = '';
     const timer = setTimeout(() => fail(new Error(`${args[0]} not ready after 180 s (log: ${opts.log})`)), 180_000);
