@@ -1,6 +1,12 @@
-/** Routing state for the request workflow, read through a local activity. */
+/**
+ * Routing state for the request workflow: read through a local activity, or by the API process
+ * that hosts the worker and puts it in the workflow's input (one local activity less per request).
+ * Either way it is trimmed to what the request's plan can use (workflows/snapshot.ts).
+ */
 import type { GatewayConfig } from '../config/schema';
+import type { AiRequest } from '../contracts/request';
 import type { RoutingSnapshot, TargetInfo } from '../contracts/routing';
+import { trimSnapshot } from '../workflows/snapshot';
 import type { RoutingActivities } from './types';
 
 /** The live part of a target in the snapshot. */
@@ -25,34 +31,50 @@ export function staticTargets(config: GatewayConfig): TargetInfo[] {
   }));
 }
 
-export function createRoutingActivities(deps: { config: GatewayConfig; state?: RoutingStateSource; now?: () => number }): RoutingActivities {
+/** What reading the routing snapshot needs. */
+export interface SnapshotDeps {
+  config: GatewayConfig;
+  state?: RoutingStateSource;
+  now?: () => number;
+}
+
+/** Reads the snapshot; for `request`, trimmed to what its plan can use. */
+export function createSnapshotReader(deps: SnapshotDeps): (request?: Pick<AiRequest, 'model' | 'routing' | 'rag'>) => RoutingSnapshot {
   const base = staticTargets(deps.config);
   const { config } = deps;
   const now = deps.now ?? Date.now;
-  return {
-    async getRoutingSnapshot(): Promise<RoutingSnapshot> {
-      return {
-        targets: base.map((t) => ({ ...t, ...deps.state?.overlay(t.id) })),
-        tiers: config.tiers,
-        defaults: { strategy: config.routing.strategy, allowDegradation: config.routing.allowDegradation },
-        degradation: { chains: config.degradation.chains },
-        rag: { defaultTopK: config.rag.defaultTopK, vectorBudgetMs: config.rag.vectorBudgetMs },
-        policy: {
-          callMs: config.timeouts.callMs,
-          requestMs: config.timeouts.requestMs,
-          hedge: {
-            ...(config.routing.hedgeAfterMs === 'auto' ? {} : { afterMs: config.routing.hedgeAfterMs }),
-            minMs: config.routing.hedgeMinMs,
-            maxMs: config.routing.hedgeMaxMs,
-            latencyMultiple: config.routing.hedgeLatencyMultiple,
-          },
-          streamMs: config.timeouts.streamMs,
-          streamIdleMs: config.timeouts.streamIdleMs,
-          heartbeatMs: config.timeouts.heartbeatMs,
-          retry: { ...config.retry },
+  return (request) => {
+    const full: RoutingSnapshot = {
+      targets: base.map((t) => ({ ...t, ...deps.state?.overlay(t.id) })),
+      tiers: config.tiers,
+      defaults: { strategy: config.routing.strategy, allowDegradation: config.routing.allowDegradation },
+      degradation: { chains: config.degradation.chains },
+      rag: { defaultTopK: config.rag.defaultTopK, vectorBudgetMs: config.rag.vectorBudgetMs },
+      policy: {
+        callMs: config.timeouts.callMs,
+        requestMs: config.timeouts.requestMs,
+        hedge: {
+          ...(config.routing.hedgeAfterMs === 'auto' ? {} : { afterMs: config.routing.hedgeAfterMs }),
+          minMs: config.routing.hedgeMinMs,
+          maxMs: config.routing.hedgeMaxMs,
+          latencyMultiple: config.routing.hedgeLatencyMultiple,
         },
-        takenAt: now(),
-      };
+        streamMs: config.timeouts.streamMs,
+        streamIdleMs: config.timeouts.streamIdleMs,
+        heartbeatMs: config.timeouts.heartbeatMs,
+        retry: { ...config.retry },
+      },
+      takenAt: now(),
+    };
+    return request ? trimSnapshot(full, request) : full;
+  };
+}
+
+export function createRoutingActivities(deps: SnapshotDeps): RoutingActivities {
+  const read = createSnapshotReader(deps);
+  return {
+    async getRoutingSnapshot(request) {
+      return read(request);
     },
   };
 }

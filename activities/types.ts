@@ -3,6 +3,7 @@
  * activity code ends up in the workflow bundle.
  */
 import type { ProbePlan, ProbeResult } from '../contracts/breaker';
+import type { AiRequest } from '../contracts/request';
 import type { ProviderCallInput, ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
 
 /** Calls to a provider target. */
@@ -15,7 +16,8 @@ export interface ProviderActivities {
 
 /** Reading routing state. */
 export interface RoutingActivities {
-  getRoutingSnapshot(): Promise<RoutingSnapshot>;
+  /** The snapshot; for `request`, trimmed to what its plan can use (without: the whole snapshot, as older workflows read it). */
+  getRoutingSnapshot(request?: Pick<AiRequest, 'model' | 'routing' | 'rag'>): Promise<RoutingSnapshot>;
 }
 
 /** Active health checks. */

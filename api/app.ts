@@ -30,6 +30,7 @@ import { readiness } from './readiness';
 import { providersRouter } from './providers';
 import { collectionsRouter } from './collections';
 import type { RoutingState } from '../worker/routing-state';
+import { createSnapshotReader } from '../activities/routing';
 
 export interface AppDeps {
   client: Client;
@@ -120,7 +121,9 @@ export function createApp(deps: AppDeps): Express {
       onSubmitted: (outcome) => deps.metrics.jobsSubmitted.inc({ outcome }),
     }),
   );
-  const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart };
+  // With a worker in this process, its routing state goes into the workflow's input (no snapshot read in the workflow).
+  const snapshot = deps.routing && deps.eagerStart ? createSnapshotReader({ config: deps.config, state: deps.routing }) : undefined;
+  const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart, ...(snapshot ? { snapshot } : {}) };
   const chat = { ...start, hub, streamTo: deps.streamTo ?? (() => undefined), onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }) };
   app.use('/v1/chat', chatRouter(chat));
   app.use('/v1/messages', messagesRouter(chat));

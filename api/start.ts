@@ -2,9 +2,10 @@
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { REQUEST_WORKFLOW, type RequestWorkflowInput } from '../contracts/workflow-api';
 import type { GatewayConfig } from '../config/schema';
+import type { AiRequest } from '../contracts/request';
+import type { RoutingSnapshot } from '../contracts/routing';
 import { MODEL_KEY, OWNER_KEY, STATUS_KEY } from '../workflows/search-attributes';
 import { equivalentModels, tierOf } from '../workflows/selector';
-import type { AiRequest } from '../contracts/request';
 
 /** What starting a workflow needs. */
 export interface StartDeps {
@@ -13,6 +14,11 @@ export interface StartDeps {
   taskQueue: string;
   /** Eager start: only when this process also hosts a worker on the same connection. */
   eagerStart: boolean;
+  /**
+   * The routing snapshot for a request, when this process hosts the worker that routes it: it
+   * goes in the workflow's input, which saves the workflow a local activity.
+   */
+  snapshot?: (request: AiRequest) => RoutingSnapshot;
 }
 
 /** One line for the Web UI's workflow list and header: the model and who may answer it. */
@@ -56,11 +62,12 @@ export interface StartOptions {
  */
 export async function startRequestWorkflow(deps: StartDeps, id: string, input: RequestWorkflowInput, opts: StartOptions = {}): Promise<{ handle: WorkflowHandle; existing: boolean }> {
   const { request } = input;
+  const args = deps.snapshot && !input.snapshot ? { ...input, snapshot: deps.snapshot(request) } : input;
   try {
     const handle = await deps.client.workflow.start(opts.workflowType ?? REQUEST_WORKFLOW, {
       taskQueue: deps.taskQueue,
       workflowId: id,
-      args: [input],
+      args: [args],
       // Same key, same job: attach to the running one, and never start a second after it finished.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',

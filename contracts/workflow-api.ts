@@ -4,6 +4,7 @@
  */
 import type { AiRequest } from './request';
 import type { AiResponse, Attempt, Degradation, Switch } from './response';
+import type { RoutingSnapshot } from './routing';
 
 /** Workflow type of one AI request. */
 export const REQUEST_WORKFLOW = 'aiRequestWorkflow';
@@ -20,7 +21,20 @@ export interface RequestWorkflowInput {
    * the shared token comes from the worker's environment, never from here.
    */
   streamTo?: string;
+  /**
+   * The routing snapshot, taken by the API process when it hosts a worker (trimmed to this
+   * request): the workflow routes on it instead of reading one through a local activity, unless
+   * it is older than SNAPSHOT_MAX_AGE_MS when the workflow first runs.
+   */
+  snapshot?: RoutingSnapshot;
 }
+
+/**
+ * Why: a snapshot in the input is routed on only while its breaker views are about as fresh as a
+ * local read's would be; one taken before the workflow waited (no worker, a retried first task)
+ * is read again.
+ */
+export const SNAPSHOT_MAX_AGE_MS = 2_000;
 
 /** Progress of a request, answered by the `progress` query. */
 export interface RequestProgress {

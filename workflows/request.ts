@@ -18,7 +18,8 @@ import {
 import type * as activities from '../activities/types';
 import { GatewayFailure } from '../contracts/failures';
 import type { AiResponse } from '../contracts/response';
-import { PROGRESS_QUERY, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
+import type { RoutingSnapshot } from '../contracts/routing';
+import { PROGRESS_QUERY, SNAPSHOT_MAX_AGE_MS, type RequestProgress, type RequestWorkflowInput } from '../contracts/workflow-api';
 import { cancelledBy } from './failure';
 import { aiRequestWorkflow as requestV1 } from './legacy/request-v1';
 import { withTraceV1 } from './legacy/types-v1';
@@ -57,6 +58,17 @@ async function againIfInterrupted<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The routing snapshot: the input's, when the API took it just before the start (decided from the
+ * input and the workflow clock, so replay decides the same); else read through a local activity,
+ * trimmed to this request (histories without an input snapshot read it here, as they did).
+ */
+async function snapshotFor(input: RequestWorkflowInput): Promise<RoutingSnapshot> {
+  if (input.snapshot && Date.now() - input.snapshot.takenAt <= SNAPSHOT_MAX_AGE_MS) return input.snapshot;
+  const { model, routing, rag } = input.request;
+  return againIfInterrupted(() => getRoutingSnapshot({ model, ...(routing ? { routing } : {}), ...(rag ? { rag } : {}) }));
+}
+
 /** A readable story of the plan and the attempts so far, for the Web UI's "current details". */
 function story(plan: Plan | undefined, trace: Trace): string {
   const lines = trace.attempts.map(
@@ -93,7 +105,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
   };
 
   try {
-    const snapshot = await againIfInterrupted(() => getRoutingSnapshot());
+    const snapshot = await snapshotFor(input);
     const rag = await retrieveFor(input.request, snapshot, trace, againIfInterrupted);
     const request = rag ? augmentWithPassages(input.request, rag) : input.request;
     plan = makePlan(request, snapshot);
