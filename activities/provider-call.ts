@@ -11,6 +11,7 @@ import type { HedgeReport, ProviderCallInput, ProviderCallResult, ProviderFailur
 import { ADAPTERS, classifyProviderError, withDetails, type AdapterFactory, type ProviderAdapter } from './providers';
 import type { ProviderActivities } from './types';
 import { publishAnswer } from './answer';
+import { abortedOrAfter, CANCEL_WAIT_MS, type LocalCancels } from './local-cancels';
 import { answerProblem } from './answer-quality';
 import { continuationMode, continuationRequest, Seam } from './continuation';
 import { streamCall } from './stream-call';
@@ -63,6 +64,8 @@ export interface ProviderActivityDeps {
   streamSink?: StreamSink;
   onOutcome?: (o: CallOutcome) => void;
   hooks?: CallHooks;
+  /** Cancels this process's API announces before Temporal delivers them (see local-cancels.ts). */
+  localCancels?: LocalCancels;
 }
 
 /** Rough token count of a request (chars / 4 plus the answer budget), for quotas and cost. */
@@ -274,8 +277,23 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
 
   return {
     async callProvider(input) {
-      const result = input.hedge ? await hedgedComplete({ ...input, hedge: input.hedge }) : await complete(input);
-      return publishAnswer(deps.streamSink, input, result, Context.current().info.attempt);
+      const ctx = Context.current();
+      // Run as a regular activity (a long call): heartbeat, so a dead worker is noticed and a cancel arrives.
+      const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), Math.max(200, Math.floor(deps.config.timeouts.heartbeatMs / 3)));
+      // Run as a local activity: a cancel from this process's API aborts the HTTP call at once.
+      const watched = ctx.info.isLocal ? deps.localCancels?.watch(input.jobId) : undefined;
+      try {
+        const result = input.hedge ? await hedgedComplete({ ...input, hedge: input.hedge }) : await complete(input, watched?.signal);
+        return publishAnswer(deps.streamSink, input, result, ctx.info.attempt);
+      } catch (err) {
+        if (!watched?.signal.aborted) throw err;
+        // Ended as cancelled once Temporal's cancellation arrives (at the task's next heartbeat).
+        await abortedOrAfter(ctx.cancellationSignal, CANCEL_WAIT_MS);
+        throw new CancelledFailure(`provider call to ${input.target} cancelled`);
+      } finally {
+        clearInterval(beat);
+        watched?.release();
+      }
     },
 
     async streamProvider(input) {

@@ -31,6 +31,14 @@ export function staticTargets(config: GatewayConfig): TargetInfo[] {
   }));
 }
 
+/**
+ * Why: a local activity runs inside its workflow task; one longer than 80% of the task timeout
+ * makes the worker heartbeat the task (3 events and a round trip each time), and a worker too
+ * loaded to do so in time has the task time out and the provider call made again. Calls known to
+ * take longer than this (real LLM answers take seconds) run as regular activities instead.
+ */
+export const LOCAL_CALL_MAX_MS = 1_000;
+
 /** What reading the routing snapshot needs. */
 export interface SnapshotDeps {
   config: GatewayConfig;
@@ -62,6 +70,7 @@ export function createSnapshotReader(deps: SnapshotDeps): (request?: Pick<AiRequ
         streamMs: config.timeouts.streamMs,
         streamIdleMs: config.timeouts.streamIdleMs,
         heartbeatMs: config.timeouts.heartbeatMs,
+        localCallMaxMs: LOCAL_CALL_MAX_MS,
         retry: { ...config.retry },
       },
       takenAt: now(),

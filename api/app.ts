@@ -40,6 +40,8 @@ export interface AppDeps {
   metrics: GatewayMetrics;
   /** Live routing state (present when this process hosts a worker; else /v1/providers reads Temporal). */
   routing?: RoutingState;
+  /** Told when this API cancels a job (its client left), so the job's local calls abort at once. */
+  onCancel?: (jobId: string) => void;
   log: { error(obj: unknown, msg?: string): void; warn?(obj: unknown, msg?: string): void };
   /** API keys by hash (default: from the config and its keys environment variable). */
   apiKeys?: Map<string, ApiKey>;
@@ -124,7 +126,7 @@ export function createApp(deps: AppDeps): Express {
   // With a worker in this process, its routing state goes into the workflow's input (no snapshot read in the workflow).
   const snapshot = deps.routing && deps.eagerStart ? createSnapshotReader({ config: deps.config, state: deps.routing }) : undefined;
   const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart, ...(snapshot ? { snapshot } : {}) };
-  const chat = { ...start, hub, streamTo: deps.streamTo ?? (() => undefined), onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }) };
+  const chat = { ...start, hub, streamTo: deps.streamTo ?? (() => undefined), ...(deps.onCancel ? { onCancel: deps.onCancel } : {}), onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }) };
   app.use('/v1/chat', chatRouter(chat));
   app.use('/v1/messages', messagesRouter(chat));
   app.use('/v1/models', modelsRouter(deps.config));

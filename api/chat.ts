@@ -31,6 +31,8 @@ export interface ChatDeps extends StartDeps {
   /** This API's base URL as workers in other processes reach it, when the relay is enabled. */
   streamTo: () => string | undefined;
   onSubmitted?: (outcome: 'new' | 'existing') => void;
+  /** Told when a job is cancelled here (its client left), so its local calls abort at once. */
+  onCancel?: (jobId: string) => void;
 }
 
 /**
@@ -48,10 +50,13 @@ export type Attached = Map<string, number>;
  * given RECONNECT_GRACE_MS first, and kept when another request attached to it meanwhile.
  * `onLastLeave` runs when no request of this process is attached to the job any more.
  */
-export function cancelOnDisconnect(attached: Attached, res: Response, handle: WorkflowHandle, keyed: boolean, hooks: { onGone?: () => void; onLastLeave?: () => void } = {}): void {
+export function cancelOnDisconnect(attached: Attached, res: Response, handle: WorkflowHandle, keyed: boolean, hooks: { onGone?: () => void; onLastLeave?: () => void; onCancel?: (id: string) => void } = {}): void {
   const id = handle.workflowId;
   attached.set(id, (attached.get(id) ?? 0) + 1);
-  const cancel = () => handle.cancel().catch(() => undefined); // already finished: nothing to cancel
+  const cancel = () => {
+    hooks.onCancel?.(id);
+    return handle.cancel().catch(() => undefined); // already finished: nothing to cancel
+  };
   const leave = (finished: boolean) => {
     const n = (attached.get(id) ?? 1) - 1;
     if (n > 0) attached.set(id, n);
@@ -125,7 +130,7 @@ export function chatRouter(deps: ChatDeps): Router {
       }
       stream ??= new ChatStream(deps.hub, res, id, { includeUsage, resumable: true, from: parseLastEventId(req.header('last-event-id')) });
       const s = stream;
-      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release });
+      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release, onCancel: deps.onCancel });
       return s.run(handle);
     }
     // The worker answers as soon as the provider did (relayed when it runs in another process).
@@ -139,7 +144,7 @@ export function chatRouter(deps: ChatDeps): Router {
       answer.close();
       throw err;
     }
-    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close() });
+    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close(), onCancel: deps.onCancel });
     let result: AiResponse;
     try {
       result = await answer.result(deps.client, handle);

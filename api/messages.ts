@@ -89,7 +89,7 @@ export function messagesRouter(deps: ChatDeps): Router {
       }
       stream ??= new ChatStream(deps.hub, out(), id, { includeUsage: true, resumable: true, from: parseLastEventId(req.header('last-event-id')) });
       const s = stream;
-      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release });
+      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release, onCancel: deps.onCancel });
       return s.run(handle);
     }
     // The worker answers as soon as the provider did (relayed when it runs in another process).
@@ -103,7 +103,7 @@ export function messagesRouter(deps: ChatDeps): Router {
       answer.close();
       throw err;
     }
-    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close() });
+    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close(), onCancel: deps.onCancel });
     let result: AiResponse;
     try {
       result = await answer.result(deps.client, handle);

@@ -72,9 +72,11 @@ export async function startRequestWorkflow(deps: StartDeps, id: string, input: R
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       requestEagerStart: deps.eagerStart,
-      // A provider call runs as a local activity inside a workflow task; the worker heartbeats
-      // the task at 80% of this, which bounds how late a cancel (or a dead worker) is noticed.
-      workflowTaskTimeout: '3s',
+      // Why 10 s (the SDK's default): a worker on a loaded machine can take seconds to complete a
+      // task, and a timed-out task repeats its local activities (provider calls billed twice).
+      // Only calls known to be short run as local activities (workflows/options.ts), so a task is
+      // rarely held open; one that is gets heartbeated at 8 s.
+      workflowTaskTimeout: '10s',
       staticSummary: startSummary(request, deps.config),
       staticDetails: startDetails(request, deps.config),
       typedSearchAttributes: [

@@ -53,6 +53,12 @@ export interface CallPolicy {
   streamMs: number;
   streamIdleMs: number;
   heartbeatMs: number;
+  /**
+   * A buffered call to a target whose calls are known to take longer than this runs as a regular
+   * activity (no workflow task held open, none repeated by a task timeout); shorter or unknown
+   * ones as a local activity (cheaper). Absent in older snapshots: every buffered call is local.
+   */
+  localCallMaxMs?: number;
   retry: { maxAttempts: number; initialIntervalMs: number; backoffCoefficient: number; maxIntervalMs: number; maxRetryAfterS: number };
 }
 

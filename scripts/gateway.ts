@@ -10,6 +10,7 @@ import type { GatewayConfig } from '../config/schema';
 import { createApp } from '../api/app';
 import { relaySettings, watchRelayPeers } from '../api/relay-settings';
 import { StreamHub } from '../api/stream-hub';
+import { LocalCancels } from '../activities/local-cancels';
 import { createRelaySink } from '../worker/stream-relay';
 import { createGatewayWorker } from '../worker/worker';
 import { createMetrics, type GatewayMetrics } from '../worker/telemetry';
@@ -63,6 +64,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const tracing = opts.tracing ?? tracingFromConfig(config);
   // Streamed chunks: straight into this process's hub, or relayed to the API that waits for them.
   const hub = new StreamHub();
+  // A client that leaves aborts its job's local provider calls at once (not at the next task heartbeat).
+  const localCancels = new LocalCancels();
   const relay = relaySettings(config);
   let apiPort = 0;
   const gw = await createGatewayWorker({
@@ -72,11 +75,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     metrics,
     maxCachedWorkflows: opts.maxCachedWorkflows,
     tracing,
-    activityDeps: { streamSink: createRelaySink({ token: relay.token, local: hub, log: logger }) },
+    activityDeps: { streamSink: createRelaySink({ token: relay.token, local: hub, log: logger }), localCancels },
   });
   const { worker, client, routing } = gw;
   const running = gw.run();
-  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, hub, internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, tracing, log: logger });
+  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, hub, onCancel: (id) => localCancels.cancel(id), internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, tracing, log: logger });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.apiPort ?? config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);

@@ -16,6 +16,7 @@ afterEach(() => s.resetFaults());
 
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
+const SELFHOSTED = 'selfhosted-onprem';
 
 const submit = (request: unknown, extra?: Record<string, unknown>) => s.submitJob(request, extra);
 
@@ -89,22 +90,34 @@ test('a prompt too long for every model: a clear 400, and no model with a window
   assert.match(res.body.error.message, /too long for every model/);
 });
 
-test('500s on the primary: bounded retries, then failover', async () => {
+test('500s on the primary with another candidate left: no retry there, failover at once', async () => {
   s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 500 });
   const job = await s.waitForJob(await submit(chat('gpt-4o', 'retry me')));
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
   assert.equal(job.attempts[0].outcome, 'ProviderServerError');
-  assert.equal(s.mocks[PRIMARY].stats().requests, s.config.retry.maxAttempts, 'the primary is tried exactly maxAttempts times');
+  assert.equal(s.mocks[PRIMARY].stats().requests, 1, 'the primary is tried once: a backoff there would only delay the answer');
+  assert.equal(job.attempts[0].retries ?? 0, 0);
+});
+
+// The last candidate left keeps Temporal's bounded retries (a pinned model on a single target).
+const LAST = { routing: { pinModel: true } };
+
+test('500s on the last candidate: bounded retries, then the request fails with its trace', async () => {
+  s.mocks[SELFHOSTED].setFaults({ errorRate: 1, errorStatus: 500 });
+  const job = await s.waitForJob(await submit(chat('llama-3.1-8b', 'retry me', LAST)));
+  assert.equal(job.status, 'failed', JSON.stringify(job));
+  assert.equal(job.attempts[0].outcome, 'ProviderServerError');
+  assert.equal(s.mocks[SELFHOSTED].stats().requests, s.config.retry.maxAttempts, 'the last candidate is tried exactly maxAttempts times');
   assert.equal(job.attempts[0].retries, s.config.retry.maxAttempts - 1);
 });
 
-test('a transient 500 is retried on the same target and succeeds there', async () => {
-  s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 503 });
-  const job = await s.waitForJob(await submit(chat('gpt-4o', 'flaky')));
+test('a transient 500 on the last candidate is retried on the same target and succeeds there', async () => {
+  s.mocks[SELFHOSTED].setFaults({ errorRate: 0.5, errorStatus: 503 });
+  const job = await s.waitForJob(await submit(chat('llama-3.1-8b', 'flaky', LAST)));
   assert.equal(job.status, 'completed');
-  assert.equal(job.result?.target, PRIMARY);
-  assert.equal(s.mocks[PRIMARY].stats().requests, 2);
+  assert.equal(job.result?.target, SELFHOSTED);
+  assert.equal(s.mocks[SELFHOSTED].stats().requests, 2);
 });
 
 test('a 400 is not retried and not failed over: a clear error', async () => {
@@ -126,14 +139,22 @@ test('a 401 on one target fails over without retry (that target has bad credenti
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
 });
 
-test('a 429 with a short Retry-After is honoured: the same target, after the wait', async () => {
-  s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 1 });
+test('a 429 with a short Retry-After on the last candidate is honoured: the same target, after the wait', async () => {
+  s.mocks[SELFHOSTED].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 1 });
   const t0 = Date.now();
-  const job = await s.waitForJob(await submit(chat('gpt-4o', 'slow down')));
+  const job = await s.waitForJob(await submit(chat('llama-3.1-8b', 'slow down', LAST)));
   assert.equal(job.status, 'completed');
-  assert.equal(job.result?.target, PRIMARY);
-  assert.equal(s.mocks[PRIMARY].stats().requests, 2);
+  assert.equal(job.result?.target, SELFHOSTED);
+  assert.equal(s.mocks[SELFHOSTED].stats().requests, 2);
   assert.ok(Date.now() - t0 >= 1000, 'the retry waited for Retry-After');
+});
+
+test('a 429 with a short Retry-After and another candidate left: failover at once, nothing sent inside the Retry-After', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 1 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'slow down elsewhere')));
+  assert.equal(job.status, 'completed');
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [[PRIMARY, 'ProviderRateLimited'], [SECONDARY, 'ok']]);
+  assert.equal(s.mocks[PRIMARY].stats().requests, 1);
 });
 
 test('a 429 with a long Retry-After skips the target at once', async () => {

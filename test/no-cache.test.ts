@@ -10,6 +10,9 @@ import { chat, startTestStack, type TestStack } from './support/stack';
 
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
+const SELFHOSTED = 'selfhosted-onprem';
+/** A pinned model on a single target: the last candidate, which keeps Temporal's bounded retries. */
+const LAST = { routing: { pinModel: true } };
 
 let s: TestStack;
 before(async () => {
@@ -52,30 +55,41 @@ test('happy path', async () => {
   await noFailedTasks(id);
 });
 
-test('a local activity retried with backoff while the run is evicted: retries, then failover', async () => {
+test('a local activity retried with backoff while the run is evicted: every retry runs, then the request fails with its trace', async () => {
   // The failing attempt's own outcome batch brings the breaker's workflow task to this worker,
   // which evicts the request's run (cache size 0) while its provider call backs off. A backoff
   // held in the worker's memory was cancelled by that eviction and failed the job ("Local
-  // Activity cancelled"); as a durable timer it survives it.
-  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 500 });
-  const id = await submit(chat('gpt-4o', 'retry me'));
+  // Activity cancelled", no trace); as a durable timer it survives it. Retries happen on the last
+  // candidate only (with another one left the request fails over at once).
+  s.mocks[SELFHOSTED].setFaults({ errorRate: 1, errorStatus: 500 });
+  const id = await submit(chat('llama-3.1-8b', 'retry me', LAST));
   const job = await s.waitForJob(id);
-  assert.equal(job.status, 'completed', JSON.stringify(job));
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]), [
-    [PRIMARY, 'ProviderServerError', s.config.retry.maxAttempts - 1],
-    [SECONDARY, 'ok', 0],
-  ]);
+  assert.equal(job.status, 'failed', JSON.stringify(job));
+  assert.equal(job.error?.type, 'AllTargetsFailed');
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]), [[SELFHOSTED, 'ProviderServerError', s.config.retry.maxAttempts - 1]]);
   const events = (await s.gateway.client.workflow.getHandle(id).fetchHistory()).events ?? [];
   assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, s.config.retry.maxAttempts - 1, 'each backoff is a durable timer');
   await noFailedTasks(id);
 });
 
-test('a Retry-After wait survives the eviction too: the same target answers after it', async () => {
-  s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 2 });
-  const id = await submit(chat('gpt-4o', 'slow down'));
+test('with another candidate left, a failing call fails over at once: no backoff to survive', async () => {
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 500 });
+  const id = await submit(chat('gpt-4o', 'fail over'));
   const job = await s.waitForJob(id);
   assert.equal(job.status, 'completed', JSON.stringify(job));
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [[PRIMARY, 'ok']]);
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]), [
+    [PRIMARY, 'ProviderServerError', 0],
+    [SECONDARY, 'ok', 0],
+  ]);
+  await noFailedTasks(id);
+});
+
+test('a Retry-After wait survives the eviction too: the same target answers after it', async () => {
+  s.mocks[SELFHOSTED].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 2 });
+  const id = await submit(chat('llama-3.1-8b', 'slow down', LAST));
+  const job = await s.waitForJob(id);
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [[SELFHOSTED, 'ok']]);
   const events = (await s.gateway.client.workflow.getHandle(id).fetchHistory()).events ?? [];
   assert.ok(events.some((e) => e.timerStartedEventAttributes?.startToFireTimeout), 'the wait is a workflow timer');
   await noFailedTasks(id);

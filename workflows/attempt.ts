@@ -9,7 +9,7 @@ import { FailureType, GatewayFailure } from '../contracts/failures';
 import type { AiRequest } from '../contracts/request';
 import type { AnswerContext, CallPolicy, ProviderCallInput, ProviderCallResult } from '../contracts/routing';
 import { cancelledBy, hedgeReportOf, summarizeFailure } from './failure';
-import { fastCall, streamCall } from './options';
+import { fastCall, runsLocally, sameTargetAttempts, slowCall, streamCall } from './options';
 import { answeredOutcomes, otherCall, type Outcome } from './outcome';
 import type { Mode, PlannedCandidate } from './plan';
 
@@ -45,6 +45,10 @@ export interface AttemptInput {
   continuation?: string;
   /** Publish the response to the waiting client as soon as the provider answered (no cut stream before). */
   answerTo?: Omit<AnswerContext, 'startedAt'>;
+  /** Another candidate is left after this one (then a buffered call does not retry its target). */
+  othersLeft?: boolean;
+  /** How long the target's calls take (observed), when known: decides local or regular activity. */
+  expectedMs?: number;
 }
 
 const pairOf = (c: Pair): Pair => ({ target: c.target, model: c.model });
@@ -74,7 +78,12 @@ function call(a: AttemptInput, input: ProviderCallInput): Promise<ProviderCallRe
     return streamProvider(input);
   }
   const summary = input.hedge ? `${a.summary}, hedged by ${input.hedge.target} (${input.hedge.model}) after ${input.hedge.afterMs} ms` : a.summary;
-  const { callProvider } = proxyLocalActivities<activities.ProviderActivities>(fastCall(a.policy, summary));
+  const attempts = sameTargetAttempts(a.policy, a.othersLeft === true);
+  if (runsLocally(a.policy, a.expectedMs)) {
+    const { callProvider } = proxyLocalActivities<activities.ProviderActivities>(fastCall(a.policy, summary, attempts));
+    return callProvider(input);
+  }
+  const { callProvider } = proxyActivities<activities.ProviderActivities>(slowCall(a.policy, summary, attempts));
   return callProvider(input);
 }
 

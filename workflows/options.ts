@@ -21,10 +21,13 @@ const BACKSTOP_MS = 5_000;
 export const LOCAL_RETRY_THRESHOLD_MS = 1;
 
 // #region guide:retry-policy
-/** Short, bounded retries of one target for transient faults; the rest is failover's job. */
-export function providerRetry(policy: CallPolicy): RetryPolicy {
+/**
+ * Short, bounded retries of one target for transient faults; the rest is failover's job.
+ * `attempts` caps them (1: no retry).
+ */
+export function providerRetry(policy: CallPolicy, attempts = policy.retry.maxAttempts): RetryPolicy {
   return {
-    maximumAttempts: policy.retry.maxAttempts,
+    maximumAttempts: Math.min(attempts, policy.retry.maxAttempts),
     initialInterval: policy.retry.initialIntervalMs,
     backoffCoefficient: policy.retry.backoffCoefficient,
     maximumInterval: policy.retry.maxIntervalMs,
@@ -33,22 +36,51 @@ export function providerRetry(policy: CallPolicy): RetryPolicy {
 }
 
 /**
+ * Why: a same-target retry waits a backoff (a durable timer: about 1 s on the dev server however
+ * short) on a target that just failed, while failing over asks a healthy one now. So a buffered
+ * call retries its target only when it is the last candidate left.
+ */
+export function sameTargetAttempts(policy: CallPolicy, othersLeft: boolean): number {
+  return othersLeft ? 1 : policy.retry.maxAttempts;
+}
+
+/**
  * A short non-streaming provider call: a local activity, because it saves the activity task
  * round trips (tens of ms here) and its result is still recorded in history before it is used.
  */
-export function fastCall(policy: CallPolicy, summary: string): LocalActivityOptions {
+export function fastCall(policy: CallPolicy, summary: string, attempts = policy.retry.maxAttempts): LocalActivityOptions {
   // Wait for the cancel to reach the activity, so a cancelled job really aborts its HTTP call.
   // The activity enforces its own time limit (reported as a ProviderTimeout); Temporal's timeout
   // is a backstop above it.
   return {
     startToCloseTimeout: policy.callMs + BACKSTOP_MS,
-    retry: providerRetry(policy),
+    retry: providerRetry(policy, attempts),
     localRetryThreshold: LOCAL_RETRY_THRESHOLD_MS,
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
     summary,
   };
 }
 // #endregion guide:retry-policy
+
+/**
+ * A long non-streaming provider call (see CallPolicy.localCallMaxMs): a regular activity that
+ * heartbeats, so a dead worker is noticed after `heartbeatMs` and cancellation reaches the HTTP
+ * call; it holds no workflow task, so no task timeout can repeat it.
+ */
+export function slowCall(policy: CallPolicy, summary: string, attempts = policy.retry.maxAttempts): ActivityOptions {
+  return {
+    startToCloseTimeout: policy.callMs + BACKSTOP_MS,
+    heartbeatTimeout: policy.heartbeatMs,
+    retry: providerRetry(policy, attempts),
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    summary,
+  };
+}
+
+/** Whether a buffered call whose target answers in about `expectedMs` runs as a local activity. */
+export function runsLocally(policy: CallPolicy, expectedMs: number | undefined): boolean {
+  return policy.localCallMaxMs === undefined || expectedMs === undefined || expectedMs <= policy.localCallMaxMs;
+}
 
 /**
  * A streaming call: a regular activity that heartbeats per chunk, so a dead worker or a stalled

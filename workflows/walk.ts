@@ -81,6 +81,13 @@ function serve(won: Extract<Outcome, { kind: 'answered' }>, cut: Cut | undefined
   return { answer: { ...answer, message: { ...answer.message, content: cut.text + (answer.message.content ?? '') }, usage }, ...pair };
 }
 
+/** How long calls to `target` take, as observed (non-streaming calls first), when known. */
+function expected(snapshot: RoutingSnapshot, target: string): { expectedMs?: number } {
+  const t = snapshot.targets.find((x) => x.id === target);
+  const ms = t?.callLatencyMs ?? t?.latencyMs;
+  return ms === undefined ? {} : { expectedMs: ms };
+}
+
 /** Walks `ctx.plan`; resolves with the answer, or throws the request's final error (with the trace). */
 export function walk(ctx: WalkContext): Promise<Served> {
   return new Walk(ctx).run();
@@ -120,7 +127,7 @@ class Walk {
       const later = this.queue.slice(k + 1).filter((s) => this.eligible(s));
       const continuation = this.cut?.continuing && step.again !== 'fresh' ? this.cut.text : undefined;
       const limits = this.limitsOf(step, later, time, continuation);
-      const outcomes = await this.attempt(step, k, limits, continuation);
+      const outcomes = await this.attempt(step, k, limits, continuation, later.length > 0);
       const won = outcomes.find((o) => o.kind === 'answered');
       if (won?.kind === 'answered') return serve(won, this.cut, trace);
       for (const o of outcomes) this.after(o, step, k);
@@ -162,7 +169,7 @@ class Walk {
   }
 
   /** Runs one step and records its outcomes (and the degradations it stands for) in the trace. */
-  private async attempt(step: Step, k: number, limits: AttemptLimits, continuation: string | undefined): Promise<Outcome[]> {
+  private async attempt(step: Step, k: number, limits: AttemptLimits, continuation: string | undefined, othersLeft: boolean): Promise<Outcome[]> {
     const { ctx } = this;
     const { trace } = ctx;
     const { candidate, stage } = step;
@@ -187,6 +194,8 @@ class Walk {
       ...(moved ? { failoverFrom: { target: moved.from, reason: moved.reason } } : {}),
       ...(continuation !== undefined ? { continuation } : {}),
       ...(ctx.answerEarly && !this.cut ? { answerTo: { trace: trace.state(), ...ctx.answerEarly } } : {}),
+      othersLeft,
+      ...expected(ctx.snapshot, candidate.target),
     });
     if (limits.hedge && outcomes.length > 1) this.tried.add(pairKey(limits.hedge.with));
     for (const o of outcomes) trace.record(o.pair, attemptRecord(o, limits.hedge?.afterMs ?? 0));
