@@ -74,7 +74,10 @@ export async function clearFaults(mocks: Mocks): Promise<void> {
 export async function idlePhase(variants: Variant[], mocks: Mocks, seconds: number, log: Log) {
   const pids: Record<string, number> = { mocks: mocks.pid };
   for (const v of variants) for (const [role, pid] of Object.entries(v.pids)) pids[`${v.name}.${role}`] = pid;
-  log(`[bench] idle: no traffic for ${seconds} s, CPU of every process (load ${loadAverage().toFixed(1)})…`);
+  // The first seconds after traffic still hold its tail (timers, GC, JIT): let them pass.
+  const settle = Number(process.env.BENCH_IDLE_SETTLE_SECONDS ?? 30);
+  log(`[bench] idle: ${settle} s to settle, then no traffic for ${seconds} s, CPU of every process…`);
+  await new Promise((r) => setTimeout(r, settle * 1000));
   const meter = new CpuMeter(pids);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const m = meter.read();
