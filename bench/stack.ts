@@ -91,6 +91,8 @@ export interface Variant {
   pids: Record<string, number>;
   /** A client of this variant's Temporal server (histories). */
   client: Client;
+  /** Its Temporal server's address. */
+  address: string;
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,8 @@ export interface VariantOptions {
   logDir: string;
   /** Edits the raw config (default.yaml of the variant's root) before it is written. */
   edit?: (raw: RawConfig) => void;
+  /** Extra environment of the gateway processes. */
+  env?: NodeJS.ProcessEnv;
   log: (line: string) => void;
 }
 
@@ -144,7 +148,7 @@ export async function startVariant(o: VariantOptions): Promise<Variant> {
       log: o.log,
     });
     stops.push(() => server.stop());
-    const env = { STORMPROOF_CONFIG: configPath, STORMPROOF_LOG_LEVEL: 'warn', STORMPROOF_INTERNAL_TOKEN: randomUUID(), BENCH_ROOT: o.root };
+    const env = { STORMPROOF_CONFIG: configPath, STORMPROOF_LOG_LEVEL: 'warn', STORMPROOF_INTERNAL_TOKEN: randomUUID(), BENCH_ROOT: o.root, ...o.env };
     const pids: Record<string, number> = { temporal: server.process.pid! };
     let apiUrl: string;
     let floorUrl: string | undefined;
@@ -166,7 +170,7 @@ export async function startVariant(o: VariantOptions): Promise<Variant> {
     }
     const connection = await Connection.connect({ address: raw.temporal.address });
     stops.push(() => connection.close());
-    return { name: o.name, root: o.root, topology: o.topology, apiUrl, ...(floorUrl ? { floorUrl } : {}), pids, client: new Client({ connection, namespace: raw.temporal.namespace ?? 'default' }), stop: stopAll };
+    return { name: o.name, root: o.root, topology: o.topology, address: raw.temporal.address, apiUrl, ...(floorUrl ? { floorUrl } : {}), pids, client: new Client({ connection, namespace: raw.temporal.namespace ?? 'default' }), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
