@@ -8,6 +8,8 @@ import { createRetrievalActivities, sharedRagService, type RagService } from './
 
 export interface ActivityDeps extends ProviderActivityDeps {
   routingState?: RoutingStateSource;
+  /** Makes the routing state's breaker views fresh enough to route on. */
+  routingFresh?: () => Promise<void>;
   /** Retrieval's indexes and embedder (default: the process's shared service over `rag.dataDir`, opened on first use). */
   rag?: RagService;
   /** DNS resolution of callback hosts (default: the system's; tests inject a rebinding one). */
@@ -17,7 +19,7 @@ export interface ActivityDeps extends ProviderActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createProviderActivities(deps),
-    ...createRoutingActivities({ config: deps.config, state: deps.routingState }),
+    ...createRoutingActivities({ config: deps.config, state: deps.routingState, fresh: deps.routingFresh }),
     ...createProbeActivities({ config: deps.config, env: deps.env }),
     ...createCallbackActivities({ config: deps.config, env: deps.env, lookup: deps.callbackLookup }),
     ...createRetrievalActivities({ rag: deps.rag ?? (() => sharedRagService(deps.config, deps.env)) }),

@@ -43,15 +43,18 @@ export const LOCAL_CALL_MAX_MS = 1_000;
 export interface SnapshotDeps {
   config: GatewayConfig;
   state?: RoutingStateSource;
+  /** Makes the state's breaker views fresh enough to route on (re-read after a quiet spell). */
+  fresh?: () => Promise<void>;
   now?: () => number;
 }
 
 /** Reads the snapshot; for `request`, trimmed to what its plan can use. */
-export function createSnapshotReader(deps: SnapshotDeps): (request?: Pick<AiRequest, 'model' | 'routing' | 'rag'>) => RoutingSnapshot {
+export function createSnapshotReader(deps: SnapshotDeps): (request?: Pick<AiRequest, 'model' | 'routing' | 'rag'>) => Promise<RoutingSnapshot> {
   const base = staticTargets(deps.config);
   const { config } = deps;
   const now = deps.now ?? Date.now;
-  return (request) => {
+  return async (request) => {
+    await deps.fresh?.();
     const full: RoutingSnapshot = {
       targets: base.map((t) => ({ ...t, ...deps.state?.overlay(t.id) })),
       tiers: config.tiers,

@@ -124,7 +124,8 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   // With a worker in this process, its routing state goes into the workflow's input (no snapshot read in the workflow).
-  const snapshot = deps.routing && deps.eagerStart ? createSnapshotReader({ config: deps.config, state: deps.routing }) : undefined;
+  const routing = deps.routing;
+  const snapshot = routing && deps.eagerStart ? createSnapshotReader({ config: deps.config, state: routing, fresh: () => routing.view.fresh() }) : undefined;
   const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart, ...(snapshot ? { snapshot } : {}) };
   const chat = { ...start, hub, streamTo: deps.streamTo ?? (() => undefined), ...(deps.onCancel ? { onCancel: deps.onCancel } : {}), onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }) };
   app.use('/v1/chat', chatRouter(chat));

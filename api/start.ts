@@ -18,7 +18,7 @@ export interface StartDeps {
    * The routing snapshot for a request, when this process hosts the worker that routes it: it
    * goes in the workflow's input, which saves the workflow a local activity.
    */
-  snapshot?: (request: AiRequest) => RoutingSnapshot;
+  snapshot?: (request: AiRequest) => Promise<RoutingSnapshot>;
 }
 
 /** One line for the Web UI's workflow list and header: the model and who may answer it. */
@@ -62,7 +62,7 @@ export interface StartOptions {
  */
 export async function startRequestWorkflow(deps: StartDeps, id: string, input: RequestWorkflowInput, opts: StartOptions = {}): Promise<{ handle: WorkflowHandle; existing: boolean }> {
   const { request } = input;
-  const args = deps.snapshot && !input.snapshot ? { ...input, snapshot: deps.snapshot(request) } : input;
+  const args = deps.snapshot && !input.snapshot ? { ...input, snapshot: await deps.snapshot(request) } : input;
   try {
     const handle = await deps.client.workflow.start(opts.workflowType ?? REQUEST_WORKFLOW, {
       taskQueue: deps.taskQueue,

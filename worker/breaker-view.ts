@@ -38,9 +38,23 @@ interface Entry {
   stale?: boolean;
 }
 
+/**
+ * Why: a process that routes nothing needs no view re-read every interval. After QUIET_AFTER_MS
+ * without a request asking for a fresh view, reads slow to every QUIET_REFRESH_INTERVALS
+ * intervals (the describe calls were most of an idle stack's CPU); the next request re-reads
+ * first (`fresh()`), so no request routes on a view older than two intervals plus one read.
+ */
+export const QUIET_REFRESH_INTERVALS = 6;
+const QUIET_AFTER_MS = 10_000;
+/** A request waits at most this long for that re-read, then routes on what it has. */
+const FRESH_WAIT_MS = 250;
+
 export class BreakerView {
   private entries = new Map<string, Entry>();
   private timer: NodeJS.Timeout | undefined;
+  private intervalMs = 500;
+  /** When a request last asked for a fresh view (`fresh()`). */
+  private usedAt = 0;
   private refreshing: Promise<void> | undefined;
   /** Epoch ms of the last completed refresh. */
   refreshedAt = 0;
@@ -119,8 +133,24 @@ export class BreakerView {
     return this.refreshing;
   }
 
+  /** For a request about to route: re-reads the view first if it is older than two intervals. */
+  async fresh(): Promise<void> {
+    const now = Date.now();
+    this.usedAt = now;
+    if (now - this.refreshedAt <= 2 * this.intervalMs) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.refresh(), new Promise((r) => (timer = setTimeout(r, FRESH_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
   start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
+    this.intervalMs = intervalMs;
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      const quiet = now - this.usedAt > QUIET_AFTER_MS;
+      if (quiet && now - this.refreshedAt < (QUIET_REFRESH_INTERVALS - 0.5) * intervalMs) return;
+      void this.refresh();
+    }, intervalMs);
     this.timer.unref();
   }
 

@@ -92,6 +92,7 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
       config,
       ...opts.activityDeps,
       routingState: routing,
+      routingFresh: () => routing.view.fresh(),
       onOutcome: (o) => {
         routing.record(o);
         metrics.recordOutcome(o);
