@@ -8,6 +8,20 @@ import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../contracts/workflow-api';
 
+/**
+ * Why each flag: one node, one task-queue partition
+ * (the default 4 spread a handful of pollers over partitions and forward tasks between them);
+ * activities dispatched eagerly in the workflow task's answer (a stream or a long call starts
+ * without a matching round trip); a larger SQLite page cache in memory.
+ */
+export const DEV_SERVER_TUNING = [
+  '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+  '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+  '--sqlite-pragma', 'cache_size=-65536',
+  '--sqlite-pragma', 'temp_store=memory',
+];
+
 export interface DevServerOptions {
   bin: string;
   host: string;
@@ -39,6 +53,7 @@ export async function startDevServerProcess(opts: DevServerOptions): Promise<Dev
     '--db-filename', join(dataDir, 'temporal.db'),
     '--sqlite-pragma', 'journal_mode=wal',
     '--sqlite-pragma', 'synchronous=normal',
+    ...DEV_SERVER_TUNING,
     '--namespace', opts.namespace,
     '--log-level', 'error',
     '--ui-disable-news-fetch',
