@@ -39,7 +39,7 @@ async function history(id: string) {
 const markers = (events: temporal.api.history.v1.IHistoryEvent[]) =>
   events.filter((e) => e.eventType === T.EVENT_TYPE_MARKER_RECORDED).map((e) => e.markerRecordedEventAttributes?.markerName);
 
-test('a happy chat: 9 events, one workflow task, no snapshot read (it came in the input, trimmed)', async () => {
+test('a happy chat: 11 events, one workflow task, no snapshot read (it came in the input, trimmed)', async () => {
   await chat('warm the routing state');
   const events = await history(await chat('count my events'));
   assert.deepEqual(events.map((e) => name(e.eventType)), [
@@ -49,11 +49,13 @@ test('a happy chat: 9 events, one workflow task, no snapshot read (it came in th
     'WORKFLOW_TASK_COMPLETED',
     'MARKER_RECORDED', // the request-plan-attempt-trace patch
     'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES', // TemporalChangeVersion, written by the SDK with the patch marker
+    'MARKER_RECORDED', // the request-lean-path patch (until deprecatePatch, docs/replay.md)
+    'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES', // TemporalChangeVersion again
     'MARKER_RECORDED', // the provider call (local activity)
     'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES', // status, target, failovers
     'WORKFLOW_EXECUTION_COMPLETED',
   ]);
-  assert.deepEqual(markers(events), ['core_patch', 'core_local_activity']);
+  assert.deepEqual(markers(events), ['core_patch', 'core_patch', 'core_local_activity']);
   const input = defaultPayloadConverter.fromPayload<RequestWorkflowInput>(events[0].workflowExecutionStartedEventAttributes!.input!.payloads![0]);
   assert.ok(input.snapshot, 'the snapshot is in the input');
   assert.deepEqual(Object.keys(input.snapshot.degradation?.chains ?? {}), ['gpt-4o'], 'only the chain this request can use');
@@ -70,7 +72,7 @@ test('a job (started without a snapshot) reads one, trimmed, through a local act
   const job = await s.runJob({ model: 'gpt-4o', messages: [{ role: 'user', content: 'job path' }] });
   assert.equal(job.status, 'completed');
   const events = await history(job.id);
-  assert.deepEqual(markers(events), ['core_patch', 'core_local_activity', 'core_local_activity']);
+  assert.deepEqual(markers(events), ['core_patch', 'core_patch', 'core_local_activity', 'core_local_activity']);
 });
 
 const PRIMARY = 'openai-us-east-1';
@@ -115,8 +117,8 @@ test('a target known to answer slowly is called through a regular activity: no w
     shapes.push(markers(events).map(String));
     if (events.some((e) => e.eventType === T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)) break;
   }
-  assert.deepEqual(shapes[0], ['core_patch', 'core_local_activity'], 'the first slow call ran locally (its latency was not known yet)');
-  assert.deepEqual(markers(events), ['core_patch'], `the last one ran as a regular activity (${JSON.stringify(shapes)})`);
+  assert.deepEqual(shapes[0], ['core_patch', 'core_patch', 'core_local_activity'], 'the first slow call ran locally (its latency was not known yet)');
+  assert.deepEqual(markers(events), ['core_patch', 'core_patch'], `the last one ran as a regular activity (${JSON.stringify(shapes)})`);
   const scheduled = events.filter((e) => e.eventType === T.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   assert.deepEqual(scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name), ['callProvider']);
   assert.equal(events.filter((e) => e.eventType === T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length, 2, 'the first task and the one that takes the answer');

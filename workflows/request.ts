@@ -42,6 +42,14 @@ export const progressQuery = defineQuery<RequestProgress>(PROGRESS_QUERY);
  */
 export const PLAN_ATTEMPT_TRACE_PATCH = 'request-plan-attempt-trace';
 
+/**
+ * Why: a history without this marker (recorded before, or started by an older worker) reads its
+ * snapshot through the local activity, retries a failing target as before and calls it locally;
+ * a new execution may route on the input's snapshot, fail over without retrying while another
+ * candidate is left, and call a slow target as a regular activity (docs/replay.md).
+ */
+export const LEAN_PATH_PATCH = 'request-lean-path';
+
 const { getRoutingSnapshot } = proxyLocalActivities<activities.RoutingActivities>(SNAPSHOT_OPTIONS);
 
 /** How many times a local activity cancelled by the worker (not the client) is run again. */
@@ -63,8 +71,8 @@ async function againIfInterrupted<T>(f: () => Promise<T>): Promise<T> {
  * input and the workflow clock, so replay decides the same); else read through a local activity,
  * trimmed to this request (histories without an input snapshot read it here, as they did).
  */
-async function snapshotFor(input: RequestWorkflowInput): Promise<RoutingSnapshot> {
-  if (input.snapshot && Date.now() - input.snapshot.takenAt <= SNAPSHOT_MAX_AGE_MS) return input.snapshot;
+async function snapshotFor(input: RequestWorkflowInput, lean: boolean): Promise<RoutingSnapshot> {
+  if (lean && input.snapshot && Date.now() - input.snapshot.takenAt <= SNAPSHOT_MAX_AGE_MS) return input.snapshot;
   const { model, routing, rag } = input.request;
   return againIfInterrupted(() => getRoutingSnapshot({ model, ...(routing ? { routing } : {}), ...(rag ? { rag } : {}) }));
 }
@@ -82,6 +90,7 @@ function story(plan: Plan | undefined, trace: Trace): string {
 /** Serves one AI request; fails with the whole trace when no target can. */
 export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<AiResponse> {
   if (!patched(PLAN_ATTEMPT_TRACE_PATCH)) return withTraceV1(await requestV1(input));
+  const lean = patched(LEAN_PATH_PATCH);
   const startedAt = Date.now();
   const trace = new Trace();
   const state: Pick<RequestProgress, 'phase' | 'currentTarget' | 'result'> = { phase: 'queued' };
@@ -105,7 +114,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
   };
 
   try {
-    const snapshot = await snapshotFor(input);
+    const snapshot = await snapshotFor(input, lean);
     const rag = await retrieveFor(input.request, snapshot, trace, againIfInterrupted);
     const request = rag ? augmentWithPassages(input.request, rag) : input.request;
     plan = makePlan(request, snapshot);
@@ -123,6 +132,7 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
       ...(input.streamTo !== undefined ? { streamTo: input.streamTo } : {}),
       ...(plan.budgetMs !== undefined ? { deadline: startedAt + plan.budgetMs } : {}),
       answerEarly: sources ? { sources } : {},
+      lean,
       onProgress: (target) => {
         if (target) state.currentTarget = target;
         setCurrentDetails(story(plan, trace));

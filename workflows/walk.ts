@@ -51,6 +51,11 @@ export interface WalkContext {
    * was cut: a cut changes the answer after the call), with these sources (RAG).
    */
   answerEarly?: { sources?: string[] };
+  /**
+   * Patched (request.ts LEAN_PATH_PATCH): no same-target retry while another candidate is left,
+   * and a target known to be slow is called as a regular activity.
+   */
+  lean?: boolean;
   /** The walk moved on: a try of `target` begins, or an attempt ended. */
   onProgress(target?: string): void;
 }
@@ -194,8 +199,7 @@ class Walk {
       ...(moved ? { failoverFrom: { target: moved.from, reason: moved.reason } } : {}),
       ...(continuation !== undefined ? { continuation } : {}),
       ...(ctx.answerEarly && !this.cut ? { answerTo: { trace: trace.state(), ...ctx.answerEarly } } : {}),
-      othersLeft,
-      ...expected(ctx.snapshot, candidate.target),
+      ...(ctx.lean ? { othersLeft, ...expected(ctx.snapshot, candidate.target) } : {}),
     });
     if (limits.hedge && outcomes.length > 1) this.tried.add(pairKey(limits.hedge.with));
     for (const o of outcomes) trace.record(o.pair, attemptRecord(o, limits.hedge?.afterMs ?? 0));
