@@ -135,9 +135,8 @@ export class BreakerView {
 
   /** For a request about to route: re-reads the view first if it is older than two intervals. */
   async fresh(): Promise<void> {
-    const now = Date.now();
-    this.usedAt = now;
-    if (now - this.refreshedAt <= 2 * this.intervalMs) return;
+    this.usedAt = Date.now();
+    if (this.now() - this.refreshedAt <= 2 * this.intervalMs) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.refresh(), new Promise((r) => (timer = setTimeout(r, FRESH_WAIT_MS)))]);
     clearTimeout(timer);
@@ -148,7 +147,7 @@ export class BreakerView {
     this.timer = setInterval(() => {
       const now = Date.now();
       const quiet = now - this.usedAt > QUIET_AFTER_MS;
-      if (quiet && now - this.refreshedAt < (QUIET_REFRESH_INTERVALS - 0.5) * intervalMs) return;
+      if (quiet && this.now() - this.refreshedAt < (QUIET_REFRESH_INTERVALS - 0.5) * intervalMs) return;
       void this.refresh();
     }, intervalMs);
     this.timer.unref();
