@@ -82,15 +82,18 @@ test('a request the provider refuses as bad (a 400) counts as rejected, not fail
   assert.equal(delta({ status: 'failed' }), 0);
 });
 
-test('a failover target retried three times is one failover; every switch counts once; the model degradation counts', async () => {
+test('a retried target is one failover; every switch counts once; the model degradation counts', async () => {
   s.mocks['openai-us-east-1'].setFaults({ down: true });
   s.mocks['anthropic-eu-west-1'].setFaults({ errorRate: 1, errorStatus: 500 });
+  // The last candidate retries its target (others fail over at once): its first call fails.
+  s.mocks['selfhosted-onprem'].setFaults({ errorRate: 0.5, errorStatus: 503 });
+  s.mocks['selfhosted-onprem'].resetStats();
   const before = await metrics();
   const job = await s.runJob(chat('gpt-4o', 'fail over twice, then degrade'));
   assert.equal(job.status, 'completed');
   assert.equal(job.result?.target, 'selfhosted-onprem');
-  const retried = job.attempts.find((a) => a.target === 'anthropic-eu-west-1');
-  assert.equal(retried?.retries, 2, 'the failover target was tried three times');
+  assert.equal(s.mocks['selfhosted-onprem'].stats().requests, 2, 'the last candidate was tried twice');
+  assert.equal(job.attempts.filter((a) => a.target === 'selfhosted-onprem').length, 1, 'its retry is the same attempt');
   const m = await metrics();
   const delta = (name: string, match: Record<string, string> = {}) => sum(m, name, match) - sum(before, name, match);
   // The switches the job's attempt trace shows, e.g. openai → anthropic twice (gpt-4o, then gpt-4o-mini).
@@ -107,7 +110,8 @@ test('a failover target retried three times is one failover; every switch counts
   assert.equal(delta('stormproof_failovers_total'), [...expected.values()].reduce((x, y) => x + y, 0), 'no other failover counted');
   assert.equal(delta('stormproof_degradations_total', { kind: 'model' }), job.degradations.filter((d) => d.kind === 'model').length);
   assert.ok(delta('stormproof_degradations_total', { kind: 'model' }) >= 1);
-  assert.equal(delta('stormproof_provider_calls_total', { target: 'anthropic-eu-west-1', outcome: 'ProviderServerError' }), 6, 'three tries of each Anthropic model');
+  assert.equal(delta('stormproof_provider_calls_total', { target: 'anthropic-eu-west-1', outcome: 'ProviderServerError' }), 2, 'one try of each Anthropic model (another candidate was left)');
+  assert.equal(delta('stormproof_provider_calls_total', { target: 'selfhosted-onprem', outcome: 'ProviderServerError' }), 1);
 });
 
 test('outcome batches sent to the breakers are counted; the state gauge shows each breaker', async () => {
