@@ -440,6 +440,16 @@ test("the sampler records each model's breaker beside its target's; a model the 
   );
 });
 
+test('a call after the breaker recorded leaving open does not count, though the next sample still read open', () => {
+  // An operator reset at 25.0 s; the sampler read `closed` only at 25.4 s; calls at 25.2 s are legitimate.
+  const samples = [0, 10_300, 25_400].map((at) => ({ at, states: { a: at >= 10_300 && at < 25_400 ? 'open' : 'closed' } }));
+  const call = (at: number): ProviderCall => ({ target: 'a', at, route: 'POST /v1/chat/completions', probe: false, completed: true });
+  const input = { requests: [req(0, 1)], calls: [call(12_000), call(25_200), call(25_300)], breakers: samples, faults: [], steadyStateMs: 1000, loadMs: 30_000, thresholds: T() };
+  assert.deepEqual(measure(input).m.callsAfterBreakerOpen, { a: 3 }, 'from the samples alone');
+  const recorded = [{ target: 'a', at: 10_000, from: 'closed', to: 'open' }, { target: 'a', at: 25_000, from: 'open', to: 'closed' }];
+  assert.deepEqual(measure({ ...input, recorded }).m.callsAfterBreakerOpen, { a: 1 });
+});
+
 test("model breakers' recorded transitions are kept once each, even after the breaker forgets the model", () => {
   const into = new Map<string, RecordedTransition>();
   const opened = { at: 11_200, from: 'closed' as const, to: 'open' as const, reason: '5 model failures in a row' };

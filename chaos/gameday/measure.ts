@@ -132,6 +132,8 @@ export interface MeasureInput {
   requests: RequestRecord[];
   calls: ProviderCall[];
   breakers: BreakerSample[];
+  /** What the breakers recorded themselves (run clock); ends an open interval where a sample saw it late. */
+  recorded?: Array<{ target: string; at: number; from: string; to: string }>;
   faults: FaultWindow[];
   steadyStateMs: number;
   loadMs: number;
@@ -204,8 +206,20 @@ export function transitionsOf(samples: BreakerSample[]): BreakerTransition[] {
   return out;
 }
 
-/** Open intervals per target ([openedAt, left open at)) from the transitions. */
-function openIntervals(transitions: BreakerTransition[], endMs: number): Record<string, Array<[number, number]>> {
+/**
+ * Open intervals per target ([openedAt, left open at)) from the sampled transitions. A sample sees
+ * a breaker leave open up to one sampling round late: when the breaker recorded leaving open itself
+ * (`left`: key -> times it went from open to another state, on the run's clock), the interval ends there.
+ */
+function openIntervals(transitions: BreakerTransition[], endMs: number, left: Record<string, number[]> = {}): Record<string, Array<[number, number]>> {
+  const out = sampledOpenIntervals(transitions, endMs);
+  for (const [key, list] of Object.entries(out)) {
+    out[key] = list.map(([a, b]) => [a, Math.min(b, ...(left[key] ?? []).filter((t) => t >= a))]);
+  }
+  return out;
+}
+
+function sampledOpenIntervals(transitions: BreakerTransition[], endMs: number): Record<string, Array<[number, number]>> {
   const out: Record<string, Array<[number, number]>> = {};
   const openSince: Record<string, number> = {};
   for (const t of transitions) {
@@ -303,7 +317,9 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
 
   const breakerTransitions = transitionsOf(input.breakers);
   const openings = openingsOf(breakerTransitions);
-  const open = openIntervals(breakerTransitions, input.breakers.at(-1)?.at ?? input.loadMs);
+  const left: Record<string, number[]> = {};
+  for (const r of input.recorded ?? []) if (r.from === 'open' && r.to !== 'open') (left[r.target] ??= []).push(r.at);
+  const open = openIntervals(breakerTransitions, input.breakers.at(-1)?.at ?? input.loadMs, left);
   const providerCalls: Measurements['providerCalls'] = {};
   for (const c of input.calls) {
     const p = (providerCalls[c.target] ??= { calls: 0, probes: 0, embeddings: 0, errors: 0 });

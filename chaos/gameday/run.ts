@@ -194,6 +194,7 @@ export async function runScenario(scenario: Scenario, opts: RunOptions, deps: Pa
       requests: records,
       calls,
       breakers: samples,
+      recorded: [...recorded.values()],
       faults,
       steadyStateMs: ss.seconds * 1000,
       loadMs,
