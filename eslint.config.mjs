@@ -1,7 +1,16 @@
 // The linter enforces the workflow sandbox: workflow code is bundled and replayed, so it
 // must not import Node built-ins, I/O code (activities, api, worker) or provider SDKs.
+// It also draws the process boundary: the API and the worker are separate processes (roles), so
+// `api/` never imports `worker/` nor the reverse; what both need lives in `shared/`, `contracts/`
+// or `config/`, and `shared/` imports neither role (README, "Architecture").
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+
+/** An import of a role's directory from another directory (relative paths only). */
+const roleImport = (role) => `^(\\.\\./)+${role}(/.*)?$`;
+const boundary = (roles, why) => ({
+  'no-restricted-imports': ['error', { patterns: roles.map((role) => ({ regex: roleImport(role), message: why(role) })) }],
+});
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
@@ -40,6 +49,18 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    files: ['api/**/*.ts'],
+    rules: boundary(['worker'], () => 'The API is its own process: import from shared/, contracts/ or config/, never worker/.'),
+  },
+  {
+    files: ['worker/**/*.ts'],
+    rules: boundary(['api'], () => 'The worker is its own process: import from shared/, contracts/ or config/, never api/.'),
+  },
+  {
+    files: ['shared/**/*.ts'],
+    rules: boundary(['api', 'worker'], (role) => `shared/ serves both processes: it must not import ${role}/.`),
   },
   {
     // Tests read arbitrary JSON bodies back from the API.

@@ -3,9 +3,9 @@ import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import { ErrorCode } from '../contracts/errors';
 import type { GatewayConfig } from '../config/schema';
-import { jobsInFlightFromVisibility, type GatewayMetrics } from '../worker/telemetry';
-import { metricsText } from '../worker/metrics-server';
-import { httpTracing, type Tracing } from '../worker/tracing';
+import { jobsInFlightFromVisibility, type GatewayMetrics } from '../shared/telemetry';
+import { metricsText } from '../shared/metrics-server';
+import { httpTracing, type Tracing } from '../shared/tracing';
 import { warroomRouter } from './warroom';
 import { errorHandler, sendError } from './errors';
 import { jobsRouter } from './jobs';
@@ -15,7 +15,7 @@ import { admission, depthGuard } from './limits';
 import { Owners } from './owners';
 import { guardTemporal } from './temporal-policy';
 import { codecRouter } from './codec-endpoint';
-import { codecFromConfig } from '../worker/codec';
+import { codecFromConfig } from '../shared/codec';
 import { sharedRagService } from '../activities/retrieval';
 import { openApiDocument } from './openapi';
 import { batchesRouter } from './batches';
@@ -29,7 +29,7 @@ import { StreamHub } from './stream-hub';
 import { readiness } from './readiness';
 import { providersRouter } from './providers';
 import { collectionsRouter } from './collections';
-import type { RoutingState } from '../worker/routing-state';
+import type { TrafficView } from '../shared/traffic-view';
 import { createSnapshotReader } from '../activities/routing';
 
 export interface AppDeps {
@@ -39,7 +39,7 @@ export interface AppDeps {
   eagerStart: boolean;
   metrics: GatewayMetrics;
   /** Live routing state (present when this process hosts a worker; else /v1/providers reads Temporal). */
-  routing?: RoutingState;
+  routing?: TrafficView;
   /** Told when this API cancels a job (its client left), so the job's local calls abort at once. */
   onCancel?: (jobId: string) => void;
   log: { error(obj: unknown, msg?: string): void; warn?(obj: unknown, msg?: string): void };

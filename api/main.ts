@@ -2,12 +2,12 @@
 import { Client, Connection } from '@temporalio/client';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { loadConfig } from '../config/load';
-import { logger } from '../worker/log';
-import { createMetrics } from '../worker/telemetry';
-import { tracingFromConfig } from '../worker/tracing';
+import { logger } from '../shared/log';
+import { createMetrics } from '../shared/telemetry';
+import { tracingFromConfig } from '../shared/tracing';
 import { startApiServer } from './server';
-import { relaySettings, relayStartupProblem } from './relay-settings';
-import { dataConverterFor } from '../worker/codec';
+import { relaySettings, relayStartupProblem } from '../shared/relay-settings';
+import { dataConverterFor } from '../shared/codec';
 
 async function main(): Promise<void> {
   const config = loadConfig();

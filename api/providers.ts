@@ -10,9 +10,9 @@ import type { GatewayConfig } from '../config/schema';
 import { breakerSettingsFor } from '../config/schema';
 import { ErrorCode } from '../contracts/errors';
 import type { BreakerAction, BreakerPublished } from '../contracts/breaker';
-import type { RoutingState } from '../worker/routing-state';
-import { BreakerView } from '../worker/breaker-view';
-import { breakerIdFor, overrideBreaker } from '../worker/breakers';
+import type { TargetTraffic, TrafficView } from '../shared/traffic-view';
+import { BreakerView } from '../shared/breaker-view';
+import { breakerIdFor, overrideBreaker } from '../shared/breakers';
 import { ApiError } from './errors';
 
 export interface ProvidersDeps {
@@ -20,18 +20,18 @@ export interface ProvidersDeps {
   config: GatewayConfig;
   taskQueue: string;
   /** Live routing state, when this process hosts a worker; else breakers are read from Temporal. */
-  routing?: RoutingState;
+  routing?: TrafficView;
 }
 
 /** Where the breakers' published decisions come from, and what this process observed itself. */
 interface ProviderSource {
   breaker(target: string): BreakerPublished | undefined;
-  /** Why this process treats the breaker's view as unknown (worker/breaker-view.ts), if it does. */
+  /** Why this process treats the breaker's view as unknown (shared/breaker-view.ts), if it does. */
   stale(target: string): { ageMs: number; why: string } | undefined;
   refreshedAt(): number;
   /** Brings the breaker decisions up to date (at most one Temporal read per refresh interval). */
   fresh(): Promise<void>;
-  local?(target: string): ReturnType<RoutingState['describe']>;
+  local?(target: string): TargetTraffic;
 }
 
 function sourceOf(deps: ProvidersDeps): ProviderSource {

@@ -6,10 +6,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { GatewayConfig } from '../config/schema';
-import { createMetrics, type GatewayMetrics } from '../worker/telemetry';
-import type { Tracing } from '../worker/tracing';
+import { createMetrics, type GatewayMetrics } from '../shared/telemetry';
+import type { Tracing } from '../shared/tracing';
 import { createApp } from './app';
-import { relaySettings } from './relay-settings';
+import { relaySettings } from '../shared/relay-settings';
 import { StreamHub } from './stream-hub';
 
 export interface ApiServerOptions {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Router } from 'express';
 import type { MetricObjectWithValues, MetricValue, MetricValueWithName } from 'prom-client';
 import type { GatewayConfig } from '../config/schema';
-import type { GatewayMetrics } from '../worker/telemetry';
+import type { GatewayMetrics } from '../shared/telemetry';
 
 const ASSETS: Record<string, string> = { '': 'text/html; charset=utf-8', 'warroom.js': 'text/javascript; charset=utf-8', 'warroom.css': 'text/css; charset=utf-8' };
 const FILES: Record<string, string> = { '': 'index.html', 'warroom.js': 'warroom.js', 'warroom.css': 'warroom.css' };

@@ -222,12 +222,12 @@ export interface BreakerPublished {
   /**
    * Publication number, one up each time the memo is written (at least every publishIntervalMs);
    * absent from breakers running older rules. A process whose view has not moved on for long
-   * treats the breaker as unknown (worker/breaker-view.ts).
+   * treats the breaker as unknown (shared/breaker-view.ts).
    */
   seq?: number;
   /** Workflow-clock ms of this publication. */
   publishedAt?: number;
-  /** Hash of the settings in force (worker/breakers.ts settingsHash); a worker with others sends its own. */
+  /** Hash of the settings in force (shared/breakers.ts settingsHash); a worker with others sends its own. */
   settingsHash?: string;
   state: BreakerState;
   /** Set while an operator override holds the state. */

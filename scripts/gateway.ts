@@ -8,17 +8,17 @@ import type { Client } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { GatewayConfig } from '../config/schema';
 import { createApp } from '../api/app';
-import { relaySettings, watchRelayPeers } from '../api/relay-settings';
+import { relaySettings, watchRelayPeers } from '../shared/relay-settings';
 import { StreamHub } from '../api/stream-hub';
 import { LocalCancels } from '../activities/local-cancels';
 import { createRelaySink } from '../worker/stream-relay';
 import { createGatewayWorker } from '../worker/worker';
-import { createMetrics, type GatewayMetrics } from '../worker/telemetry';
-import { logger } from '../worker/log';
+import { createMetrics, type GatewayMetrics } from '../shared/telemetry';
+import { logger } from '../shared/log';
 import type { RoutingState } from '../worker/routing-state';
-import { installRuntime, installRuntimeWithMetrics } from '../worker/runtime';
-import { serveMetrics, type MetricsServer } from '../worker/metrics-server';
-import { tracingFromConfig, type Tracing } from '../worker/tracing';
+import { installRuntime, installRuntimeWithMetrics } from '../shared/runtime';
+import { serveMetrics, type MetricsServer } from '../shared/metrics-server';
+import { tracingFromConfig, type Tracing } from '../shared/tracing';
 
 export interface GatewayOptions {
   config: GatewayConfig;

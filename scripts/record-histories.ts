@@ -19,7 +19,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startTestStack, type TestStack, type TestStackOptions } from '../test/support/stack';
 import { startDevServer } from '../test/support/temporal';
 import { historyToJson } from '../worker/history-json';
-import { installRuntime } from '../worker/runtime';
+import { installRuntime } from '../shared/runtime';
 import { breakerScenarios } from './histories/breakers';
 import { jobScenarios } from './histories/jobs';
 import { requestScenarios } from './histories/requests';

@@ -7,10 +7,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { AesGcmCodec, parseCodecKeys } from '../worker/codec';
+import { AesGcmCodec, parseCodecKeys } from '../shared/codec';
 import { historyToJson } from '../worker/history-json';
 import { readHistoryFile, replayOne, workflowIdOf, workflowTypeOf, type History } from '../worker/replay';
-import { installRuntime } from '../worker/runtime';
+import { installRuntime } from '../shared/runtime';
 
 const USAGE = 'usage: npm run replay -- <workflow id>… [--run-id <id>] [--address host:port] [--namespace ns] [--save <file>] | --file <history.json>…';
 

@@ -9,7 +9,7 @@ import type { GatewayConfig } from '../config/schema';
 import { startMockProvider, type MockProvider } from '../chaos/mock-provider';
 import { ensureTemporalCli } from './ensure-temporal';
 import { startDevServerProcess, type DevServer } from './dev-server';
-import { codecFromConfig } from '../worker/codec';
+import { codecFromConfig } from '../shared/codec';
 import { assertPortsFree } from './ports';
 import { startGateway, type RunningGateway } from './gateway';
 import { ensureSampleCollection } from '../activities/retrieval';

@@ -12,8 +12,8 @@ import { ACCESS_TABLE, registeredRoutes, type RegisteredRoute } from '../api/acc
 import { PUBLIC_PATHS } from '../api/auth';
 import { createApp } from '../api/app';
 import { OVERRIDE_SIGNAL } from '../contracts/breaker';
-import { breakerIdFor } from '../worker/breakers';
-import { createMetrics } from '../worker/telemetry';
+import { breakerIdFor } from '../shared/breakers';
+import { createMetrics } from '../shared/telemetry';
 import { chat, startTestStack, type TestStack } from './support/stack';
 
 const sha = (k: string) => createHash('sha256').update(k).digest('hex');

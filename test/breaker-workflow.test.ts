@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
 import { BREAKER_MEMO_KEY, OUTCOMES_SIGNAL, SETTINGS_SIGNAL, type BreakerPublished, type BreakerSettings, type OutcomeBatch, type ProbePlan, type ProbeResult } from '../contracts/breaker';
 import type { BreakerTransitionEvent, GatewaySinks } from '../workflows/sinks';
-import { installRuntime } from '../worker/runtime';
+import { installRuntime } from '../shared/runtime';
 import { testTemporalAddress } from './support/temporal';
 import { waitFor } from './support/wait';
 

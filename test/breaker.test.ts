@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { CallOutcome } from '../activities';
 import { BREAKER_MEMO_KEY, type BreakerPublished } from '../contracts/breaker';
 import { startGateway } from '../scripts/gateway';
-import { breakerIdFor, breakerInput } from '../worker/breakers';
+import { breakerIdFor, breakerInput } from '../shared/breakers';
 import { waitFor } from './support/wait';
 import { chat, startTestStack, type TestStack } from './support/stack';
 import { parseConfig } from '../config/load';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { ENCRYPTED_ENCODING, codecFromConfig } from '../worker/codec';
+import { ENCRYPTED_ENCODING, codecFromConfig } from '../shared/codec';
 import { replayWorkerOptions } from '../worker/replay';
 import { chat, startTestStack, type TestStack } from './support/stack';
 

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { installRuntimeWithMetrics } from '../worker/runtime';
+import { installRuntimeWithMetrics } from '../shared/runtime';
 import { panelQueries } from '../monitoring/grafana/dashboard-file';
 import { chat, startTestStack, type TestStack } from './support/stack';
 import { startPrometheus, type TestPrometheus } from './support/prometheus';

@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { MockProvider } from '../chaos/mock-provider';
 import { parseConfig } from '../config/load';
 import { startApiServer, type RunningApi } from '../api/server';
-import { freePort } from '../worker/runtime';
+import { freePort } from '../shared/runtime';
 import { chat, mockedConfig } from './support/stack';
 import { testTemporalAddress } from './support/temporal';
 import { killHard, writeConfig } from './support/processes';

@@ -140,6 +140,6 @@ test('breaker: operator override open, then reset', async () => {
   }, 'the reset to be published', 15_000);
   const back = await s.waitForJob(await submit(chat('gpt-4o', 'back')));
   assert.equal(back.result?.target, PRIMARY);
-  const { breakerIdFor } = await import('../worker/breakers');
+  const { breakerIdFor } = await import('../shared/breakers');
   await noFailedTasks(breakerIdFor(s.config, PRIMARY));
 });

@@ -18,7 +18,7 @@ import { parseConfig } from '../config/load';
 import { REQUEST_WORKFLOW } from '../contracts/workflow-api';
 import { createGatewayWorker } from '../worker/worker';
 import { markerDetails, readHistoryFile, replayOne, replayWorkerOptions, workflowTypeOf, type History } from '../worker/replay';
-import { installRuntime } from '../worker/runtime';
+import { installRuntime } from '../shared/runtime';
 import { chat, mockedConfig } from './support/stack';
 import { testTemporalAddress } from './support/temporal';
 import { PATCH_ID } from './replay-patching/v1-patched';

@@ -10,8 +10,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readHistoryFile, replayMany, workflowTypeOf, type History } from '../worker/replay';
-import { AesGcmCodec } from '../worker/codec';
-import { installRuntime } from '../worker/runtime';
+import { AesGcmCodec } from '../shared/codec';
+import { installRuntime } from '../shared/runtime';
 
 installRuntime(); // SDK logs at STORMPROOF_SDK_LOG_LEVEL (default WARN), not the replay worker's INFO chatter
 

@@ -12,7 +12,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload } from '@temporalio/common';
-import { codecFromConfig } from '../worker/codec';
+import { codecFromConfig } from '../shared/codec';
 import { chat } from './support/stack';
 import { startProcessStack, type ProcessStack } from './support/process-stack';
 

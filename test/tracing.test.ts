@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ConfigError, parseConfig } from '../config/load';
-import { createTracing, tracingFromConfig } from '../worker/tracing';
+import { createTracing, tracingFromConfig } from '../shared/tracing';
 import { chat, mockedConfig, startTestStack, type TestStack } from './support/stack';
 import { testTemporalAddress } from './support/temporal';
 

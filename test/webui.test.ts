@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Page } from 'playwright-core';
-import { installRuntime, freePort } from '../worker/runtime';
+import { installRuntime, freePort } from '../shared/runtime';
 import { parseConfig } from '../config/load';
 import type { MockProvider } from '../chaos/mock-provider';
 import { startGateway, type RunningGateway } from '../scripts/gateway';

@@ -7,7 +7,7 @@ import type { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptors } from '@temporalio/worker';
 import type { ProviderCallResult } from '../contracts/routing';
-import type { GatewayMetrics } from './telemetry';
+import type { GatewayMetrics } from '../shared/telemetry';
 
 const PROVIDER_ACTIVITIES = new Set(['callProvider', 'streamProvider']);
 

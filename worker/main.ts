@@ -1,15 +1,15 @@
 /** A standalone worker process: `tsx worker/main.ts` (the API may run elsewhere). */
 import { NativeConnection } from '@temporalio/worker';
-import { installRuntimeWithMetrics } from './runtime';
+import { installRuntimeWithMetrics } from '../shared/runtime';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { loadConfig, checkEnvironment } from '../config/load';
 import { createGatewayWorker } from './worker';
-import { logger } from './log';
+import { logger } from '../shared/log';
 import { createRelaySink } from './stream-relay';
-import { relaySettings, relayStartupProblem } from '../api/relay-settings';
-import { createMetrics } from './telemetry';
-import { serveMetrics } from './metrics-server';
-import { tracingFromConfig } from './tracing';
+import { relaySettings, relayStartupProblem } from '../shared/relay-settings';
+import { createMetrics } from '../shared/telemetry';
+import { serveMetrics } from '../shared/metrics-server';
+import { tracingFromConfig } from '../shared/tracing';
 
 async function main(): Promise<void> {
   const config = loadConfig();

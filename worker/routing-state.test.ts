@@ -12,8 +12,8 @@ import { parse } from 'yaml';
 import { DEFAULT_CONFIG_PATH, parseConfig } from '../config/load';
 import type { GatewayConfig } from '../config/schema';
 import { BREAKER_MEMO_KEY, SETTINGS_SIGNAL, type BreakerPublished } from '../contracts/breaker';
-import { BreakerView, STALE_REFRESHES } from './breaker-view';
-import { breakerIdFor, breakerInput } from './breakers';
+import { BreakerView, STALE_REFRESHES } from '../shared/breaker-view';
+import { breakerIdFor, breakerInput } from '../shared/breakers';
 import { RoutingState } from './routing-state';
 import { TrialGate } from './trial-gate';
 

@@ -10,11 +10,12 @@ import { breakerSettingsFor, type GatewayConfig } from '../config/schema';
 import type { BreakerPublished } from '../contracts/breaker';
 import { BREAKER_IGNORED, FailureType } from '../contracts/failures';
 import type { BreakerState, ProviderCallInput } from '../contracts/routing';
-import { BreakerView } from './breaker-view';
-import { ensureBreakers, sendOutcomes, sendSettings, settingsHash, breakerSettings } from './breakers';
+import { BreakerView } from '../shared/breaker-view';
+import { ensureBreakers, sendOutcomes, sendSettings, settingsHash, breakerSettings } from '../shared/breakers';
 import { DEFAULT_429_COOLDOWN_S, OutcomeBatcher } from './outcome-batcher';
 import { QuotaTracker } from './quota';
 import { TrialGate } from './trial-gate';
+import type { TrafficView } from '../shared/traffic-view';
 
 const LATENCY_ALPHA = 0.2;
 /** A latency figure this process has not refreshed for this long gives way to the probe's. */
@@ -33,7 +34,7 @@ export interface RoutingStateOptions {
   /** Called after an outcome batch reached a target's breaker (stormproof_breaker_signals_total). */
   onBatchSent?: (target: string) => void;
   onError?: (err: unknown) => void;
-  /** A breaker view turned unknown (see worker/breaker-view.ts). */
+  /** A breaker view turned unknown (see shared/breaker-view.ts). */
   onStale?: (target: string, ageMs: number, why: string) => void;
   /** The clock (tests pass their own). */
   now?: () => number;
@@ -51,7 +52,7 @@ function ewma(map: Map<string, Ewma>, key: string, x: number, now: number): void
 
 const IGNORED = new Set<string>(BREAKER_IGNORED);
 
-export class RoutingState implements RoutingStateSource {
+export class RoutingState implements RoutingStateSource, TrafficView {
   readonly view: BreakerView;
   readonly batcher: OutcomeBatcher;
   readonly quota: QuotaTracker;

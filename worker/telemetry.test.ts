@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadConfig, DEFAULT_CONFIG_PATH } from '../config/load';
-import { createMetrics } from './telemetry';
+import { createMetrics } from '../shared/telemetry';
 import { activityMetrics } from './activity-metrics';
 import { parseMetrics, sum } from '../test/support/prom';
 

@@ -15,7 +15,7 @@ import { breakerSettingsFor, type GatewayConfig } from '../config/schema';
 import type { BreakerPublished } from '../contracts/breaker';
 import { FailureType } from '../contracts/failures';
 import type { BreakerState, ProviderCallInput } from '../contracts/routing';
-import { breakerSettings } from './breakers';
+import { breakerSettings } from '../shared/breakers';
 
 export class TrialGate {
   /** Trials let through per half-open period, keyed by target or target/model (the period is its `since`). */

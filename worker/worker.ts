@@ -10,11 +10,11 @@ import type { GatewayConfig } from '../config/schema';
 import { createActivities, type ActivityDeps, type CallOutcome } from '../activities';
 import type { GatewaySinks } from '../workflows/sinks';
 import { RoutingState } from './routing-state';
-import { createMetrics, type GatewayMetrics } from './telemetry';
+import { createMetrics, type GatewayMetrics } from '../shared/telemetry';
 import { activityMetrics } from './activity-metrics';
-import type { Tracing } from './tracing';
-import { logger } from './log';
-import { dataConverterFor } from './codec';
+import type { Tracing } from '../shared/tracing';
+import { logger } from '../shared/log';
+import { dataConverterFor } from '../shared/codec';
 
 export interface GatewayWorkerOptions {
   connection: NativeConnection;

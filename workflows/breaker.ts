@@ -150,7 +150,7 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
 
     const view = { ...publish(m, s, Date.now()), settingsHash };
     // Current rules republish at least every publishIntervalMs: a memo that stops moving means a
-    // breaker that stopped working, and readers treat it as unknown (worker/breaker-view.ts).
+    // breaker that stopped working, and readers treat it as unknown (shared/breaker-view.ts).
     if (!samePublished(published, view) || (current && Date.now() - publishedAt >= publishEvery())) {
       upsertMemo({ [BREAKER_MEMO_KEY]: memoOf(view, Date.now()) });
       published = view;

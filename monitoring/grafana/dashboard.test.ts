@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
-import { createMetrics } from '../../worker/telemetry';
+import { createMetrics } from '../../shared/telemetry';
 import { DATASOURCE } from './dashboard';
 import { dashboardJson, DASHBOARD_PATH, panelQueries } from './dashboard-file';
 

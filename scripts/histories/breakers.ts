@@ -8,7 +8,7 @@
  */
 import { parseConfig } from '../../config/load';
 import { BREAKER_MEMO_KEY, type BreakerPublished } from '../../contracts/breaker';
-import { breakerIdFor, breakerInput } from '../../worker/breakers';
+import { breakerIdFor, breakerInput } from '../../shared/breakers';
 import { startGateway } from '../gateway';
 import { chat, type TestStack, type TestStackOptions } from '../../test/support/stack';
 import { job, waitFor, type RecordedRun, type Scenario, type ScenarioContext } from './scenario';

@@ -16,7 +16,7 @@ import type { MockProvider } from '../../chaos/mock-provider';
 import { freePort } from '../../chaos/toxiproxy/server';
 import { ensureTemporalCli } from '../../scripts/ensure-temporal';
 import { startDevServerProcess, type DevServer } from '../../scripts/dev-server';
-import { dataConverterFor } from '../../worker/codec';
+import { dataConverterFor } from '../../shared/codec';
 import { mockedConfig } from './stack';
 import { writeConfig } from './processes';
 

@@ -18,7 +18,7 @@ export function writeConfig(raw: unknown): string {
 export async function spawnWorker(configPath: string, identity: string): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker', 'main.ts')], {
     cwd: ROOT,
-    // A standalone worker refuses to start without the relay token (api/relay-settings.ts).
+    // A standalone worker refuses to start without the relay token (shared/relay-settings.ts).
     env: { STORMPROOF_INTERNAL_TOKEN: 'test-relay-token', ...process.env, STORMPROOF_CONFIG: configPath, STORMPROOF_WORKER_METRICS_PORT: '0', STORMPROOF_WORKER_IDENTITY: identity, STORMPROOF_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

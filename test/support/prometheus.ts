@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from '../../worker/runtime';
+import { freePort } from '../../shared/runtime';
 
 export interface TestPrometheus {
   url: string;

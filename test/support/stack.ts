@@ -14,7 +14,7 @@ import type { CallOutcome } from '../../activities';
 import { startMockProvider, type MockProvider, type MockProviderOptions } from '../../chaos/mock-provider';
 import { startGateway, type RunningGateway } from '../../scripts/gateway';
 import { testTemporalAddress } from './temporal';
-import type { Tracing } from '../../worker/tracing';
+import type { Tracing } from '../../shared/tracing';
 
 export interface TestStack {
   config: GatewayConfig;

@@ -1,7 +1,7 @@
 /**
  * Installs the Temporal Core runtime once per process: SDK logs at warn, and optionally the SDK's
  * own Prometheus metrics on an internal loopback port, which this process's metrics endpoints
- * merge into theirs (worker/metrics-server.ts), so one scrape gets gateway and SDK series.
+ * merge into theirs (shared/metrics-server.ts), so one scrape gets gateway and SDK series.
  */
 import { createServer } from 'node:net';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
