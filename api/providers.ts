@@ -66,7 +66,7 @@ function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: str
   const t = deps.config.targets.find((x) => x.id === targetId)!;
   const view = source.breaker(targetId);
   const stale = source.stale(targetId);
-  const { latencyMs, coolDownUntil, quota } = source.local?.(targetId) ?? {};
+  const { latencyMs, coolDownUntil, quota, quotaShare } = source.local?.(targetId) ?? {};
   const settings = breakerSettingsFor(deps.config, targetId);
   return {
     id: t.id,
@@ -101,7 +101,7 @@ function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: str
       probeP95Ms: view?.probe.p95Ms !== undefined ? Math.round(view.probe.p95Ms) : undefined,
     },
     health: { healthy: view?.probe.healthy ?? true, lastProbeAt: view?.probe.lastAt ? new Date(view.probe.lastAt).toISOString() : undefined, lastError: view?.probe.lastError },
-    quota: { ...quota, limits: t.limits, share: deps.config.routing.quotaShare, coolDownUntil: coolDownUntil ? new Date(coolDownUntil).toISOString() : undefined },
+    quota: { ...quota, limits: t.limits, share: quotaShare ?? deps.config.routing.quotaShare, coolDownUntil: coolDownUntil ? new Date(coolDownUntil).toISOString() : undefined },
     /** Whose latency and quota these are: this process's worker, or none in an API-only process. */
     observedBy: source.local ? 'this-process' : 'none',
   };

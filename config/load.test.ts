@@ -111,7 +111,7 @@ describe('loadConfig: shipped configs', () => {
     assert.deepEqual(cfg.worker, { metricsPort: 9464, metricsHost: '127.0.0.1' });
     assert.deepEqual(cfg.temporal, { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'stormproof', embedded: true, uiPort: 8233, dataDir: '.data', workflowIdPrefix: '' });
     assert.deepEqual(cfg.tiers, {});
-    assert.deepEqual(cfg.routing, { strategy: 'priority', allowDegradation: true, flushIntervalMs: 1_000, refreshIntervalMs: 500, quotaShare: 1, hedgeAfterMs: 'auto', hedgeMinMs: 1_000, hedgeMaxMs: 15_000, hedgeLatencyMultiple: 3 });
+    assert.deepEqual(cfg.routing, { strategy: 'priority', allowDegradation: true, flushIntervalMs: 1_000, refreshIntervalMs: 500, quotaShare: 'auto', quotaShareRefreshMs: 10_000, hedgeAfterMs: 'auto', hedgeMinMs: 1_000, hedgeMaxMs: 15_000, hedgeLatencyMultiple: 3 });
     assert.equal(cfg.breaker.windowMs, 300_000);
     assert.equal(cfg.breaker.errorRateThreshold, 0.3);
     assert.equal(cfg.breaker.probes, true);

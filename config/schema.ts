@@ -169,8 +169,14 @@ export const GatewayConfigSchema = z
         flushIntervalMs: z.number().int().min(100).default(1_000),
         /** How often each worker reads the breakers' published decisions. */
         refreshIntervalMs: z.number().int().min(50).default(500),
-        /** This worker's share of each target's rate limits (e.g. 0.5 with two workers). */
-        quotaShare: z.number().gt(0).max(1).default(1),
+        /**
+         * This worker's share of each target's rate limits: `auto` is 1 / the workers polling the
+         * task queue now (read from Temporal every quotaShareRefreshMs), so the shares add up to
+         * the limit as workers come and go; a number fixes it (e.g. 0.5 with two workers).
+         */
+        quotaShare: z.union([z.literal('auto'), z.number().gt(0).max(1)], { error: 'quotaShare is "auto" or a number in (0, 1]' }).default('auto'),
+        /** How often an `auto` quota share re-counts the live workers. */
+        quotaShareRefreshMs: z.number().int().min(500).default(10_000),
         /**
          * Hedging of non-streaming calls: when the first candidate has not answered after this
          * long, the next one is started too and the first good answer wins (the other call is

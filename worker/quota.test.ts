@@ -145,4 +145,18 @@ describe('refunds', () => {
     q.refund('t', -5, T0);
     assert.equal(q.left('t', T0).tokens, 1_000, 'a negative refund (more used than reserved) takes nothing');
   });
+
+  test('a new share rescales every bucket, keeping the fraction left (the live workers changed)', () => {
+    const q = new QuotaTracker([targetConfig('t', { requestsPerMinute: 100, tokensPerMinute: 10_000 })], 1, T0);
+    q.take('t', 5_000, T0);
+    q.setShare(0.5, T0);
+    assert.equal(q.share, 0.5);
+    assert.deepEqual(q.left('t', T0), { requests: 49, tokens: 2_500 }, 'half the bucket, the same fraction spent');
+    assert.deepEqual(q.left('t', T0 + 6_000), { requests: 50, tokens: 3_000 }, 'refilled at the new rate, never above the new bucket');
+    q.setShare(1, T0 + 6_000);
+    assert.deepEqual(q.left('t', T0 + 6_000), { requests: 100, tokens: 6_000 });
+    q.setShare(1, T0 + 6_000);
+    assert.equal(q.share, 1);
+  });
 });
+

@@ -7,7 +7,7 @@ export class TokenBucket {
   private at: number;
 
   constructor(
-    readonly perMinute: number,
+    public perMinute: number,
     now: number,
   ) {
     this.level = perMinute;
@@ -29,6 +29,16 @@ export class TokenBucket {
     this.level -= n;
   }
 
+  /**
+   * A new rate (this worker's share changed): the level keeps its fraction of the bucket, so a
+   * worker that spent half its old share has half its new one left, and a full bucket stays full.
+   */
+  rescale(perMinute: number, now: number): void {
+    this.refill(now);
+    this.level = this.perMinute > 0 ? (this.level * perMinute) / this.perMinute : perMinute;
+    this.perMinute = perMinute;
+  }
+
   /** Gives back `n` taken earlier and not used (never above a full bucket). */
   give(n: number, now: number): void {
     this.refill(now);
@@ -42,11 +52,32 @@ export class QuotaTracker {
   private coolDown = new Map<string, number>();
   /** When cool-downs were last cleared: shared ones reported before it are forgotten too (worker/routing-state.ts). */
   clearedAt = 0;
+  private current: number;
 
-  constructor(targets: readonly TargetConfig[], share: number, now = Date.now()) {
+  constructor(
+    private readonly targets: readonly TargetConfig[],
+    share: number,
+    now = Date.now(),
+  ) {
+    this.current = share;
     for (const t of targets) {
       if (t.limits.requestsPerMinute) this.requests.set(t.id, new TokenBucket(t.limits.requestsPerMinute * share, now));
       if (t.limits.tokensPerMinute) this.tokens.set(t.id, new TokenBucket(t.limits.tokensPerMinute * share, now));
+    }
+  }
+
+  /** This worker's share of every target's limits. */
+  get share(): number {
+    return this.current;
+  }
+
+  /** Changes this worker's share (worker/quota-share.ts: the live workers changed). */
+  setShare(share: number, now = Date.now()): void {
+    if (share === this.current) return;
+    this.current = share;
+    for (const t of this.targets) {
+      if (t.limits.requestsPerMinute) this.requests.get(t.id)?.rescale(t.limits.requestsPerMinute * share, now);
+      if (t.limits.tokensPerMinute) this.tokens.get(t.id)?.rescale(t.limits.tokensPerMinute * share, now);
     }
   }
 

@@ -14,6 +14,7 @@ import { BreakerView } from '../shared/breaker-view';
 import { ensureBreakers, sendOutcomes, sendSettings, settingsHash, breakerSettings } from '../shared/breakers';
 import { DEFAULT_429_COOLDOWN_S, OutcomeBatcher } from './outcome-batcher';
 import { QuotaTracker } from './quota';
+import { QuotaShareWatcher } from './quota-share';
 import { TrialGate } from './trial-gate';
 import type { TrafficView } from '../shared/traffic-view';
 
@@ -30,6 +31,8 @@ export interface RoutingStateOptions {
   config: GatewayConfig;
   taskQueue: string;
   workerId: string;
+  /** The worker's polling identity: with `routing.quotaShare: auto`, its share is 1 / the live workers. */
+  identity?: string;
   onTransition?: (target: string, from: BreakerState | undefined, to: BreakerState, view: BreakerPublished) => void;
   /** Called after an outcome batch reached a target's breaker (stormproof_breaker_signals_total). */
   onBatchSent?: (target: string) => void;
@@ -57,6 +60,8 @@ export class RoutingState implements RoutingStateSource, TrafficView {
   readonly batcher: OutcomeBatcher;
   readonly quota: QuotaTracker;
   readonly trials: TrialGate;
+  /** Re-counts the live workers (quotaShare `auto`); undefined with a fixed share. */
+  readonly shareWatcher: QuotaShareWatcher | undefined;
   /** Non-streaming call latency and streams' time to first token: what hedging and the router compare. */
   private callLatency = new Map<string, Ewma>();
   private ttft = new Map<string, Ewma>();
@@ -72,7 +77,13 @@ export class RoutingState implements RoutingStateSource, TrafficView {
   constructor(private readonly opts: RoutingStateOptions) {
     const { client, config, taskQueue } = opts;
     this.now = opts.now ?? Date.now;
-    this.quota = new QuotaTracker(config.targets, config.routing.quotaShare);
+    const fixed = config.routing.quotaShare;
+    // `auto` starts as if alone and takes its share at the first count (start()).
+    this.quota = new QuotaTracker(config.targets, fixed === 'auto' ? 1 : fixed);
+    this.shareWatcher =
+      fixed === 'auto' && opts.identity
+        ? new QuotaShareWatcher({ client, namespace: config.temporal.namespace, taskQueue, identity: opts.identity, intervalMs: config.routing.quotaShareRefreshMs, apply: (share) => this.quota.setShare(share), onError: opts.onError })
+        : undefined;
     this.trials = new TrialGate(config);
     this.hashes = new Map(config.targets.map((t) => [t.id, settingsHash(breakerSettings(config, t.id))]));
     this.batcher = new OutcomeBatcher(
@@ -100,7 +111,9 @@ export class RoutingState implements RoutingStateSource, TrafficView {
     this.view.start(this.opts.config.routing.refreshIntervalMs);
     this.batcher.start(this.opts.config.routing.flushIntervalMs);
     const { client, config, taskQueue } = this.opts;
+    const counted = this.shareWatcher?.start();
     this.ready = (async () => {
+      await counted;
       for (let delay = 500; !this.stopped; delay = Math.min(START_RETRY_MAX_MS, delay * 2)) {
         try {
           await ensureBreakers(client, config, taskQueue);
@@ -119,6 +132,7 @@ export class RoutingState implements RoutingStateSource, TrafficView {
   async stop(): Promise<void> {
     this.stopped = true;
     this.view.stop();
+    this.shareWatcher?.stop();
     await this.batcher.stop().catch(this.opts.onError);
   }
 
@@ -209,6 +223,6 @@ export class RoutingState implements RoutingStateSource, TrafficView {
     const view = this.view.get(target);
     const stale = this.view.staleness(target);
     const latency = this.fresh(this.callLatency, target) ?? this.fresh(this.ttft, target);
-    return { view, stale, lastView: this.view.last(target), latencyMs: latency, coolDownUntil: this.coolDownUntil(target, view), quota: this.quota.left(target) };
+    return { view, stale, lastView: this.view.last(target), latencyMs: latency, coolDownUntil: this.coolDownUntil(target, view), quota: this.quota.left(target), quotaShare: this.quota.share };
   }
 }

@@ -59,6 +59,7 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     config,
     taskQueue,
     workerId: `${identity}/${randomUUID().slice(0, 8)}`,
+    identity,
     // The view only sets the state gauge: it polls, so it can miss a quick open → half-open → open.
     // Transitions are counted from what the breaker workflow itself emits (the sink below).
     onTransition: (target, _from, to) => metrics.recordBreakerState(target, to),
