@@ -43,4 +43,10 @@ export interface RetrievalActivities {
    * (non-retryable) for an unknown collection, `RagUnavailable` when both paths fail.
    */
   retrieve(input: { collection: string; query: string; topK: number }): Promise<import('../contracts/retrieval').RetrievalResult>;
+  /**
+   * Chunks, embeds and indexes documents (both indexes; keyword-only with a `degradedReason` when
+   * embedding fails). Replaces by document id, so a retry repeats nothing. Fails with type
+   * `RagInvalidIngest` (non-retryable) for input the indexes refuse.
+   */
+  ingestCollection(input: import('../contracts/retrieval').RagIngestInput): Promise<import('../contracts/retrieval').IngestResult>;
 }

@@ -132,7 +132,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1/messages', messagesRouter(chat));
   app.use('/v1/models', modelsRouter(deps.config));
   app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
-  app.use('/v1/collections', collectionsRouter({ config: deps.config }));
+  app.use('/v1/collections', collectionsRouter({ config: deps.config, client: deps.client, taskQueue: deps.taskQueue }));
   app.use('/v1/codec', codecRouter(codecFromConfig(deps.config), deps.config.codec.corsOrigins));
   app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue, routing: deps.routing }));
   // After every route: who may call what (api/access.ts); a route without a rule stops start-up.

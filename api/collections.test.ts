@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import express from 'express';
 import { startMockProvider, type MockProvider } from '../chaos/mock-provider';
 import { parseConfig } from '../config/load';
-import { createRagService, type RagService } from '../activities/retrieval';
+import type { Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createRagService, createRetrievalActivities, type RagService } from '../activities/retrieval';
+import type { RagIngestInput } from '../contracts/retrieval';
 import { collectionsRouter } from './collections';
 import { errorHandler } from './errors';
 import { OPEN_PRINCIPAL } from './auth';
@@ -33,6 +36,9 @@ before(async () => {
     rag: { dataDir: dir, embeddings: { target: 'emb', dimensions: 128 }, vectorBudgetMs: 500 },
   });
   rag = createRagService(config);
+  // Ingestion runs as a workflow on a worker: here its activity runs at once, in an activity context.
+  const { ingestCollection } = createRetrievalActivities({ rag });
+  const client = { workflow: { execute: (_type: string, o: { args: [RagIngestInput] }) => new MockActivityEnvironment().run(ingestCollection, o.args[0]) } } as unknown as Client;
   // The router reads the caller from the auth middleware: here, the open mode's local operator.
   const app = express()
     .use(express.json())
@@ -40,7 +46,7 @@ before(async () => {
       res.locals.principal = OPEN_PRINCIPAL;
       next();
     })
-    .use('/v1/collections', collectionsRouter({ config, rag }));
+    .use('/v1/collections', collectionsRouter({ config, rag, client, taskQueue: 'unused' }));
   app.use(errorHandler((err) => console.error(err)));
   server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

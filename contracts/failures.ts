@@ -142,6 +142,7 @@ export const FAILURE_TABLE: Readonly<Record<AnyFailureName, FailureTraits>> = {
   Cancelled: gateway(499, ErrorCode.Cancelled),
   RagCollectionNotFound: gateway(404, ErrorCode.CollectionNotFound),
   RagUnavailable: gateway(503, ErrorCode.Unavailable, { retryable: true }),
+  RagInvalidIngest: gateway(400, ErrorCode.InvalidRequest),
 };
 // #endregion guide:failure-table
 

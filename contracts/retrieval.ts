@@ -54,6 +54,18 @@ export type IngestDocument = z.infer<typeof IngestDocumentSchema>;
 export const IngestRequestSchema = z.object({ documents: z.array(IngestDocumentSchema).min(1, 'send at least one document') }).strict();
 export type IngestRequest = z.infer<typeof IngestRequestSchema>;
 
+/**
+ * The workflow that ingests documents, run by a worker: the embeddings call needs the provider's
+ * key, and keys live in the worker's environment, never the API's (issue 14).
+ */
+export const RAG_INGEST_WORKFLOW = 'ragIngestWorkflow';
+
+/** Input of {@link RAG_INGEST_WORKFLOW} and of the ingest activity. */
+export interface RagIngestInput {
+  collection: string;
+  documents: IngestDocument[];
+}
+
 /** What an ingestion did. */
 export interface IngestResult {
   collection: string;
@@ -83,4 +95,6 @@ export const RagFailure = {
   CollectionNotFound: 'RagCollectionNotFound',
   /** Both the vector path and the keyword index failed. Retryable. */
   Unavailable: 'RagUnavailable',
+  /** An ingestion the indexes refuse (a bad collection name): non-retryable. */
+  InvalidIngest: 'RagInvalidIngest',
 } as const;

@@ -4,3 +4,4 @@ export { breakerWorkflow, outcomesSignal, overrideSignal, breakerStateQuery } fr
 export { aiJobWorkflow, callbackDeliveryWorkflow } from './job';
 export { batchWorkflow, batchProgressQuery } from './batch';
 export { noopWorkflow } from './noop';
+export { ragIngestWorkflow } from './ingest';

@@ -4,10 +4,11 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { RagFailure, type RetrievalInput, type RetrievalResult } from '../../contracts/retrieval';
+import { RagFailure, type IngestResult, type RagIngestInput, type RetrievalInput, type RetrievalResult } from '../../contracts/retrieval';
 import type { RetrievalActivities } from '../types';
 import { CollectionNotFoundError, retrieve, RetrievalUnavailableError } from './retrieve';
 import type { RagService } from './service';
+import { ingestDocuments, IngestInputError } from './ingest';
 
 /** Dependencies of the retrieval activity. */
 export interface RetrievalActivityDeps {
@@ -26,6 +27,17 @@ export function createRetrievalActivities(deps: RetrievalActivityDeps): Retrieva
           throw ApplicationFailure.create({ type: RagFailure.CollectionNotFound, message: err.message, nonRetryable: true, details: [{ collection: err.collection }] });
         }
         if (err instanceof RetrievalUnavailableError) throw ApplicationFailure.create({ type: RagFailure.Unavailable, message: err.message });
+        throw err;
+      }
+    },
+
+    async ingestCollection(input: RagIngestInput): Promise<IngestResult> {
+      const ctx = Context.current();
+      try {
+        // Progress heartbeats: a worker that dies mid-ingest is noticed, and the retry replaces the same ids.
+        return await ingestDocuments(rag(), input.collection, input.documents, { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) });
+      } catch (err) {
+        if (err instanceof IngestInputError) throw ApplicationFailure.create({ type: RagFailure.InvalidIngest, message: err.message, nonRetryable: true });
         throw err;
       }
     },

@@ -14,12 +14,12 @@ export function writeConfig(raw: unknown): string {
   return path;
 }
 
-/** A worker process (`worker/main.ts`) for the given config; resolves once it polls. */
-export async function spawnWorker(configPath: string, identity: string): Promise<ChildProcess> {
+/** A worker process (`worker/main.ts`) for the given config (and extra environment); resolves once it polls. */
+export async function spawnWorker(configPath: string, identity: string, env: NodeJS.ProcessEnv = {}): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker', 'main.ts')], {
     cwd: ROOT,
     // A standalone worker refuses to start without the relay token (shared/relay-settings.ts).
-    env: { STORMPROOF_INTERNAL_TOKEN: 'test-relay-token', ...process.env, STORMPROOF_CONFIG: configPath, STORMPROOF_WORKER_METRICS_PORT: '0', STORMPROOF_WORKER_IDENTITY: identity, STORMPROOF_LOG_LEVEL: 'info' },
+    env: { STORMPROOF_INTERNAL_TOKEN: 'test-relay-token', ...process.env, STORMPROOF_CONFIG: configPath, STORMPROOF_WORKER_METRICS_PORT: '0', STORMPROOF_WORKER_IDENTITY: identity, STORMPROOF_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolvePolling, reject) => {
