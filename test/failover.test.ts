@@ -100,6 +100,18 @@ test('500s on the primary with another candidate left: no retry there, failover 
   assert.equal(job.attempts[0].retries ?? 0, 0);
 });
 
+test('a stream whose primary answers 503 with another candidate left: no hidden retry there; every call to the primary is an attempt of the trace', async () => {
+  // The 5xx-40pct game day saw streams call the primary twice where their trace showed one attempt:
+  // the stream activity's own retry, a backoff of about a second, on a target that just failed.
+  s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 503 });
+  const job = await s.waitForJob(await submit(chat('gpt-4o', 'stream me elsewhere', { stream: true })));
+  assert.equal(job.status, 'completed', JSON.stringify(job));
+  assert.equal(job.result?.target, SECONDARY);
+  const onPrimary = job.attempts.filter((x) => x.target === PRIMARY);
+  assert.ok(onPrimary.length >= 1 && onPrimary.every((x) => x.outcome === 'ProviderServerError' && !x.retries));
+  assert.equal(s.mocks[PRIMARY].stats().requests, onPrimary.length, `calls to the primary = its attempts: ${JSON.stringify(job.attempts)}`);
+});
+
 // The last candidate left keeps Temporal's bounded retries (a pinned model on a single target).
 const LAST = { routing: { pinModel: true } };
 

@@ -45,7 +45,7 @@ export interface AttemptInput {
   continuation?: string;
   /** Publish the response to the waiting client as soon as the provider answered (no cut stream before). */
   answerTo?: Omit<AnswerContext, 'startedAt'>;
-  /** Another candidate is left after this one (then a buffered call does not retry its target). */
+  /** Another candidate is left after this one (then no call retries its target for the provider's own failure). */
   othersLeft?: boolean;
   /** How long the target's calls take (observed), when known: decides local or regular activity. */
   expectedMs?: number;
@@ -74,7 +74,7 @@ function callInput(a: AttemptInput, startedAt: number): ProviderCallInput {
 
 function call(a: AttemptInput, input: ProviderCallInput): Promise<ProviderCallResult> {
   if (a.mode === 'stream') {
-    const { streamProvider } = proxyActivities<activities.ProviderActivities>(streamCall(a.policy, a.summary));
+    const { streamProvider } = proxyActivities<activities.ProviderActivities>(streamCall(a.policy, a.summary, a.othersLeft === true));
     return streamProvider(input);
   }
   const summary = input.hedge ? `${a.summary}, hedged by ${input.hedge.target} (${input.hedge.model}) after ${input.hedge.afterMs} ms` : a.summary;

@@ -4,7 +4,7 @@
  */
 import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@temporalio/workflow';
 import type { CallPolicy } from '../contracts/routing';
-import { NON_RETRYABLE_FAILURES } from '../contracts/failures';
+import { FailureType, NON_RETRYABLE_FAILURES } from '../contracts/failures';
 
 /** Temporal's own timeout sits this far above the activity's time limit. */
 const BACKSTOP_MS = 5_000;
@@ -84,13 +84,21 @@ export function runsLocally(policy: CallPolicy, expectedMs: number | undefined):
 
 /**
  * A streaming call: a regular activity that heartbeats per chunk, so a dead worker or a stalled
- * stream is noticed after `heartbeatMs`, and cancellation reaches the HTTP call.
+ * stream is noticed after `heartbeatMs`, and cancellation reaches the HTTP call. Its one retry
+ * resumes a stream whose worker died; with another candidate left (`othersLeft`), a provider's
+ * own failure (a 5xx, a 429, a malformed stream) is not retried on the same target, after a
+ * backoff of about a second: the next candidate is asked at once, as for a buffered call.
  */
-export function streamCall(policy: CallPolicy, summary: string): ActivityOptions {
+export function streamCall(policy: CallPolicy, summary: string, othersLeft = false): ActivityOptions {
+  const retry = providerRetry(policy);
   return {
     startToCloseTimeout: policy.streamMs,
     heartbeatTimeout: policy.heartbeatMs,
-    retry: { ...providerRetry(policy), maximumAttempts: Math.min(2, policy.retry.maxAttempts) },
+    retry: {
+      ...retry,
+      maximumAttempts: Math.min(2, policy.retry.maxAttempts),
+      ...(othersLeft ? { nonRetryableErrorTypes: [...new Set([...retry.nonRetryableErrorTypes!, ...Object.values(FailureType)])] } : {}),
+    },
     cancellationType: 'TRY_CANCEL',
     summary,
   };
