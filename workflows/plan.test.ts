@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AiRequest } from '../contracts/request';
 import type { ModelInfo, RoutingSnapshot, TargetInfo } from '../contracts/routing';
-import { buffersAfter, makePlan } from './plan';
+import { buffersAfter, deferLastResort, makePlan, type Plan } from './plan';
 
 function model(id: string, caps: Partial<ModelInfo['capabilities']> = {}): ModelInfo {
   return { id, capabilities: { tools: true, vision: false, json: true, streaming: true, contextWindow: 128_000, ...caps }, pricePerMTok: { input: 1, output: 2 } };
@@ -86,5 +86,56 @@ describe('makePlan', () => {
       assert.equal(buffersAfter(plan, t), false, t);
     }
     assert.equal(buffersAfter(makePlan(ask({ stream: true, routing: { allowDegradation: false } }), SNAPSHOT), 'ProviderMalformed'), false);
+  });
+});
+
+/** The smart tier's models behind open model breakers, the fast tier healthy (game day smart-tier-down). */
+const SMART_OPEN: RoutingSnapshot = {
+  ...SNAPSHOT,
+  targets: SNAPSHOT.targets.map((t) =>
+    t.id === 'openai'
+      ? { ...t, modelHealth: { 'gpt-4o': { breaker: 'open', healthy: true } } }
+      : t.id === 'anthropic'
+        ? { ...t, modelHealth: { 'claude-sonnet-4': { breaker: 'open', healthy: true } } }
+        : t,
+  ),
+};
+const order = (plan: Plan) => plan.tries.map((t) => `${t.candidate.target}/${t.candidate.model}${t.candidate.lastResort ? '!' : ''}`);
+
+describe('deferLastResort', () => {
+  test('every smart model open: the first call is a fast-tier model, the open ones only after the lower models that keep the request whole', () => {
+    const plan = makePlan(ask(), SMART_OPEN);
+    assert.deepEqual(order(plan), ['openai/gpt-4o!', 'anthropic/claude-sonnet-4!', 'openai/gpt-4o-mini', 'anthropic/claude-3-5-haiku', 'self/llama-3.1-8b'], 'the old order');
+    const deferred = deferLastResort(plan)!;
+    assert.deepEqual(order(deferred), ['openai/gpt-4o-mini', 'anthropic/claude-3-5-haiku', 'self/llama-3.1-8b', 'openai/gpt-4o!', 'anthropic/claude-sonnet-4!']);
+    assert.equal(deferred.lastResortDeferred, true);
+    const d = deferred.stages[1].degradation!;
+    assert.deepEqual([d.kind, d.from, d.to], ['model', 'gpt-4o', 'gpt-4o-mini']);
+    assert.match(d.reason, /every target of gpt-4o is unavailable \(openai\/gpt-4o: model breaker open \(gpt-4o\); anthropic\/claude-sonnet-4: model breaker open \(claude-sonnet-4\)\)/);
+    assert.equal(deferred.stages[2].degradation!.reason, plan.stages[2].degradation!.reason, 'nothing of gpt-4o-mini was deferred');
+  });
+
+  test('a step that drops a request feature still comes after the last resorts', () => {
+    const plan = makePlan(ask({ tools: TOOLS, routing: { allowDrop: ['tools'] } }), SMART_OPEN);
+    assert.deepEqual(order(deferLastResort(plan)!), ['openai/gpt-4o-mini', 'anthropic/claude-3-5-haiku', 'openai/gpt-4o!', 'anthropic/claude-sonnet-4!', 'self/llama-3.1-8b']);
+  });
+
+  test('one smart model open: the healthy equivalent first, then the fast tier, then the open one', () => {
+    const oneOpen = { ...SMART_OPEN, targets: SMART_OPEN.targets.map((t) => (t.id === 'anthropic' ? { ...t, modelHealth: undefined } : t)) };
+    assert.deepEqual(order(deferLastResort(makePlan(ask(), oneOpen))!), [
+      'anthropic/claude-sonnet-4',
+      'openai/gpt-4o-mini',
+      'anthropic/claude-3-5-haiku',
+      'self/llama-3.1-8b',
+      'openai/gpt-4o!',
+    ]);
+  });
+
+  test('nothing to defer, or degradation forbidden: no change (and no patch marker asked for)', () => {
+    assert.equal(deferLastResort(makePlan(ask(), SNAPSHOT)), undefined);
+    const forbidden = makePlan(ask({ routing: { allowDegradation: false } }), SMART_OPEN);
+    assert.deepEqual(order(forbidden), ['openai/gpt-4o!', 'anthropic/claude-sonnet-4!'], 'the last resorts stay, as today');
+    assert.equal(deferLastResort(forbidden), undefined);
+    assert.equal(deferLastResort(makePlan(ask({ routing: { pinModel: true } }), SMART_OPEN)), undefined);
   });
 });

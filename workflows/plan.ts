@@ -29,13 +29,28 @@ export interface Stage {
   /** The request as this stage sends it (a degradation step may drop tools, images or JSON). */
   request: AiRequest;
   candidates: PlannedCandidate[];
+  /** What this stage's request gave up (tools, vision, json); empty when it keeps the request whole. */
+  dropped: string[];
   /** Recorded when the first candidate of this stage is tried (absent for the first stage). */
   degradation?: Degradation;
+}
+
+/** One try of the plan: a candidate of a stage. */
+export interface Try {
+  stage: Stage;
+  candidate: PlannedCandidate;
 }
 
 /** The whole plan of one request. */
 export interface Plan {
   stages: Stage[];
+  /** Every candidate of every stage, in the order they are tried. */
+  tries: Try[];
+  /**
+   * Set by {@link deferLastResort}: the last-resort candidates of the stages that keep the request
+   * whole come after the healthy candidates of all those stages.
+   */
+  lastResortDeferred?: boolean;
   /** Degradation steps left out, and why (for the error when nothing answers). */
   skipped: SkippedStep[];
   /** Targets left out of the first stage, and why (for the error when no candidate exists). */
@@ -70,7 +85,7 @@ function plannedCandidates(request: AiRequest, snapshot: RoutingSnapshot, candid
 /** The plan of `request` (already augmented with RAG passages) from `snapshot`. */
 export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: () => number = Math.random): Plan {
   const first = planRoute(request, snapshot, random);
-  const stages: Stage[] = [{ model: request.model, request, candidates: plannedCandidates(request, snapshot, first.candidates) }];
+  const stages: Stage[] = [{ model: request.model, request, candidates: plannedCandidates(request, snapshot, first.candidates), dropped: [] }];
   const { steps, skipped } = degradationSteps(request, snapshot);
   for (const step of steps) {
     const from = stages[stages.length - 1].model;
@@ -78,6 +93,7 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
       model: step.model,
       request: step.request,
       candidates: plannedCandidates(step.request, snapshot, planRoute(step.request, snapshot, random).candidates),
+      dropped: step.dropped,
       degradation: modelDegradation(from, step, `every target of ${from} failed`),
     });
   }
@@ -96,6 +112,7 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
   const budgetMs = snapshot.policy.requestMs === undefined ? undefined : (request.routing?.latencySloMs ?? snapshot.policy.requestMs);
   return {
     stages,
+    tries: stages.flatMap((stage) => stage.candidates.map((candidate) => ({ stage, candidate }))),
     skipped,
     excluded: first.excluded,
     tier: snapshot.tiers[request.model] ? request.model : tierOf(request.model, snapshot.tiers),
@@ -106,6 +123,38 @@ export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: 
     ...(budgetMs !== undefined ? { budgetMs } : {}),
   };
 }
+
+// #region guide:defer-last-resort
+/**
+ * The plan with its last resorts deferred, or undefined when that changes nothing. A candidate
+ * behind an open breaker (or a failing probe, a 429 cool-down, a used-up quota) is called only
+ * after the healthy candidates of every stage that keeps the request whole: the requested model's
+ * equivalents, then each degradation step up to the first one that drops tools, images or JSON.
+ * The steps that drop something still come after those last resorts: a sick model that can do
+ * the whole request is worth a call before its tools are silently dropped. A request that may not
+ * be degraded has one stage, so its last resorts stay where they are.
+ */
+export function deferLastResort(plan: Plan): Plan | undefined {
+  const cut = plan.stages.findIndex((s, i) => i > 0 && s.dropped.length > 0);
+  const whole = cut < 0 ? plan.stages.length : cut;
+  const stages = plan.stages.map((stage, i): Stage => {
+    const before = plan.stages[i - 1];
+    const deferred = i > 0 && i < whole ? before.candidates.filter((c) => c.lastResort) : [];
+    if (!stage.degradation || deferred.length === 0) return stage;
+    const list = deferred.map((c) => `${c.target}/${c.model}: ${c.lastResort}`).join('; ');
+    const head = deferred.length === before.candidates.length ? `every target of ${before.model} is unavailable` : `every available target of ${before.model} failed, the others are unavailable`;
+    const why = `${head} (${list}); those are tried only if no lower model that keeps the request whole answers`;
+    return { ...stage, degradation: modelDegradation(before.model, stage, why) };
+  });
+  const of = (from: number, to: number, pick: (c: PlannedCandidate) => boolean): Try[] =>
+    stages.slice(from, to).flatMap((stage) => stage.candidates.filter(pick).map((candidate) => ({ stage, candidate })));
+  const tries = [...of(0, whole, (c) => !c.lastResort), ...of(0, whole, (c) => !!c.lastResort), ...of(whole, stages.length, () => true)];
+  const index = (t: Try) => `${stages.indexOf(t.stage)}:${pairKey(t.candidate)}`;
+  const old = plan.tries.map((t) => `${plan.stages.indexOf(t.stage)}:${pairKey(t.candidate)}`);
+  if (tries.every((t, i) => index(t) === old[i])) return undefined;
+  return { ...plan, stages, tries, lastResortDeferred: true };
+}
+// #endregion guide:defer-last-resort
 
 // #region guide:buffers-after
 /** Whether a stream that failed before its first token with `type` may be asked again buffered. */

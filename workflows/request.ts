@@ -25,7 +25,7 @@ import { aiRequestWorkflow as requestV1 } from './legacy/request-v1';
 import { withTraceV1 } from './legacy/types-v1';
 import { SNAPSHOT_OPTIONS } from './options';
 import { responseOf } from './outcome';
-import { makePlan, type Plan } from './plan';
+import { deferLastResort, makePlan, type Plan } from './plan';
 import { augmentWithPassages, sourcesOf } from './rag';
 import { retrieveFor } from './retrieve';
 import { searchAttributeUpdates } from './search-attributes';
@@ -49,6 +49,14 @@ export const PLAN_ATTEMPT_TRACE_PATCH = 'request-plan-attempt-trace';
  * candidate is left, and call a slow target as a regular activity (docs/replay.md).
  */
 export const LEAN_PATH_PATCH = 'request-lean-path';
+
+/**
+ * Why: a history without this marker tried a last-resort candidate (open breaker, quota, ...)
+ * before the next degradation step, and replays that order; a new execution whose plan has one
+ * in the way records the marker and calls the lower models that keep the request whole first
+ * (plan.ts deferLastResort). Asked only when the order differs: no marker on other requests.
+ */
+export const LAST_RESORT_PATCH = 'last-resort-after-degradation';
 
 const { getRoutingSnapshot } = proxyLocalActivities<activities.RoutingActivities>(SNAPSHOT_OPTIONS);
 
@@ -82,7 +90,7 @@ function story(plan: Plan | undefined, trace: Trace): string {
   const lines = trace.attempts.map(
     (a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`,
   );
-  const candidates = plan?.stages.flatMap((s) => s.candidates) ?? [];
+  const candidates = plan?.tries.map((t) => t.candidate) ?? [];
   const route = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
   return [`**Plan:** ${route}`, `**Failovers:** ${trace.failovers}`, '', ...lines].join('\n');
 }
@@ -118,6 +126,8 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
     const rag = await retrieveFor(input.request, snapshot, trace, againIfInterrupted);
     const request = rag ? augmentWithPassages(input.request, rag) : input.request;
     plan = makePlan(request, snapshot);
+    const deferred = deferLastResort(plan);
+    if (deferred && patched(LAST_RESORT_PATCH)) plan = deferred;
     if (plan.stages[0].candidates.length === 0) {
       const why = plan.excluded.map((e) => `${e.target}/${e.model} ${e.reason}`).join('; ');
       throw trace.fail(GatewayFailure.NoCandidate, `no configured target can serve model "${request.model}"${why ? `: ${why}` : ''}`);

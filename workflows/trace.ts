@@ -61,6 +61,12 @@ export class Trace {
     if (!this.degradations.some((x) => x.kind === d.kind && x.from === d.from && x.to === d.to)) this.degradations.push(d);
   }
 
+  /** Withdraws a degradation the answer did not take (the very record {@link Trace.degrade} kept). */
+  withdraw(d: Degradation): void {
+    const i = this.degradations.indexOf(d);
+    if (i >= 0) this.degradations.splice(i, 1);
+  }
+
   /** What a failure of this request carries, and what an answer reports. */
   details(): Required<TraceDetails> {
     return { attempts: this.attempts, degradations: this.degradations, failovers: this.failovers, switches: this.switches };

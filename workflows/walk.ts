@@ -5,12 +5,13 @@
  * when the budget is spent. Every outcome goes into the trace.
  */
 import { GatewayFailure, FailureType, REQUEST_FAULTS } from '../contracts/failures';
+import type { Degradation } from '../contracts/response';
 import type { ProviderCallResult, RoutingSnapshot } from '../contracts/routing';
 import { attempt, type AttemptLimits, type Outcome } from './attempt';
 import { firstTokenLimit, hedgeDelay, tryTimeout } from './limits';
 import { attemptRecord } from './outcome';
 import { buffersAfter, pairKey, type Mode, type PlannedCandidate, type Plan, type Stage } from './plan';
-import type { Trace } from './trace';
+import type { Trace, TraceState } from './trace';
 
 /** One step of the walk: a candidate of a stage, in a mode. */
 interface Step {
@@ -109,11 +110,11 @@ class Walk {
   private minWindow?: number;
   private cut?: Cut;
   private budgetSpent = false;
+  /** The degradations each stage declared (read when last resorts are deferred). */
+  private readonly declared: Array<{ stage: Stage; d: Degradation }> = [];
 
   constructor(private readonly ctx: WalkContext) {
-    this.queue = ctx.plan.stages.flatMap((stage) =>
-      stage.candidates.map((candidate): Step => ({ stage, candidate, mode: candidate.mode, ...(candidate.modeSwitch ? { modeReason: candidate.modeSwitch } : {}) })),
-    );
+    this.queue = ctx.plan.tries.map(({ stage, candidate }): Step => ({ stage, candidate, mode: candidate.mode, ...(candidate.modeSwitch ? { modeReason: candidate.modeSwitch } : {}) }));
   }
 
   async run(): Promise<Served> {
@@ -134,7 +135,10 @@ class Walk {
       const limits = this.limitsOf(step, later, time, continuation);
       const outcomes = await this.attempt(step, k, limits, continuation, later.length > 0);
       const won = outcomes.find((o) => o.kind === 'answered');
-      if (won?.kind === 'answered') return serve(won, this.cut, trace);
+      if (won?.kind === 'answered') {
+        for (const d of this.notTaken(step.stage)) trace.withdraw(d);
+        return serve(won, this.cut, trace);
+      }
       for (const o of outcomes) this.after(o, step, k);
       if (!this.queue.slice(k + 1).some((s) => this.eligible(s)) && this.cut?.continuing && this.refusers.length > 0) {
         // Nobody took the continuation: restart afresh, buffered (the client's stream is over), on
@@ -144,6 +148,16 @@ class Walk {
       }
     }
     throw exhausted(this.ctx, { tried: this.tried.size, budgetSpent: this.budgetSpent, tooSmall: this.tooSmall });
+  }
+
+  /**
+   * The degradations an answer from `stage` did not take: those of the stages after it, declared
+   * before a deferred last resort of `stage` was called (deferLastResort). The attempts stay.
+   */
+  private notTaken(stage: Stage): Degradation[] {
+    if (!this.ctx.plan.lastResortDeferred) return [];
+    const at = this.ctx.plan.stages.indexOf(stage);
+    return this.declared.filter((x) => this.ctx.plan.stages.indexOf(x.stage) > at).map((x) => x.d);
   }
 
   /** Not tried yet (or added again on purpose), and not ruled out by a context-length refusal. */
@@ -162,7 +176,9 @@ class Walk {
     const { candidate, stage } = step;
     const limits: AttemptLimits = { ...time };
     // Buffered, not streamed requests: the next candidate of the stage is called beside a slow one.
-    const partner = !stage.request.stream && !step.again ? later.find((s) => s.stage === stage && !s.again) : undefined;
+    // A deferred last resort is no partner of a healthy candidate: it is called only when the lower models failed too.
+    const deferred = (s: Step) => this.ctx.plan.lastResortDeferred === true && s.candidate.lastResort !== undefined && candidate.lastResort === undefined;
+    const partner = !stage.request.stream && !step.again ? later.find((s) => s.stage === stage && !s.again && !deferred(s)) : undefined;
     const delay = partner ? hedgeDelay(snapshot, candidate.target, time.timeoutMs) : 0;
     if (partner && delay > 0) limits.hedge = { with: { target: partner.candidate.target, model: partner.candidate.model }, afterMs: delay };
     // A stream with somewhere else to go in its stage gives up on a silent first token early.
@@ -179,10 +195,13 @@ class Walk {
     const { trace } = ctx;
     const { candidate, stage } = step;
     this.tried.add(pairKey(candidate));
+    const known = trace.degradations.length;
     if (stage.degradation && !this.entered.has(stage)) trace.degrade(stage.degradation);
     this.entered.add(stage);
     const buffered = step.mode === 'buffered' && stage.request.stream === true;
     if (step.modeReason && buffered) trace.degrade({ kind: 'mode', from: 'stream', to: 'buffered', reason: step.modeReason });
+    for (const d of trace.degradations.slice(known)) this.declared.push({ stage, d });
+    const notTaken = this.notTaken(stage);
     const moved = trace.begin(candidate);
     ctx.onProgress(candidate.target);
     const total = this.queue.length;
@@ -198,7 +217,7 @@ class Walk {
       limits,
       ...(moved ? { failoverFrom: { target: moved.from, reason: moved.reason } } : {}),
       ...(continuation !== undefined ? { continuation } : {}),
-      ...(ctx.answerEarly && !this.cut ? { answerTo: { trace: trace.state(), ...ctx.answerEarly } } : {}),
+      ...(ctx.answerEarly && !this.cut ? { answerTo: { trace: answerState(trace, notTaken), ...ctx.answerEarly } } : {}),
       ...(ctx.lean ? { othersLeft, ...expected(ctx.snapshot, candidate.target) } : {}),
     });
     if (limits.hedge && outcomes.length > 1) this.tried.add(pairKey(limits.hedge.with));
@@ -237,6 +256,13 @@ class Walk {
         return;
     }
   }
+}
+
+/** The trace an answer of this call reports: without the degradations it did not take. */
+function answerState(trace: Trace, notTaken: Degradation[]): TraceState {
+  const state = trace.state();
+  if (notTaken.length === 0) return state;
+  return { ...state, degradations: trace.degradations.filter((d) => !notTaken.includes(d)).map((d) => ({ ...d })) };
 }
 
 /** The cut state after a stream was cut (again). */
