@@ -172,6 +172,41 @@ export const requestScenarios: Scenario[] = [
   oneJob('request-context-length-failover', 'a context-length 400 on gpt-4o: failover to a model with a larger window', chat('gpt-4o', 'a long story'), 'completed', (s) => s.mocks[PRIMARY].setFaults({ contextLength: true })),
   oneJob('request-context-length-everywhere', 'every window too small: a ProviderContextLength failure, smaller windows not tried', chat('gpt-4o', 'a very long story'), 'failed', (s) => Object.values(s.mocks).forEach((m) => m.setFaults({ contextLength: true }))),
   oneJob('request-stream-tools-restarted', 'a stream with tools cut mid-answer: never continued, the answer restarts on the next target', chat('gpt-4o', 'continue this story please', { stream: true, tools: TOOLS }), 'completed', (s) => s.mocks[PRIMARY].setFaults({ stallAfterChunks: 4 })),
+  // Last resorts after degradation (patched 'last-resort-after-degradation').
+  {
+    name: 'request-smart-tier-open',
+    describe: 'gpt-4o and claude-sonnet-4 behind open model breakers: gpt-4o-mini answers first (buffered and streamed); with every lower model failing too, the open gpt-4o answers last',
+    fixtures: ['request-smart-tier-open', 'request-smart-tier-open-stream', 'request-open-model-last-resort'],
+    async run(ctx) {
+      const s = await ctx.fresh({
+        edit(raw) {
+          // Model breakers that trip on two failures and stay open for the scenario (no probe).
+          raw.breaker = { minCalls: 100, consecutiveFailures: 2, cooldownMs: 600_000, maxCooldownMs: 600_000, probes: false };
+          raw.routing = { ...raw.routing, flushIntervalMs: 100, refreshIntervalMs: 100 };
+        },
+      });
+      s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 503, models: ['gpt-4o'] });
+      s.mocks[SECONDARY].setFaults({ errorRate: 1, errorStatus: 503, models: ['claude-sonnet-4-20250514'] });
+      const open = (target: string, model: string) => s.gateway.routing.overlay(target).modelHealth?.[model]?.breaker === 'open';
+      let n = 0;
+      await waitFor(
+        async () => {
+          if (open(PRIMARY, 'gpt-4o') && open(SECONDARY, 'claude-sonnet-4')) return true;
+          await job(s, chat('gpt-4o', `trip ${n++}`), 'completed');
+          return false;
+        },
+        'the smart tier model breakers to open',
+        60_000,
+      );
+      const deferred = await job(s, chat('gpt-4o', 'fast tier please'), 'completed');
+      const streamed = await job(s, chat('gpt-4o', 'fast tier please', { stream: true }), 'completed');
+      s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 503, models: ['gpt-4o-mini'] });
+      s.mocks[SECONDARY].setFaults({ errorRate: 1, errorStatus: 503, models: ['claude-sonnet-4-20250514', 'claude-3-5-haiku-20241022'] });
+      s.mocks['selfhosted-onprem'].setFaults({ down: true });
+      const last = await job(s, chat('gpt-4o', 'last resort'), 'completed');
+      return { 'request-smart-tier-open': deferred, 'request-smart-tier-open-stream': streamed, 'request-open-model-last-resort': last };
+    },
+  },
   {
     name: 'request-continuation-refused',
     describe: 'a cut stream whose continuation one target refuses (400): the next candidate continues it; when all refuse, the answer restarts afresh',
