@@ -108,7 +108,6 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
   const env = deps.env ?? process.env;
   const factories = { ...ADAPTERS, ...deps.adapters };
   const adapters = new Map<string, ProviderAdapter>();
-  const maxRetryAfterS = deps.config.retry.maxRetryAfterS;
 
   function resolve(input: ProviderCallInput): { target: TargetConfig; model: ModelConfig; adapter: ProviderAdapter } {
     const target = deps.config.targets.find((t) => t.id === input.target);
@@ -203,7 +202,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
         report(FailureType.Stalled);
         throw err;
       }
-      const failure = err instanceof ApplicationFailure ? withDetails(err, { attempt: ctx.info.attempt }) : classifyProviderError(err, ctx.info.attempt, maxRetryAfterS);
+      const failure = err instanceof ApplicationFailure ? withDetails(err, { attempt: ctx.info.attempt }) : classifyProviderError(err, ctx.info.attempt, deps.config.retry.maxRetryAfterS);
       report(failure.type ?? 'Error', (failure.details?.[0] as ProviderFailureDetails | undefined)?.retryAfterS);
       throw failure;
     }
@@ -271,7 +270,7 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     // Both failed: the first call's failure, carrying the second's, and no retry of the pair.
     const [a, b] = winner.i === 0 ? [winner.s, other] : [other, winner.s];
     const err = a.ok ? undefined : a.error;
-    const base = err instanceof ApplicationFailure ? err : classifyProviderError(err, Context.current().info.attempt, maxRetryAfterS);
+    const base = err instanceof ApplicationFailure ? err : classifyProviderError(err, Context.current().info.attempt, deps.config.retry.maxRetryAfterS);
     throw withDetails(base, { hedge: report(b, 1) }, true);
   }
 

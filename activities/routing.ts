@@ -42,6 +42,8 @@ export const LOCAL_CALL_MAX_MS = 1_000;
 /** What reading the routing snapshot needs. */
 export interface SnapshotDeps {
   config: GatewayConfig;
+  /** The config in force now (config/live.ts), read per snapshot; default: `config`. */
+  live?: () => GatewayConfig;
   state?: RoutingStateSource;
   /** Makes the state's breaker views fresh enough to route on (re-read after a quiet spell). */
   fresh?: () => Promise<void>;
@@ -50,10 +52,15 @@ export interface SnapshotDeps {
 
 /** Reads the snapshot; for `request`, trimmed to what its plan can use. */
 export function createSnapshotReader(deps: SnapshotDeps): (request?: Pick<AiRequest, 'model' | 'routing' | 'rag'>) => Promise<RoutingSnapshot> {
-  const base = staticTargets(deps.config);
-  const { config } = deps;
+  let base = staticTargets(deps.config);
+  let derivedFrom = deps.config;
   const now = deps.now ?? Date.now;
   return async (request) => {
+    const config = deps.live?.() ?? deps.config;
+    if (config !== derivedFrom) {
+      base = staticTargets(config);
+      derivedFrom = config;
+    }
     await deps.fresh?.();
     const full: RoutingSnapshot = {
       targets: base.map((t) => ({ ...t, ...deps.state?.overlay(t.id) })),

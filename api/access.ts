@@ -54,6 +54,8 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = Object.freeze(
   'GET /v1/providers': { role: 'tenant' },
   'GET /v1/providers/:id': { role: 'tenant' },
   'POST /v1/providers/:id/breaker': { role: 'admin' },
+  'GET /v1/admin/config': { role: 'admin' },
+  'PUT /v1/admin/config': { role: 'admin' },
   'POST /v1/codec/encode': { role: 'admin' },
   'POST /v1/codec/decode': { role: 'admin' },
   'OPTIONS /v1/codec/encode': { role: 'public' },

@@ -31,6 +31,8 @@ import { providersRouter } from './providers';
 import { collectionsRouter } from './collections';
 import type { TrafficView } from '../shared/traffic-view';
 import { createSnapshotReader } from '../activities/routing';
+import { LiveConfig } from '../config/live';
+import { adminConfigRouter } from './admin-config';
 
 export interface AppDeps {
   client: Client;
@@ -53,6 +55,8 @@ export interface AppDeps {
   internalToken?: string;
   /** OpenTelemetry tracing: one server span per request, the parent of the workflow it starts. */
   tracing?: Tracing;
+  /** The config in force (live reloads applied); default: one over `config`, updated by this API's own PUTs. */
+  live?: LiveConfig;
 }
 
 /** Builds the express app (not listening). */
@@ -125,7 +129,9 @@ export function createApp(deps: AppDeps): Express {
   );
   // With a worker in this process, its routing state goes into the workflow's input (no snapshot read in the workflow).
   const routing = deps.routing;
-  const snapshot = routing && deps.eagerStart ? createSnapshotReader({ config: deps.config, state: routing, fresh: () => routing.view.fresh() }) : undefined;
+  const live = deps.live ?? new LiveConfig(deps.config);
+  const current = () => live.current;
+  const snapshot = routing && deps.eagerStart ? createSnapshotReader({ config: deps.config, live: current, state: routing, fresh: () => routing.view.fresh() }) : undefined;
   const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart, ...(snapshot ? { snapshot } : {}) };
   const chat = { ...start, hub, streamTo: deps.streamTo ?? (() => undefined), ...(deps.onCancel ? { onCancel: deps.onCancel } : {}), onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }) };
   app.use('/v1/chat', chatRouter(chat));
@@ -134,7 +140,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
   app.use('/v1/collections', collectionsRouter({ config: deps.config, client: deps.client, taskQueue: deps.taskQueue }));
   app.use('/v1/codec', codecRouter(codecFromConfig(deps.config), deps.config.codec.corsOrigins));
-  app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue, routing: deps.routing }));
+  app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, live: current, taskQueue: deps.taskQueue, routing: deps.routing }));
+  app.use('/v1/admin/config', adminConfigRouter({ client: deps.client, live, taskQueue: deps.taskQueue }));
   // After every route: who may call what (api/access.ts); a route without a rule stops start-up.
   const owners = new Owners(client, () => sharedRagService(deps.config));
   enforceAccess(app, { owners, admit: admission({ client, config: deps.config, taskQueue: deps.taskQueue, owners, charge: auth.charge }) });

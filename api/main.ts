@@ -8,6 +8,7 @@ import { tracingFromConfig } from '../shared/tracing';
 import { startApiServer } from './server';
 import { relaySettings, relayStartupProblem } from '../shared/relay-settings';
 import { dataConverterFor } from '../shared/codec';
+import { reloadFromFile } from '../shared/live-config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,6 +23,9 @@ async function main(): Promise<void> {
   const metrics = createMetrics({ config });
   const api = await startApiServer({ config, client, metrics, tracing, taskQueue: process.env.STORMPROOF_TASK_QUEUE, log: logger });
   logger.info({ url: api.url, metrics: `${api.url}/metrics`, relayUrl: relay.streamToFor(Number(new URL(api.url).port)), relayUrlFrom: relay.urlSource }, 'API listening');
+  // SIGHUP: re-read the config file and publish its live keys to every process (README "Configuration").
+  const taskQueue = process.env.STORMPROOF_TASK_QUEUE ?? config.temporal.taskQueue;
+  process.on('SIGHUP', () => void reloadFromFile({ client, live: api.live, taskQueue, read: () => loadConfig(), by: `SIGHUP api ${process.pid}`, log: logger }));
   const stop = () => {
     void api
       .close()

@@ -12,13 +12,15 @@ import { ErrorCode } from '../contracts/errors';
 import type { BreakerAction, BreakerPublished } from '../contracts/breaker';
 import type { TargetTraffic, TrafficView } from '../shared/traffic-view';
 import { BreakerView } from '../shared/breaker-view';
-import { breakerIdFor, overrideBreaker } from '../shared/breakers';
+import { breakerIdFor, breakerSettings, overrideBreaker, settingsHash } from '../shared/breakers';
 import { ApiError } from './errors';
 
 export interface ProvidersDeps {
   client: Client;
   config: GatewayConfig;
   taskQueue: string;
+  /** The config in force now (live reloads applied); default: `config`. */
+  live?: () => GatewayConfig;
   /** Live routing state, when this process hosts a worker; else breakers are read from Temporal. */
   routing?: TrafficView;
 }
@@ -63,11 +65,12 @@ function modelsView(models: NonNullable<BreakerPublished['models']>) {
 
 /** One target as the operator sees it. */
 function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: string) {
-  const t = deps.config.targets.find((x) => x.id === targetId)!;
+  const config = deps.live?.() ?? deps.config;
+  const t = config.targets.find((x) => x.id === targetId)!;
   const view = source.breaker(targetId);
   const stale = source.stale(targetId);
   const { latencyMs, coolDownUntil, quota, quotaShare } = source.local?.(targetId) ?? {};
-  const settings = breakerSettingsFor(deps.config, targetId);
+  const settings = breakerSettingsFor(config, targetId);
   return {
     id: t.id,
     kind: t.kind,
@@ -84,6 +87,9 @@ function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: str
       trips: view?.trips ?? 0,
       recentTransitions: (view?.transitions ?? []).slice(-5).map((x) => ({ ...x, at: new Date(x.at).toISOString() })),
       ...(stale ? { unknownBecause: stale.why } : {}),
+      /** The settings the breaker runs (its published hash) and those of this process's config in force. */
+      settingsHash: view?.settingsHash,
+      configuredSettingsHash: settingsHash(breakerSettings(config, t.id)),
       ...(view?.halfOpen ? { halfOpen: view.halfOpen } : {}),
       ...(view?.models ? { models: modelsView(view.models) } : {}),
     },
@@ -101,7 +107,7 @@ function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: str
       probeP95Ms: view?.probe.p95Ms !== undefined ? Math.round(view.probe.p95Ms) : undefined,
     },
     health: { healthy: view?.probe.healthy ?? true, lastProbeAt: view?.probe.lastAt ? new Date(view.probe.lastAt).toISOString() : undefined, lastError: view?.probe.lastError },
-    quota: { ...quota, limits: t.limits, share: quotaShare ?? deps.config.routing.quotaShare, coolDownUntil: coolDownUntil ? new Date(coolDownUntil).toISOString() : undefined },
+    quota: { ...quota, limits: t.limits, share: quotaShare ?? config.routing.quotaShare, coolDownUntil: coolDownUntil ? new Date(coolDownUntil).toISOString() : undefined },
     /** Whose latency and quota these are: this process's worker, or none in an API-only process. */
     observedBy: source.local ? 'this-process' : 'none',
   };

@@ -11,6 +11,8 @@ import type { Tracing } from '../shared/tracing';
 import { createApp } from './app';
 import { relaySettings } from '../shared/relay-settings';
 import { StreamHub } from './stream-hub';
+import { LiveConfig } from '../config/live';
+import { LiveConfigWatcher } from '../shared/live-config';
 
 export interface ApiServerOptions {
   config: GatewayConfig;
@@ -25,13 +27,17 @@ export interface ApiServerOptions {
   /** 0 picks a free port; default: the config's. */
   port?: number;
   env?: NodeJS.ProcessEnv;
-  log?: { error(obj: unknown, msg?: string): void };
+  log?: { error(obj: unknown, msg?: string): void; info?(obj: unknown, msg?: string): void; warn?(obj: unknown, msg?: string): void };
+  /** How often the live config is read from Temporal (shared/live-config.ts). */
+  liveConfigPollMs?: number;
 }
 
 export interface RunningApi {
   url: string;
   hub: StreamHub;
   server: Server;
+  /** The config in force (live reloads applied). */
+  live: LiveConfig;
   close(): Promise<void>;
 }
 
@@ -41,14 +47,27 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
   const hub = opts.hub ?? new StreamHub();
   const relay = relaySettings(config, opts.env);
   let port = 0;
+  const taskQueue = opts.taskQueue ?? config.temporal.taskQueue;
+  const log = opts.log ?? console;
+  const live = new LiveConfig(config);
+  const watcher = new LiveConfigWatcher({
+    client: opts.client,
+    live,
+    taskQueue,
+    intervalMs: opts.liveConfigPollMs,
+    onApplied: (version, state) => log.info?.({ version, by: state.by }, `live config version ${version} applied`),
+    onError: (err) => log.warn?.({ err }, 'live config: not read or not applied; the running config stays'),
+  });
+  await watcher.start();
   const app = createApp({
+    live,
     client: opts.client,
     config,
-    taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+    taskQueue,
     eagerStart: opts.eagerStart ?? false,
     metrics: opts.metrics ?? createMetrics({ config }),
     tracing: opts.tracing,
-    log: opts.log ?? console,
+    log,
     hub,
     internalToken: relay.token,
     streamTo: () => relay.streamToFor(port),
@@ -62,7 +81,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<RunningApi
     url: `http://${config.api.host}:${port}`,
     hub,
     server,
+    live,
     async close() {
+      watcher.stop();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },

@@ -52,6 +52,12 @@ export const ErrorCode = {
   Unsatisfiable: 'STORMPROOF_ERR_UNSATISFIABLE',
   /** The callbackUrl is not allowed (scheme, credentials, length, or a private/loopback address). */
   CallbackUrlRefused: 'STORMPROOF_ERR_CALLBACK_URL_REFUSED',
+  /** A config sent for a live reload does not validate (the message names every key); the running config stays. */
+  ConfigInvalid: 'STORMPROOF_ERR_CONFIG_INVALID',
+  /** A live reload changes keys that only take effect after a restart (named in the message). */
+  ConfigRestartRequired: 'STORMPROOF_ERR_CONFIG_RESTART_REQUIRED',
+  /** The live config changed since the version the caller read (`If-Match`); read it again. */
+  ConfigConflict: 'STORMPROOF_ERR_CONFIG_CONFLICT',
   Internal: 'STORMPROOF_ERR_INTERNAL',
 } as const;
 export type ErrorCodeName = (typeof ErrorCode)[keyof typeof ErrorCode];

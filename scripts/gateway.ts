@@ -79,7 +79,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
   const { worker, client, routing } = gw;
   const running = gw.run();
-  const app = createApp({ client, config, taskQueue, eagerStart: true, metrics, hub, onCancel: (id) => localCancels.cancel(id), internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, tracing, log: logger });
+  const app = createApp({ client, config, live: gw.live, taskQueue, eagerStart: true, metrics, hub, onCancel: (id) => localCancels.cancel(id), internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, tracing, log: logger });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.apiPort ?? config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);

@@ -61,10 +61,15 @@ export class BreakerView {
 
   constructor(
     private readonly client: Client,
-    private readonly config: GatewayConfig,
+    private config: GatewayConfig,
     private readonly events: BreakerViewEvents = {},
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** The config in force after a live reload (publish intervals are breaker settings). */
+  setConfig(config: GatewayConfig): void {
+    this.config = config;
+  }
 
   /** Why the view of `target` is unknown right now, or undefined when it is fresh. */
   staleness(target: string): { ageMs: number; why: string } | undefined {

@@ -84,6 +84,8 @@ function body(key: string): unknown {
   if (key.endsWith('/documents')) return { documents: [{ id: 'm', source: 'm.md', text: 'matrix' }] };
   if (key.endsWith('/query')) return { query: 'notes' };
   if (key.endsWith('/breaker')) return { action: 'reset' };
+  // The config in force, unchanged: a live reload that changes nothing.
+  if (key === 'PUT /v1/admin/config') return s.config;
   if (key.startsWith('POST /v1/codec/')) return { payloads: [] };
   return undefined;
 }
@@ -120,6 +122,8 @@ const SPEC: Record<string, 'public' | 'internal' | 'tenant' | 'owned' | 'admin'>
   'GET /v1/providers': 'tenant',
   'GET /v1/providers/:id': 'tenant',
   'POST /v1/providers/:id/breaker': 'admin',
+  'GET /v1/admin/config': 'admin',
+  'PUT /v1/admin/config': 'admin',
   'POST /v1/codec/encode': 'admin',
   'POST /v1/codec/decode': 'admin',
   'OPTIONS /v1/codec/encode': 'public',

@@ -10,6 +10,7 @@ import { relaySettings, relayStartupProblem } from '../shared/relay-settings';
 import { createMetrics } from '../shared/telemetry';
 import { serveMetrics } from '../shared/metrics-server';
 import { tracingFromConfig } from '../shared/tracing';
+import { reloadFromFile } from '../shared/live-config';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -30,6 +31,9 @@ async function main(): Promise<void> {
     activityDeps: { streamSink: createRelaySink({ token: relay.token, log: logger }) },
   });
   const running = gw.run();
+  // SIGHUP: re-read the config file and publish its live keys to every process (README "Configuration").
+  const taskQueue = gw.worker.options.taskQueue;
+  process.on('SIGHUP', () => void reloadFromFile({ client: gw.client, live: gw.live, taskQueue, read: () => loadConfig(), by: `SIGHUP ${String(gw.worker.options.identity)}`, log: logger }));
   logger.info({ address: temporal.address, taskQueue: gw.worker.options.taskQueue, metrics: served.url, tracing: config.tracing.otlpEndpoint ?? false }, 'worker polling');
   // The SDK's default shutdown signals (SIGINT, SIGTERM) stop the worker; run() then flushes.
   await running;

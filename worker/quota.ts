@@ -55,7 +55,7 @@ export class QuotaTracker {
   private current: number;
 
   constructor(
-    private readonly targets: readonly TargetConfig[],
+    private targets: readonly TargetConfig[],
     share: number,
     now = Date.now(),
   ) {
@@ -78,6 +78,24 @@ export class QuotaTracker {
     for (const t of this.targets) {
       if (t.limits.requestsPerMinute) this.requests.get(t.id)?.rescale(t.limits.requestsPerMinute * share, now);
       if (t.limits.tokensPerMinute) this.tokens.get(t.id)?.rescale(t.limits.tokensPerMinute * share, now);
+    }
+  }
+
+  /** New limits (a live config reload): buckets rescale keeping their fraction; a new limit starts full. */
+  setTargets(targets: readonly TargetConfig[], now = Date.now()): void {
+    this.targets = targets;
+    for (const t of targets) {
+      const share = this.current;
+      const pairs: Array<[Map<string, TokenBucket>, number | undefined]> = [
+        [this.requests, t.limits.requestsPerMinute],
+        [this.tokens, t.limits.tokensPerMinute],
+      ];
+      for (const [buckets, limit] of pairs) {
+        const bucket = buckets.get(t.id);
+        if (!limit) buckets.delete(t.id);
+        else if (bucket) bucket.rescale(limit * share, now);
+        else buckets.set(t.id, new TokenBucket(limit * share, now));
+      }
     }
   }
 

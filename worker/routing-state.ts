@@ -68,13 +68,13 @@ export class RoutingState implements RoutingStateSource, TrafficView {
   /** This process's own failures in a row per target: what routes it while its breaker view is unknown. */
   private localRun = new Map<string, number>();
   private settingsSentAt = new Map<string, number>();
-  private readonly hashes: Map<string, string>;
+  private hashes: Map<string, string>;
   private stopped = false;
   private readonly now: () => number;
   /** Resolves once the breakers were ensured (start-up keeps retrying in the background). */
   ready: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: RoutingStateOptions) {
+  constructor(private opts: RoutingStateOptions) {
     const { client, config, taskQueue } = opts;
     this.now = opts.now ?? Date.now;
     const fixed = config.routing.quotaShare;
@@ -88,15 +88,15 @@ export class RoutingState implements RoutingStateSource, TrafficView {
     this.hashes = new Map(config.targets.map((t) => [t.id, settingsHash(breakerSettings(config, t.id))]));
     this.batcher = new OutcomeBatcher(
       opts.workerId,
-      (t) => breakerSettingsFor(config, t).slowCallMs,
-      (target, batch) => sendOutcomes(client, config, taskQueue, target, batch).then(() => opts.onBatchSent?.(target)),
+      (t) => breakerSettingsFor(this.opts.config, t).slowCallMs,
+      (target, batch) => sendOutcomes(client, this.opts.config, taskQueue, target, batch).then(() => opts.onBatchSent?.(target)),
       opts.onError,
     );
     this.view = new BreakerView(client, config, {
       onTransition: opts.onTransition,
       onError: opts.onError,
       onStale: opts.onStale,
-      onMissing: () => void ensureBreakers(client, config, taskQueue).catch(opts.onError),
+      onMissing: () => void ensureBreakers(client, this.opts.config, taskQueue).catch(opts.onError),
       onRead: (target, view) => this.checkSettings(target, view),
     });
   }
@@ -110,13 +110,13 @@ export class RoutingState implements RoutingStateSource, TrafficView {
   async start(): Promise<void> {
     this.view.start(this.opts.config.routing.refreshIntervalMs);
     this.batcher.start(this.opts.config.routing.flushIntervalMs);
-    const { client, config, taskQueue } = this.opts;
+    const { client, taskQueue } = this.opts;
     const counted = this.shareWatcher?.start();
     this.ready = (async () => {
       await counted;
       for (let delay = 500; !this.stopped; delay = Math.min(START_RETRY_MAX_MS, delay * 2)) {
         try {
-          await ensureBreakers(client, config, taskQueue);
+          await ensureBreakers(client, this.opts.config, taskQueue);
           await this.view.refresh();
           return;
         } catch (err) {
@@ -134,6 +134,24 @@ export class RoutingState implements RoutingStateSource, TrafficView {
     this.view.stop();
     this.shareWatcher?.stop();
     await this.batcher.stop().catch(this.opts.onError);
+  }
+
+  /**
+   * Takes a live config reload (config/live.ts): new limits, breaker settings and routing read
+   * from now on; a breaker still running other settings is sent these at its next read.
+   */
+  applyConfig(config: GatewayConfig): void {
+    this.opts = { ...this.opts, config };
+    this.quota.setTargets(config.targets);
+    this.trials.setConfig(config);
+    this.view.setConfig(config);
+    this.hashes = new Map(config.targets.map((t) => [t.id, settingsHash(breakerSettings(config, t.id))]));
+    this.settingsSentAt.clear();
+  }
+
+  /** The config this routing state runs on. */
+  get config(): GatewayConfig {
+    return this.opts.config;
   }
 
   /** A breaker publishing other settings than this process's config gets this process's (rate-limited). */

@@ -21,7 +21,12 @@ export class TrialGate {
   /** Trials let through per half-open period, keyed by target or target/model (the period is its `since`). */
   private issued = new Map<string, { since: number; issued: number }>();
 
-  constructor(private readonly config: GatewayConfig) {}
+  constructor(private config: GatewayConfig) {}
+
+  /** The config in force after a live reload (half-open trial counts are breaker settings). */
+  setConfig(config: GatewayConfig): void {
+    this.config = config;
+  }
 
   /** Whether the probe alone decides this breaker's half-open (then no call is a trial). */
   probeDecides(target: string, view: BreakerPublished): boolean {

@@ -15,6 +15,8 @@ import { activityMetrics } from './activity-metrics';
 import type { Tracing } from '../shared/tracing';
 import { logger } from '../shared/log';
 import { dataConverterFor } from '../shared/codec';
+import { LiveConfig } from '../config/live';
+import { LiveConfigWatcher } from '../shared/live-config';
 
 export interface GatewayWorkerOptions {
   connection: NativeConnection;
@@ -32,6 +34,8 @@ export interface GatewayWorkerOptions {
   workerOptions?: Partial<WorkerOptions>;
   /** OpenTelemetry tracing (the workflow code is then bundled with Temporal's tracing interceptors). */
   tracing?: Tracing;
+  /** How often the live config is read from Temporal (shared/live-config.ts). */
+  liveConfigPollMs?: number;
 }
 
 export interface GatewayWorker {
@@ -39,6 +43,8 @@ export interface GatewayWorker {
   routing: RoutingState;
   metrics: GatewayMetrics;
   client: Client;
+  /** The config in force: the start-up one with the last live reload applied (config/live.ts). */
+  live: LiveConfig;
   /** Runs the worker until shutdown, flushing outcome batches at the end. */
   run(): Promise<void>;
 }
@@ -84,6 +90,16 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
   };
   // A pre-built bundle lacks the tracing interceptors: a tracing worker bundles its own.
   const workflowSource = tracing ? undefined : (opts.workflowBundlePath ?? process.env.STORMPROOF_WORKFLOW_BUNDLE);
+  const live = new LiveConfig(config);
+  live.onChange((next) => routing.applyConfig(next));
+  const watcher = new LiveConfigWatcher({
+    client,
+    live,
+    taskQueue,
+    intervalMs: opts.liveConfigPollMs,
+    onApplied: (version, state) => logger.info({ version, by: state.by }, `live config version ${version} applied`),
+    onError: (err) => logger.warn({ err }, 'live config: not read or not applied; the running config stays'),
+  });
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporal.namespace,
@@ -92,6 +108,7 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     activities: createActivities({
       config,
       ...opts.activityDeps,
+      liveConfig: () => live.current,
       routingState: routing,
       routingFresh: () => routing.view.fresh(),
       onOutcome: (o) => {
@@ -122,14 +139,18 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     routing,
     metrics,
     client,
+    live,
     async run() {
       // The worker polls at once (a stop right after start must find it running); routing state
       // starts beside it and reads as "all closed" until the first refresh.
       const running = worker.run();
       const routingStarted = routing.start().catch((err) => logger.warn({ err }, 'routing state did not start; breakers will be created on first use'));
+      const watching = watcher.start();
       try {
         await running;
       } finally {
+        watcher.stop();
+        await watching;
         await routingStarted;
         await routing.stop();
       }

@@ -5,3 +5,4 @@ export { aiJobWorkflow, callbackDeliveryWorkflow } from './job';
 export { batchWorkflow, batchProgressQuery } from './batch';
 export { noopWorkflow } from './noop';
 export { ragIngestWorkflow } from './ingest';
+export { liveConfigWorkflow } from './live-config';

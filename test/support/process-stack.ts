@@ -41,6 +41,10 @@ export interface ProcessStack {
   killApi(): Promise<void>;
   startWorker(i: number): Promise<void>;
   killWorker(i: number): Promise<void>;
+  /** Sends a signal to worker `i` (e.g. SIGHUP: re-read the config file). */
+  signalWorker(i: number, signal: NodeJS.Signals): void;
+  /** The config file every gateway process reads (STORMPROOF_CONFIG). */
+  configPath: string;
   /** SIGKILL of the Temporal server; `startTemporal` brings it back on the same database. */
   killTemporal(): Promise<void>;
   startTemporal(): Promise<void>;
@@ -116,6 +120,8 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
       workers[i] = await spawnReady('worker/main.ts', { ...env, STORMPROOF_WORKER_IDENTITY: `worker-${i}` }, 'worker polling', join(logDir, `worker-${i}.log`));
     },
     killWorker: (i) => killHard(workers[i]),
+    signalWorker: (i, signal) => void workers[i]?.kill(signal),
+    configPath,
     async killTemporal() {
       await killHard(temporal?.process);
       temporal = undefined;
