@@ -69,6 +69,17 @@ describe('QuotaTracker', () => {
     assert.deepEqual(full.left('both', T0), { requests: 100, tokens: 10_000 });
   });
 
+  test('new limits from a live reload: buckets rescale keeping their fraction, a new limit starts full, a removed one is gone', () => {
+    const q = new QuotaTracker(targets, 0.5, T0);
+    q.take('both', 5_000, T0);
+    q.setTargets([targetConfig('both', { requestsPerMinute: 200 }), targetConfig('requests-only', {}), targetConfig('unlimited', { requestsPerMinute: 10 })], T0);
+    assert.deepEqual(q.left('both', T0), { requests: 98 }, '49 of 50 left is 98 of 100; the token limit is gone');
+    assert.deepEqual(q.left('requests-only', T0), {});
+    assert.deepEqual(q.left('unlimited', T0), { requests: 5 });
+    q.setShare(1, T0);
+    assert.deepEqual(q.left('unlimited', T0), { requests: 10 }, 'a later share change scales the new limits');
+  });
+
   test('no limits, or an unknown target: nothing to report, taking is a no-op', () => {
     const q = new QuotaTracker(targets, 1, T0);
     assert.deepEqual(q.left('unlimited', T0), {});
