@@ -23,13 +23,14 @@ import { installRuntime } from '../shared/runtime';
 import { breakerScenarios } from './histories/breakers';
 import { jobScenarios } from './histories/jobs';
 import { requestScenarios } from './histories/requests';
+import { liveConfigScenarios } from './histories/live-config';
 import type { Scenario, ScenarioContext } from './histories/scenario';
 
 const ROOT = resolve(__dirname, '..');
 /** The one fixtures folder the replay suite reads. */
 export const FIXTURES_DIR = join(ROOT, 'test', 'fixtures', 'histories');
 
-const SCENARIOS: Scenario[] = [...requestScenarios, ...jobScenarios, ...breakerScenarios];
+const SCENARIOS: Scenario[] = [...requestScenarios, ...jobScenarios, ...breakerScenarios, ...liveConfigScenarios];
 
 const quietLogger = { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never;
 
