@@ -16,6 +16,7 @@ import { createGatewayWorker } from '../worker/worker';
 import { createMetrics, type GatewayMetrics } from '../shared/telemetry';
 import { logger } from '../shared/log';
 import type { RoutingState } from '../worker/routing-state';
+import type { LiveConfig } from '../config/live';
 import { installRuntime, installRuntimeWithMetrics } from '../shared/runtime';
 import { serveMetrics, type MetricsServer } from '../shared/metrics-server';
 import { tracingFromConfig, type Tracing } from '../shared/tracing';
@@ -50,6 +51,8 @@ export interface RunningGateway {
   taskQueue: string;
   /** Streamed events and early answers of the jobs this process's API serves. */
   hub: StreamHub;
+  /** The config in force (live reloads applied; config/live.ts). */
+  live: LiveConfig;
   stop(): Promise<void>;
 }
 
@@ -99,6 +102,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     metrics,
     taskQueue,
     hub,
+    live: gw.live,
     apiUrl: `http://${config.api.host}:${port}`,
     metricsUrl: metricsServer?.url,
     stop() {

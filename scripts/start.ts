@@ -13,6 +13,8 @@ import { codecFromConfig } from '../shared/codec';
 import { assertPortsFree } from './ports';
 import { startGateway, type RunningGateway } from './gateway';
 import { ensureSampleCollection } from '../activities/retrieval';
+import { reloadFromFile } from '../shared/live-config';
+import { logger } from '../shared/log';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -105,6 +107,9 @@ async function main(): Promise<void> {
     await ensureSampleCollection(config, { log: say }).catch((e: Error) => say(`[stormproof] sample RAG collection: ${e.message}`));
     say('[stormproof] starting the worker and the API (bundling workflows takes a few seconds)…');
     gateway = await startGateway({ config, metricsPort: config.worker.metricsPort });
+    const running = gateway;
+    // SIGHUP: re-read the config file and publish its live keys (README "Changing the config without a restart").
+    process.on('SIGHUP', () => void reloadFromFile({ client: running.client, live: running.live, taskQueue: running.taskQueue, read: () => loadConfig(), by: `SIGHUP npm start ${process.pid}`, log: logger }));
   } catch (err) {
     say(`[stormproof] ${(err as Error).message}`);
     await stop(1);
