@@ -31,7 +31,9 @@ export async function readLiveConfig(client: Client, config: GatewayConfig, task
 /**
  * Publishes `next` (already validated with the start-up schema, restart-only keys unchanged):
  * the config workflow takes its live sections (started if missing), then every breaker whose
- * settings changed is told at once (workers would also send them at their next breaker read).
+ * settings changed is told at once. Best effort: the change is published already, and workers
+ * send a breaker running other settings theirs at their next read (a missing breaker is started
+ * with them).
  */
 export async function publishLiveConfig(client: Client, running: GatewayConfig, next: GatewayConfig, taskQueue: string, opts: { expectedVersion?: number; by?: string } = {}): Promise<LiveConfigState> {
   const change: LiveConfigChange = { overlay: liveOverlay(next), ...opts };
@@ -46,7 +48,7 @@ export async function publishLiveConfig(client: Client, running: GatewayConfig, 
     }),
   });
   const changed = next.targets.filter((t) => settingsHash(breakerSettings(next, t.id)) !== settingsHash(breakerSettings(running, t.id)));
-  await Promise.all(changed.map((t) => sendSettings(client, next, t.id)));
+  await Promise.allSettled(changed.map((t) => sendSettings(client, next, t.id)));
   return state;
 }
 
