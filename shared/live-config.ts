@@ -65,6 +65,8 @@ export interface LiveConfigWatcherOptions {
 export class LiveConfigWatcher {
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
+  /** A published version this process could not apply (reported once, not every interval). */
+  private refused = 0;
 
   constructor(private readonly opts: LiveConfigWatcherOptions) {}
 
@@ -92,9 +94,15 @@ export class LiveConfigWatcher {
     const { client, live, taskQueue } = this.opts;
     try {
       const state = await readLiveConfig(client, live.base, taskQueue);
-      if (state.overlay && state.version > live.version && live.apply(state.overlay, state.version)) this.opts.onApplied?.(state.version, state);
+      if (!state.overlay || state.version <= live.version || state.version === this.refused) return;
+      try {
+        if (live.apply(state.overlay, state.version)) this.opts.onApplied?.(state.version, state);
+      } catch (err) {
+        // A version that does not validate here (e.g. another start-up file) is not applied; the running config stays.
+        this.refused = state.version;
+        this.opts.onError?.(err);
+      }
     } catch (err) {
-      // A version that does not validate here (e.g. published by a newer build) is not applied; the running config stays.
       this.opts.onError?.(err);
     }
   }
