@@ -100,6 +100,8 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     onApplied: (version, state) => logger.info({ version, by: state.by }, `live config version ${version} applied`),
     onError: (err) => logger.warn({ err }, 'live config: not read or not applied; the running config stays'),
   });
+  // The published version is in force before the first task (a failed read leaves the start-up config).
+  await watcher.poll();
   const worker = await Worker.create({
     connection: opts.connection,
     namespace: config.temporal.namespace,
