@@ -21,7 +21,10 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] },
+      ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
@@ -42,7 +45,11 @@ export default tseslint.config(
             { name: '@temporalio/worker', message: 'Workflow code must not use the worker.' },
           ],
           patterns: [
-            { group: ['**/activities/*', '**/activities', '!**/activities/types'], message: 'Import activities with `import type` only.', allowTypeImports: true },
+            {
+              group: ['**/activities/*', '**/activities', '!**/activities/types'],
+              message: 'Import activities with `import type` only.',
+              allowTypeImports: true,
+            },
             { group: ['**/api/*', '**/worker/*', '**/chaos/*', '**/config/load*'], message: 'No I/O code in the workflow sandbox.' },
             { group: ['express', 'pino', 'prom-client', 'yaml'], message: 'No I/O libraries in the workflow sandbox.' },
           ],

@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import type { ProviderCallResult } from '../contracts/routing';
 import { answerProblem, headProblem, repetitionLoop } from './answer-quality';
 
-const ask = (extra: Record<string, unknown> = {}) => ({ model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'tell me about rivers' }], ...extra });
+const ask = (extra: Record<string, unknown> = {}) => ({
+  model: 'gpt-4o',
+  messages: [{ role: 'user' as const, content: 'tell me about rivers' }],
+  ...extra,
+});
 const answer = (content: string | null, extra: Partial<ProviderCallResult> = {}): ProviderCallResult => ({
   target: 't',
   model: 'm',
@@ -23,7 +27,20 @@ describe('answerProblem', () => {
     ];
     for (const c of ok) assert.equal(answerProblem(answer(c), ask()), undefined, c);
     assert.equal(answerProblem(answer('Rivers carry', { finishReason: 'length' }), ask({ max_tokens: 3 })), undefined);
-    assert.equal(answerProblem(answer(null, { message: { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }, finishReason: 'tool_calls' }), ask()), undefined);
+    assert.equal(
+      answerProblem(
+        answer(null, {
+          message: {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }],
+          },
+          finishReason: 'tool_calls',
+        }),
+        ask(),
+      ),
+      undefined,
+    );
     assert.equal(answerProblem(answer('', { finishReason: 'content_filter' }), ask()), undefined, 'a refusal is an answer');
   });
 
@@ -43,8 +60,20 @@ describe('answerProblem', () => {
   });
 
   test('finish_reason length on a tiny answer nobody asked to be tiny', () => {
-    assert.match(answerProblem(answer('Rivers are', { finishReason: 'length', usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }), ask()) ?? '', /token limit after 2/);
-    assert.match(answerProblem(answer('Rivers are', { finishReason: 'length', usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }), ask({ max_tokens: 500 })) ?? '', /500 tokens/);
+    assert.match(
+      answerProblem(
+        answer('Rivers are', { finishReason: 'length', usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }),
+        ask(),
+      ) ?? '',
+      /token limit after 2/,
+    );
+    assert.match(
+      answerProblem(
+        answer('Rivers are', { finishReason: 'length', usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }),
+        ask({ max_tokens: 500 }),
+      ) ?? '',
+      /500 tokens/,
+    );
   });
 
   test('JSON asked: must parse; judged on the whole answer for a continuation', () => {
@@ -59,14 +88,26 @@ describe('answerProblem', () => {
 
 describe('headProblem (the first few dozen characters of a stream)', () => {
   test('good openings pass', () => {
-    for (const h of ['Rivers carry water from high', '| a | b |\n|---|---|\n|---|---|', '{"rivers": ["Nile", "Amazon"', '```\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n'])
+    for (const h of [
+      'Rivers carry water from high',
+      '| a | b |\n|---|---|\n|---|---|',
+      '{"rivers": ["Nile", "Amazon"',
+      '```\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n',
+    ])
       assert.equal(headProblem(h, ask()), undefined, h);
   });
   test('corrupted bytes, a loop, prose where JSON was asked', () => {
     assert.match(headProblem('\uFFFD\uFFFDRivers carry water from h', ask()) ?? '', /U\+FFFD/);
     assert.match(headProblem('the the the the the the the the the', ask()) ?? '', /repeated 8 times/);
-    assert.match(headProblem('Sure! Here is the JSON you asked', ask({ response_format: { type: 'json_object' } })) ?? '', /opens with "Sure!/);
-    assert.equal(headProblem('ure! Here is the JSON you asked', ask({ response_format: { type: 'json_object' } }), true), undefined, 'not for the middle of an answer');
+    assert.match(
+      headProblem('Sure! Here is the JSON you asked', ask({ response_format: { type: 'json_object' } })) ?? '',
+      /opens with "Sure!/,
+    );
+    assert.equal(
+      headProblem('ure! Here is the JSON you asked', ask({ response_format: { type: 'json_object' } }), true),
+      undefined,
+      'not for the middle of an answer',
+    );
   });
 });
 

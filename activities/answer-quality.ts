@@ -71,7 +71,8 @@ export function headProblem(head: string, request: Request, continuing = false):
   if (bad) return bad;
   const trimmed = head.trim();
   const loop = trimmed.length >= HEAD_CHARS / 2 ? repetitionLoop(trimmed, 4) : undefined;
-  if (loop && loop.covered >= trimmed.length * 0.75) return `the answer opens with ${JSON.stringify(loop.unit)} repeated ${loop.repeats} times: a degenerate decoding loop`;
+  if (loop && loop.covered >= trimmed.length * 0.75)
+    return `the answer opens with ${JSON.stringify(loop.unit)} repeated ${loop.repeats} times: a degenerate decoding loop`;
   // JSON mode answers an object; prose first ("Sure! Here is…") means the mode was ignored.
   if (!continuing && wantsJson(request) && trimmed && !trimmed.startsWith('{')) {
     return `JSON was asked (response_format ${request.response_format?.type}) and the answer opens with ${JSON.stringify(trimmed.slice(0, 24))}`;
@@ -105,7 +106,8 @@ export function answerProblem(result: ProviderCallResult, request: Request, befo
   // A loop runs until the token budget does: an answer that repeats itself and ends on its own
   // (a list, a chant the user asked for) is not one.
   const loop = content.length >= 64 && result.finishReason === 'length' ? repetitionLoop(content, 4) : undefined;
-  if (loop && loop.covered >= content.length / 2) return `${JSON.stringify(loop.unit.slice(0, 40))} repeated ${loop.repeats} times at the end of the answer: a degenerate decoding loop`;
+  if (loop && loop.covered >= content.length / 2)
+    return `${JSON.stringify(loop.unit.slice(0, 40))} repeated ${loop.repeats} times at the end of the answer: a degenerate decoding loop`;
   // A cut a few tokens in, when the caller asked for more (or nothing): the serving side clamps
   // the output (a tiny default like TGI's max_new_tokens, an overloaded deployment cutting short).
   const asked = request.max_tokens ?? request.max_completion_tokens;

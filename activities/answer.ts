@@ -11,7 +11,12 @@ import { earlyResponse } from '../workflows/outcome';
 import type { StreamSink } from './provider-call';
 
 /** Stamps `result` with the instant it was published and publishes the response; returns the stamped result. */
-export function publishAnswer(sink: StreamSink | undefined, input: ProviderCallInput, result: ProviderCallResult, attempt: number): ProviderCallResult {
+export function publishAnswer(
+  sink: StreamSink | undefined,
+  input: ProviderCallInput,
+  result: ProviderCallResult,
+  attempt: number,
+): ProviderCallResult {
   if (!input.answerTo) return result;
   const done: ProviderCallResult = { ...result, answeredAt: Date.now() };
   const response = earlyResponse({ ...input, answerTo: input.answerTo }, done);

@@ -36,7 +36,14 @@ export interface CallbackDeps {
 }
 
 /** POSTs `body` to `url`, connecting only to `pinned`; resolves with the status code. */
-function postPinned(url: URL, pinned: LookupAddress, headers: Record<string, string>, body: string, signal: AbortSignal, timeoutMs: number): Promise<number> {
+function postPinned(
+  url: URL,
+  pinned: LookupAddress,
+  headers: Record<string, string>,
+  body: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<number> {
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = mod.request(
@@ -76,7 +83,11 @@ export function createCallbackActivities(deps: CallbackDeps): CallbackActivities
       const ctx = Context.current();
       const secret = env[policy.secretEnv];
       if (!secret) {
-        throw ApplicationFailure.create({ type: 'CallbackNotConfigured', message: `set ${policy.secretEnv} in the worker's environment to sign callbacks`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'CallbackNotConfigured',
+          message: `set ${policy.secretEnv} in the worker's environment to sign callbacks`,
+          nonRetryable: true,
+        });
       }
       const body = JSON.stringify(delivery.payload);
       const t = Math.floor(now() / 1000);

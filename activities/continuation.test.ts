@@ -30,10 +30,14 @@ describe('Seam', () => {
     assert.equal(join('Part one.\n\n', '\n\nPart two.', 'prefill').text, 'Part two.');
   });
   test('instruction: a repeated tail is cut, whatever the piece size', () => {
-    for (const size of [1, 2, 5, 100]) assert.equal(join(so, 'to the sea. Most of them begin as springs.', 'instruction', size).text, 'begin as springs.', `size ${size}`);
+    for (const size of [1, 2, 5, 100])
+      assert.equal(join(so, 'to the sea. Most of them begin as springs.', 'instruction', size).text, 'begin as springs.', `size ${size}`);
   });
   test('instruction: a restart repeating the whole text is cut; whitespace differences do not matter', () => {
-    assert.equal(join(so, 'Rivers carry water from the hills\nto the sea.  Most of them begin as springs.', 'instruction').text, 'begin as springs.');
+    assert.equal(
+      join(so, 'Rivers carry water from the hills\nto the sea.  Most of them begin as springs.', 'instruction').text,
+      'begin as springs.',
+    );
   });
   test('instruction: an exact follower is left alone, even when it opens like the text', () => {
     assert.equal(join(so, 'begin as springs.', 'instruction').text, 'begin as springs.');

@@ -23,9 +23,7 @@ export function createActivities(deps: ActivityDeps) {
   const base = deps.config;
   const live = deps.liveConfig;
   // Provider calls read timeouts and retry settings per call; a reload changes only live keys (config/live.ts).
-  const provider: ProviderActivityDeps = live
-    ? Object.defineProperty({ ...deps }, 'config', { get: live, enumerable: true })
-    : deps;
+  const provider: ProviderActivityDeps = live ? Object.defineProperty({ ...deps }, 'config', { get: live, enumerable: true }) : deps;
   return {
     ...createProviderActivities(provider),
     ...createRoutingActivities({ config: deps.config, live: deps.liveConfig, state: deps.routingState, fresh: deps.routingFresh }),

@@ -110,12 +110,14 @@ export function checkUrl(raw: string, policy: OutboundPolicy, allowed = allowLis
   } catch {
     throw new OutboundRefused('is not a URL');
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowHttp)) throw new OutboundRefused(policy.allowHttp ? 'must be an http(s) URL' : 'must be an https URL (callbacks.allowHttp is off)');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowHttp))
+    throw new OutboundRefused(policy.allowHttp ? 'must be an http(s) URL' : 'must be an https URL (callbacks.allowHttp is off)');
   if (url.username || url.password) throw new OutboundRefused('must not carry credentials (user:password@)');
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (!host) throw new OutboundRefused('has no host');
   if (isIP(host)) {
-    if (!addressAllowed(host, allowed)) throw new OutboundRefused('points at an address that is not public (loopback, private, link-local or reserved)');
+    if (!addressAllowed(host, allowed))
+      throw new OutboundRefused('points at an address that is not public (loopback, private, link-local or reserved)');
   } else if (LOCAL_NAMES.test(host) || !host.includes('.')) {
     throw new OutboundRefused('names a local host; use a public name, or allow its address range in callbacks.allowedCidrs');
   }
@@ -127,7 +129,9 @@ export type LookupAll = (hostname: string) => Promise<LookupAddress[]>;
 
 /** The system resolver. */
 export const systemLookup: LookupAll = (hostname) =>
-  new Promise((resolve, reject) => dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+  new Promise((resolve, reject) =>
+    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  );
 
 /**
  * Resolves the URL's host once and returns the address to connect to: every address the name
@@ -140,6 +144,7 @@ export async function resolvePinned(url: URL, allowed: BlockList, lookup: Lookup
   // A name that does not resolve may resolve later (DNS hiccup): a plain, retryable error.
   const addresses = family ? [{ address: host, family }] : await lookup(host);
   if (!addresses.length) throw new Error('the host name did not resolve');
-  for (const a of addresses) if (!addressAllowed(a.address, allowed)) throw new OutboundRefused('the host name resolves to an address that is not public');
+  for (const a of addresses)
+    if (!addressAllowed(a.address, allowed)) throw new OutboundRefused('the host name resolves to an address that is not public');
   return addresses[0];
 }

@@ -48,10 +48,13 @@ describe('known-answer probe', () => {
     const r = await probe({ ...ALL, calls: 2 });
     assert.equal(r.ok, true, r.error);
     assert.equal(r.evidence, 'model');
-    assert.deepEqual(r.models?.map((m) => [m.model, m.ok, m.calls]), [
-      ['gpt-4o', true, 2],
-      ['gpt-4o-mini', true, 2],
-    ]);
+    assert.deepEqual(
+      r.models?.map((m) => [m.model, m.ok, m.calls]),
+      [
+        ['gpt-4o', true, 2],
+        ['gpt-4o-mini', true, 2],
+      ],
+    );
     assert.equal(mock.stats().byRoute['POST /v1/chat/completions'], 4);
     assert.equal(mock.stats().lastRequest?.stream, true, 'a streaming model is probed streaming');
     const body = mock.stats().lastRequest?.body as { messages: Array<{ content: string }> };
@@ -101,7 +104,10 @@ describe('known-answer probe', () => {
 
   test('without a plan (breakers recorded before plans): the last model, once', async () => {
     const r = await probe(undefined);
-    assert.deepEqual(r.models?.map((m) => m.model), ['gpt-4o-mini']);
+    assert.deepEqual(
+      r.models?.map((m) => m.model),
+      ['gpt-4o-mini'],
+    );
   });
 });
 

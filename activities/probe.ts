@@ -59,11 +59,22 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
 
   // #region guide:known-answer
   /** One known-answer call: the answer must hold the nonce, its first token (or answer) must come within slowMs. */
-  async function knownAnswer(target: TargetConfig, model: ModelConfig, slowMs: number, outer: AbortSignal, capMs: number): Promise<{ ok: boolean; latencyMs: number; error?: string; targetWide?: boolean }> {
+  async function knownAnswer(
+    target: TargetConfig,
+    model: ModelConfig,
+    slowMs: number,
+    outer: AbortSignal,
+    capMs: number,
+  ): Promise<{ ok: boolean; latencyMs: number; error?: string; targetWide?: boolean }> {
     const code = nonce();
     const late = new AbortController();
     const signal = AbortSignal.any([outer, late.signal, AbortSignal.timeout(Math.max(1, Math.floor(capMs)))]);
-    const request = { model: model.id, messages: [{ role: 'user' as const, content: knownAnswerQuestion(code) }], max_tokens: PROBE_MAX_TOKENS, temperature: 0 };
+    const request = {
+      model: model.id,
+      messages: [{ role: 'user' as const, content: knownAnswerQuestion(code) }],
+      max_tokens: PROBE_MAX_TOKENS,
+      temperature: 0,
+    };
     const streams = model.capabilities.streaming;
     const t0 = performance.now();
     let firstMs: number | undefined;
@@ -80,24 +91,42 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
           })
         : await adapterFor(target).complete(call);
       const latencyMs = firstMs ?? performance.now() - t0;
-      if (!streams && latencyMs > slowMs) return { ok: false, latencyMs, error: `${model.id} answered after ${Math.round(latencyMs)} ms (> ${slowMs} ms)` };
+      if (!streams && latencyMs > slowMs)
+        return { ok: false, latencyMs, error: `${model.id} answered after ${Math.round(latencyMs)} ms (> ${slowMs} ms)` };
       const content = result.message.content ?? '';
       if (!content.toLowerCase().includes(code.toLowerCase())) {
-        return { ok: false, latencyMs, error: `${model.id} failed the known-answer check: asked to repeat ${code}, answered ${JSON.stringify(content.slice(0, 60))}` };
+        return {
+          ok: false,
+          latencyMs,
+          error: `${model.id} failed the known-answer check: asked to repeat ${code}, answered ${JSON.stringify(content.slice(0, 60))}`,
+        };
       }
       return { ok: true, latencyMs };
     } catch (err) {
       const latencyMs = performance.now() - t0;
-      if (late.signal.aborted && !outer.aborted) return { ok: false, latencyMs, error: `${model.id}: no ${streams ? 'first token' : 'answer'} within ${slowMs} ms` };
+      if (late.signal.aborted && !outer.aborted)
+        return { ok: false, latencyMs, error: `${model.id}: no ${streams ? 'first token' : 'answer'} within ${slowMs} ms` };
       const type = classifyProviderError(err, 1, 0).type;
-      return { ok: false, latencyMs, error: `${model.id}: ${type ?? 'error'}: ${describeError(err)}`, targetWide: type === FailureType.Unavailable };
+      return {
+        ok: false,
+        latencyMs,
+        error: `${model.id}: ${type ?? 'error'}: ${describeError(err)}`,
+        targetWide: type === FailureType.Unavailable,
+      };
     } finally {
       clearTimeout(timer);
     }
   }
   // #endregion guide:known-answer
 
-  async function probeModel(target: TargetConfig, model: ModelConfig, calls: number, slowMs: number, signal: AbortSignal, capMs: number): Promise<ModelVerdict> {
+  async function probeModel(
+    target: TargetConfig,
+    model: ModelConfig,
+    calls: number,
+    slowMs: number,
+    signal: AbortSignal,
+    capMs: number,
+  ): Promise<ModelVerdict> {
     const runs = await Promise.all(Array.from({ length: calls }, () => knownAnswer(target, model, slowMs, signal, capMs)));
     const failed = runs.find((r) => !r.ok);
     return {
@@ -128,19 +157,34 @@ export function createProbeActivities(deps: ProbeDeps): ProbeActivities {
         try {
           const res = await fetch(health, { signal: AbortSignal.any([cancelled, AbortSignal.timeout(HEALTH_TIMEOUT_MS)]) });
           await res.arrayBuffer();
-          if (!res.ok) return { at, ok: false, latencyMs: performance.now() - t0, evidence: 'health', error: `health endpoint answered ${res.status}` };
+          if (!res.ok)
+            return {
+              at,
+              ok: false,
+              latencyMs: performance.now() - t0,
+              evidence: 'health',
+              error: `health endpoint answered ${res.status}`,
+            };
         } catch (err) {
           return { at, ok: false, latencyMs: performance.now() - t0, evidence: 'health', error: `health endpoint: ${describeError(err)}` };
         }
       }
       if (!target.syntheticProbe) {
         if (health) return { at, ok: true, latencyMs: performance.now() - t0, evidence: 'health' };
-        return { at, ok: false, latencyMs: 0, evidence: 'none', error: 'nothing to probe: no health URL and syntheticProbe is off (unknown, never a pass)' };
+        return {
+          at,
+          ok: false,
+          latencyMs: 0,
+          evidence: 'none',
+          error: 'nothing to probe: no health URL and syntheticProbe is off (unknown, never a pass)',
+        };
       }
       const slowMs = plan?.slowCallMs ?? breakerSettingsFor(deps.config, target.id).slowCallMs;
       // The whole probe stays within PROBE_CAP_MS, health check included.
       const capMs = PROBE_CAP_MS - (performance.now() - t0);
-      const verdicts = await Promise.all(modelsOf(target, plan).map((m) => probeModel(target, m, Math.max(1, plan?.calls ?? 1), slowMs, cancelled, capMs)));
+      const verdicts = await Promise.all(
+        modelsOf(target, plan).map((m) => probeModel(target, m, Math.max(1, plan?.calls ?? 1), slowMs, cancelled, capMs)),
+      );
       const models: ModelProbe[] = verdicts.map(({ targetWide: _t, ...v }) => v);
       // The target fails on a connection-level failure, or when every model probed failed; one
       // model failing while another answers is that model's fault (ProbeResult.models says which).

@@ -99,7 +99,13 @@ function joinContinuation(input: ProviderCallInput, kind: TargetConfig['kind'], 
   if (!input.continuation || result.message.content === null) return result;
   const seam = new Seam(input.continuation.text, continuationMode(kind));
   const content = seam.push(result.message.content) + seam.end();
-  if (seam.failure) throw ApplicationFailure.create({ type: FailureType.BadAnswer, message: `${result.target} (${result.model}): ${seam.failure}`, nonRetryable: true, details: [{ attempt: 0 }] });
+  if (seam.failure)
+    throw ApplicationFailure.create({
+      type: FailureType.BadAnswer,
+      message: `${result.target} (${result.model}): ${seam.failure}`,
+      nonRetryable: true,
+      details: [{ attempt: 0 }],
+    });
   return { ...result, message: { ...result.message, content } };
 }
 
@@ -113,12 +119,23 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     const target = deps.config.targets.find((t) => t.id === input.target);
     const model = target?.models.find((m) => m.id === input.model);
     if (!target || !model) {
-      throw ApplicationFailure.create({ type: FailureType.NotFound, message: `target "${input.target}" with model "${input.model}" is not configured in this worker`, nonRetryable: true, details: [{ attempt: 1 }] });
+      throw ApplicationFailure.create({
+        type: FailureType.NotFound,
+        message: `target "${input.target}" with model "${input.model}" is not configured in this worker`,
+        nonRetryable: true,
+        details: [{ attempt: 1 }],
+      });
     }
     let adapter = adapters.get(target.id);
     if (!adapter) {
       const key = (target.apiKeyEnv && env[target.apiKeyEnv]) || (target.mock || !target.apiKeyEnv ? MOCK_KEY : '');
-      if (!key) throw ApplicationFailure.create({ type: FailureType.Auth, message: `environment variable ${target.apiKeyEnv} is not set in the worker`, nonRetryable: true, details: [{ attempt: 1 }] });
+      if (!key)
+        throw ApplicationFailure.create({
+          type: FailureType.Auth,
+          message: `environment variable ${target.apiKeyEnv} is not set in the worker`,
+          nonRetryable: true,
+          details: [{ attempt: 1 }],
+        });
       adapter = factories[target.kind](target, key);
       adapters.set(target.id, adapter);
     }
@@ -168,7 +185,16 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       // A failed call generated nothing we know of: its answer budget goes back, the prompt does not.
       deps.hooks?.onCallEnd?.(input, reserved, used ?? reserved - (input.request.max_tokens ?? input.request.max_completion_tokens ?? 0));
       const durationMs = performance.now() - started;
-      deps.onOutcome?.({ target: target.id, model: model.id, outcome, durationMs, streaming, slowReported, retryAfterS, ...(streaming ? { firstTokenMs: firstTokenMs ?? durationMs } : {}) });
+      deps.onOutcome?.({
+        target: target.id,
+        model: model.id,
+        outcome,
+        durationMs,
+        streaming,
+        slowReported,
+        retryAfterS,
+        ...(streaming ? { firstTokenMs: firstTokenMs ?? durationMs } : {}),
+      });
     };
     try {
       const signals = [signal ?? ctx.cancellationSignal, expired.signal, ...(lost ? [lost] : [])];
@@ -176,7 +202,12 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       used = result.usage ? result.usage.prompt_tokens + result.usage.completion_tokens : undefined;
       const bad = badAnswer(result, input.request, input.continuation?.text);
       if (bad) {
-        throw ApplicationFailure.create({ type: FailureType.BadAnswer, message: `${target.id} (${model.id}): ${bad}`, nonRetryable: true, details: [{ attempt: ctx.info.attempt }] });
+        throw ApplicationFailure.create({
+          type: FailureType.BadAnswer,
+          message: `${target.id} (${model.id}): ${bad}`,
+          nonRetryable: true,
+          details: [{ attempt: ctx.info.attempt }],
+        });
       }
       report('ok');
       return result;
@@ -202,7 +233,10 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
         report(FailureType.Stalled);
         throw err;
       }
-      const failure = err instanceof ApplicationFailure ? withDetails(err, { attempt: ctx.info.attempt }) : classifyProviderError(err, ctx.info.attempt, deps.config.retry.maxRetryAfterS);
+      const failure =
+        err instanceof ApplicationFailure
+          ? withDetails(err, { attempt: ctx.info.attempt })
+          : classifyProviderError(err, ctx.info.attempt, deps.config.retry.maxRetryAfterS);
       report(failure.type ?? 'Error', (failure.details?.[0] as ProviderFailureDetails | undefined)?.retryAfterS);
       throw failure;
     }
@@ -212,7 +246,8 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     run(
       input,
       false,
-      async (adapter, target, model, signal) => joinContinuation(input, target.kind, await adapter.complete({ target, model, request: requestFor(input, target.kind), signal })),
+      async (adapter, target, model, signal) =>
+        joinContinuation(input, target.kind, await adapter.complete({ target, model, request: requestFor(input, target.kind), signal })),
       undefined,
       lost,
     );
@@ -222,7 +257,9 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
    * call is quick): after `hedge.afterMs` the second target is called beside the first; the first
    * good answer wins and the other call is aborted. Both sides are reported to the breakers.
    */
-  async function hedgedComplete(input: ProviderCallInput & { hedge: NonNullable<ProviderCallInput['hedge']> }): Promise<ProviderCallResult> {
+  async function hedgedComplete(
+    input: ProviderCallInput & { hedge: NonNullable<ProviderCallInput['hedge']> },
+  ): Promise<ProviderCallResult> {
     const { hedge, ...rest } = input;
     const abortFirst = new AbortController();
     const abortSecond = new AbortController();
@@ -243,7 +280,12 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
       throw early.error;
     }
     const started = [t0, performance.now()];
-    const secondInput: ProviderCallInput = { ...rest, target: hedge.target, model: hedge.model, failoverFrom: { target: input.target, reason: 'slow' } };
+    const secondInput: ProviderCallInput = {
+      ...rest,
+      target: hedge.target,
+      model: hedge.model,
+      failoverFrom: { target: input.target, reason: 'slow' },
+    };
     const second = settle(complete(secondInput, abortSecond.signal));
     const pair = [
       { target: input.target, model: input.model },
@@ -270,7 +312,10 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     // Both failed: the first call's failure, carrying the second's, and no retry of the pair.
     const [a, b] = winner.i === 0 ? [winner.s, other] : [other, winner.s];
     const err = a.ok ? undefined : a.error;
-    const base = err instanceof ApplicationFailure ? err : classifyProviderError(err, Context.current().info.attempt, deps.config.retry.maxRetryAfterS);
+    const base =
+      err instanceof ApplicationFailure
+        ? err
+        : classifyProviderError(err, Context.current().info.attempt, deps.config.retry.maxRetryAfterS);
     throw withDetails(base, { hedge: report(b, 1) }, true);
   }
 
@@ -278,7 +323,9 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
     async callProvider(input) {
       const ctx = Context.current();
       // Run as a regular activity (a long call): heartbeat, so a dead worker is noticed and a cancel arrives.
-      const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), Math.max(200, Math.floor(deps.config.timeouts.heartbeatMs / 3)));
+      const beat = ctx.info.isLocal
+        ? undefined
+        : setInterval(() => ctx.heartbeat(), Math.max(200, Math.floor(deps.config.timeouts.heartbeatMs / 3)));
       // Run as a local activity: a cancel from this process's API aborts the HTTP call at once.
       const watched = ctx.info.isLocal ? deps.localCancels?.watch(input.jobId) : undefined;
       try {
@@ -297,7 +344,13 @@ export function createProviderActivities(deps: ProviderActivityDeps): ProviderAc
 
     async streamProvider(input) {
       const kindOf = (i: ProviderCallInput) => deps.config.targets.find((t) => t.id === i.target)?.kind ?? 'openai';
-      return streamCall(input, { streamIdleMs: deps.config.timeouts.streamIdleMs, heartbeatMs: deps.config.timeouts.heartbeatMs, streamSink: deps.streamSink, kindOf, run });
+      return streamCall(input, {
+        streamIdleMs: deps.config.timeouts.streamIdleMs,
+        heartbeatMs: deps.config.timeouts.heartbeatMs,
+        streamSink: deps.streamSink,
+        kindOf,
+        run,
+      });
     },
   };
 }

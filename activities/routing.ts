@@ -10,7 +10,9 @@ import { trimSnapshot } from '../workflows/snapshot';
 import type { RoutingActivities } from './types';
 
 /** The live part of a target in the snapshot. */
-export type TargetOverlay = Partial<Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'callLatencyMs' | 'ttftMs' | 'coolDownUntil' | 'quota' | 'modelHealth'>>;
+export type TargetOverlay = Partial<
+  Pick<TargetInfo, 'breaker' | 'healthy' | 'latencyMs' | 'callLatencyMs' | 'ttftMs' | 'coolDownUntil' | 'quota' | 'modelHealth'>
+>;
 
 /** Live routing state a worker may know about (filled by breakers and probes). */
 export interface RoutingStateSource {
@@ -51,7 +53,9 @@ export interface SnapshotDeps {
 }
 
 /** Reads the snapshot; for `request`, trimmed to what its plan can use. */
-export function createSnapshotReader(deps: SnapshotDeps): (request?: Pick<AiRequest, 'model' | 'routing' | 'rag'>) => Promise<RoutingSnapshot> {
+export function createSnapshotReader(
+  deps: SnapshotDeps,
+): (request?: Pick<AiRequest, 'model' | 'routing' | 'rag'>) => Promise<RoutingSnapshot> {
   let base = staticTargets(deps.config);
   let derivedFrom = deps.config;
   const now = deps.now ?? Date.now;

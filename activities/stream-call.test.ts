@@ -57,18 +57,33 @@ function activities(sink: StreamSink) {
   return createProviderActivities({ config: parseConfig(structuredClone(raw), 'test'), streamSink: sink });
 }
 
-async function stream(input: Partial<ProviderCallInput> & { target: string; model: string; question: string }, sink: StreamSink, info: Partial<Info> = {}, heartbeats: unknown[] = []): Promise<ProviderCallResult> {
+async function stream(
+  input: Partial<ProviderCallInput> & { target: string; model: string; question: string },
+  sink: StreamSink,
+  info: Partial<Info> = {},
+  heartbeats: unknown[] = [],
+): Promise<ProviderCallResult> {
   const env = new MockActivityEnvironment(info, { logger: new DefaultLogger('ERROR') });
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
   const { question, ...rest } = input;
-  const call: ProviderCallInput = { jobId: 'job-test', request: { model: input.model, messages: [{ role: 'user', content: question }], stream: true }, ...rest };
+  const call: ProviderCallInput = {
+    jobId: 'job-test',
+    request: { model: input.model, messages: [{ role: 'user', content: question }], stream: true },
+    ...rest,
+  };
   return (await env.run(activities(sink).streamProvider, call)) as ProviderCallResult;
 }
 
-async function buffered(input: Partial<ProviderCallInput> & { target: string; model: string; question: string }): Promise<ProviderCallResult> {
+async function buffered(
+  input: Partial<ProviderCallInput> & { target: string; model: string; question: string },
+): Promise<ProviderCallResult> {
   const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
   const { question, ...rest } = input;
-  const call: ProviderCallInput = { jobId: 'job-test', request: { model: input.model, messages: [{ role: 'user', content: question }] }, ...rest };
+  const call: ProviderCallInput = {
+    jobId: 'job-test',
+    request: { model: input.model, messages: [{ role: 'user', content: question }] },
+    ...rest,
+  };
   return (await env.run(activities(recordingSink()).callProvider, call)) as ProviderCallResult;
 }
 
@@ -88,7 +103,10 @@ describe('continuation, by what the target API supports', () => {
 
   test('OpenAI: the text so far as the assistant turn, then an instruction to continue; the rest joins without a doubled space', async () => {
     const sink = recordingSink();
-    const r = await stream({ target: OPENAI, model: 'gpt-4o', question: 'tell a story about the sea', continuation: { text: delivered } }, sink);
+    const r = await stream(
+      { target: OPENAI, model: 'gpt-4o', question: 'tell a story about the sea', continuation: { text: delivered } },
+      sink,
+    );
     assert.deepEqual(lastBody(OPENAI).messages.slice(-2), [
       { role: 'assistant', content: delivered },
       { role: 'user', content: CONTINUE_INSTRUCTION },
@@ -102,10 +120,18 @@ describe('continuation, by what the target API supports', () => {
     test(`an imperfect follower (${fault}): the overlap is cut at the seam, streamed and buffered`, async () => {
       mocks[SELFHOSTED].setFaults({ continuationFault: fault });
       const sink = recordingSink();
-      const s = await stream({ target: SELFHOSTED, model: 'llama-3.1-8b', question: 'tell a story about the sea', continuation: { text: delivered } }, sink);
+      const s = await stream(
+        { target: SELFHOSTED, model: 'llama-3.1-8b', question: 'tell a story about the sea', continuation: { text: delivered } },
+        sink,
+      );
       assert.equal(s.message.content, 'story about the sea');
       assert.equal(sink.text(), 'story about the sea', 'the repeat never reached the client');
-      const b = await buffered({ target: SELFHOSTED, model: 'llama-3.1-8b', question: 'tell a story about the sea', continuation: { text: delivered } });
+      const b = await buffered({
+        target: SELFHOSTED,
+        model: 'llama-3.1-8b',
+        question: 'tell a story about the sea',
+        continuation: { text: delivered },
+      });
       assert.equal(b.message.content, 'story about the sea');
     });
   }
@@ -115,7 +141,10 @@ describe('continuation, by what the target API supports', () => {
     const so = 'Echo from gpt-4o: first part.\n\n';
     const sink = recordingSink();
     const r = await stream({ target: ANTHROPIC, model: 'claude-sonnet-4', question, continuation: { text: so } }, sink);
-    assert.deepEqual(lastBody(ANTHROPIC).messages.at(-1), { role: 'assistant', content: [{ type: 'text', text: 'Echo from gpt-4o: first part.' }] });
+    assert.deepEqual(lastBody(ANTHROPIC).messages.at(-1), {
+      role: 'assistant',
+      content: [{ type: 'text', text: 'Echo from gpt-4o: first part.' }],
+    });
     assert.equal(so + r.message.content, 'Echo from gpt-4o: first part.\n\nsecond part');
     assert.equal(sink.text(), 'second part');
   });
@@ -135,7 +164,11 @@ describe('a retry after the worker was lost mid-stream', () => {
     assert.equal(sink.text(), 'story about the sea', 'only the rest reaches the client');
     assert.equal(r.message.content, 'Echo from gpt-4o: tell a story about the sea', "the call's result is its whole part of the answer");
     assert.equal(lastBody(OPENAI).messages.at(-1)?.content, CONTINUE_INSTRUCTION);
-    assert.deepEqual(heartbeats[0], { chunks: 1, partialText: 'Echo from gpt-4o: tell a ' }, 'the checkpoint starts from what the client has');
+    assert.deepEqual(
+      heartbeats[0],
+      { chunks: 1, partialText: 'Echo from gpt-4o: tell a ' },
+      'the checkpoint starts from what the client has',
+    );
     assert.equal(r.usage.completion_tokens, 4 + 4, "the lost try's chunks and the continuation's tokens");
   });
 
@@ -151,7 +184,10 @@ describe('a retry after the worker was lost mid-stream', () => {
 
   test('the checkpoint ahead of the client: the missing text goes first, then the rest', async () => {
     const sink = recordingSink('Echo from gpt-4o: ');
-    const r = await stream({ target: OPENAI, model: 'gpt-4o', question: 'tell a story' }, sink, { attempt: 2, heartbeatDetails: { chunks: 5, partialText: 'Echo from gpt-4o: tell a ' } });
+    const r = await stream({ target: OPENAI, model: 'gpt-4o', question: 'tell a story' }, sink, {
+      attempt: 2,
+      heartbeatDetails: { chunks: 5, partialText: 'Echo from gpt-4o: tell a ' },
+    });
     assert.equal((sink.events[0] as any).resumeAt, 'Echo from gpt-4o: '.length);
     assert.equal(sink.text(), 'tell a story');
     assert.equal(r.message.content, 'Echo from gpt-4o: tell a story');
@@ -167,17 +203,33 @@ describe('answer quality in band', () => {
     assert.match(f.message, /U\+FFFD/);
     assert.equal(f.nonRetryable, true);
     assert.deepEqual((f.details?.[0] as any)?.chunks, 0);
-    assert.deepEqual(sink.events.filter((e) => e.type === 'delta'), []);
+    assert.deepEqual(
+      sink.events.filter((e) => e.type === 'delta'),
+      [],
+    );
   });
 
   test('JSON asked, prose streamed: refused at the head', async () => {
     const sink = recordingSink();
     const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
     // The Anthropic API has no JSON mode: its model answers prose.
-    const call: ProviderCallInput = { jobId: 'j', target: ANTHROPIC, model: 'claude-sonnet-4', request: { model: 'claude-sonnet-4', messages: [{ role: 'user', content: 'give me JSON about the weather today please' }], response_format: { type: 'json_object' }, stream: true } };
+    const call: ProviderCallInput = {
+      jobId: 'j',
+      target: ANTHROPIC,
+      model: 'claude-sonnet-4',
+      request: {
+        model: 'claude-sonnet-4',
+        messages: [{ role: 'user', content: 'give me JSON about the weather today please' }],
+        response_format: { type: 'json_object' },
+        stream: true,
+      },
+    };
     const f = await failureOf(env.run(activities(sink).streamProvider, call) as Promise<ProviderCallResult>);
     assert.match(f.message, /JSON was asked .* opens with "Echo from/);
-    assert.deepEqual(sink.events.filter((e) => e.type === 'delta'), []);
+    assert.deepEqual(
+      sink.events.filter((e) => e.type === 'delta'),
+      [],
+    );
   });
 
   test('a good stream is delivered piece by piece once its head passed', async () => {
@@ -197,7 +249,12 @@ test('a tool-call-only stream longer than the idle limit is not a stall (each to
     const acts = createProviderActivities({ config: parseConfig(r2, 'test'), streamSink: recordingSink() });
     const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
     const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object' } } }];
-    const call: ProviderCallInput = { jobId: 'j', target: OPENAI, model: 'gpt-4o', request: { model: 'gpt-4o', messages: [{ role: 'user', content: 'use the tool' }], tools, stream: true } };
+    const call: ProviderCallInput = {
+      jobId: 'j',
+      target: OPENAI,
+      model: 'gpt-4o',
+      request: { model: 'gpt-4o', messages: [{ role: 'user', content: 'use the tool' }], tools, stream: true },
+    };
     const r = (await env.run(acts.streamProvider, call)) as ProviderCallResult;
     assert.equal(r.finishReason, 'tool_calls');
     assert.equal(r.message.tool_calls?.[0].function.name, 'get_weather');

@@ -124,7 +124,11 @@ export async function streamCall(input: ProviderCallInput, deps: StreamCallDeps)
           const content = text.text || (result.message.tool_calls?.length ? null : '');
           // The answer includes what the lost try delivered: so does its usage.
           const lost = resume?.chunks ?? 0;
-          const usage = { ...result.usage, completion_tokens: result.usage.completion_tokens + lost, total_tokens: result.usage.total_tokens + lost };
+          const usage = {
+            ...result.usage,
+            completion_tokens: result.usage.completion_tokens + lost,
+            total_tokens: result.usage.total_tokens + lost,
+          };
           return { ...result, message: { ...result.message, content }, usage };
         },
         AbortSignal.any([ctx.cancellationSignal, idle.signal]),
@@ -143,7 +147,9 @@ export async function streamCall(input: ProviderCallInput, deps: StreamCallDeps)
             idle.signal.aborted && !ctx.cancellationSignal.aborted
               ? ApplicationFailure.create({
                   type: FailureType.Stalled,
-                  message: received ? `stream sent nothing for ${idleMs} ms after ${received} chunk(s)` : `no first token within ${firstMs} ms`,
+                  message: received
+                    ? `stream sent nothing for ${idleMs} ms after ${received} chunk(s)`
+                    : `no first token within ${firstMs} ms`,
                   details: [{ attempt: ctx.info.attempt }],
                 })
               : err;
@@ -153,7 +159,11 @@ export async function streamCall(input: ProviderCallInput, deps: StreamCallDeps)
             // decision (continue elsewhere) is the workflow's.
             failure = withDetails(failure, { chunks: text.chunks, partialText: text.text }, text.chunks > 0);
           }
-          sink?.publish(input.jobId, { type: 'end', ok: false, error: failure instanceof Error ? failure.message : String(failure), ...where }, route);
+          sink?.publish(
+            input.jobId,
+            { type: 'end', ok: false, error: failure instanceof Error ? failure.message : String(failure), ...where },
+            route,
+          );
           throw failure;
         },
       );

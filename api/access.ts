@@ -88,14 +88,16 @@ export function accessCheck(rule: AccessRule, deps: AccessDeps): RequestHandler 
     if (rule.role === 'public' || rule.role === 'internal') return next();
     const who = principalOf(res);
     if (!who) throw new ApiError(401, ErrorCode.Unauthorized, 'a valid API key is required (Authorization: Bearer <key>)');
-    if (rule.role === 'admin' && !who.admin) throw new ApiError(403, ErrorCode.Forbidden, 'this operator route needs a key with the admin role');
+    if (rule.role === 'admin' && !who.admin)
+      throw new ApiError(403, ErrorCode.Forbidden, 'this operator route needs a key with the admin role');
     if (rule.owns) {
       const { kind, param, write } = rule.owns;
       const id = String(req.params[param] ?? '');
       const o = await deps.owners.of(kind, id);
       if (o.exists && !mayUse(who, kind, o.owner, write)) {
         // Shared collections exist for everyone, so saying so leaks nothing.
-        if (kind === 'collection' && o.owner === null) throw new ApiError(403, ErrorCode.Forbidden, `collection "${id}" is shared; only an admin key may change it`);
+        if (kind === 'collection' && o.owner === null)
+          throw new ApiError(403, ErrorCode.Forbidden, `collection "${id}" is shared; only an admin key may change it`);
         const [code, noun] = NOT_FOUND[kind];
         throw new ApiError(404, code, `no ${noun} "${id}"`);
       }
@@ -135,7 +137,12 @@ export interface RegisteredRoute {
 export function registeredRoutes(app: Express): RegisteredRoute[] {
   const out: RegisteredRoute[] = [];
   const walk = (router: RouterLike, prefix: string) => {
-    const mounts = new Map(router.listRoutes().filter((r) => r.router).map((r) => [r.router, String(r.path)]));
+    const mounts = new Map(
+      router
+        .listRoutes()
+        .filter((r) => r.router)
+        .map((r) => [r.router, String(r.path)]),
+    );
     for (const layer of router.stack) {
       if (layer.route) {
         const paths = Array.isArray(layer.route.path) ? (layer.route.path as string[]) : [layer.route.path];
@@ -171,7 +178,8 @@ export function enforceAccess(app: Express, deps: AccessDeps, table: Readonly<Re
     // A route registered with several paths is checked once; its paths must share one rule.
     const seen = done.get(route)?.get(method);
     if (seen) {
-      if (seen.role !== rule.role || seen.owns !== rule.owns || seen.admit !== rule.admit) throw new Error(`route ${key} shares its handlers with a path that has another access rule`);
+      if (seen.role !== rule.role || seen.owns !== rule.owns || seen.admit !== rule.admit)
+        throw new Error(`route ${key} shares its handlers with a path that has another access rule`);
       continue;
     }
     done.set(route, (done.get(route) ?? new Map()).set(method, rule));

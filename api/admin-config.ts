@@ -23,7 +23,8 @@ export interface AdminConfigDeps {
 function expectedVersion(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const v = Number(header.replace(/^W\//, '').replace(/"/g, ''));
-  if (!Number.isInteger(v) || v < 0) throw new ApiError(400, ErrorCode.InvalidRequest, 'If-Match takes the version GET /v1/admin/config answered, e.g. If-Match: "3"');
+  if (!Number.isInteger(v) || v < 0)
+    throw new ApiError(400, ErrorCode.InvalidRequest, 'If-Match takes the version GET /v1/admin/config answered, e.g. If-Match: "3"');
   return v;
 }
 
@@ -41,29 +42,49 @@ export function adminConfigRouter(deps: AdminConfigDeps): Router {
   router.get('/', async (_req, res) => {
     const state = await current();
     res.setHeader('etag', `"${state.version}"`);
-    res.json({ version: state.version, appliedAt: state.appliedAt ? new Date(state.appliedAt).toISOString() : undefined, by: state.by, config: live.current });
+    res.json({
+      version: state.version,
+      appliedAt: state.appliedAt ? new Date(state.appliedAt).toISOString() : undefined,
+      by: state.by,
+      config: live.current,
+    });
   });
 
   router.put('/', async (req, res) => {
     const body: unknown = req.body;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, ErrorCode.InvalidRequest, 'send the whole config as a JSON object (e.g. the `config` GET /v1/admin/config answers, edited)');
+    if (!body || typeof body !== 'object' || Array.isArray(body))
+      throw new ApiError(
+        400,
+        ErrorCode.InvalidRequest,
+        'send the whole config as a JSON object (e.g. the `config` GET /v1/admin/config answers, edited)',
+      );
     const expected = expectedVersion(req.header('if-match'));
     let next;
     try {
       next = parseConfig(body, 'PUT /v1/admin/config');
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      throw new ApiError(400, ErrorCode.ConfigInvalid, `config refused, the running one stays: ${err.problems.join('; ')}`, { problems: err.problems });
+      throw new ApiError(400, ErrorCode.ConfigInvalid, `config refused, the running one stays: ${err.problems.join('; ')}`, {
+        problems: err.problems,
+      });
     }
     await current();
     const prev = live.current;
     const restart = restartOnlyChanges(prev, next);
     if (restart.length) {
-      throw new ApiError(400, ErrorCode.ConfigRestartRequired, `these keys take effect only after a restart, so the config was not applied: ${restart.join(', ')}; change them in the config file and restart`, { keys: restart });
+      throw new ApiError(
+        400,
+        ErrorCode.ConfigRestartRequired,
+        `these keys take effect only after a restart, so the config was not applied: ${restart.join(', ')}; change them in the config file and restart`,
+        { keys: restart },
+      );
     }
     let state;
     try {
-      state = await publishLiveConfig(client, prev, next, taskQueue, { expectedVersion: expected, by: `PUT /v1/admin/config by ${principalOf(res)?.id ?? 'unknown'}` });
+      state = await publishLiveConfig(client, prev, next, taskQueue, {
+        expectedVersion: expected,
+        by: `PUT /v1/admin/config by ${principalOf(res)?.id ?? 'unknown'}`,
+      });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, ErrorCode.ConfigConflict, err.cause?.message ?? err.message);
       throw err;

@@ -84,7 +84,10 @@ export function createApp(deps: AppDeps): Express {
   });
   const keys = deps.apiKeys ?? loadKeys(deps.config);
   if (assertSafeOpenMode(deps.config, keys)) {
-    deps.log.warn?.({ host: deps.config.api.host }, `no API keys configured: the API is OPEN (loopback only); set auth.keys or ${deps.config.auth.keysEnv} to require keys`);
+    deps.log.warn?.(
+      { host: deps.config.api.host },
+      `no API keys configured: the API is OPEN (loopback only); set auth.keys or ${deps.config.auth.keysEnv} to require keys`,
+    );
   }
   // The API's own Temporal calls fail fast (503) when Temporal is down; see temporal-policy.ts.
   const client = guardTemporal(deps.client, deps.config.limits.temporal).client;
@@ -131,16 +134,34 @@ export function createApp(deps: AppDeps): Express {
   const routing = deps.routing;
   const live = deps.live ?? new LiveConfig(deps.config);
   const current = () => live.current;
-  const snapshot = routing && deps.eagerStart ? createSnapshotReader({ config: deps.config, live: current, state: routing, fresh: () => routing.view.fresh() }) : undefined;
-  const start = { client: deps.client, config: deps.config, taskQueue: deps.taskQueue, eagerStart: deps.eagerStart, ...(snapshot ? { snapshot } : {}) };
-  const chat = { ...start, hub, streamTo: deps.streamTo ?? (() => undefined), ...(deps.onCancel ? { onCancel: deps.onCancel } : {}), onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }) };
+  const snapshot =
+    routing && deps.eagerStart
+      ? createSnapshotReader({ config: deps.config, live: current, state: routing, fresh: () => routing.view.fresh() })
+      : undefined;
+  const start = {
+    client: deps.client,
+    config: deps.config,
+    taskQueue: deps.taskQueue,
+    eagerStart: deps.eagerStart,
+    ...(snapshot ? { snapshot } : {}),
+  };
+  const chat = {
+    ...start,
+    hub,
+    streamTo: deps.streamTo ?? (() => undefined),
+    ...(deps.onCancel ? { onCancel: deps.onCancel } : {}),
+    onSubmitted: (outcome: 'new' | 'existing') => deps.metrics.jobsSubmitted.inc({ outcome }),
+  };
   app.use('/v1/chat', chatRouter(chat));
   app.use('/v1/messages', messagesRouter(chat));
   app.use('/v1/models', modelsRouter(deps.config));
   app.use('/v1/batches', batchesRouter({ client: deps.client, config: deps.config, taskQueue: deps.taskQueue }));
   app.use('/v1/collections', collectionsRouter({ config: deps.config, client: deps.client, taskQueue: deps.taskQueue }));
   app.use('/v1/codec', codecRouter(codecFromConfig(deps.config), deps.config.codec.corsOrigins));
-  app.use('/v1/providers', providersRouter({ client: deps.client, config: deps.config, live: current, taskQueue: deps.taskQueue, routing: deps.routing }));
+  app.use(
+    '/v1/providers',
+    providersRouter({ client: deps.client, config: deps.config, live: current, taskQueue: deps.taskQueue, routing: deps.routing }),
+  );
   app.use('/v1/admin/config', adminConfigRouter({ client: deps.client, live, taskQueue: deps.taskQueue }));
   // After every route: who may call what (api/access.ts); a route without a rule stops start-up.
   const owners = new Owners(client, () => sharedRagService(deps.config));

@@ -41,11 +41,18 @@ export function loadKeys(config: GatewayConfig, env: NodeJS.ProcessEnv = process
   const keys = new Map<string, ApiKey>();
   const limit = config.auth.rateLimitPerMinute;
   for (const k of config.auth.keys) keys.set(k.sha256, { id: k.id, admin: k.admin, rateLimitPerMinute: k.rateLimitPerMinute ?? limit });
-  for (const entry of (env[config.auth.keysEnv] ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (env[config.auth.keysEnv] ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [id, key, scope] = entry.split(':');
-    if (!id || !key || (scope !== undefined && scope !== 'admin')) throw new Error(`${config.auth.keysEnv}: entries are id:key or id:key:admin`);
+    if (!id || !key || (scope !== undefined && scope !== 'admin'))
+      throw new Error(`${config.auth.keysEnv}: entries are id:key or id:key:admin`);
     if (!KEY_ID.test(id)) throw new Error(`${config.auth.keysEnv}: key id "${id.slice(0, 64)}" must be 1-64 letters, digits, _ . or -`);
-    if (key.length < MIN_KEY_LENGTH) throw new Error(`${config.auth.keysEnv}: the key of "${id}" is shorter than ${MIN_KEY_LENGTH} characters; use a random key (e.g. openssl rand -hex 24)`);
+    if (key.length < MIN_KEY_LENGTH)
+      throw new Error(
+        `${config.auth.keysEnv}: the key of "${id}" is shorter than ${MIN_KEY_LENGTH} characters; use a random key (e.g. openssl rand -hex 24)`,
+      );
     keys.set(hashKey(key), { id, admin: scope === 'admin', rateLimitPerMinute: limit });
   }
   return keys;
@@ -57,14 +64,24 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 export function assertSafeOpenMode(config: GatewayConfig, keys: Map<string, ApiKey>): boolean {
   if (keys.size > 0) return false;
   if (!LOOPBACK.test(config.api.host)) {
-    throw new Error(`no API keys configured and api.host is ${config.api.host}: an open API may listen on loopback only; configure auth.keys or ${config.auth.keysEnv}`);
+    throw new Error(
+      `no API keys configured and api.host is ${config.api.host}: an open API may listen on loopback only; configure auth.keys or ${config.auth.keysEnv}`,
+    );
   }
   return true;
 }
 
 /** Host names an open API answers to: loopback names, the listen address and `auth.openHosts`. */
 export function openHosts(config: GatewayConfig): Set<string> {
-  return new Set(['localhost', '127.0.0.1', '[::1]', config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host, ...config.auth.openHosts].map((h) => h.toLowerCase()));
+  return new Set(
+    [
+      'localhost',
+      '127.0.0.1',
+      '[::1]',
+      config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host,
+      ...config.auth.openHosts,
+    ].map((h) => h.toLowerCase()),
+  );
 }
 
 /** The Host header without its port, lower-cased ('' when absent). */
@@ -86,7 +103,12 @@ export class RateLimiter {
     b.tokens = Math.min(perMinute, b.tokens + ((t - b.at) / 60_000) * perMinute);
     b.at = t;
     this.buckets.set(id, b);
-    if (b.tokens < cost) return { ok: false, remaining: Math.floor(Math.max(0, b.tokens)), retryAfterS: Math.max(1, Math.ceil(((cost - b.tokens) * 60) / perMinute)) };
+    if (b.tokens < cost)
+      return {
+        ok: false,
+        remaining: Math.floor(Math.max(0, b.tokens)),
+        retryAfterS: Math.max(1, Math.ceil(((cost - b.tokens) * 60) / perMinute)),
+      };
     b.tokens -= cost;
     return { ok: true, remaining: Math.floor(b.tokens), retryAfterS: 0 };
   }
@@ -147,7 +169,12 @@ export function authMiddleware(keys: Map<string, ApiKey>, opts: AuthOptions | Ra
       if (exempt) return next();
       // Why: a web page can point its own domain at 127.0.0.1 (DNS rebinding); its requests then
       // carry that domain as Host. Only this machine's names may use an open API.
-      if (!hosts.has(hostName(req.header('host')))) throw new ApiError(403, ErrorCode.HostNotAllowed, 'this open (keyless) API answers only to localhost; add the name to auth.openHosts, or configure API keys');
+      if (!hosts.has(hostName(req.header('host'))))
+        throw new ApiError(
+          403,
+          ErrorCode.HostNotAllowed,
+          'this open (keyless) API answers only to localhost; add the name to auth.openHosts, or configure API keys',
+        );
       res.locals.principal = OPEN_PRINCIPAL;
       return next();
     }
@@ -160,7 +187,11 @@ export function authMiddleware(keys: Map<string, ApiKey>, opts: AuthOptions | Ra
     res.setHeader('x-ratelimit-remaining-requests', String(r.remaining));
     if (!r.ok) {
       res.setHeader('retry-after', String(r.retryAfterS));
-      throw new ApiError(429, ErrorCode.RateLimited, `rate limit of ${found.rateLimitPerMinute} requests per minute reached for key "${found.id}"; retry after ${r.retryAfterS}s`);
+      throw new ApiError(
+        429,
+        ErrorCode.RateLimited,
+        `rate limit of ${found.rateLimitPerMinute} requests per minute reached for key "${found.id}"; retry after ${r.retryAfterS}s`,
+      );
     }
     res.locals.principal = { id: found.id, admin: found.admin } satisfies Principal;
     res.locals.apiKeyId = found.id;
@@ -173,7 +204,11 @@ export function authMiddleware(keys: Map<string, ApiKey>, opts: AuthOptions | Ra
     const r = limiter.take(key.id, key.rateLimitPerMinute, cost - 1);
     if (!r.ok) {
       res.setHeader('retry-after', String(r.retryAfterS));
-      throw new ApiError(429, ErrorCode.RateLimited, `this request costs ${cost} of the ${key.rateLimitPerMinute} requests per minute of key "${key.id}" and not enough are left; retry after ${r.retryAfterS}s`);
+      throw new ApiError(
+        429,
+        ErrorCode.RateLimited,
+        `this request costs ${cost} of the ${key.rateLimitPerMinute} requests per minute of key "${key.id}" and not enough are left; retry after ${r.retryAfterS}s`,
+      );
     }
   };
   return Object.assign(handler, { charge });

@@ -7,7 +7,16 @@ import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { BATCH_PROGRESS_QUERY, BATCH_TOTAL_MEMO, BATCH_WORKFLOW, batchItemJobId, BatchSubmissionSchema, type BatchItem, type BatchProgress, type BatchWorkflowInput } from '../contracts/batches';
+import {
+  BATCH_PROGRESS_QUERY,
+  BATCH_TOTAL_MEMO,
+  BATCH_WORKFLOW,
+  batchItemJobId,
+  BatchSubmissionSchema,
+  type BatchItem,
+  type BatchProgress,
+  type BatchWorkflowInput,
+} from '../contracts/batches';
 import { ErrorCode } from '../contracts/errors';
 import type { JobView } from '../contracts/jobs';
 import type { GatewayConfig } from '../config/schema';
@@ -94,9 +103,20 @@ async function readBatch(client: Client, id: string, page: { offset: number; lim
   const total = progress?.total ?? (desc.memo?.[BATCH_TOTAL_MEMO] as number | undefined);
   if (total === undefined) return { id, status };
   const end = Math.min(total, page.offset + page.limit);
-  const items = progress ? await Promise.all(progress.items.slice(page.offset, end).map(({ result: _r, ...item }) => itemView(client, item))) : await itemsFromJobs(client, id, page.offset, end);
+  const items = progress
+    ? await Promise.all(progress.items.slice(page.offset, end).map(({ result: _r, ...item }) => itemView(client, item)))
+    : await itemsFromJobs(client, id, page.offset, end);
   const counts = progress?.counts;
-  return { id, status, total, ...(progress ? { concurrency: progress.concurrency } : {}), ...(counts ? { counts } : {}), offset: page.offset, items, ...(end < total ? { nextOffset: end } : {}) };
+  return {
+    id,
+    status,
+    total,
+    ...(progress ? { concurrency: progress.concurrency } : {}),
+    ...(counts ? { counts } : {}),
+    offset: page.offset,
+    items,
+    ...(end < total ? { nextOffset: end } : {}),
+  };
 }
 
 /** Routes under /v1/batches. */
@@ -107,13 +127,22 @@ export function batchesRouter(deps: BatchesDeps): Router {
   const pageQuery = PageSchema(pageSize);
 
   router.post('/', async (req, res) => {
-    if (!req.is('application/json')) throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the batch as JSON with Content-Type: application/json');
+    if (!req.is('application/json'))
+      throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the batch as JSON with Content-Type: application/json');
     const parsed = BatchSubmissionSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error);
-    if (parsed.data.requests.length > maxItems) throw new ApiError(400, ErrorCode.LimitExceeded, `a batch has at most ${maxItems} requests (batches.maxItems)`);
+    if (parsed.data.requests.length > maxItems)
+      throw new ApiError(400, ErrorCode.LimitExceeded, `a batch has at most ${maxItems} requests (batches.maxItems)`);
     const unknown = parsed.data.requests.map((r, i) => [i, r.model] as const).filter(([, m]) => !models.has(m));
     if (unknown.length) {
-      throw new ApiError(400, ErrorCode.UnknownModel, `unknown model(s): ${unknown.slice(0, 10).map(([i, m]) => `requests.${i}.model "${m.slice(0, 128)}"`).join(', ')}`);
+      throw new ApiError(
+        400,
+        ErrorCode.UnknownModel,
+        `unknown model(s): ${unknown
+          .slice(0, 10)
+          .map(([i, m]) => `requests.${i}.model "${m.slice(0, 128)}"`)
+          .join(', ')}`,
+      );
     }
     const who = requirePrincipal(res);
     const owner = who.id;
@@ -143,7 +172,10 @@ export function batchesRouter(deps: BatchesDeps): Router {
         throw err;
       });
     if (key !== undefined) await assertSameBody(handle, hash);
-    res.status(202).location(`/v1/batches/${id}`).json({ id, status: 'running', total: input.requests.length, statusUrl: `/v1/batches/${id}` });
+    res
+      .status(202)
+      .location(`/v1/batches/${id}`)
+      .json({ id, status: 'running', total: input.requests.length, statusUrl: `/v1/batches/${id}` });
   });
 
   router.get('/:id', async (req, res) => {

@@ -117,7 +117,11 @@ export class ChatStream {
         return;
       }
       // A new try after tokens of another one reached the client: those tokens cannot be taken back.
-      if (this.sentFrom && !same(this.sentFrom, e)) return this.interrupt(this.cutBy ?? `the stream from ${this.sentFrom.target} failed after part of the answer was sent; the gateway moved on to ${e.target}`);
+      if (this.sentFrom && !same(this.sentFrom, e))
+        return this.interrupt(
+          this.cutBy ??
+            `the stream from ${this.sentFrom.target} failed after part of the answer was sent; the gateway moved on to ${e.target}`,
+        );
       this.current = e;
       this.candidates.add(`${e.target}/${e.model}`);
       return;
@@ -126,7 +130,8 @@ export class ChatStream {
     if (e.type === 'end') {
       // A failed try whose tokens reached the client: wait for what comes next. A continuation
       // (a start with resumeAt) goes on; any other try, or the final outcome, decides.
-      if (!e.ok && this.sentFrom) this.cutBy = `the stream from ${e.target} failed after part of the answer was sent: ${e.error ?? 'unknown error'}`;
+      if (!e.ok && this.sentFrom)
+        this.cutBy = `the stream from ${e.target} failed after part of the answer was sent: ${e.error ?? 'unknown error'}`;
       return;
     }
     this.sentFrom = e;
@@ -136,7 +141,8 @@ export class ChatStream {
   private onResult(r: AiResponse): void {
     if (this.finished) return;
     const content = r.message.content ?? '';
-    if (!this.synced) this.text = ''; // everything comes from the durable result
+    if (!this.synced)
+      this.text = ''; // everything comes from the durable result
     else if (this.sentFrom && (this.sentFrom.target !== r.target || !content.startsWith(this.text))) {
       return this.interrupt(`the answer came from another attempt than the streamed tokens (${r.target})`);
     }
@@ -149,7 +155,8 @@ export class ChatStream {
     // Text the relay did not deliver (another process, lost lines) comes from the durable result.
     this.append(r.target, r.model, content.slice(this.text.length));
     if (this.finished) return;
-    if (!this.cursor.reached()) return this.interrupt(`the answer is shorter than the ${this.opts.from?.offset} characters the client says it has`);
+    if (!this.cursor.reached())
+      return this.interrupt(`the answer is shorter than the ${this.opts.from?.offset} characters the client says it has`);
     for (const c of this.writer.ending(r)) this.write(c);
     this.write(sse('[DONE]'));
     this.end();
@@ -162,7 +169,9 @@ export class ChatStream {
       this.close();
       // The gateway already retried and failed over: a client retry would only repeat all that.
       this.res.setHeader('x-should-retry', 'false');
-      sendOpenAiError(this.res, f.status, f.code, f.message, null, { stormproof: { job_id: this.jobId, attempts: f.attempts, degradations: f.degradations } });
+      sendOpenAiError(this.res, f.status, f.code, f.message, null, {
+        stormproof: { job_id: this.jobId, attempts: f.attempts, degradations: f.degradations },
+      });
       return;
     }
     this.fail(f.code, f.message, f.status);
@@ -189,7 +198,11 @@ export class ChatStream {
   }
 
   private interrupt(why: string): void {
-    this.fail(ErrorCode.StreamInterrupted, `${why}. The answer so far is incomplete; the complete answer will be at /v1/jobs/${this.jobId}.`, 502);
+    this.fail(
+      ErrorCode.StreamInterrupted,
+      `${why}. The answer so far is incomplete; the complete answer will be at /v1/jobs/${this.jobId}.`,
+      502,
+    );
   }
 
   /** Ends an open stream with an OpenAI-style error event and no [DONE]. */

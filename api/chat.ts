@@ -50,7 +50,13 @@ export type Attached = Map<string, number>;
  * given RECONNECT_GRACE_MS first, and kept when another request attached to it meanwhile.
  * `onLastLeave` runs when no request of this process is attached to the job any more.
  */
-export function cancelOnDisconnect(attached: Attached, res: Response, handle: WorkflowHandle, keyed: boolean, hooks: { onGone?: () => void; onLastLeave?: () => void; onCancel?: (id: string) => void } = {}): void {
+export function cancelOnDisconnect(
+  attached: Attached,
+  res: Response,
+  handle: WorkflowHandle,
+  keyed: boolean,
+  hooks: { onGone?: () => void; onLastLeave?: () => void; onCancel?: (id: string) => void } = {},
+): void {
   const id = handle.workflowId;
   attached.set(id, (attached.get(id) ?? 0) + 1);
   const cancel = () => {
@@ -82,12 +88,19 @@ export function chatRouter(deps: ChatDeps): Router {
   const attached: Attached = new Map();
 
   router.post('/completions', async (req, res) => {
-    if (!req.is('application/json')) throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the request as JSON with Content-Type: application/json');
+    if (!req.is('application/json'))
+      throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the request as JSON with Content-Type: application/json');
     const parsed = ChatCompletionRequestSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error);
     const request = toAiRequest(parsed.data);
     if (!models.has(request.model)) {
-      return sendOpenAiError(res, 404, ErrorCode.UnknownModel, `The model "${request.model}" does not exist or is not served by any target; GET /v1/models lists them.`, 'model');
+      return sendOpenAiError(
+        res,
+        404,
+        ErrorCode.UnknownModel,
+        `The model "${request.model}" does not exist or is not served by any target; GET /v1/models lists them.`,
+        'model',
+      );
     }
     const key = checkIdempotencyKey(req.header('idempotency-key'));
     // Keys belong to the caller's tenant: another tenant's equal key is another job.
@@ -97,7 +110,12 @@ export function chatRouter(deps: ChatDeps): Router {
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const hash = bodyHash(parsed.data);
     const start = async () => {
-      const started = await startRequestWorkflow(deps, id, input, key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } });
+      const started = await startRequestWorkflow(
+        deps,
+        id,
+        input,
+        key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } },
+      );
       if (key !== undefined) {
         // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
         res.setHeader('x-should-retry', 'false');
@@ -130,7 +148,11 @@ export function chatRouter(deps: ChatDeps): Router {
       }
       stream ??= new ChatStream(deps.hub, res, id, { includeUsage, resumable: true, from: parseLastEventId(req.header('last-event-id')) });
       const s = stream;
-      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release, onCancel: deps.onCancel });
+      cancelOnDisconnect(attached, res, handle, key !== undefined, {
+        onGone: () => s.close(),
+        onLastLeave: release,
+        onCancel: deps.onCancel,
+      });
       return s.run(handle);
     }
     // The worker answers as soon as the provider did (relayed when it runs in another process).
@@ -153,7 +175,9 @@ export function chatRouter(deps: ChatDeps): Router {
       const f = failedOutcome(err);
       // The gateway already retried and failed over: a client retry would only repeat all that.
       res.setHeader('x-should-retry', 'false');
-      return sendOpenAiError(res, f.status, f.code, f.message, null, { stormproof: { job_id: id, attempts: f.attempts, degradations: f.degradations } });
+      return sendOpenAiError(res, f.status, f.code, f.message, null, {
+        stormproof: { job_id: id, attempts: f.attempts, degradations: f.degradations },
+      });
     }
     if (res.destroyed) return;
     setAnswerHeaders(res, result);

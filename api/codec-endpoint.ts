@@ -53,7 +53,11 @@ export function codecRouter(codec: PayloadCodec | undefined, corsOrigins: readon
       try {
         out = codec ? await codec[op](payloads) : payloads;
       } catch (err) {
-        throw new ApiError(400, ErrorCode.InvalidRequest, `could not ${op} the payloads: ${err instanceof Error ? err.message : String(err)}`);
+        throw new ApiError(
+          400,
+          ErrorCode.InvalidRequest,
+          `could not ${op} the payloads: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
       res.json({ payloads: out.map(toJson) });
     });

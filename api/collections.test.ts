@@ -24,7 +24,11 @@ let server: Server;
 let base: string;
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -38,7 +42,9 @@ before(async () => {
   rag = createRagService(config);
   // Ingestion runs as a workflow on a worker: here its activity runs at once, in an activity context.
   const { ingestCollection } = createRetrievalActivities({ rag });
-  const client = { workflow: { execute: (_type: string, o: { args: [RagIngestInput] }) => new MockActivityEnvironment().run(ingestCollection, o.args[0]) } } as unknown as Client;
+  const client = {
+    workflow: { execute: (_type: string, o: { args: [RagIngestInput] }) => new MockActivityEnvironment().run(ingestCollection, o.args[0]) },
+  } as unknown as Client;
   // The router reads the caller from the auth middleware: here, the open mode's local operator.
   const app = express()
     .use(express.json())
@@ -81,7 +87,10 @@ test('POST documents ingests; GET lists; POST query retrieves by vector, then by
   const q = await call('POST', '/v1/collections/kb/query', { query: 'which animal barks at the mail carrier', topK: 1 });
   assert.equal(q.status, 200);
   assert.equal(q.body.mode, 'vector');
-  assert.deepEqual(q.body.passages.map((p: any) => [p.id, p.source]), [['dogs#0', 'dogs.md']]);
+  assert.deepEqual(
+    q.body.passages.map((p: any) => [p.id, p.source]),
+    [['dogs#0', 'dogs.md']],
+  );
 
   mock.setFaults({ down: true });
   const k = await call('POST', '/v1/collections/kb/query', { query: 'purr' });

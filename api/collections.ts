@@ -12,8 +12,22 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GatewayConfig } from '../config/schema';
 import { ErrorCode } from '../contracts/errors';
-import { CollectionNameSchema, IngestRequestSchema, RAG_INGEST_WORKFLOW, RagFailure, type IngestResult, type RagIngestInput } from '../contracts/retrieval';
-import { CollectionNotFoundError, listCollections, retrieve, RetrievalUnavailableError, sharedRagService, type RagService } from '../activities/retrieval';
+import {
+  CollectionNameSchema,
+  IngestRequestSchema,
+  RAG_INGEST_WORKFLOW,
+  RagFailure,
+  type IngestResult,
+  type RagIngestInput,
+} from '../contracts/retrieval';
+import {
+  CollectionNotFoundError,
+  listCollections,
+  retrieve,
+  RetrievalUnavailableError,
+  sharedRagService,
+  type RagService,
+} from '../activities/retrieval';
 import { ApiError, fromZod } from './errors';
 import { requirePrincipal } from './auth';
 import { mayUse } from './access';
@@ -45,8 +59,10 @@ async function ingestByWorker(deps: CollectionsDeps, input: RagIngestInput): Pro
   } catch (err) {
     // The activity's failure, wrapped in the ActivityFailure the workflow failed with.
     const cause = err instanceof WorkflowFailedError ? ((err.cause?.cause ?? err.cause) as Error | undefined) : undefined;
-    if (cause instanceof ApplicationFailure && cause.type === RagFailure.InvalidIngest) throw new ApiError(400, ErrorCode.InvalidRequest, cause.message);
-    if (err instanceof WorkflowFailedError) throw new ApiError(503, ErrorCode.Unavailable, `ingestion failed: ${cause?.message ?? err.message}`);
+    if (cause instanceof ApplicationFailure && cause.type === RagFailure.InvalidIngest)
+      throw new ApiError(400, ErrorCode.InvalidRequest, cause.message);
+    if (err instanceof WorkflowFailedError)
+      throw new ApiError(503, ErrorCode.Unavailable, `ingestion failed: ${cause?.message ?? err.message}`);
     throw err;
   }
 }
@@ -57,7 +73,11 @@ export function collectionsRouter(deps: CollectionsDeps): Router {
 
   router.get('/', async (_req, res) => {
     const who = requirePrincipal(res);
-    const owners = new Map(rag().keyword.list().map((c) => [c.name, c.owner ?? null]));
+    const owners = new Map(
+      rag()
+        .keyword.list()
+        .map((c) => [c.name, c.owner ?? null]),
+    );
     const data = (await listCollections(rag())).flatMap((c) => {
       const owner = owners.get(c.name) ?? null;
       if (!mayUse(who, 'collection', owner)) return [];

@@ -34,7 +34,14 @@ export function openAiErrorType(status: number): string {
  * The OpenAI error shape `{ error: { message, type, param, code } }`, with Stormproof's stable code
  * as `code`; `extra` adds fields inside `error` (e.g. the attempt trace) that clients may ignore.
  */
-export function sendOpenAiError(res: Response, status: number, code: ErrorCodeName, message: string, param: string | null = null, extra: Record<string, unknown> = {}): void {
+export function sendOpenAiError(
+  res: Response,
+  status: number,
+  code: ErrorCodeName,
+  message: string,
+  param: string | null = null,
+  extra: Record<string, unknown> = {},
+): void {
   res.status(status).json({ error: { message, type: openAiErrorType(status), param, code, ...extra } });
 }
 
@@ -82,15 +89,23 @@ export function errorHandler(log: (err: unknown) => void): ErrorRequestHandler {
     if (k instanceof ApiError) return sendError(res, k.status, k.code, k.message, k.details);
     if (k instanceof TemporalUnavailableError) {
       res.setHeader('retry-after', String(k.retryAfterS));
-      return sendError(res, 503, ErrorCode.TemporalUnavailable, `${k.message}; retry after ${k.retryAfterS}s (with the same Idempotency-Key a retry never starts a second job)`);
+      return sendError(
+        res,
+        503,
+        ErrorCode.TemporalUnavailable,
+        `${k.message}; retry after ${k.retryAfterS}s (with the same Idempotency-Key a retry never starts a second job)`,
+      );
     }
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e.type === 'entity.parse.failed') return sendError(res, 400, ErrorCode.InvalidJson, `the body is not valid JSON: ${e.message}`);
-    if (e.type === 'entity.too.large') return sendError(res, 413, ErrorCode.BodyTooLarge, `the body is larger than the limit of ${e.limit} bytes`);
-    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendError(res, 415, ErrorCode.UnsupportedMediaType, e.message ?? 'unsupported encoding');
+    if (e.type === 'entity.too.large')
+      return sendError(res, 413, ErrorCode.BodyTooLarge, `the body is larger than the limit of ${e.limit} bytes`);
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')
+      return sendError(res, 415, ErrorCode.UnsupportedMediaType, e.message ?? 'unsupported encoding');
     // Anything else the body parser or the router refuses as the client's fault (a body shorter
     // than its Content-Length, a path parameter that is not valid percent-encoding): its 4xx.
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return sendError(res, e.status, ErrorCode.InvalidRequest, `the request could not be read: ${String(e.message ?? '').slice(0, 200)}`);
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      return sendError(res, e.status, ErrorCode.InvalidRequest, `the request could not be read: ${String(e.message ?? '').slice(0, 200)}`);
     log(err);
     sendError(res, 500, ErrorCode.Internal, 'internal error; see the gateway log');
   };

@@ -53,7 +53,9 @@ function canonical(value: unknown): unknown {
 
 /** SHA-256 of the body's canonical JSON (key order and undefined fields do not matter). */
 export function bodyHash(body: unknown): string {
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
 }
 
 /** Throws 409 when the job under this key was submitted with another body. */
@@ -62,6 +64,11 @@ export async function assertSameBody(handle: WorkflowHandle, hash: string): Prom
   const memo = desc.memo as Record<string, unknown> | undefined;
   const stored = memo?.[BODY_HASH_MEMO];
   if (stored !== undefined && stored !== hash) {
-    throw new ApiError(409, ErrorCode.IdempotencyConflict, `Idempotency-Key was already used for job ${handle.workflowId} with a different body; use a new key for a new request`, { jobId: handle.workflowId });
+    throw new ApiError(
+      409,
+      ErrorCode.IdempotencyConflict,
+      `Idempotency-Key was already used for job ${handle.workflowId} with a different body; use a new key for a new request`,
+      { jobId: handle.workflowId },
+    );
   }
 }

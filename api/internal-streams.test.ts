@@ -23,7 +23,13 @@ test('a relay request aborted mid-body (the worker was killed) does not take the
   const onUncaught = (err: unknown) => (uncaught = err);
   process.prependListener('uncaughtException', onUncaught);
   try {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/internal/streams/job-1', headers: { authorization: 'Bearer secret', 'content-type': 'application/x-ndjson' } });
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/internal/streams/job-1',
+      headers: { authorization: 'Bearer secret', 'content-type': 'application/x-ndjson' },
+    });
     req.on('error', () => undefined);
     req.write(`${JSON.stringify({ type: 'delta', content: 'hel', target: 't', model: 'm', attempt: 1 })}\n`);
     // Wait until the first line got through, then cut the connection like a SIGKILLed worker.
@@ -33,7 +39,11 @@ test('a relay request aborted mid-body (the worker was killed) does not take the
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(uncaught, undefined, `the API process would have crashed: ${String(uncaught)}`);
     // And it still serves.
-    const res = await fetch(`http://127.0.0.1:${port}/internal/streams/job-2`, { method: 'POST', headers: { authorization: 'Bearer secret' }, body: '' });
+    const res = await fetch(`http://127.0.0.1:${port}/internal/streams/job-2`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer secret' },
+      body: '',
+    });
     assert.equal(res.status, 404);
   } finally {
     process.removeListener('uncaughtException', onUncaught);

@@ -103,7 +103,9 @@ export function jobEventsRouter(deps: JobEventsDeps): Router {
   router.get('/:id/events', async (req, res) => {
     const id = jobIdParam(req);
     let state = await withNotFound(id, () => readJobState(deps.client, id));
-    let cursor = parseCursor(req.header('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined));
+    let cursor = parseCursor(
+      req.header('last-event-id') ?? (typeof req.query.lastEventId === 'string' ? req.query.lastEventId : undefined),
+    );
     res.status(200);
     res.setHeader('content-type', 'text/event-stream; charset=utf-8');
     res.setHeader('cache-control', 'no-cache');

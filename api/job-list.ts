@@ -22,22 +22,37 @@ import { SEARCH_ATTRIBUTES } from '../contracts/workflow-api';
 /** The latest instant a JavaScript Date can hold (later times cannot be queried). */
 const MAX_TIME_MS = 8.64e15;
 const time = z
-  .union([z.string().regex(/^\d{1,16}$/, 'epoch milliseconds or an ISO 8601 time').transform(Number), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
+  .union([
+    z
+      .string()
+      .regex(/^\d{1,16}$/, 'epoch milliseconds or an ISO 8601 time')
+      .transform(Number),
+    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+  ])
   .pipe(z.number().int().nonnegative().max(MAX_TIME_MS, 'a time before the year 275760'));
 
 /** Query parameters of the listing. */
 export const JobListQuerySchema = z
   .object({
     status: JobStatusSchema.optional(),
-    target: z.string().regex(/^[a-z0-9-]{1,63}$/).optional(),
-    model: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional(),
+    target: z
+      .string()
+      .regex(/^[a-z0-9-]{1,63}$/)
+      .optional(),
+    model: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+      .optional(),
     /** Started at or after (epoch ms or ISO 8601). */
     since: time.optional(),
     /** Started before (epoch ms or ISO 8601). */
     until: time.optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
     /** From the previous page's `nextPageToken` (opaque; valid with the same filters, from the same API process). */
-    pageToken: z.string().regex(/^[A-Za-z0-9_-]{1,2048}$/, 'pass the nextPageToken of the previous page as it came').optional(),
+    pageToken: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,2048}$/, 'pass the nextPageToken of the previous page as it came')
+      .optional(),
   })
   .strict();
 export type JobListQuery = z.infer<typeof JobListQuerySchema>;
@@ -112,21 +127,33 @@ export class PageTokens {
     const raw = Buffer.from(sealed, 'base64url');
     const token = raw.subarray(16);
     if (raw.length <= 16 || !timingSafeEqual(raw.subarray(0, 16), this.mac(query, token))) {
-      throw new ApiError(400, ErrorCode.InvalidPageToken, 'pageToken was not handed out by this listing (pass nextPageToken unchanged, with the same filters; after a restart of the API, start again)');
+      throw new ApiError(
+        400,
+        ErrorCode.InvalidPageToken,
+        'pageToken was not handed out by this listing (pass nextPageToken unchanged, with the same filters; after a restart of the API, start again)',
+      );
     }
     return token;
   }
 }
 
 /** One page of the listing: Temporal's page of `limit` rows and its (sealed) token for the next. */
-async function listPage(client: Client, tokens: PageTokens, query: string, limit: number, pageToken: string | undefined): Promise<{ infos: WorkflowExecutionInfo[]; next?: string }> {
+async function listPage(
+  client: Client,
+  tokens: PageTokens,
+  query: string,
+  limit: number,
+  pageToken: string | undefined,
+): Promise<{ infos: WorkflowExecutionInfo[]; next?: string }> {
   const response = await client.workflowService.listWorkflowExecutions({
     namespace: client.options.namespace,
     query,
     pageSize: limit,
     nextPageToken: pageToken ? tokens.open(query, pageToken) : undefined,
   });
-  const infos = await Promise.all(response.executions.map((raw) => executionInfoFromRaw(raw, client.options.loadedDataConverter, raw, client.options.namespace)));
+  const infos = await Promise.all(
+    response.executions.map((raw) => executionInfoFromRaw(raw, client.options.loadedDataConverter, raw, client.options.namespace)),
+  );
   const next = response.nextPageToken?.length && infos.length ? tokens.seal(query, response.nextPageToken) : undefined;
   return { infos, ...(next ? { next } : {}) };
 }
@@ -140,7 +167,13 @@ export function jobListRouter(deps: { client: Client; taskQueue: string; tokens?
     if (!parsed.success) throw fromZod(parsed.error, 'query');
     const q = parsed.data;
     const who = requirePrincipal(res);
-    const { infos, next } = await listPage(deps.client, tokens, visibilityQuery(deps.taskQueue, q, who.admin ? undefined : who.id), q.limit, q.pageToken);
+    const { infos, next } = await listPage(
+      deps.client,
+      tokens,
+      visibilityQuery(deps.taskQueue, q, who.admin ? undefined : who.id),
+      q.limit,
+      q.pageToken,
+    );
     const data: JobListItem[] = [];
     for (const info of infos) {
       const a = info.typedSearchAttributes;

@@ -46,7 +46,10 @@ export async function readJobState(client: Client, id: string): Promise<{ view: 
     const p = await queryProgress(handle);
     const status: JobStatus = !p || p.phase === 'queued' ? 'queued' : 'running';
     const callback = desc.type === JOB_WORKFLOW ? { callback: { status: 'pending' as const, attempts: 0 } } : {};
-    return { view: { id, status, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [], ...failoversOf(p ?? {}), ...callback }, progress: p };
+    return {
+      view: { id, status, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [], ...failoversOf(p ?? {}), ...callback },
+      progress: p,
+    };
   }
   const view = await finishedView(handle, desc.status.name);
   if (desc.type === JOB_WORKFLOW && view.status !== 'cancelled') view.callback = await callbackState(client, id);
@@ -92,11 +95,25 @@ async function finishedView(handle: WorkflowHandle, statusName: string): Promise
         () => failureView(new Error('unexpected result')),
         (err: unknown) => failureView(err),
       );
-      return { id, status: 'failed', error: f.error, attempts: f.details.attempts ?? [], degradations: f.details.degradations ?? [], ...failoversOf(f.details) };
+      return {
+        id,
+        status: 'failed',
+        error: f.error,
+        attempts: f.details.attempts ?? [],
+        degradations: f.details.degradations ?? [],
+        ...failoversOf(f.details),
+      };
     }
     case 'CANCELLED': {
       const p = await queryProgress(handle);
-      return { id, status: 'cancelled', error: { type: 'Cancelled', message: 'the job was cancelled' }, attempts: p?.attempts ?? [], degradations: p?.degradations ?? [], ...failoversOf(p ?? {}) };
+      return {
+        id,
+        status: 'cancelled',
+        error: { type: 'Cancelled', message: 'the job was cancelled' },
+        attempts: p?.attempts ?? [],
+        degradations: p?.degradations ?? [],
+        ...failoversOf(p ?? {}),
+      };
     }
     default:
       return { id, status: 'running', attempts: [], degradations: [] }; // e.g. paused

@@ -57,12 +57,17 @@ export function jobsRouter(deps: JobsDeps): Router {
   const callbackAllowed = allowList(deps.config.callbacks.allowedCidrs);
 
   router.post('/', async (req, res) => {
-    if (!req.is('application/json')) throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the job as JSON with Content-Type: application/json');
+    if (!req.is('application/json'))
+      throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the job as JSON with Content-Type: application/json');
     const parsed = JobSubmissionSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error);
     const { request, callbackUrl } = parsed.data;
     if (!models.has(request.model)) {
-      throw new ApiError(400, ErrorCode.UnknownModel, `model "${request.model}" is not served by any target; use one of: ${[...models].join(', ')}`);
+      throw new ApiError(
+        400,
+        ErrorCode.UnknownModel,
+        `model "${request.model}" is not served by any target; use one of: ${[...models].join(', ')}`,
+      );
     }
     if (callbackUrl !== undefined) {
       try {
@@ -80,14 +85,19 @@ export function jobsRouter(deps: JobsDeps): Router {
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const memo = { [BODY_HASH_MEMO]: hash };
     // A callback makes it a job workflow: the request, then a detached, retried delivery.
-    const jobInput: JobWorkflowInput | undefined = callbackUrl ? { ...input, callbackUrl, callbackPolicy: callbackPolicy(deps.config) } : undefined;
+    const jobInput: JobWorkflowInput | undefined = callbackUrl
+      ? { ...input, callbackUrl, callbackPolicy: callbackPolicy(deps.config) }
+      : undefined;
     const { handle, existing } = jobInput
       ? await startRequestWorkflow(deps, id, jobInput, { memo, owner, workflowType: JOB_WORKFLOW })
       : await startRequestWorkflow(deps, id, input, { memo, owner });
     // A running job with this key was attached to, or a finished one found: same body, or 409.
     if (key !== undefined) await assertSameBody(handle, hash);
     deps.onSubmitted?.(existing ? 'existing' : 'new');
-    res.status(202).location(`/v1/jobs/${id}`).json({ id, status: 'queued', statusUrl: `/v1/jobs/${id}` });
+    res
+      .status(202)
+      .location(`/v1/jobs/${id}`)
+      .json({ id, status: 'queued', statusUrl: `/v1/jobs/${id}` });
   });
 
   router.get('/:id', async (req, res) => {

@@ -29,7 +29,8 @@ export function jsonDepth(buf: Buffer, max = Infinity): number {
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
@@ -43,7 +44,8 @@ export function jsonDepth(buf: Buffer, max = Infinity): number {
 /** `express.json`'s `verify`: refuses a body nested deeper than `max` before it is parsed. */
 export function depthGuard(max: number): (req: unknown, res: unknown, buf: Buffer) => void {
   return (_req, _res, buf) => {
-    if (jsonDepth(buf, max) > max) throw new ApiError(400, ErrorCode.JsonTooDeep, `the JSON body nests deeper than ${max} levels (limits.jsonDepth)`);
+    if (jsonDepth(buf, max) > max)
+      throw new ApiError(400, ErrorCode.JsonTooDeep, `the JSON body nests deeper than ${max} levels (limits.jsonDepth)`);
   };
 }
 
@@ -98,7 +100,12 @@ export function admission(deps: LimitDeps) {
   const streams = new Map<string, number>();
 
   async function running(who: Principal, types: string[]): Promise<number> {
-    const q = [`${SEARCH_ATTRIBUTES.owner.name} = "${who.id}"`, 'ExecutionStatus = "Running"', `TaskQueue = "${deps.taskQueue}"`, `(${types.map((t) => `WorkflowType = "${t}"`).join(' OR ')})`];
+    const q = [
+      `${SEARCH_ATTRIBUTES.owner.name} = "${who.id}"`,
+      'ExecutionStatus = "Running"',
+      `TaskQueue = "${deps.taskQueue}"`,
+      `(${types.map((t) => `WorkflowType = "${t}"`).join(' OR ')})`,
+    ];
     return (await deps.client.workflow.count(q.join(' AND '))).count;
   }
 
@@ -107,11 +114,16 @@ export function admission(deps: LimitDeps) {
     if (!parsed.success) return; // the handler validates and answers 400
     const r = parsed.data;
     if (r.rag?.query && r.rag.query.length > limits.ragQueryChars) {
-      throw new ApiError(400, ErrorCode.LimitExceeded, `${at}rag.query is ${r.rag.query.length} characters; at most ${limits.ragQueryChars} (limits.ragQueryChars)`);
+      throw new ApiError(
+        400,
+        ErrorCode.LimitExceeded,
+        `${at}rag.query is ${r.rag.query.length} characters; at most ${limits.ragQueryChars} (limits.ragQueryChars)`,
+      );
     }
     if (r.rag) {
       const o = await deps.owners.of('collection', r.rag.collection);
-      if (o.exists && !mayUse(who, 'collection', o.owner)) throw new ApiError(404, ErrorCode.CollectionNotFound, `${at}rag.collection: no collection "${r.rag.collection}"`);
+      if (o.exists && !mayUse(who, 'collection', o.owner))
+        throw new ApiError(404, ErrorCode.CollectionNotFound, `${at}rag.collection: no collection "${r.rag.collection}"`);
     }
     const why = unsatisfiable(r, config);
     if (why) throw new ApiError(422, ErrorCode.Unsatisfiable, `${at}${why}`);
@@ -119,16 +131,25 @@ export function admission(deps: LimitDeps) {
 
   async function admitWork(what: Admission, req: Request, res: Response, who: Principal): Promise<void> {
     const items = requestsIn(what, req.body);
-    for (const [i, r] of items.entries()) await checkRequest(r, what === 'batch' ? `requests.${i}.` : what === 'job' ? 'request.' : '', who);
+    for (const [i, r] of items.entries())
+      await checkRequest(r, what === 'batch' ? `requests.${i}.` : what === 'job' ? 'request.' : '', who);
     if (what === 'batch') deps.charge(res, Math.max(1, items.length));
     if (who.admin || what === 'chat' || what === 'messages') return;
     if (what === 'batch' && (await running(who, [BATCH_WORKFLOW])) >= limits.batchesInFlightPerKey) {
       res.setHeader('retry-after', '5');
-      throw new ApiError(429, ErrorCode.TooManyInFlight, `key "${who.id}" has ${limits.batchesInFlightPerKey} batches running (limits.batchesInFlightPerKey); wait for one to finish`);
+      throw new ApiError(
+        429,
+        ErrorCode.TooManyInFlight,
+        `key "${who.id}" has ${limits.batchesInFlightPerKey} batches running (limits.batchesInFlightPerKey); wait for one to finish`,
+      );
     }
     if (what === 'job' && (await running(who, [REQUEST_WORKFLOW, JOB_WORKFLOW])) >= limits.jobsInFlightPerKey) {
       res.setHeader('retry-after', '5');
-      throw new ApiError(429, ErrorCode.TooManyInFlight, `key "${who.id}" has ${limits.jobsInFlightPerKey} jobs running (limits.jobsInFlightPerKey); wait for some to finish`);
+      throw new ApiError(
+        429,
+        ErrorCode.TooManyInFlight,
+        `key "${who.id}" has ${limits.jobsInFlightPerKey} jobs running (limits.jobsInFlightPerKey); wait for some to finish`,
+      );
     }
   }
 
@@ -136,7 +157,11 @@ export function admission(deps: LimitDeps) {
     const open = streams.get(who.id) ?? 0;
     if (!who.admin && open >= limits.eventStreamsPerKey) {
       res.setHeader('retry-after', '5');
-      throw new ApiError(429, ErrorCode.TooManyInFlight, `key "${who.id}" has ${open} event streams open (limits.eventStreamsPerKey); close one first`);
+      throw new ApiError(
+        429,
+        ErrorCode.TooManyInFlight,
+        `key "${who.id}" has ${open} event streams open (limits.eventStreamsPerKey); close one first`,
+      );
     }
     streams.set(who.id, open + 1);
     // Why: a stream of a job that never ends (no worker, paused) must not poll Temporal forever;
@@ -154,7 +179,12 @@ export function admission(deps: LimitDeps) {
     if (what === 'event-stream') return openStream(res, who);
     if (what === 'collection-query') {
       const q = (req.body as { query?: unknown } | undefined)?.query;
-      if (typeof q === 'string' && q.length > limits.ragQueryChars) throw new ApiError(400, ErrorCode.LimitExceeded, `query is ${q.length} characters; at most ${limits.ragQueryChars} (limits.ragQueryChars)`);
+      if (typeof q === 'string' && q.length > limits.ragQueryChars)
+        throw new ApiError(
+          400,
+          ErrorCode.LimitExceeded,
+          `query is ${q.length} characters; at most ${limits.ragQueryChars} (limits.ragQueryChars)`,
+        );
       return;
     }
     return admitWork(what, req, res, who);

@@ -18,14 +18,31 @@ async function main(): Promise<void> {
   const temporal = temporalConnectionOptions(config);
   const connection = await Connection.connect(temporal);
   const tracing = tracingFromConfig(config);
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config), ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config),
+    ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}),
+  });
   // This process's own series (HTTP, jobs, jobs in flight, process) at the API's /metrics.
   const metrics = createMetrics({ config });
   const api = await startApiServer({ config, client, metrics, tracing, taskQueue: process.env.STORMPROOF_TASK_QUEUE, log: logger });
-  logger.info({ url: api.url, metrics: `${api.url}/metrics`, relayUrl: relay.streamToFor(Number(new URL(api.url).port)), relayUrlFrom: relay.urlSource }, 'API listening');
+  logger.info(
+    {
+      url: api.url,
+      metrics: `${api.url}/metrics`,
+      relayUrl: relay.streamToFor(Number(new URL(api.url).port)),
+      relayUrlFrom: relay.urlSource,
+    },
+    'API listening',
+  );
   // SIGHUP: re-read the config file and publish its live keys to every process (README "Configuration").
   const taskQueue = process.env.STORMPROOF_TASK_QUEUE ?? config.temporal.taskQueue;
-  process.on('SIGHUP', () => void reloadFromFile({ client, live: api.live, taskQueue, read: () => loadConfig(), by: `SIGHUP api ${process.pid}`, log: logger }));
+  process.on(
+    'SIGHUP',
+    () =>
+      void reloadFromFile({ client, live: api.live, taskQueue, read: () => loadConfig(), by: `SIGHUP api ${process.pid}`, log: logger }),
+  );
   const stop = () => {
     void api
       .close()

@@ -23,7 +23,9 @@ const ImageBlock = z
     ...cacheControl,
   })
   .strict();
-const ToolUseBlock = z.object({ type: z.literal('tool_use'), id: z.string().min(1), name: z.string().min(1), input: z.unknown(), ...cacheControl }).strict();
+const ToolUseBlock = z
+  .object({ type: z.literal('tool_use'), id: z.string().min(1), name: z.string().min(1), input: z.unknown(), ...cacheControl })
+  .strict();
 const ToolResultBlock = z
   .object({
     type: z.literal('tool_result'),
@@ -40,17 +42,33 @@ export const MessagesRequestSchema = z
   .object({
     model: z.string().min(1, 'name a model (e.g. claude-sonnet-4) or a tier (e.g. smart)'),
     max_tokens: z.number().int().positive(),
-    messages: z.array(z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(Block)]) }).strict()).min(1, 'at least one message is required'),
+    messages: z
+      .array(z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(Block)]) }).strict())
+      .min(1, 'at least one message is required'),
     system: z.union([z.string(), z.array(TextBlock)]).optional(),
     stop_sequences: z.array(z.string()).optional(),
     stream: z.boolean().optional(),
     temperature: z.number().min(0).max(1).optional(),
     top_p: z.number().min(0).max(1).optional(),
     tools: z
-      .array(z.object({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()), type: z.literal('custom').optional(), ...cacheControl }).strict())
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/),
+            description: z.string().optional(),
+            input_schema: z.record(z.string(), z.unknown()),
+            type: z.literal('custom').optional(),
+            ...cacheControl,
+          })
+          .strict(),
+      )
       .optional(),
     tool_choice: z
-      .object({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() })
+      .object({
+        type: z.enum(['auto', 'any', 'tool', 'none']),
+        name: z.string().optional(),
+        disable_parallel_tool_use: z.boolean().optional(),
+      })
       .strict()
       .refine((c) => c.type !== 'tool' || c.name, 'tool_choice of type "tool" names the tool')
       .optional(),
@@ -75,7 +93,11 @@ const imagePart = (b: z.infer<typeof ImageBlock>): ContentPart => ({
 function toMessages(role: 'user' | 'assistant', content: string | Blocks): Message[] {
   if (typeof content === 'string') return [{ role, content }];
   if (role === 'assistant') {
-    const calls = content.flatMap((b) => (b.type === 'tool_use' ? [{ id: b.id, type: 'function' as const, function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }] : []));
+    const calls = content.flatMap((b) =>
+      b.type === 'tool_use'
+        ? [{ id: b.id, type: 'function' as const, function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }]
+        : [],
+    );
     return [{ role, content: text(content) || (calls.length ? null : ''), ...(calls.length ? { tool_calls: calls } : {}) }];
   }
   const out: Message[] = [];
@@ -85,7 +107,9 @@ function toMessages(role: 'user' | 'assistant', content: string | Blocks): Messa
     // OpenAI-shaped tool messages have no error flag: the text says it.
     out.push({ role: 'tool', tool_call_id: b.tool_use_id, content: b.is_error ? `Error: ${body}` : body });
   }
-  const parts = content.flatMap((b): ContentPart[] => (b.type === 'text' ? [{ type: 'text', text: b.text }] : b.type === 'image' ? [imagePart(b)] : []));
+  const parts = content.flatMap((b): ContentPart[] =>
+    b.type === 'text' ? [{ type: 'text', text: b.text }] : b.type === 'image' ? [imagePart(b)] : [],
+  );
   if (parts.length) out.push({ role, content: parts.every((p) => p.type === 'text') ? text(content) : parts });
   return out;
 }
@@ -97,15 +121,30 @@ export function toAiRequest(body: MessagesRequest): AiRequest {
   const system = typeof body.system === 'string' ? body.system : body.system ? text(body.system) : undefined;
   return {
     model: body.model,
-    messages: [...(system ? [{ role: 'system' as const, content: system }] : []), ...body.messages.flatMap((m) => toMessages(m.role, m.content))],
+    messages: [
+      ...(system ? [{ role: 'system' as const, content: system }] : []),
+      ...body.messages.flatMap((m) => toMessages(m.role, m.content)),
+    ],
     max_tokens: body.max_tokens,
     ...(body.stream ? { stream: true } : {}),
     ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
     ...(body.top_p !== undefined ? { top_p: body.top_p } : {}),
     ...(body.stop_sequences?.length ? { stop: body.stop_sequences } : {}),
-    ...(body.tools?.length ? { tools: body.tools.map((t) => ({ type: 'function' as const, function: { name: t.name, description: t.description, parameters: t.input_schema } })) } : {}),
+    ...(body.tools?.length
+      ? {
+          tools: body.tools.map((t) => ({
+            type: 'function' as const,
+            function: { name: t.name, description: t.description, parameters: t.input_schema },
+          })),
+        }
+      : {}),
     ...(body.tool_choice
-      ? { tool_choice: body.tool_choice.type === 'tool' ? { type: 'function' as const, function: { name: body.tool_choice.name! } } : CHOICE[body.tool_choice.type] }
+      ? {
+          tool_choice:
+            body.tool_choice.type === 'tool'
+              ? { type: 'function' as const, function: { name: body.tool_choice.name! } }
+              : CHOICE[body.tool_choice.type],
+        }
       : {}),
     ...(body.routing ? { routing: body.routing } : {}),
     ...(body.rag ? { rag: body.rag } : {}),
@@ -132,7 +171,12 @@ function parseInput(args: string): unknown {
 export function messageBody(jobId: string, r: AiResponse) {
   const content = [
     ...(r.message.content ? [{ type: 'text' as const, text: r.message.content }] : []),
-    ...(r.message.tool_calls ?? []).map((c) => ({ type: 'tool_use' as const, id: c.id, name: c.function.name, input: parseInput(c.function.arguments) })),
+    ...(r.message.tool_calls ?? []).map((c) => ({
+      type: 'tool_use' as const,
+      id: c.id,
+      name: c.function.name,
+      input: parseInput(c.function.arguments),
+    })),
   ];
   return {
     id: messageId(jobId),
@@ -149,7 +193,15 @@ export function messageBody(jobId: string, r: AiResponse) {
 
 /** Anthropic's error `type` for an HTTP status. */
 export function anthropicErrorType(status: number): string {
-  const byStatus: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 529: 'overloaded_error' };
+  const byStatus: Record<number, string> = {
+    400: 'invalid_request_error',
+    401: 'authentication_error',
+    403: 'permission_error',
+    404: 'not_found_error',
+    413: 'request_too_large',
+    429: 'rate_limit_error',
+    529: 'overloaded_error',
+  };
   return byStatus[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
 }
 
@@ -159,6 +211,12 @@ export function anthropicError(status: number, code: ErrorCodeName | string, mes
 }
 
 /** Sends an Anthropic-shaped error. */
-export function sendAnthropicError(res: Response, status: number, code: ErrorCodeName | string, message: string, extra: Record<string, unknown> = {}): void {
+export function sendAnthropicError(
+  res: Response,
+  status: number,
+  code: ErrorCodeName | string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): void {
   res.status(status).json(anthropicError(status, code, message, extra));
 }

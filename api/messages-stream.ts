@@ -19,14 +19,27 @@ import type { FinishReason } from '../contracts/response';
 
 interface Chunk {
   model?: string;
-  choices?: Array<{ delta?: { role?: string; content?: string | null; tool_calls?: Array<{ id?: string; function?: { name?: string; arguments?: string } }> }; finish_reason?: string | null }>;
+  choices?: Array<{
+    delta?: {
+      role?: string;
+      content?: string | null;
+      tool_calls?: Array<{ id?: string; function?: { name?: string; arguments?: string } }>;
+    };
+    finish_reason?: string | null;
+  }>;
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
   stormproof?: { continued?: unknown };
   error?: { message: string; type: string; code: string; stormproof?: Record<string, unknown> };
 }
 
 /** OpenAI's error types back to an HTTP status, for the Anthropic error type. */
-const STATUS_OF: Record<string, number> = { authentication_error: 401, permission_error: 403, rate_limit_error: 429, server_error: 502, invalid_request_error: 400 };
+const STATUS_OF: Record<string, number> = {
+  authentication_error: 401,
+  permission_error: 403,
+  rate_limit_error: 429,
+  server_error: 502,
+  invalid_request_error: 400,
+};
 
 /** The Response surface ChatStream writes to, translated to Anthropic events on the real response. */
 export class AnthropicEventWriter {
@@ -84,7 +97,10 @@ export class AnthropicEventWriter {
   /** One OpenAI SSE frame (`[id: …\n]data: …\n\n`) in, zero or more Anthropic events out. */
   write(frame: string): boolean {
     const id = /^id: (.*)\n/.exec(frame)?.[1];
-    const data = frame.replace(/^id: .*\n/, '').replace(/^data: /, '').trim();
+    const data = frame
+      .replace(/^id: .*\n/, '')
+      .replace(/^data: /, '')
+      .trim();
     if (data === '[DONE]') {
       if (!this.delta) this.messageDelta();
       this.event('message_stop', { type: 'message_stop' });
@@ -104,11 +120,19 @@ export class AnthropicEventWriter {
     }
     if (choice?.delta?.content) {
       if (this.open !== 'text') this.openBlock({ type: 'text', text: '' });
-      this.event('content_block_delta', { type: 'content_block_delta', index: this.block, delta: { type: 'text_delta', text: choice.delta.content } }, id);
+      this.event(
+        'content_block_delta',
+        { type: 'content_block_delta', index: this.block, delta: { type: 'text_delta', text: choice.delta.content } },
+        id,
+      );
     }
     for (const call of choice?.delta?.tool_calls ?? []) {
       this.openBlock({ type: 'tool_use', id: call.id, name: call.function?.name, input: {} });
-      this.event('content_block_delta', { type: 'content_block_delta', index: this.block, delta: { type: 'input_json_delta', partial_json: call.function?.arguments ?? '' } });
+      this.event('content_block_delta', {
+        type: 'content_block_delta',
+        index: this.block,
+        delta: { type: 'input_json_delta', partial_json: call.function?.arguments ?? '' },
+      });
       this.closeBlock();
     }
     if (choice?.finish_reason) {
@@ -121,7 +145,16 @@ export class AnthropicEventWriter {
 
   private start(model: string): void {
     this.started = true;
-    const message = { id: messageId(this.jobId), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+    const message = {
+      id: messageId(this.jobId),
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 0, output_tokens: 0 },
+    };
     this.event('message_start', { type: 'message_start', message });
   }
 
@@ -142,7 +175,12 @@ export class AnthropicEventWriter {
     this.closeBlock();
     this.delta = true;
     const u = usage ? { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens } : { output_tokens: 0 };
-    this.event('message_delta', { type: 'message_delta', delta: { stop_reason: stopReason(this.finish), stop_sequence: null }, usage: u, ...(stormproof ? { stormproof } : {}) });
+    this.event('message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: stopReason(this.finish), stop_sequence: null },
+      usage: u,
+      ...(stormproof ? { stormproof } : {}),
+    });
   }
 
   private event(name: string, data: unknown, id?: string): void {

@@ -29,10 +29,13 @@ import { parseLastEventId } from './stream-position';
 /** Errors of these routes in the Messages API's shape (body-parser faults included). */
 const anthropicErrors: ErrorRequestHandler = (err, _req, res, next) => {
   if (res.headersSent) return next(err);
-  if (err instanceof ApiError) return sendAnthropicError(res, err.status, err.code, err.message, err.details !== undefined ? { details: err.details } : {});
+  if (err instanceof ApiError)
+    return sendAnthropicError(res, err.status, err.code, err.message, err.details !== undefined ? { details: err.details } : {});
   const e = err as { type?: string; message?: string; limit?: number };
-  if (e.type === 'entity.parse.failed') return sendAnthropicError(res, 400, ErrorCode.InvalidJson, `the body is not valid JSON: ${e.message}`);
-  if (e.type === 'entity.too.large') return sendAnthropicError(res, 413, ErrorCode.BodyTooLarge, `the body is larger than the limit of ${e.limit} bytes`);
+  if (e.type === 'entity.parse.failed')
+    return sendAnthropicError(res, 400, ErrorCode.InvalidJson, `the body is not valid JSON: ${e.message}`);
+  if (e.type === 'entity.too.large')
+    return sendAnthropicError(res, 413, ErrorCode.BodyTooLarge, `the body is larger than the limit of ${e.limit} bytes`);
   next(err);
 };
 
@@ -43,12 +46,18 @@ export function messagesRouter(deps: ChatDeps): Router {
   const attached: Attached = new Map();
 
   router.post('/', async (req, res) => {
-    if (!req.is('application/json')) throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the request as JSON with Content-Type: application/json');
+    if (!req.is('application/json'))
+      throw new ApiError(415, ErrorCode.UnsupportedMediaType, 'send the request as JSON with Content-Type: application/json');
     const parsed = MessagesRequestSchema.safeParse(req.body);
     if (!parsed.success) throw fromZod(parsed.error);
     const request = toAiRequest(parsed.data);
     if (!models.has(request.model)) {
-      return sendAnthropicError(res, 404, ErrorCode.UnknownModel, `model: ${request.model} is not served by any target; GET /v1/models lists them.`);
+      return sendAnthropicError(
+        res,
+        404,
+        ErrorCode.UnknownModel,
+        `model: ${request.model} is not served by any target; GET /v1/models lists them.`,
+      );
     }
     const key = checkIdempotencyKey(req.header('idempotency-key'));
     // Keys belong to the caller's tenant (open mode: one operator, ids as before tenants).
@@ -58,7 +67,12 @@ export function messagesRouter(deps: ChatDeps): Router {
     const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
     const hash = bodyHash(parsed.data);
     const start = async () => {
-      const started = await startRequestWorkflow(deps, id, input, key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } });
+      const started = await startRequestWorkflow(
+        deps,
+        id,
+        input,
+        key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } },
+      );
       if (key !== undefined) {
         // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
         res.setHeader('x-should-retry', 'false');
@@ -87,9 +101,17 @@ export function messagesRouter(deps: ChatDeps): Router {
         if (!attached.has(id)) release();
         throw err;
       }
-      stream ??= new ChatStream(deps.hub, out(), id, { includeUsage: true, resumable: true, from: parseLastEventId(req.header('last-event-id')) });
+      stream ??= new ChatStream(deps.hub, out(), id, {
+        includeUsage: true,
+        resumable: true,
+        from: parseLastEventId(req.header('last-event-id')),
+      });
       const s = stream;
-      cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release, onCancel: deps.onCancel });
+      cancelOnDisconnect(attached, res, handle, key !== undefined, {
+        onGone: () => s.close(),
+        onLastLeave: release,
+        onCancel: deps.onCancel,
+      });
       return s.run(handle);
     }
     // The worker answers as soon as the provider did (relayed when it runs in another process).

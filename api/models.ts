@@ -18,7 +18,13 @@ export function modelList(config: GatewayConfig): ModelEntry[] {
   const byModel = new Map<string, string[]>();
   for (const t of config.targets) for (const m of t.models) byModel.set(m.id, [...(byModel.get(m.id) ?? []), t.id]);
   const tierOf = (m: string) => Object.keys(config.tiers).find((k) => config.tiers[k].includes(m));
-  const models: ModelEntry[] = [...byModel].map(([id, targets]) => ({ id, object: 'model', created: 0, owned_by: 'stormproof', stormproof: { kind: 'model', targets, tier: tierOf(id) } }));
+  const models: ModelEntry[] = [...byModel].map(([id, targets]) => ({
+    id,
+    object: 'model',
+    created: 0,
+    owned_by: 'stormproof',
+    stormproof: { kind: 'model', targets, tier: tierOf(id) },
+  }));
   const tiers: ModelEntry[] = Object.entries(config.tiers).map(([id, members]) => ({
     id,
     object: 'model',

@@ -28,7 +28,14 @@ export function setAnswerHeaders(res: Response, r: AiResponse): void {
 
 /** The extension object for an answer. */
 export function extensionOf(jobId: string, r: AiResponse): StormproofExtension {
-  return { job_id: jobId, target: r.target, failovers: r.failovers, attempts: r.attempts, degradations: r.degradations, ...(r.sources ? { sources: r.sources } : {}) };
+  return {
+    job_id: jobId,
+    target: r.target,
+    failovers: r.failovers,
+    attempts: r.attempts,
+    degradations: r.degradations,
+    ...(r.sources ? { sources: r.sources } : {}),
+  };
 }
 
 /** The OpenAI completion id of a job. */
@@ -46,7 +53,12 @@ export function chatCompletionBody(jobId: string, r: AiResponse, created: number
     choices: [
       {
         index: 0,
-        message: { role: 'assistant' as const, content: r.message.content, refusal: null, ...(r.message.tool_calls?.length ? { tool_calls: r.message.tool_calls } : {}) },
+        message: {
+          role: 'assistant' as const,
+          content: r.message.content,
+          refusal: null,
+          ...(r.message.tool_calls?.length ? { tool_calls: r.message.tool_calls } : {}),
+        },
         logprobs: null,
         finish_reason: r.finishReason,
       },
@@ -84,7 +96,16 @@ export class ChunkWriter {
     const out: object[] = [];
     const calls = r.message.tool_calls ?? [];
     if (calls.length) {
-      out.push(this.chunk(r.model, { tool_calls: calls.map((c, index) => ({ index, id: c.id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } })) }));
+      out.push(
+        this.chunk(r.model, {
+          tool_calls: calls.map((c, index) => ({
+            index,
+            id: c.id,
+            type: 'function',
+            function: { name: c.function.name, arguments: c.function.arguments },
+          })),
+        }),
+      );
     }
     const ext = { stormproof: extensionOf(this.jobId, r) };
     if (!this.includeUsage) {

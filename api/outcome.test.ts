@@ -7,7 +7,8 @@ import { FAILURE_TABLE, FailureType, GatewayFailure } from '../contracts/failure
 import type { Attempt } from '../contracts/response';
 import { failedOutcome } from './outcome';
 
-const failure = (type: string, attempts: Attempt[] = [], extra: object = {}) => ApplicationFailure.create({ type, message: `${type} happened`, nonRetryable: true, details: [{ attempts, degradations: [], ...extra }] });
+const failure = (type: string, attempts: Attempt[] = [], extra: object = {}) =>
+  ApplicationFailure.create({ type, message: `${type} happened`, nonRetryable: true, details: [{ attempts, degradations: [], ...extra }] });
 const attempt = (outcome: string): Attempt => ({ target: 't', model: 'm', outcome, durationMs: 1 });
 
 describe('failedOutcome', () => {
@@ -22,13 +23,25 @@ describe('failedOutcome', () => {
   });
 
   test('a prompt too long for every model: 400 with its own code; a RAG outage: 503', () => {
-    assert.deepEqual([failedOutcome(failure(FailureType.ContextLength)).status, failedOutcome(failure(FailureType.ContextLength)).code], [400, ErrorCode.ContextLengthExceeded]);
-    assert.deepEqual([failedOutcome(failure('RagUnavailable')).status, failedOutcome(failure('RagUnavailable')).code], [503, ErrorCode.Unavailable]);
+    assert.deepEqual(
+      [failedOutcome(failure(FailureType.ContextLength)).status, failedOutcome(failure(FailureType.ContextLength)).code],
+      [400, ErrorCode.ContextLengthExceeded],
+    );
+    assert.deepEqual(
+      [failedOutcome(failure('RagUnavailable')).status, failedOutcome(failure('RagUnavailable')).code],
+      [503, ErrorCode.Unavailable],
+    );
   });
 
   test('all targets failed: 503 when none was reachable, else 502', () => {
-    assert.equal(failedOutcome(failure(GatewayFailure.Exhausted, [attempt('ProviderUnavailable'), attempt('ProviderRateLimited')])).status, 503);
-    assert.equal(failedOutcome(failure(GatewayFailure.Exhausted, [attempt('ProviderUnavailable'), attempt('ProviderServerError')])).status, 502);
+    assert.equal(
+      failedOutcome(failure(GatewayFailure.Exhausted, [attempt('ProviderUnavailable'), attempt('ProviderRateLimited')])).status,
+      503,
+    );
+    assert.equal(
+      failedOutcome(failure(GatewayFailure.Exhausted, [attempt('ProviderUnavailable'), attempt('ProviderServerError')])).status,
+      502,
+    );
   });
 
   test('the trace comes along, failovers included; a type nobody knows is told like all targets failing', () => {

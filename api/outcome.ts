@@ -28,13 +28,21 @@ export function failedOutcome(err: unknown): FailedOutcome {
   const cause = err instanceof WorkflowFailedError ? err.cause : err;
   const { error, details } = failureView(err);
   const attempts = details.attempts ?? [];
-  const base = { type: error.type, message: error.message, attempts, degradations: details.degradations ?? [], failovers: details.failovers ?? 0 };
+  const base = {
+    type: error.type,
+    message: error.message,
+    attempts,
+    degradations: details.degradations ?? [],
+    failovers: details.failovers ?? 0,
+  };
   if (cause instanceof CancelledFailure) {
     const t = FAILURE_TABLE[GatewayFailure.Cancelled];
     return { ...base, status: t.httpStatus, code: t.code, message: 'the request was cancelled' };
   }
-  if (cause instanceof TerminatedFailure) return { ...base, status: 503, code: ErrorCode.Unavailable, message: 'the request was terminated by an operator' };
+  if (cause instanceof TerminatedFailure)
+    return { ...base, status: 503, code: ErrorCode.Unavailable, message: 'the request was terminated by an operator' };
   const traits = failureTraits(error.type) ?? FAILURE_TABLE[GatewayFailure.Exhausted];
-  const unreachable = error.type === GatewayFailure.Exhausted && attempts.length > 0 && attempts.every((a) => UNREACHABLE_FAILURES.includes(a.outcome));
+  const unreachable =
+    error.type === GatewayFailure.Exhausted && attempts.length > 0 && attempts.every((a) => UNREACHABLE_FAILURES.includes(a.outcome));
   return { ...base, status: unreachable ? 503 : traits.httpStatus, code: traits.code };
 }

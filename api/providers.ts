@@ -39,7 +39,13 @@ interface ProviderSource {
 function sourceOf(deps: ProvidersDeps): ProviderSource {
   const { routing } = deps;
   if (routing) {
-    return { breaker: (t) => routing.describe(t).view, stale: (t) => routing.view.staleness(t), refreshedAt: () => routing.view.refreshedAt, fresh: async () => undefined, local: (t) => routing.describe(t) };
+    return {
+      breaker: (t) => routing.describe(t).view,
+      stale: (t) => routing.view.staleness(t),
+      refreshedAt: () => routing.view.refreshedAt,
+      fresh: async () => undefined,
+      local: (t) => routing.describe(t),
+    };
   }
   // An API-only process: the breakers' memos, read on demand (an idle API polls nothing).
   const view = new BreakerView(deps.client, deps.config);
@@ -59,7 +65,10 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
 /** Per-model breakers as the operator sees them (times as ISO strings, like the target's). */
 function modelsView(models: NonNullable<BreakerPublished['models']>) {
   return Object.fromEntries(
-    Object.entries(models).map(([id, m]) => [id, { ...m, since: iso(m.since), retryAt: iso(m.retryAt), transitions: m.transitions.slice(-5).map((x) => ({ ...x, at: iso(x.at) })) }]),
+    Object.entries(models).map(([id, m]) => [
+      id,
+      { ...m, since: iso(m.since), retryAt: iso(m.retryAt), transitions: m.transitions.slice(-5).map((x) => ({ ...x, at: iso(x.at) })) },
+    ]),
   );
 }
 
@@ -106,8 +115,17 @@ function providerView(deps: ProvidersDeps, source: ProviderSource, targetId: str
       probeP50Ms: view?.probe.p50Ms !== undefined ? Math.round(view.probe.p50Ms) : undefined,
       probeP95Ms: view?.probe.p95Ms !== undefined ? Math.round(view.probe.p95Ms) : undefined,
     },
-    health: { healthy: view?.probe.healthy ?? true, lastProbeAt: view?.probe.lastAt ? new Date(view.probe.lastAt).toISOString() : undefined, lastError: view?.probe.lastError },
-    quota: { ...quota, limits: t.limits, share: quotaShare ?? config.routing.quotaShare, coolDownUntil: coolDownUntil ? new Date(coolDownUntil).toISOString() : undefined },
+    health: {
+      healthy: view?.probe.healthy ?? true,
+      lastProbeAt: view?.probe.lastAt ? new Date(view.probe.lastAt).toISOString() : undefined,
+      lastError: view?.probe.lastError,
+    },
+    quota: {
+      ...quota,
+      limits: t.limits,
+      share: quotaShare ?? config.routing.quotaShare,
+      coolDownUntil: coolDownUntil ? new Date(coolDownUntil).toISOString() : undefined,
+    },
     /** Whose latency and quota these are: this process's worker, or none in an API-only process. */
     observedBy: source.local ? 'this-process' : 'none',
   };
@@ -120,12 +138,16 @@ export function providersRouter(deps: ProvidersDeps): Router {
   const router = Router();
   const source = sourceOf(deps);
   const known = (id: string) => {
-    if (!deps.config.targets.some((t) => t.id === id)) throw new ApiError(404, ErrorCode.NotFound, `no target "${id}"; known: ${deps.config.targets.map((t) => t.id).join(', ')}`);
+    if (!deps.config.targets.some((t) => t.id === id))
+      throw new ApiError(404, ErrorCode.NotFound, `no target "${id}"; known: ${deps.config.targets.map((t) => t.id).join(', ')}`);
   };
 
   router.get('/', async (_req, res) => {
     await source.fresh();
-    res.json({ data: deps.config.targets.map((t) => providerView(deps, source, t.id)), refreshedAt: new Date(source.refreshedAt()).toISOString() });
+    res.json({
+      data: deps.config.targets.map((t) => providerView(deps, source, t.id)),
+      refreshedAt: new Date(source.refreshedAt()).toISOString(),
+    });
   });
 
   router.get('/:id', async (req, res) => {

@@ -60,7 +60,12 @@ export interface StartOptions {
  * already finished; a running one is attached to silently (USE_EXISTING), so callers that care
  * compare the memo.
  */
-export async function startRequestWorkflow(deps: StartDeps, id: string, input: RequestWorkflowInput, opts: StartOptions = {}): Promise<{ handle: WorkflowHandle; existing: boolean }> {
+export async function startRequestWorkflow(
+  deps: StartDeps,
+  id: string,
+  input: RequestWorkflowInput,
+  opts: StartOptions = {},
+): Promise<{ handle: WorkflowHandle; existing: boolean }> {
   const { request } = input;
   const args = deps.snapshot && !input.snapshot ? { ...input, snapshot: await deps.snapshot(request) } : input;
   try {

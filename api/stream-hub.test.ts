@@ -16,7 +16,10 @@ test('a retained job is replayed to a late subscriber, then it gets the live eve
   const got: StreamEvent[] = [];
   hub.subscribe('job-1', (e) => got.push(e), { replay: true });
   hub.publish('job-1', delta('b'));
-  assert.deepEqual(got.map((e) => e.type), ['start', 'delta', 'delta']);
+  assert.deepEqual(
+    got.map((e) => e.type),
+    ['start', 'delta', 'delta'],
+  );
   assert.equal(hub.replayable('job-1'), true);
   hub.publish('job-2', delta('x'));
   assert.equal(hub.replayable('job-2'), false, 'not retained: nothing kept');

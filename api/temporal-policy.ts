@@ -5,7 +5,19 @@
  * hanging every client; nothing is accepted that is not durable. Long polls (waiting for a
  * workflow's result) are left alone: they wait by design and a failure there is not an outage.
  */
-import { BrokenCircuitError, circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry, TaskCancelledError, timeout, TimeoutStrategy, wrap, type CircuitBreakerPolicy } from 'cockatiel';
+import {
+  BrokenCircuitError,
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+  TaskCancelledError,
+  timeout,
+  TimeoutStrategy,
+  wrap,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
 import { Client } from '@temporalio/client';
 import type { LimitsConfig } from '../config/limits-schema';
 
@@ -45,8 +57,14 @@ export interface GuardedTemporal {
 /** A Client on the same connection (eager start still works) whose calls run under the policy. */
 export function guardTemporal(base: Client, settings: LimitsConfig['temporal']): GuardedTemporal {
   const retryAfterS = Math.max(1, Math.ceil(settings.breakerOpenMs / 1000));
-  const breaker = circuitBreaker(handleWhen(isUnavailable), { halfOpenAfter: settings.breakerOpenMs, breaker: new ConsecutiveBreaker(settings.breakerFailures) });
-  const retries = retry(handleWhen(isUnavailable), { maxAttempts: settings.retries, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) });
+  const breaker = circuitBreaker(handleWhen(isUnavailable), {
+    halfOpenAfter: settings.breakerOpenMs,
+    breaker: new ConsecutiveBreaker(settings.breakerFailures),
+  });
+  const retries = retry(handleWhen(isUnavailable), {
+    maxAttempts: settings.retries,
+    backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }),
+  });
   // Why aggressive: the connection retries a refused call for about ten seconds on its own and
   // takes no deadline for that; the caller stops waiting at the timeout (tries included).
   const limit = timeout(settings.callTimeoutMs, TimeoutStrategy.Aggressive);
@@ -64,10 +82,19 @@ export function guardTemporal(base: Client, settings: LimitsConfig['temporal']):
         try {
           // Why a deadline: with Temporal gone, a call is retried inside the connection for a
           // long while; the client should hear "unavailable" within the call timeout instead.
-          return await (WORKER_ANSWERED.has(prop) ? workerPolicy : policy).execute(() => connection.withDeadline(Date.now() + settings.callTimeoutMs, () => (value as (r: unknown) => Promise<unknown>).call(target, req)));
+          return await (WORKER_ANSWERED.has(prop) ? workerPolicy : policy).execute(() =>
+            connection.withDeadline(Date.now() + settings.callTimeoutMs, () =>
+              (value as (r: unknown) => Promise<unknown>).call(target, req),
+            ),
+          );
         } catch (err) {
-          if (err instanceof BrokenCircuitError) throw new TemporalUnavailableError('Temporal is unavailable (the API stopped calling it for a moment after repeated failures)', retryAfterS);
-          if (err instanceof TaskCancelledError) throw new TemporalUnavailableError(`Temporal did not answer within ${settings.callTimeoutMs} ms (${prop})`, retryAfterS);
+          if (err instanceof BrokenCircuitError)
+            throw new TemporalUnavailableError(
+              'Temporal is unavailable (the API stopped calling it for a moment after repeated failures)',
+              retryAfterS,
+            );
+          if (err instanceof TaskCancelledError)
+            throw new TemporalUnavailableError(`Temporal did not answer within ${settings.callTimeoutMs} ms (${prop})`, retryAfterS);
           if (isUnavailable(err)) throw new TemporalUnavailableError(`Temporal is unavailable (${prop})`, retryAfterS);
           throw err;
         }
@@ -81,6 +108,12 @@ export function guardTemporal(base: Client, settings: LimitsConfig['temporal']):
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  const client = new Client({ connection: proxied, namespace: base.options.namespace, identity: base.options.identity, dataConverter: base.options.loadedDataConverter, interceptors: base.options.interceptors });
+  const client = new Client({
+    connection: proxied,
+    namespace: base.options.namespace,
+    identity: base.options.identity,
+    dataConverter: base.options.loadedDataConverter,
+    interceptors: base.options.interceptors,
+  });
   return { client, breaker };
 }

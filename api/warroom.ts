@@ -10,10 +10,15 @@ import type { MetricObjectWithValues, MetricValue, MetricValueWithName } from 'p
 import type { GatewayConfig } from '../config/schema';
 import type { GatewayMetrics } from '../shared/telemetry';
 
-const ASSETS: Record<string, string> = { '': 'text/html; charset=utf-8', 'warroom.js': 'text/javascript; charset=utf-8', 'warroom.css': 'text/css; charset=utf-8' };
+const ASSETS: Record<string, string> = {
+  '': 'text/html; charset=utf-8',
+  'warroom.js': 'text/javascript; charset=utf-8',
+  'warroom.css': 'text/css; charset=utf-8',
+};
 const FILES: Record<string, string> = { '': 'index.html', 'warroom.js': 'warroom.js', 'warroom.css': 'warroom.css' };
 /** The page loads only its own script, style and data. */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** A cumulative histogram summed over its labels: `[le, count]` pairs, ascending. */
 export interface Buckets {
@@ -25,7 +30,16 @@ export interface Buckets {
 /** One snapshot for the page (all counters cumulative since this process started). */
 export interface WarroomData {
   at: number;
-  targets: Array<{ id: string; region: string; kind: string; breaker?: string; ok: number; errors: number; trips: number; transitions: number }>;
+  targets: Array<{
+    id: string;
+    region: string;
+    kind: string;
+    breaker?: string;
+    ok: number;
+    errors: number;
+    trips: number;
+    transitions: number;
+  }>;
   requests: Record<string, number>;
   failovers: Array<{ from: string; to: string; reason: string; count: number }>;
   degradations: Record<string, number>;
@@ -76,7 +90,8 @@ export async function warroomData(config: GatewayConfig, metrics: GatewayMetrics
     };
   });
   const requests: Record<string, number> = {};
-  for (const v of values('stormproof_requests_total')) requests[String(v.labels.status)] = (requests[String(v.labels.status)] ?? 0) + v.value;
+  for (const v of values('stormproof_requests_total'))
+    requests[String(v.labels.status)] = (requests[String(v.labels.status)] ?? 0) + v.value;
   const pairs = new Map<string, { from: string; to: string; reason: string; count: number }>();
   for (const v of values('stormproof_failovers_total')) {
     const key = `${v.labels.from}|${v.labels.to}|${v.labels.reason}`;
@@ -85,7 +100,8 @@ export async function warroomData(config: GatewayConfig, metrics: GatewayMetrics
     pairs.set(key, p);
   }
   const degradations: Record<string, number> = { model: 0, mode: 0, data: 0 };
-  for (const v of values('stormproof_degradations_total')) degradations[String(v.labels.kind)] = (degradations[String(v.labels.kind)] ?? 0) + v.value;
+  for (const v of values('stormproof_degradations_total'))
+    degradations[String(v.labels.kind)] = (degradations[String(v.labels.kind)] ?? 0) + v.value;
   const inFlight = values('stormproof_jobs_in_flight')[0]?.value;
   return {
     at: Date.now(),

@@ -24,14 +24,18 @@ async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { loadConfig } = require(join(root, 'config/load.ts')) as { loadConfig(): unknown };
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { startGateway } = require(join(root, 'scripts/gateway.ts')) as { startGateway(o: { config: unknown; apiPort: number }): Promise<Gateway> };
+  const { startGateway } = require(join(root, 'scripts/gateway.ts')) as {
+    startGateway(o: { config: unknown; apiPort: number }): Promise<Gateway>;
+  };
   const gw = await startGateway({ config: loadConfig(), apiPort: 0 });
   const floor = http.createServer((req, res) => {
     req.resume();
-    gw.client.workflow.execute('noopWorkflow', { taskQueue: gw.taskQueue, workflowId: `floor-${randomUUID()}`, requestEagerStart: true }).then(
-      () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'),
-      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
-    );
+    gw.client.workflow
+      .execute('noopWorkflow', { taskQueue: gw.taskQueue, workflowId: `floor-${randomUUID()}`, requestEagerStart: true })
+      .then(
+        () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'),
+        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(err.message),
+      );
   });
   await new Promise<void>((r) => floor.listen(0, '127.0.0.1', r));
   const floorUrl = `http://127.0.0.1:${(floor.address() as AddressInfo).port}/floor`;

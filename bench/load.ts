@@ -42,7 +42,12 @@ export function pct(sorted: number[], p: number): number {
 }
 
 /** Fires `fn` `rate` times a second for `seconds` (open loop); reports progress every 5 s. */
-export async function atRate(rate: number, seconds: number, fn: () => Promise<Sample>, progress?: (line: string) => void): Promise<RunResult> {
+export async function atRate(
+  rate: number,
+  seconds: number,
+  fn: () => Promise<Sample>,
+  progress?: (line: string) => void,
+): Promise<RunResult> {
   const total = Math.round(rate * seconds);
   const samples: Sample[] = [];
   let failed = 0;
@@ -71,7 +76,10 @@ export async function atRate(rate: number, seconds: number, fn: () => Promise<Sa
   await Promise.all(inflight);
   const took = (performance.now() - t0) / 1000;
   const lat = samples.map((s) => s.ms).sort((a, b) => a - b);
-  const ttft = samples.filter((s) => s.ttftMs !== undefined).map((s) => s.ttftMs!).sort((a, b) => a - b);
+  const ttft = samples
+    .filter((s) => s.ttftMs !== undefined)
+    .map((s) => s.ttftMs!)
+    .sort((a, b) => a - b);
   return {
     rate,
     seconds,
@@ -88,7 +96,11 @@ export async function atRate(rate: number, seconds: number, fn: () => Promise<Sa
 }
 
 /** `concurrency` callers in a closed loop for `seconds`: completed calls per second. */
-export async function closedLoop(concurrency: number, seconds: number, fn: () => Promise<unknown>): Promise<{ perSecond: number; failed: number }> {
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  fn: () => Promise<unknown>,
+): Promise<{ perSecond: number; failed: number }> {
   let done = 0;
   let failed = 0;
   const t0 = performance.now();
@@ -119,17 +131,28 @@ export function chatBody(model: string, words: number, stream: boolean, nonce = 
 /** POSTs a buffered chat completion; fails unless 200 with an answer. */
 export async function chat(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Sample> {
   const s = performance.now();
-  const res = await fetch(url, { method: 'POST', headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body), signal: AbortSignal.timeout(CALL_LIMIT_MS) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(CALL_LIMIT_MS),
+  });
   const json = (await res.json()) as { choices?: Array<{ message?: { content?: unknown } }>; stormproof?: Sample['stormproof'] };
   const ms = performance.now() - s;
-  if (res.status !== 200 || typeof json?.choices?.[0]?.message?.content !== 'string') throw new Error(`HTTP ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
+  if (res.status !== 200 || typeof json?.choices?.[0]?.message?.content !== 'string')
+    throw new Error(`HTTP ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
   return { ms, jobId: res.headers.get('x-stormproof-job-id') ?? undefined, ...(json.stormproof ? { stormproof: json.stormproof } : {}) };
 }
 
 /** POSTs a streamed chat completion; fails unless it ends with [DONE]. Measures the first token. */
 export async function chatStream(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Sample> {
   const s = performance.now();
-  const res = await fetch(url, { method: 'POST', headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body), signal: AbortSignal.timeout(CALL_LIMIT_MS) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, ...headers },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(CALL_LIMIT_MS),
+  });
   if (res.status !== 200 || !res.body) throw new Error(`HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
   const decoder = new TextDecoder();
   let buf = '';
@@ -142,7 +165,10 @@ export async function chatStream(url: string, body: unknown, headers: Record<str
     while ((cut = buf.indexOf('\n\n')) >= 0) {
       const event = buf.slice(0, cut);
       buf = buf.slice(cut + 2);
-      const data = event.split('\n').find((l) => l.startsWith('data: '))?.slice(6);
+      const data = event
+        .split('\n')
+        .find((l) => l.startsWith('data: '))
+        ?.slice(6);
       if (!data) continue;
       if (data === '[DONE]') {
         done = true;
@@ -158,7 +184,12 @@ export async function chatStream(url: string, body: unknown, headers: Record<str
     }
   }
   if (!done) throw new Error('stream ended without [DONE]');
-  return { ms: performance.now() - s, ...(ttftMs !== undefined ? { ttftMs } : {}), jobId: res.headers.get('x-stormproof-job-id') ?? undefined, text };
+  return {
+    ms: performance.now() - s,
+    ...(ttftMs !== undefined ? { ttftMs } : {}),
+    jobId: res.headers.get('x-stormproof-job-id') ?? undefined,
+    text,
+  };
 }
 
 /** POSTs to the floor endpoint (an empty workflow, eager start). */

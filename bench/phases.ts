@@ -37,7 +37,15 @@ function summarize(r: RunResult, meter: CpuMeter, idle: IdleRates): MeasuredRun 
 }
 
 /** Runs `fn` at `rate` for `seconds`, metering `pids`. */
-export async function measured(label: string, rate: number, seconds: number, pids: Record<string, number>, idle: IdleRates, fn: () => Promise<Sample>, log: Log): Promise<{ run: MeasuredRun; samples: Sample[] }> {
+export async function measured(
+  label: string,
+  rate: number,
+  seconds: number,
+  pids: Record<string, number>,
+  idle: IdleRates,
+  fn: () => Promise<Sample>,
+  log: Log,
+): Promise<{ run: MeasuredRun; samples: Sample[] }> {
   log(`[bench] ${label} at ${rate} req/s for ${seconds} s (load ${loadAverage().toFixed(1)})…`);
   const meter = new CpuMeter(pids);
   const r = await atRate(rate, seconds, fn, log);
@@ -54,13 +62,18 @@ export async function settle(v: Variant, log: Log): Promise<void> {
   const deadline = Date.now() + 60_000;
   const targets = ['openai-us-east-1', 'anthropic-eu-west-1', 'selfhosted-onprem'];
   for (const t of targets) {
-    await fetch(`${v.apiUrl}/v1/providers/${t}/breaker`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'reset' }) }).then((r) => r.arrayBuffer());
+    await fetch(`${v.apiUrl}/v1/providers/${t}/breaker`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'reset' }),
+    }).then((r) => r.arrayBuffer());
   }
   for (;;) {
     const body = (await (await fetch(`${v.apiUrl}/v1/providers`)).json()) as { data?: Array<{ breaker: { state: string } }> };
     const list = body.data ?? [];
     if (list.length && list.every((p) => p.breaker.state === 'closed')) return;
-    if (Date.now() > deadline) return log(`  ${v.name}: breakers not all closed after 60 s (${list.map((p) => p.breaker.state).join(', ')}); going on`);
+    if (Date.now() > deadline)
+      return log(`  ${v.name}: breakers not all closed after 60 s (${list.map((p) => p.breaker.state).join(', ')}); going on`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -97,14 +110,23 @@ export function pidsOf(v: Variant, mocks: Mocks): Record<string, number> {
 }
 
 /** A few requests of one kind; their histories. */
-async function pathCost(v: Variant, n: number, call: () => Promise<Sample>): Promise<{ cost: ReturnType<typeof meanCost>; ms: number[]; raw: HistoryCost[] }> {
+async function pathCost(
+  v: Variant,
+  n: number,
+  call: () => Promise<Sample>,
+): Promise<{ cost: ReturnType<typeof meanCost>; ms: number[]; raw: HistoryCost[] }> {
   const samples: Sample[] = [];
   for (let i = 0; i < n; i++) samples.push(await call());
   // The answer can precede the workflow's completion: read each history once it is closed.
-  const raw = await Promise.all(samples.map(async (s) => {
-    await v.client.workflow.getHandle(s.jobId!).result().catch(() => undefined);
-    return historyCost(v.client, s.jobId!);
-  }));
+  const raw = await Promise.all(
+    samples.map(async (s) => {
+      await v.client.workflow
+        .getHandle(s.jobId!)
+        .result()
+        .catch(() => undefined);
+      return historyCost(v.client, s.jobId!);
+    }),
+  );
   return { cost: meanCost(raw), ms: samples.map((s) => Math.round(s.ms)), raw };
 }
 
@@ -116,7 +138,12 @@ export async function pathsPhase(v: Variant, mocks: Mocks, log: Log) {
     { path: 'chat', n: 5, call: () => chat(url, chatBody('gpt-4o', 5, false)) },
     { path: 'stream', n: 5, call: () => chatStream(url, chatBody('gpt-4o', 5, true)) },
     { path: 'failover (primary down)', faults: { down: true }, n: 3, call: () => chat(url, chatBody('gpt-4o', 5, false)) },
-    { path: 'transient 503 (every 2nd call)', faults: { errorRate: 0.5, errorStatus: 503 }, n: 4, call: () => chat(url, chatBody('gpt-4o', 5, false)) },
+    {
+      path: 'transient 503 (every 2nd call)',
+      faults: { errorRate: 0.5, errorStatus: 503 },
+      n: 4,
+      call: () => chat(url, chatBody('gpt-4o', 5, false)),
+    },
     { path: 'stream, primary down', faults: { down: true }, n: 3, call: () => chatStream(url, chatBody('gpt-4o', 5, true)) },
   ];
   const out: Record<string, { cost: ReturnType<typeof meanCost>; ms: number[] }> = {};
@@ -141,13 +168,35 @@ export async function longCallsPhase(v: Variant, mocks: Mocks, rate: number, sec
   await setFaults(primary, { latencyMs: 2_000, jitterMs: 8_000, models: ['gpt-4o'] });
   const before = await providerCalls(v);
   const url = `${v.apiUrl}/v1/chat/completions`;
-  const { run, samples } = await measured(`${v.name}: chat, answers after 2-10 s`, rate, seconds, { ...v.pids, mocks: mocks.pid }, idle, () => chat(url, chatBody('gpt-4o', 5, false)), log);
+  const { run, samples } = await measured(
+    `${v.name}: chat, answers after 2-10 s`,
+    rate,
+    seconds,
+    { ...v.pids, mocks: mocks.pid },
+    idle,
+    () => chat(url, chatBody('gpt-4o', 5, false)),
+    log,
+  );
   await setFaults(primary, {});
   const after = await providerCalls(v);
-  const attempts = samples.reduce((a, s) => a + (s.stormproof?.attempts ?? []).filter((x) => x.target === PRIMARY && x.model === 'gpt-4o').reduce((b, x) => b + 1 + (x.retries ?? 0), 0), 0);
+  const attempts = samples.reduce(
+    (a, s) =>
+      a +
+      (s.stormproof?.attempts ?? [])
+        .filter((x) => x.target === PRIMARY && x.model === 'gpt-4o')
+        .reduce((b, x) => b + 1 + (x.retries ?? 0), 0),
+    0,
+  );
   const costs = await Promise.all(samples.map((s) => historyCost(v.client, s.jobId!)));
   const calls = after === undefined || before === undefined ? undefined : after - before;
-  return { run, cost: meanCost(costs), maxEvents: Math.max(...costs.map((c) => c.events)), providerCalls: calls, attempts, duplicates: calls === undefined ? undefined : calls - attempts };
+  return {
+    run,
+    cost: meanCost(costs),
+    maxEvents: Math.max(...costs.map((c) => c.events)),
+    providerCalls: calls,
+    attempts,
+    duplicates: calls === undefined ? undefined : calls - attempts,
+  };
 }
 
 /** Provider calls of the primary's gpt-4o the gateway counted (combined topology: its /metrics). */
@@ -170,12 +219,23 @@ export async function realisticPhase(variants: Variant[], mocks: Mocks, rate: nu
   const direct = `${primary}/v1/chat/completions`;
   const out: Record<string, Record<string, RealisticRow>> = {};
   const kinds = [
-    { kind: 'chat', faults: { latencyMs: 1_000, jitterMs: 4_000, models: ['gpt-4o'] }, call: (u: string) => chat(u, chatBody('gpt-4o', 5, false)) },
+    {
+      kind: 'chat',
+      faults: { latencyMs: 1_000, jitterMs: 4_000, models: ['gpt-4o'] },
+      call: (u: string) => chat(u, chatBody('gpt-4o', 5, false)),
+    },
     { kind: 'stream', faults: { ttftMs: 1_000, models: ['gpt-4o'] }, call: (u: string) => chatStream(u, chatBody('gpt-4o', 40, true)) },
   ];
   for (const k of kinds) {
     const runs: Record<string, { run: MeasuredRun; samples: Sample[] }> = {};
-    const targets: Array<[string, string, Record<string, number>]> = [['direct', direct, { mocks: mocks.pid }], ...variants.map((v): [string, string, Record<string, number>] => [v.name, `${v.apiUrl}/v1/chat/completions`, { ...v.pids, mocks: mocks.pid }])];
+    const targets: Array<[string, string, Record<string, number>]> = [
+      ['direct', direct, { mocks: mocks.pid }],
+      ...variants.map((v): [string, string, Record<string, number>] => [
+        v.name,
+        `${v.apiUrl}/v1/chat/completions`,
+        { ...v.pids, mocks: mocks.pid },
+      ]),
+    ];
     for (const [name, url, pids] of targets) {
       await setFaults(primary, k.faults); // restarts the mock's jitter: every run gets the same delays in order
       let next = 0;
@@ -190,9 +250,20 @@ export async function realisticPhase(variants: Variant[], mocks: Mocks, rate: nu
     const d = byIndex(runs.direct.samples);
     const rows: Record<string, RealisticRow> = {};
     for (const [name, r] of Object.entries(runs)) {
-      const paired = [...byIndex(r.samples)].filter(([i]) => d.has(i)).map(([i, s]) => s.ms - d.get(i)!.ms).sort((a, b) => a - b);
-      const pairedTtft = [...byIndex(r.samples)].filter(([i, s]) => d.get(i)?.ttftMs !== undefined && s.ttftMs !== undefined).map(([i, s]) => s.ttftMs! - d.get(i)!.ttftMs!).sort((a, b) => a - b);
-      rows[name] = { ...r.run, overheadP50: pct(paired, 50), overheadP99: pct(paired, 99), ...(pairedTtft.length ? { ttftOverheadP50: pct(pairedTtft, 50), ttftOverheadP99: pct(pairedTtft, 99) } : {}) };
+      const paired = [...byIndex(r.samples)]
+        .filter(([i]) => d.has(i))
+        .map(([i, s]) => s.ms - d.get(i)!.ms)
+        .sort((a, b) => a - b);
+      const pairedTtft = [...byIndex(r.samples)]
+        .filter(([i, s]) => d.get(i)?.ttftMs !== undefined && s.ttftMs !== undefined)
+        .map(([i, s]) => s.ttftMs! - d.get(i)!.ttftMs!)
+        .sort((a, b) => a - b);
+      rows[name] = {
+        ...r.run,
+        overheadP50: pct(paired, 50),
+        overheadP99: pct(paired, 99),
+        ...(pairedTtft.length ? { ttftOverheadP50: pct(pairedTtft, 50), ttftOverheadP99: pct(pairedTtft, 99) } : {}),
+      };
     }
     out[k.kind] = rows;
   }
@@ -205,7 +276,13 @@ export async function throughputPhase(v: Variant, seconds: number, log: Log) {
   log(`[bench] ${v.name}: throughput, 16 closed-loop callers, ${seconds} s each…`);
   const f = await closedLoop(16, seconds, () => floor(v.floorUrl!));
   const g = await closedLoop(16, seconds, () => chat(url, chatBody('gpt-4o', 5, false)));
-  return { floorPerSecond: f.perSecond, gatewayPerSecond: g.perSecond, ratio: g.perSecond / f.perSecond, failed: f.failed + g.failed, load: loadAverage() };
+  return {
+    floorPerSecond: f.perSecond,
+    gatewayPerSecond: g.perSecond,
+    ratio: g.perSecond / f.perSecond,
+    failed: f.failed + g.failed,
+    load: loadAverage(),
+  };
 }
 
 /** The highest open-loop rate with no error, stepping up until one fails, falls behind or saturates. */
@@ -231,7 +308,15 @@ export async function fivexxPhase(v: Variant, mocks: Mocks, rate: number, second
   await setFaults(primary, { errorRate: 0.4, errorStatus: 503, models: ['gpt-4o'] });
   const url = `${v.apiUrl}/v1/chat/completions`;
   const stats0 = await mockStats(primary);
-  const { run } = await measured(`${v.name}: chat while the primary answers 40% 503`, rate, seconds, { ...v.pids, mocks: mocks.pid }, idle, () => chat(url, chatBody('gpt-4o', 5, false)), log);
+  const { run } = await measured(
+    `${v.name}: chat while the primary answers 40% 503`,
+    rate,
+    seconds,
+    { ...v.pids, mocks: mocks.pid },
+    idle,
+    () => chat(url, chatBody('gpt-4o', 5, false)),
+    log,
+  );
   const stats1 = await mockStats(primary);
   await setFaults(primary, {});
   return { run, primaryCalls: stats1.requests - stats0.requests };

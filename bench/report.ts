@@ -27,7 +27,9 @@ export function printReport(r: BenchReport, log: Log): void {
     log('');
     log('split processes (API and worker apart, no eager start): CPU ms per request by process');
     for (const [name, run] of Object.entries(r.split.runs)) {
-      log(`  ${name.padEnd(8)} p50 ${f(run.p50)} ms, p99 ${f(run.p99)} ms, ${run.ok}/${run.failed}; CPU ms/req: ${cpu(run.cpuMsPerRequest)}; RSS MB: ${JSON.stringify(run.rssMb)}; load ${loads(run.load)}`);
+      log(
+        `  ${name.padEnd(8)} p50 ${f(run.p50)} ms, p99 ${f(run.p99)} ms, ${run.ok}/${run.failed}; CPU ms/req: ${cpu(run.cpuMsPerRequest)}; RSS MB: ${JSON.stringify(run.rssMb)}; load ${loads(run.load)}`,
+      );
     }
   }
 }
@@ -39,14 +41,18 @@ function fast(rows: NonNullable<BenchReport['fast']>, log: Log): void {
   log('rate  | path             |  p50 ms |  p99 ms | ok/failed | achieved/s | load      | CPU ms per request');
   for (const [rate, row] of Object.entries(rows)) {
     for (const [path, run] of Object.entries(row)) {
-      log(`${rate.padStart(5)} | ${path.padEnd(16)} | ${f(run.p50)} | ${f(run.p99)} | ${`${run.ok}/${run.failed}`.padStart(9)} | ${f(run.achieved, 10)} | ${loads(run.load).padEnd(9)} | ${cpu(run.cpuMsPerRequest)}`);
+      log(
+        `${rate.padStart(5)} | ${path.padEnd(16)} | ${f(run.p50)} | ${f(run.p99)} | ${`${run.ok}/${run.failed}`.padStart(9)} | ${f(run.achieved, 10)} | ${loads(run.load).padEnd(9)} | ${cpu(run.cpuMsPerRequest)}`,
+      );
     }
   }
   log('');
   log('overhead = gateway − direct; targets: overhead p50 ≤ 1.25 × floor p50, p99 ≤ 1.5 × floor p99');
   for (const [rate, row] of Object.entries(rows)) {
     const d: MeasuredRun = row.direct;
-    for (const name of Object.keys(row).filter((k) => k.endsWith('.gateway')).map((k) => k.slice(0, -'.gateway'.length))) {
+    for (const name of Object.keys(row)
+      .filter((k) => k.endsWith('.gateway'))
+      .map((k) => k.slice(0, -'.gateway'.length))) {
       const g = row[`${name}.gateway`];
       const fl = row[`${name}.floor`];
       log(
@@ -63,7 +69,9 @@ function realistic(r: NonNullable<BenchReport['realistic']>, log: Log): void {
   log('kind   | path     |  p50 ms |  p99 ms | ok/failed | overhead p50/p99 ms (paired) | first token p50 | its overhead p50/p99');
   for (const [kind, rows] of Object.entries(r)) {
     for (const [name, x] of Object.entries(rows)) {
-      log(`${kind.padEnd(6)} | ${name.padEnd(8)} | ${f(x.p50)} | ${f(x.p99)} | ${`${x.ok}/${x.failed}`.padStart(9)} | ${f(x.overheadP50, 12)} / ${f(x.overheadP99, 8)}     | ${f(x.ttftP50, 15)} | ${f(x.ttftOverheadP50, 8)} / ${f(x.ttftOverheadP99, 8)}`);
+      log(
+        `${kind.padEnd(6)} | ${name.padEnd(8)} | ${f(x.p50)} | ${f(x.p99)} | ${`${x.ok}/${x.failed}`.padStart(9)} | ${f(x.overheadP50, 12)} / ${f(x.overheadP99, 8)}     | ${f(x.ttftP50, 15)} | ${f(x.ttftOverheadP50, 8)} / ${f(x.ttftOverheadP99, 8)}`,
+      );
     }
   }
 }
@@ -74,7 +82,9 @@ function variant(name: string, v: VariantResults, log: Log): void {
     log(`history per request, ${name}: events | bytes (protobuf) | bytes (fixture JSON) | workflow tasks | markers | upserts | ms`);
     for (const [path, p] of Object.entries(v.paths)) {
       const c = p.cost;
-      log(`  ${path.padEnd(32)} ${f(c.events, 5)} | ${f(c.bytes, 7, 0)} | ${f(c.jsonBytes, 7, 0)} | ${f(c.workflowTasks, 4)} | ${f(c.markers, 4)} | ${f(c.upserts, 4)} | ${p.ms.join(', ')}`);
+      log(
+        `  ${path.padEnd(32)} ${f(c.events, 5)} | ${f(c.bytes, 7, 0)} | ${f(c.jsonBytes, 7, 0)} | ${f(c.workflowTasks, 4)} | ${f(c.markers, 4)} | ${f(c.upserts, 4)} | ${p.ms.join(', ')}`,
+      );
     }
   }
   if (v.long) {
@@ -88,10 +98,18 @@ function variant(name: string, v: VariantResults, log: Log): void {
   if (v.throughput) {
     const t = v.throughput;
     log('');
-    log(`throughput, ${name}: gateway ${t.gatewayPerSecond.toFixed(1)}/s, empty workflow ${t.floorPerSecond.toFixed(1)}/s → ${t.ratio.toFixed(2)} × (target ≥ 0.8); load ${t.load.toFixed(1)}`);
-    if (v.ramp) log(`  open loop: highest rate without an error ${v.ramp.highestRateWithoutErrors} req/s (${v.ramp.steps.map((s) => `${s.rate}: p50 ${s.p50.toFixed(0)} ms, ${s.failed} failed`).join('; ')})`);
+    log(
+      `throughput, ${name}: gateway ${t.gatewayPerSecond.toFixed(1)}/s, empty workflow ${t.floorPerSecond.toFixed(1)}/s → ${t.ratio.toFixed(2)} × (target ≥ 0.8); load ${t.load.toFixed(1)}`,
+    );
+    if (v.ramp)
+      log(
+        `  open loop: highest rate without an error ${v.ramp.highestRateWithoutErrors} req/s (${v.ramp.steps.map((s) => `${s.rate}: p50 ${s.p50.toFixed(0)} ms, ${s.failed} failed`).join('; ')})`,
+      );
   }
-  if (v.fivexx) log(`40% 503 on the primary, ${name}: p50 ${f(v.fivexx.run.p50, 0, 0)} ms, p99 ${f(v.fivexx.run.p99, 0, 0)} ms, ${v.fivexx.run.ok}/${v.fivexx.run.failed}, primary calls ${v.fivexx.primaryCalls}`);
+  if (v.fivexx)
+    log(
+      `40% 503 on the primary, ${name}: p50 ${f(v.fivexx.run.p50, 0, 0)} ms, p99 ${f(v.fivexx.run.p99, 0, 0)} ms, ${v.fivexx.run.ok}/${v.fivexx.run.failed}, primary calls ${v.fivexx.primaryCalls}`,
+    );
   if (v.rssMb) log(`RSS after the phases, ${name}: ${JSON.stringify(v.rssMb)} MB`);
 }
 

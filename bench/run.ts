@@ -28,7 +28,22 @@ import { writeFileSync } from 'node:fs';
 import { hostname, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chat, chatBody, floor } from './load';
-import { clearFaults, settle, fivexxPhase, idlePhase, longCallsPhase, measured, pathsPhase, pidsOf, rampPhase, realisticPhase, rss, throughputPhase, type IdleRates, type MeasuredRun } from './phases';
+import {
+  clearFaults,
+  settle,
+  fivexxPhase,
+  idlePhase,
+  longCallsPhase,
+  measured,
+  pathsPhase,
+  pidsOf,
+  rampPhase,
+  realisticPhase,
+  rss,
+  throughputPhase,
+  type IdleRates,
+  type MeasuredRun,
+} from './phases';
 import { loadAverage } from './proc';
 import { runDir, startMocks, startVariant, type Mocks, type Topology, type Variant } from './stack';
 import { printReport } from './report';
@@ -57,7 +72,12 @@ async function main(): Promise<void> {
   const dir = runDir();
   const here = resolve(__dirname, '..');
   const baseline = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined;
-  const roots: Array<[string, string]> = baseline ? [['before', baseline], ['after', here]] : [['gateway', here]];
+  const roots: Array<[string, string]> = baseline
+    ? [
+        ['before', baseline],
+        ['after', here],
+      ]
+    : [['gateway', here]];
   log(`[bench] ${roots.map(([n, r]) => `${n} = ${r}`).join(', ')}; logs and JSON in ${dir}`);
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
@@ -67,7 +87,8 @@ async function main(): Promise<void> {
   };
   const save = () => writeFileSync(join(dir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
   const mocks = await startMocks(dir, 50);
-  const start = (topology: Topology) => Promise.all(roots.map(([name, root]) => startVariant({ name, root, topology, mocks, logDir: dir, edit: benchConfig, log })));
+  const start = (topology: Topology) =>
+    Promise.all(roots.map(([name, root]) => startVariant({ name, root, topology, mocks, logDir: dir, edit: benchConfig, log })));
   let variants: Variant[] = [];
   try {
     variants = await start('combined');
@@ -84,7 +105,10 @@ async function main(): Promise<void> {
       idle = report.idle.rates;
       save();
     }
-    const idleOf = (v: Variant): IdleRates => ({ ...Object.fromEntries(Object.keys(v.pids).map((r) => [r, idle[`${v.name}.${r}`] ?? 0])), mocks: idle.mocks ?? 0 });
+    const idleOf = (v: Variant): IdleRates => ({
+      ...Object.fromEntries(Object.keys(v.pids).map((r) => [r, idle[`${v.name}.${r}`] ?? 0])),
+      mocks: idle.mocks ?? 0,
+    });
     if (PHASES.has('fast')) report.fast = await fastPhase(variants, mocks, idleOf, log);
     save();
     if (PHASES.has('realistic')) report.realistic = await realisticPhase(variants, mocks, 5, 20, {}, log);
@@ -111,11 +135,20 @@ async function main(): Promise<void> {
         for (let i = 0; i < WARMUP; i++) await chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false));
       }
       const splitIdle = PHASES.has('idle') ? await idlePhase(variants, mocks, Math.min(30, IDLE_SECONDS), log) : undefined;
-      const si = (v: Variant): IdleRates => Object.fromEntries(Object.keys(v.pids).map((r) => [r, splitIdle?.rates[`${v.name}.${r}`] ?? 0]));
+      const si = (v: Variant): IdleRates =>
+        Object.fromEntries(Object.keys(v.pids).map((r) => [r, splitIdle?.rates[`${v.name}.${r}`] ?? 0]));
       const runs: NonNullable<BenchReport['split']>['runs'] = {};
       report.split = { ...(splitIdle ? { idle: splitIdle } : {}), runs };
       for (const v of variants) {
-        const { run } = await measured(`${v.name} (split): chat`, RATES[0], SECONDS, v.pids, si(v), () => chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false)), log);
+        const { run } = await measured(
+          `${v.name} (split): chat`,
+          RATES[0],
+          SECONDS,
+          v.pids,
+          si(v),
+          () => chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false)),
+          log,
+        );
         runs[v.name] = { ...run, rssMb: rss(v.pids) };
       }
     }
@@ -135,10 +168,30 @@ async function fastPhase(variants: Variant[], mocks: Mocks, idleOf: (v: Variant)
   const out: Record<string, Record<string, MeasuredRun>> = {};
   for (const rate of RATES) {
     const row: Record<string, MeasuredRun> = {};
-    row.direct = (await measured('direct', rate, SECONDS, { mocks: mocks.pid }, { mocks: idleOf(variants[0]).mocks }, () => chat(direct, chatBody('gpt-4o', 5, false)), log)).run;
+    row.direct = (
+      await measured(
+        'direct',
+        rate,
+        SECONDS,
+        { mocks: mocks.pid },
+        { mocks: idleOf(variants[0]).mocks },
+        () => chat(direct, chatBody('gpt-4o', 5, false)),
+        log,
+      )
+    ).run;
     for (const v of variants) {
       row[`${v.name}.floor`] = (await measured(`${v.name}: floor`, rate, SECONDS, v.pids, idleOf(v), () => floor(v.floorUrl!), log)).run;
-      row[`${v.name}.gateway`] = (await measured(`${v.name}: gateway`, rate, SECONDS, { ...v.pids, mocks: mocks.pid }, idleOf(v), () => chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false)), log)).run;
+      row[`${v.name}.gateway`] = (
+        await measured(
+          `${v.name}: gateway`,
+          rate,
+          SECONDS,
+          { ...v.pids, mocks: mocks.pid },
+          idleOf(v),
+          () => chat(`${v.apiUrl}/v1/chat/completions`, chatBody('gpt-4o', 5, false)),
+          log,
+        )
+      ).run;
     }
     out[rate] = row;
   }

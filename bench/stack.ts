@@ -20,11 +20,18 @@ import type { RawConfig } from './types';
 const HERE = resolve(__dirname, '..');
 
 /** A process and the line that says it is ready. */
-async function spawnReady(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; ready: string; log: string }): Promise<{ child: ChildProcess; line: string }> {
+async function spawnReady(
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; ready: string; log: string },
+): Promise<{ child: ChildProcess; line: string }> {
   const out = createWriteStream(opts.log, { flags: 'a' });
   // BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, reaches every Node process of the stack.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((ok, fail) => {
     let seen = '';
     const timer = setTimeout(() => fail(new Error(`${args[0]} not ready after 180 s (log: ${opts.log})`)), 180_000);
@@ -38,7 +45,13 @@ async function spawnReady(args: string[], opts: { cwd: string; env: NodeJS.Proce
         child.stderr?.off('data', onData);
         child.stdout?.pipe(out);
         child.stderr?.pipe(out);
-        ok({ child, line: seen.slice(at + opts.ready.length).split('\n')[0].trim() });
+        ok({
+          child,
+          line: seen
+            .slice(at + opts.ready.length)
+            .split('\n')[0]
+            .trim(),
+        });
       }
     };
     child.stdout?.on('data', onData);
@@ -148,21 +161,42 @@ export async function startVariant(o: VariantOptions): Promise<Variant> {
       log: o.log,
     });
     stops.push(() => server.stop());
-    const env = { STORMPROOF_CONFIG: configPath, STORMPROOF_LOG_LEVEL: 'warn', STORMPROOF_INTERNAL_TOKEN: randomUUID(), BENCH_ROOT: o.root, ...o.env };
+    const env = {
+      STORMPROOF_CONFIG: configPath,
+      STORMPROOF_LOG_LEVEL: 'warn',
+      STORMPROOF_INTERNAL_TOKEN: randomUUID(),
+      BENCH_ROOT: o.root,
+      ...o.env,
+    };
     const pids: Record<string, number> = { temporal: server.process.pid! };
     let apiUrl: string;
     let floorUrl: string | undefined;
     o.log(`[bench] ${o.name}: gateway (${o.topology}; bundling workflows takes a while)…`);
     if (o.topology === 'combined') {
-      const g = await spawnReady([join(HERE, 'bench/gateway-process.ts')], { cwd: o.root, env, ready: 'BENCH_READY', log: join(o.logDir, `${o.name}-gateway.log`) });
+      const g = await spawnReady([join(HERE, 'bench/gateway-process.ts')], {
+        cwd: o.root,
+        env,
+        ready: 'BENCH_READY',
+        log: join(o.logDir, `${o.name}-gateway.log`),
+      });
       stops.push(() => stopChild(g.child));
       const urls = JSON.parse(g.line) as { apiUrl: string; floorUrl: string };
       ({ apiUrl, floorUrl } = urls);
       pids.gateway = g.child.pid!;
     } else {
-      const w = await spawnReady([join(o.root, 'worker/main.ts')], { cwd: o.root, env: { ...env, STORMPROOF_LOG_LEVEL: 'info', STORMPROOF_WORKER_METRICS_PORT: '0' }, ready: 'worker polling', log: join(o.logDir, `${o.name}-worker.log`) });
+      const w = await spawnReady([join(o.root, 'worker/main.ts')], {
+        cwd: o.root,
+        env: { ...env, STORMPROOF_LOG_LEVEL: 'info', STORMPROOF_WORKER_METRICS_PORT: '0' },
+        ready: 'worker polling',
+        log: join(o.logDir, `${o.name}-worker.log`),
+      });
       stops.push(() => stopChild(w.child));
-      const a = await spawnReady([join(o.root, 'api/main.ts')], { cwd: o.root, env: { ...env, STORMPROOF_LOG_LEVEL: 'info' }, ready: 'API listening', log: join(o.logDir, `${o.name}-api.log`) });
+      const a = await spawnReady([join(o.root, 'api/main.ts')], {
+        cwd: o.root,
+        env: { ...env, STORMPROOF_LOG_LEVEL: 'info' },
+        ready: 'API listening',
+        log: join(o.logDir, `${o.name}-api.log`),
+      });
       stops.push(() => stopChild(a.child));
       apiUrl = `http://127.0.0.1:${raw.api.port}`;
       pids.worker = w.child.pid!;
@@ -170,7 +204,17 @@ export async function startVariant(o: VariantOptions): Promise<Variant> {
     }
     const connection = await Connection.connect({ address: raw.temporal.address });
     stops.push(() => connection.close());
-    return { name: o.name, root: o.root, topology: o.topology, address: raw.temporal.address, apiUrl, ...(floorUrl ? { floorUrl } : {}), pids, client: new Client({ connection, namespace: raw.temporal.namespace ?? 'default' }), stop: stopAll };
+    return {
+      name: o.name,
+      root: o.root,
+      topology: o.topology,
+      address: raw.temporal.address,
+      apiUrl,
+      ...(floorUrl ? { floorUrl } : {}),
+      pids,
+      client: new Client({ connection, namespace: raw.temporal.namespace ?? 'default' }),
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;

@@ -45,7 +45,10 @@ export const CodecConfigSchema = z
      * encrypts; all decrypt (rotation: put the new key first, keep the old ones). Unset or empty:
      * payloads are stored as plain JSON.
      */
-    keysEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_CODEC_KEYS'),
+    keysEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/)
+      .default('STORMPROOF_CODEC_KEYS'),
     /** Refuse to start without codec keys (production). */
     required: z.boolean().default(false),
     /** Origins (the Temporal Web UI) allowed to call `POST /v1/codec/decode` from a browser. */

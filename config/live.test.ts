@@ -38,7 +38,16 @@ describe('live config', () => {
     assert.equal(applied.routing.strategy, 'weighted');
     assert.equal(applied.timeouts.callMs, 1234);
     assert.ok(Object.isFrozen(applied.targets[0]));
-    assert.deepEqual(liveChanges(base, next).sort(), ['breaker.consecutiveFailures', 'routing.strategy', `targets.${id}.limits.requestsPerMinute`, `targets.${id}.weight`, 'timeouts.callMs'].sort());
+    assert.deepEqual(
+      liveChanges(base, next).sort(),
+      [
+        'breaker.consecutiveFailures',
+        'routing.strategy',
+        `targets.${id}.limits.requestsPerMinute`,
+        `targets.${id}.weight`,
+        'timeouts.callMs',
+      ].sort(),
+    );
   });
 
   test('restart-only keys are named, targets by id', () => {
@@ -48,14 +57,20 @@ describe('live config', () => {
       raw.targets[1].baseUrl = 'http://127.0.0.1:1/v1';
       raw.routing.refreshIntervalMs = 900;
     });
-    assert.deepEqual(restartOnlyChanges(base, next).sort(), ['api.port', 'routing.refreshIntervalMs', `targets[1].baseUrl (target "${base.targets[1].id}")`, 'temporal.taskQueue'].sort());
+    assert.deepEqual(
+      restartOnlyChanges(base, next).sort(),
+      ['api.port', 'routing.refreshIntervalMs', `targets[1].baseUrl (target "${base.targets[1].id}")`, 'temporal.taskQueue'].sort(),
+    );
   });
 
   test('an overlay that does not validate throws a ConfigError naming the key, and the running config stays', () => {
     const live = new LiveConfig(base);
     const bad = liveOverlay(base);
     bad.timeouts = { ...bad.timeouts, callMs: -5 };
-    assert.throws(() => live.apply(bad, 1), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('timeouts.callMs')));
+    assert.throws(
+      () => live.apply(bad, 1),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('timeouts.callMs')),
+    );
     assert.equal(live.current, base);
     assert.equal(live.version, 0);
   });

@@ -13,7 +13,14 @@ export const LIVE_TARGET_KEYS = ['priority', 'weight', 'limits', 'breaker'] as c
 /** Live sections, whole. */
 export const LIVE_SECTIONS = ['breaker', 'timeouts', 'retry', 'degradation'] as const;
 /** Live keys of `routing` (the others start timers or watchers at start-up). */
-export const LIVE_ROUTING_KEYS = ['strategy', 'allowDegradation', 'hedgeAfterMs', 'hedgeMinMs', 'hedgeMaxMs', 'hedgeLatencyMultiple'] as const;
+export const LIVE_ROUTING_KEYS = [
+  'strategy',
+  'allowDegradation',
+  'hedgeAfterMs',
+  'hedgeMinMs',
+  'hedgeMaxMs',
+  'hedgeLatencyMultiple',
+] as const;
 
 const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -23,8 +30,20 @@ type RawConfig = Record<string, unknown> & { targets: Array<Record<string, unkno
 /** The reloadable part of a validated config. */
 export function liveOverlay(config: GatewayConfig): LiveOverlay {
   const routing = Object.fromEntries(LIVE_ROUTING_KEYS.map((k) => [k, config.routing[k]]));
-  const targets = Object.fromEntries(config.targets.map((t) => [t.id, { priority: t.priority, weight: t.weight, limits: { ...t.limits }, ...(t.breaker ? { breaker: { ...t.breaker } } : {}) }]));
-  return plain({ targets, routing, breaker: config.breaker, timeouts: config.timeouts, retry: config.retry, degradation: config.degradation });
+  const targets = Object.fromEntries(
+    config.targets.map((t) => [
+      t.id,
+      { priority: t.priority, weight: t.weight, limits: { ...t.limits }, ...(t.breaker ? { breaker: { ...t.breaker } } : {}) },
+    ]),
+  );
+  return plain({
+    targets,
+    routing,
+    breaker: config.breaker,
+    timeouts: config.timeouts,
+    retry: config.retry,
+    degradation: config.degradation,
+  });
 }
 
 /** The start-up config with an overlay applied, validated by the start-up schema (throws ConfigError). */
@@ -36,7 +55,10 @@ export function applyOverlay(base: GatewayConfig, overlay: LiveOverlay, source =
     const { breaker: _old, ...rest } = t;
     return { ...rest, priority: o.priority, weight: o.weight, limits: o.limits, ...(o.breaker ? { breaker: o.breaker } : {}) };
   });
-  raw.routing = { ...raw.routing, ...Object.fromEntries(LIVE_ROUTING_KEYS.filter((k) => k in overlay.routing).map((k) => [k, overlay.routing[k]])) };
+  raw.routing = {
+    ...raw.routing,
+    ...Object.fromEntries(LIVE_ROUTING_KEYS.filter((k) => k in overlay.routing).map((k) => [k, overlay.routing[k]])),
+  };
   for (const k of LIVE_SECTIONS) raw[k] = overlay[k];
   return parseConfig(raw, source);
 }

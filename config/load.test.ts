@@ -102,16 +102,62 @@ describe('loadConfig: shipped configs', () => {
 
   test('defaults are filled for a minimal config', () => {
     const cfg = parseConfig({ targets: [target()] });
-    assert.deepEqual(cfg.api, { host: '127.0.0.1', port: 8080, bodyLimit: '1mb', internalTokenEnv: 'STORMPROOF_INTERNAL_TOKEN', eventsPollMs: 500 });
+    assert.deepEqual(cfg.api, {
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimit: '1mb',
+      internalTokenEnv: 'STORMPROOF_INTERNAL_TOKEN',
+      eventsPollMs: 500,
+    });
     assert.deepEqual(cfg.auth, { keys: [], keysEnv: 'STORMPROOF_API_KEYS', rateLimitPerMinute: 600, openHosts: [] });
     assert.deepEqual(cfg.batches, { concurrency: 4, maxItems: 500, pageSize: 50 });
-    assert.deepEqual(cfg.callbacks, { secretEnv: 'STORMPROOF_CALLBACK_SECRET', maxAttempts: 10, initialIntervalMs: 1_000, maxIntervalMs: 300_000, timeoutMs: 10_000, allowedCidrs: [], allowHttp: false, maxUrlLength: 2048 });
-    assert.deepEqual(cfg.limits, { jsonDepth: 64, ragQueryChars: 4_000, jobsInFlightPerKey: 500, batchesInFlightPerKey: 4, eventStreamsPerKey: 8, eventStreamMaxMs: 600_000, temporal: { callTimeoutMs: 5_000, retries: 1, breakerFailures: 5, breakerOpenMs: 5_000 } });
-    assert.deepEqual(cfg.codec, { keysEnv: 'STORMPROOF_CODEC_KEYS', required: false, corsOrigins: ['http://127.0.0.1:8233', 'http://localhost:8233'] });
+    assert.deepEqual(cfg.callbacks, {
+      secretEnv: 'STORMPROOF_CALLBACK_SECRET',
+      maxAttempts: 10,
+      initialIntervalMs: 1_000,
+      maxIntervalMs: 300_000,
+      timeoutMs: 10_000,
+      allowedCidrs: [],
+      allowHttp: false,
+      maxUrlLength: 2048,
+    });
+    assert.deepEqual(cfg.limits, {
+      jsonDepth: 64,
+      ragQueryChars: 4_000,
+      jobsInFlightPerKey: 500,
+      batchesInFlightPerKey: 4,
+      eventStreamsPerKey: 8,
+      eventStreamMaxMs: 600_000,
+      temporal: { callTimeoutMs: 5_000, retries: 1, breakerFailures: 5, breakerOpenMs: 5_000 },
+    });
+    assert.deepEqual(cfg.codec, {
+      keysEnv: 'STORMPROOF_CODEC_KEYS',
+      required: false,
+      corsOrigins: ['http://127.0.0.1:8233', 'http://localhost:8233'],
+    });
     assert.deepEqual(cfg.worker, { metricsPort: 9464, metricsHost: '127.0.0.1' });
-    assert.deepEqual(cfg.temporal, { address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'stormproof', embedded: true, uiPort: 8233, dataDir: '.data', workflowIdPrefix: '' });
+    assert.deepEqual(cfg.temporal, {
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      taskQueue: 'stormproof',
+      embedded: true,
+      uiPort: 8233,
+      dataDir: '.data',
+      workflowIdPrefix: '',
+    });
     assert.deepEqual(cfg.tiers, {});
-    assert.deepEqual(cfg.routing, { strategy: 'priority', allowDegradation: true, flushIntervalMs: 1_000, refreshIntervalMs: 500, quotaShare: 'auto', quotaShareRefreshMs: 10_000, hedgeAfterMs: 'auto', hedgeMinMs: 1_000, hedgeMaxMs: 15_000, hedgeLatencyMultiple: 3 });
+    assert.deepEqual(cfg.routing, {
+      strategy: 'priority',
+      allowDegradation: true,
+      flushIntervalMs: 1_000,
+      refreshIntervalMs: 500,
+      quotaShare: 'auto',
+      quotaShareRefreshMs: 10_000,
+      hedgeAfterMs: 'auto',
+      hedgeMinMs: 1_000,
+      hedgeMaxMs: 15_000,
+      hedgeLatencyMultiple: 3,
+    });
     assert.equal(cfg.breaker.windowMs, 300_000);
     assert.equal(cfg.breaker.errorRateThreshold, 0.3);
     assert.equal(cfg.breaker.probes, true);
@@ -162,7 +208,11 @@ describe('parseConfig: bad configs name the key and the fix', () => {
       raw: { targets: [target({ id: 'dup' }), target({ id: 'dup' })] },
       expect: [/targets\[1\]\.id/, /duplicate target id "dup"/],
     },
-    { name: 'unknown top-level key (typo)', raw: { targets: [target()], tier: {} }, expect: [/\(root\)/, /unknown key\(s\) "tier"/, /remove or fix the spelling/] },
+    {
+      name: 'unknown top-level key (typo)',
+      raw: { targets: [target()], tier: {} },
+      expect: [/\(root\)/, /unknown key\(s\) "tier"/, /remove or fix the spelling/],
+    },
     {
       name: 'unknown key in a target (typo)',
       raw: { targets: [target({ id: 'typo-target', prioritty: 1 })] },
@@ -188,16 +238,28 @@ describe('parseConfig: bad configs name the key and the fix', () => {
       raw: { targets: [target({ id: 'neg', priority: -1 })] },
       expect: [/targets\[0\]\.priority \(target "neg"\)/, />=0/],
     },
-    { name: 'bad temporal.address', raw: { targets: [target()], temporal: { address: 'localhost' } }, expect: [/temporal\.address/, /use host:port, e\.g\. 127\.0\.0\.1:7233/] },
+    {
+      name: 'bad temporal.address',
+      raw: { targets: [target()], temporal: { address: 'localhost' } },
+      expect: [/temporal\.address/, /use host:port, e\.g\. 127\.0\.0\.1:7233/],
+    },
     {
       name: 'bad apiKeyEnv (a key instead of a variable name)',
       raw: { targets: [target({ id: 'leaky', apiKeyEnv: 'sk-abc123' })] },
       expect: [/targets\[0\]\.apiKeyEnv \(target "leaky"\)/, /name an environment variable, e\.g\. OPENAI_API_KEY/],
     },
     { name: 'unknown target kind', raw: { targets: [target({ id: 'k', kind: 'gemini' })] }, expect: [/targets\[0\]\.kind \(target "k"\)/] },
-    { name: 'target without models', raw: { targets: [target({ id: 'empty', models: [] })] }, expect: [/targets\[0\]\.models \(target "empty"\)/, /at least one model/] },
+    {
+      name: 'target without models',
+      raw: { targets: [target({ id: 'empty', models: [] })] },
+      expect: [/targets\[0\]\.models \(target "empty"\)/, /at least one model/],
+    },
     { name: 'bad api.port', raw: { targets: [target()], api: { port: 70000 } }, expect: [/^api\.port: /] },
-    { name: 'negative api.port', raw: { targets: [target()], api: { port: -1 } }, expect: [/^api\.port: /, /use 1-65535, or 0 for any free port/] },
+    {
+      name: 'negative api.port',
+      raw: { targets: [target()], api: { port: -1 } },
+      expect: [/^api\.port: /, /use 1-65535, or 0 for any free port/],
+    },
     { name: 'bad routing strategy', raw: { targets: [target()], routing: { strategy: 'fastest' } }, expect: [/^routing\.strategy: /] },
   ];
 
@@ -274,7 +336,10 @@ describe('loadConfig: files', () => {
   });
 
   test('a valid file loads', () => {
-    const p = writeTmp('ok.yaml', 'targets:\n  - id: t1\n    kind: anthropic\n    baseUrl: https://api.anthropic.com\n    models: [{ id: claude }]\n');
+    const p = writeTmp(
+      'ok.yaml',
+      'targets:\n  - id: t1\n    kind: anthropic\n    baseUrl: https://api.anthropic.com\n    models: [{ id: claude }]\n',
+    );
     const cfg = loadConfig(p);
     assert.equal(cfg.targets[0].kind, 'anthropic');
     assertDeepFrozen(cfg);
@@ -314,7 +379,10 @@ describe('checkEnvironment', () => {
 
   test('an empty variable counts as missing', () => {
     const cfg = loadConfig(EXAMPLE_PATH);
-    assert.throws(() => checkEnvironment(cfg, { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: 'a', VLLM_API_KEY: 'v' }), /OPENAI_API_KEY is not set/);
+    assert.throws(
+      () => checkEnvironment(cfg, { OPENAI_API_KEY: '', ANTHROPIC_API_KEY: 'a', VLLM_API_KEY: 'v' }),
+      /OPENAI_API_KEY is not set/,
+    );
   });
 
   test('passes when every variable is set', () => {
@@ -335,5 +403,8 @@ test('security settings are validated at start-up, naming the key', () => {
   assert.throws(() => parseConfig({ targets: [target], limits: { jsonDepth: 2 } }), /limits\.jsonDepth/);
   assert.throws(() => parseConfig({ targets: [target], batches: { maxItems: 501 } }), /batches\.maxItems/);
   assert.throws(() => parseConfig({ targets: [target], codec: { keysEnv: 'lower-case' } }), /codec\.keysEnv/);
-  assert.deepEqual(parseConfig({ targets: [target], callbacks: { allowedCidrs: ['10.1.2.0/24', 'fd00::/8'] } }).callbacks.allowedCidrs, ['10.1.2.0/24', 'fd00::/8']);
+  assert.deepEqual(parseConfig({ targets: [target], callbacks: { allowedCidrs: ['10.1.2.0/24', 'fd00::/8'] } }).callbacks.allowedCidrs, [
+    '10.1.2.0/24',
+    'fd00::/8',
+  ]);
 });

@@ -20,7 +20,12 @@ export class ConfigError extends Error {
 export const DEFAULT_CONFIG_PATH = resolve(__dirname, 'default.yaml');
 
 function keyOf(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(root)';
+  return (
+    path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+      .join('')
+      .replace(/^\./, '') || '(root)'
+  );
 }
 
 /** Turns zod issues into "key: problem" lines. */
@@ -31,7 +36,8 @@ export function describeIssues(error: z.ZodError, raw?: unknown): string[] {
     const m = /^targets\[(\d+)\]/.exec(where);
     const targets = (raw as { targets?: Array<{ id?: unknown }> } | undefined)?.targets;
     if (m && Array.isArray(targets) && typeof targets[Number(m[1])]?.id === 'string') where += ` (target "${targets[Number(m[1])].id}")`;
-    if (issue.code === 'unrecognized_keys') return `${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove or fix the spelling`;
+    if (issue.code === 'unrecognized_keys')
+      return `${where}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove or fix the spelling`;
     return `${where}: ${issue.message}`;
   });
 }
@@ -56,7 +62,9 @@ export function checkEnvironment(config: GatewayConfig, env: NodeJS.ProcessEnv =
   const problems: string[] = [];
   config.targets.forEach((t, i) => {
     if (!t.mock && t.apiKeyEnv && !env[t.apiKeyEnv]) {
-      problems.push(`targets[${i}].apiKeyEnv (target "${t.id}"): environment variable ${t.apiKeyEnv} is not set; export it or set mock: true`);
+      problems.push(
+        `targets[${i}].apiKeyEnv (target "${t.id}"): environment variable ${t.apiKeyEnv} is not set; export it or set mock: true`,
+      );
     }
   });
   if (problems.length) throw new ConfigError(source, problems);

@@ -48,14 +48,22 @@ export const RagConfigSchema = z
 export type RagConfig = z.infer<typeof RagConfigSchema>;
 
 /** Cross-checks with the targets the schema of `rag` alone cannot make; returns "path: message" issues. */
-export function ragConfigIssues(rag: RagConfig, targets: ReadonlyArray<{ id: string; kind: string }>): Array<{ path: PropertyKey[]; message: string }> {
+export function ragConfigIssues(
+  rag: RagConfig,
+  targets: ReadonlyArray<{ id: string; kind: string }>,
+): Array<{ path: PropertyKey[]; message: string }> {
   const issues: Array<{ path: PropertyKey[]; message: string }> = [];
-  if (rag.chunk.overlapChars >= rag.chunk.maxChars / 2) issues.push({ path: ['rag', 'chunk', 'overlapChars'], message: 'must be less than half of maxChars' });
+  if (rag.chunk.overlapChars >= rag.chunk.maxChars / 2)
+    issues.push({ path: ['rag', 'chunk', 'overlapChars'], message: 'must be less than half of maxChars' });
   const id = rag.embeddings.target;
   if (id === undefined) return issues;
   const t = targets.find((x) => x.id === id);
   if (!t) issues.push({ path: ['rag', 'embeddings', 'target'], message: `no target "${id}"; name one of the targets` });
-  else if (t.kind === 'anthropic') issues.push({ path: ['rag', 'embeddings', 'target'], message: `target "${id}" is an anthropic target, which has no embeddings endpoint; name an openai or openai-compatible target` });
+  else if (t.kind === 'anthropic')
+    issues.push({
+      path: ['rag', 'embeddings', 'target'],
+      message: `target "${id}" is an anthropic target, which has no embeddings endpoint; name an openai or openai-compatible target`,
+    });
   return issues;
 }
 

@@ -30,7 +30,10 @@ export const ModelConfigSchema = z
     providerModel: z.string().min(1).optional(),
     capabilities: CapabilitiesSchema.prefault({}),
     /** USD per million tokens. */
-    pricePerMTok: z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict().prefault({ input: 0, output: 0 }),
+    pricePerMTok: z
+      .object({ input: z.number().nonnegative(), output: z.number().nonnegative() })
+      .strict()
+      .prefault({ input: 0, output: 0 }),
   })
   .strict();
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
@@ -72,7 +75,10 @@ export const TargetConfigSchema = z
     /** The base URL the provider SDK takes (OpenAI kinds include `/v1`). */
     baseUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://127.0.0.1:18081/v1' }),
     /** Name of the environment variable holding the API key (never the key itself). */
-    apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'name an environment variable, e.g. OPENAI_API_KEY').optional(),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'name an environment variable, e.g. OPENAI_API_KEY')
+      .optional(),
     /** true: `npm start` runs a mock provider on this baseUrl's port. */
     mock: z.boolean().default(false),
     /** Lower is preferred (active-passive). */
@@ -104,7 +110,10 @@ export const GatewayConfigSchema = z
         /** How workers in other processes reach this API to relay streamed chunks (default: http://host:port). */
         internalUrl: z.url({ protocol: /^https?$/ }).optional(),
         /** Environment variable holding the token of the internal stream relay route (worker and API share it). */
-        internalTokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_INTERNAL_TOKEN'),
+        internalTokenEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .default('STORMPROOF_INTERNAL_TOKEN'),
         /** How often `GET /v1/jobs/:id/events` polls a job's state. */
         eventsPollMs: z.number().int().min(50).default(500),
       })
@@ -123,15 +132,26 @@ export const GatewayConfigSchema = z
     tracing: z
       .object({
         /** OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; absent: no tracing. */
-        otlpEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of an OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces' }).optional(),
+        otlpEndpoint: z
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL of an OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces',
+          })
+          .optional(),
         /** `service.name` of the exported spans. */
-        serviceName: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use letters, digits, dot, dash or underscore, e.g. stormproof').default('stormproof'),
+        serviceName: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use letters, digits, dot, dash or underscore, e.g. stormproof')
+          .default('stormproof'),
       })
       .strict()
       .prefault({}),
     temporal: z
       .object({
-        address: z.string().regex(/^[^:\s]+:\d+$/, 'use host:port, e.g. 127.0.0.1:7233').default('127.0.0.1:7233'),
+        address: z
+          .string()
+          .regex(/^[^:\s]+:\d+$/, 'use host:port, e.g. 127.0.0.1:7233')
+          .default('127.0.0.1:7233'),
         namespace: z.string().min(1).default('default'),
         taskQueue: z.string().min(1).default('stormproof'),
         /** Run `temporal server start-dev` as part of `npm start`. */
@@ -140,7 +160,10 @@ export const GatewayConfigSchema = z
         /** Where the embedded server keeps its SQLite database. */
         dataDir: z.string().default('.data'),
         /** Prefix of fixed workflow ids (breakers), so several gateways can share one namespace. */
-        workflowIdPrefix: z.string().regex(/^[a-z0-9-]*$/).default(''),
+        workflowIdPrefix: z
+          .string()
+          .regex(/^[a-z0-9-]*$/)
+          .default(''),
         /**
          * TLS to the frontend (a cluster with TLS, Temporal Cloud): true, or the files of a client
          * certificate for mTLS (paths read at start-up). Default: off, or on with `apiKeyEnv`.
@@ -148,16 +171,28 @@ export const GatewayConfigSchema = z
         tls: z
           .union([
             z.boolean(),
-            z.object({ clientCertPath: z.string().min(1), clientKeyPath: z.string().min(1), serverRootCaPath: z.string().min(1).optional(), serverName: z.string().min(1).optional() }).strict(),
+            z
+              .object({
+                clientCertPath: z.string().min(1),
+                clientKeyPath: z.string().min(1),
+                serverRootCaPath: z.string().min(1).optional(),
+                serverName: z.string().min(1).optional(),
+              })
+              .strict(),
           ])
           .optional(),
         /** Environment variable holding a Temporal Cloud API key (the key itself never goes in the config). */
-        apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+        apiKeyEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .optional(),
       })
       .strict()
       .prefault({}),
     targets: z
-      .array(TargetConfigSchema, { error: (iss) => (iss.input === undefined ? 'configure at least one target (a list of provider targets)' : undefined) })
+      .array(TargetConfigSchema, {
+        error: (iss) => (iss.input === undefined ? 'configure at least one target (a list of provider targets)' : undefined),
+      })
       .min(1, 'configure at least one target'),
     /** Tiers of equivalent models, e.g. smart: [gpt-4o, claude-sonnet-4]. */
     tiers: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)).default({}),
@@ -174,7 +209,9 @@ export const GatewayConfigSchema = z
          * task queue now (read from Temporal every quotaShareRefreshMs), so the shares add up to
          * the limit as workers come and go; a number fixes it (e.g. 0.5 with two workers).
          */
-        quotaShare: z.union([z.literal('auto'), z.number().gt(0).max(1)], { error: 'quotaShare is "auto" or a number in (0, 1]' }).default('auto'),
+        quotaShare: z
+          .union([z.literal('auto'), z.number().gt(0).max(1)], { error: 'quotaShare is "auto" or a number in (0, 1]' })
+          .default('auto'),
         /** How often an `auto` quota share re-counts the live workers. */
         quotaShareRefreshMs: z.number().int().min(500).default(10_000),
         /**
@@ -218,7 +255,10 @@ export const GatewayConfigSchema = z
           )
           .default([]),
         /** Environment variable with more keys: `id:key[:admin]`, comma-separated (hashed at start-up). */
-        keysEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_API_KEYS'),
+        keysEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .default('STORMPROOF_API_KEYS'),
         /** Requests per minute per key (a batch costs one per item). */
         rateLimitPerMinute: z.number().int().positive().default(600),
         /** Open mode (no keys): Host names accepted besides localhost, 127.0.0.1, [::1] and api.host. */
@@ -243,7 +283,10 @@ export const GatewayConfigSchema = z
     callbacks: z
       .object({
         /** Environment variable (of the worker) holding the HMAC-SHA256 signing secret. */
-        secretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default('STORMPROOF_CALLBACK_SECRET'),
+        secretEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .default('STORMPROOF_CALLBACK_SECRET'),
         /** Deliveries tried at most this often (first included), with exponential backoff. */
         maxAttempts: z.number().int().min(1).max(100).default(10),
         initialIntervalMs: z.number().int().positive().default(1_000),
@@ -299,7 +342,11 @@ export const GatewayConfigSchema = z
   .strict()
   .superRefine((cfg, ctx) => {
     if (cfg.routing.hedgeMinMs > cfg.routing.hedgeMaxMs) {
-      ctx.addIssue({ code: 'custom', path: ['routing', 'hedgeMinMs'], message: `must not exceed routing.hedgeMaxMs (${cfg.routing.hedgeMaxMs})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routing', 'hedgeMinMs'],
+        message: `must not exceed routing.hedgeMaxMs (${cfg.routing.hedgeMaxMs})`,
+      });
     }
     const ids = new Set<string>();
     const models = new Set<string>();
@@ -309,16 +356,28 @@ export const GatewayConfigSchema = z
       t.models.forEach((m) => models.add(m.id));
     });
     for (const [from, chain] of Object.entries(cfg.degradation.chains)) {
-      if (!models.has(from) && !cfg.tiers[from]) ctx.addIssue({ code: 'custom', path: ['degradation', 'chains', from], message: `"${from}" is neither a served model nor a tier` });
+      if (!models.has(from) && !cfg.tiers[from])
+        ctx.addIssue({ code: 'custom', path: ['degradation', 'chains', from], message: `"${from}" is neither a served model nor a tier` });
       chain.forEach((m, i) => {
-        if (!models.has(m)) ctx.addIssue({ code: 'custom', path: ['degradation', 'chains', from, i], message: `model "${m}" is served by no target; add it to a target's models or remove it` });
+        if (!models.has(m))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['degradation', 'chains', from, i],
+            message: `model "${m}" is served by no target; add it to a target's models or remove it`,
+          });
       });
     }
     for (const issue of ragConfigIssues(cfg.rag, cfg.targets)) ctx.addIssue({ code: 'custom', ...issue });
     for (const [tier, members] of Object.entries(cfg.tiers)) {
-      if (models.has(tier)) ctx.addIssue({ code: 'custom', path: ['tiers', tier], message: `tier "${tier}" has the name of a model; pick another name` });
+      if (models.has(tier))
+        ctx.addIssue({ code: 'custom', path: ['tiers', tier], message: `tier "${tier}" has the name of a model; pick another name` });
       members.forEach((m, i) => {
-        if (!models.has(m)) ctx.addIssue({ code: 'custom', path: ['tiers', tier, i], message: `model "${m}" is served by no target; add it to a target's models or remove it` });
+        if (!models.has(m))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tiers', tier, i],
+            message: `model "${m}" is served by no target; add it to a target's models or remove it`,
+          });
       });
     }
   });

@@ -17,8 +17,15 @@ test('plain: the address (TEMPORAL_ADDRESS overrides it for one process), no TLS
 
 test('Temporal Cloud: an API key from the environment turns TLS on; a missing key names the config key', () => {
   const config = cfg({ address: 'my-ns.a1b2c.tmprl.cloud:7233', namespace: 'my-ns.a1b2c', apiKeyEnv: 'TEMPORAL_CLOUD_KEY' });
-  assert.deepEqual(temporalConnectionOptions(config, { TEMPORAL_CLOUD_KEY: 'k' }), { address: 'my-ns.a1b2c.tmprl.cloud:7233', apiKey: 'k', tls: true });
-  assert.throws(() => temporalConnectionOptions(config, {}), (e) => e instanceof ConfigError && /temporal\.apiKeyEnv: environment variable TEMPORAL_CLOUD_KEY is not set/.test(e.message));
+  assert.deepEqual(temporalConnectionOptions(config, { TEMPORAL_CLOUD_KEY: 'k' }), {
+    address: 'my-ns.a1b2c.tmprl.cloud:7233',
+    apiKey: 'k',
+    tls: true,
+  });
+  assert.throws(
+    () => temporalConnectionOptions(config, {}),
+    (e) => e instanceof ConfigError && /temporal\.apiKeyEnv: environment variable TEMPORAL_CLOUD_KEY is not set/.test(e.message),
+  );
   assert.equal(temporalConnectionOptions(cfg({ tls: false, apiKeyEnv: 'K' }), { K: 'k' }).tls, undefined, 'tls: false is kept');
 });
 
@@ -28,7 +35,13 @@ test('mTLS: client certificate files are read at start-up; an unreadable one nam
   writeFileSync(join(dir, 'client.key'), 'KEY');
   const tls = { clientCertPath: join(dir, 'client.pem'), clientKeyPath: join(dir, 'client.key'), serverName: 'temporal.internal' };
   const opts = temporalConnectionOptions(cfg({ tls }), {});
-  assert.deepEqual(opts.tls, { clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') }, serverNameOverride: 'temporal.internal' });
-  assert.throws(() => temporalConnectionOptions(cfg({ tls: { ...tls, clientKeyPath: join(dir, 'missing.key') } }), {}), /temporal\.tls\.clientKeyPath: cannot read/);
+  assert.deepEqual(opts.tls, {
+    clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') },
+    serverNameOverride: 'temporal.internal',
+  });
+  assert.throws(
+    () => temporalConnectionOptions(cfg({ tls: { ...tls, clientKeyPath: join(dir, 'missing.key') } }), {}),
+    /temporal\.tls\.clientKeyPath: cannot read/,
+  );
   assert.throws(() => cfg({ tls: { clientCertPath: 'x' } }), /temporal\.tls/);
 });

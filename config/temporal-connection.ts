@@ -17,12 +17,19 @@ export interface TemporalConnectionOptions {
 }
 
 /** Resolves the connection options; a missing key or unreadable certificate names the config key. */
-export function temporalConnectionOptions(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env, source = '(config)'): TemporalConnectionOptions {
+export function temporalConnectionOptions(
+  config: GatewayConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  source = '(config)',
+): TemporalConnectionOptions {
   const t = config.temporal;
   const out: TemporalConnectionOptions = { address: env.TEMPORAL_ADDRESS || t.address };
   if (t.apiKeyEnv) {
     const key = env[t.apiKeyEnv];
-    if (!key) throw new ConfigError(source, [`temporal.apiKeyEnv: environment variable ${t.apiKeyEnv} is not set; export the Temporal Cloud API key in it, or remove temporal.apiKeyEnv`]);
+    if (!key)
+      throw new ConfigError(source, [
+        `temporal.apiKeyEnv: environment variable ${t.apiKeyEnv} is not set; export the Temporal Cloud API key in it, or remove temporal.apiKeyEnv`,
+      ]);
     out.apiKey = key;
   }
   const read = (key: string, path: string) => {

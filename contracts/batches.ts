@@ -13,7 +13,10 @@ export const MAX_BATCH_ITEMS = 500;
 /** `POST /v1/batches` body. */
 export const BatchSubmissionSchema = z
   .object({
-    requests: z.array(AiRequestSchema).min(1, 'a batch has at least one request').max(MAX_BATCH_ITEMS, `a batch has at most ${MAX_BATCH_ITEMS} requests`),
+    requests: z
+      .array(AiRequestSchema)
+      .min(1, 'a batch has at least one request')
+      .max(MAX_BATCH_ITEMS, `a batch has at most ${MAX_BATCH_ITEMS} requests`),
     /** How many items run at once (default from the config). */
     concurrency: z.number().int().min(1).max(64).optional(),
   })

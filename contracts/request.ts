@@ -87,7 +87,9 @@ export const AiRequestSchema = z
     model: z.string().min(1, 'name a model (e.g. gpt-4o) or a tier (e.g. smart)'),
     messages: z.array(MessageSchema).min(1, 'at least one message is required'),
     tools: z.array(ToolSchema).optional(),
-    tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) })]).optional(),
+    tool_choice: z
+      .union([z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) })])
+      .optional(),
     stream: z.boolean().optional(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).optional(),
     max_tokens: z.number().int().positive().optional(),
@@ -95,7 +97,10 @@ export const AiRequestSchema = z
     temperature: z.number().min(0).max(2).optional(),
     top_p: z.number().min(0).max(1).optional(),
     stop: z.union([z.string(), z.array(z.string())]).optional(),
-    response_format: z.object({ type: z.enum(['text', 'json_object', 'json_schema']) }).passthrough().optional(),
+    response_format: z
+      .object({ type: z.enum(['text', 'json_object', 'json_schema']) })
+      .passthrough()
+      .optional(),
     user: z.string().optional(),
     rag: RagSchema.optional(),
     routing: RoutingSchema.optional(),

@@ -20,11 +20,16 @@ function promtool(args: string[]): string {
   return r.stdout + r.stderr;
 }
 
-const testFiles = readdirSync(join(DIR, 'tests')).filter((f) => f.endsWith('.test.yml')).map((f) => join('tests', f));
-const alerts: Array<{ alert: string; labels: { severity: string }; annotations: Record<string, string> }> = parse(readFileSync(join(DIR, 'rules', 'alerts.yml'), 'utf8')).groups.flatMap((g: { rules: unknown[] }) => g.rules);
+const testFiles = readdirSync(join(DIR, 'tests'))
+  .filter((f) => f.endsWith('.test.yml'))
+  .map((f) => join('tests', f));
+const alerts: Array<{ alert: string; labels: { severity: string }; annotations: Record<string, string> }> = parse(
+  readFileSync(join(DIR, 'rules', 'alerts.yml'), 'utf8'),
+).groups.flatMap((g: { rules: unknown[] }) => g.rules);
 
 test('both Prometheus configs (compose and embedded) and their rule files are valid', () => {
-  for (const config of ['prometheus-compose.yml', 'prometheus-embedded.yml']) assert.match(promtool(['check', 'config', config]), /SUCCESS/);
+  for (const config of ['prometheus-compose.yml', 'prometheus-embedded.yml'])
+    assert.match(promtool(['check', 'config', config]), /SUCCESS/);
 });
 
 test('recording rules follow level:metric:operations', () => {

@@ -90,10 +90,12 @@ function interpolateDeep(value: unknown, vars: Record<string, string | undefined
 function environmentOf(env: unknown): Record<string, string> {
   if (!env) return {};
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((e: string) => {
-      const i = e.indexOf('=');
-      return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-    }));
+    return Object.fromEntries(
+      env.map((e: string) => {
+        const i = e.indexOf('=');
+        return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
+      }),
+    );
   }
   return Object.fromEntries(Object.entries(env as Record<string, unknown>).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
@@ -152,7 +154,12 @@ function service(name: string, raw: RawService, doc: RawDocument, base: string):
   const deps = raw.depends_on ?? [];
   const entries: Array<[string, { condition?: DependsCondition }]> = Array.isArray(deps) ? deps.map((d) => [d, {}]) : Object.entries(deps);
   for (const [dep, cond] of entries) dependsOn[dep] = cond.condition ?? 'service_started';
-  const command = raw.command === undefined ? undefined : Array.isArray(raw.command) ? raw.command.map(String) : String(raw.command).split(/\s+/).filter(Boolean);
+  const command =
+    raw.command === undefined
+      ? undefined
+      : Array.isArray(raw.command)
+        ? raw.command.map(String)
+        : String(raw.command).split(/\s+/).filter(Boolean);
   return {
     name,
     image: raw.image,
@@ -165,7 +172,9 @@ function service(name: string, raw: RawService, doc: RawDocument, base: string):
     dependsOn,
     profiles: raw.profiles ?? [],
     replicas: Number(raw.deploy?.replicas ?? 1),
-    addresses: Object.values(raw.networks && !Array.isArray(raw.networks) ? raw.networks : {}).flatMap((n) => (n?.ipv4_address ? [n.ipv4_address] : [])),
+    addresses: Object.values(raw.networks && !Array.isArray(raw.networks) ? raw.networks : {}).flatMap((n) =>
+      n?.ipv4_address ? [n.ipv4_address] : [],
+    ),
   };
 }
 
@@ -174,6 +183,8 @@ export function loadCompose(vars: Record<string, string | undefined>, path = COM
   const parsed = parse(readFileSync(path, 'utf8'), { merge: true }) as Record<string, unknown>;
   const document = interpolateDeep(parsed, vars) as Record<string, unknown> & RawDocument;
   const base = dirname(path);
-  const services = Object.fromEntries(Object.entries(document.services ?? {}).map(([name, raw]) => [name, service(name, raw, document, base)]));
+  const services = Object.fromEntries(
+    Object.entries(document.services ?? {}).map(([name, raw]) => [name, service(name, raw, document, base)]),
+  );
   return { path, services, document };
 }

@@ -33,7 +33,8 @@ async function connect(options: TemporalConnectionOptions, timeoutMs: number): P
       await connection.workflowService.getSystemInfo({});
       return connection;
     } catch (err) {
-      if (Date.now() - started > timeoutMs) throw new Error(`the Temporal frontend at ${address} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`the Temporal frontend at ${address} did not answer within ${timeoutMs / 1000} s: ${(err as Error).message}`);
       if (i % 10 === 0) say(`waiting for the Temporal frontend at ${address} (${Math.round((Date.now() - started) / 1000)} s)…`);
       await sleep(500);
     }
@@ -43,7 +44,10 @@ async function connect(options: TemporalConnectionOptions, timeoutMs: number): P
 /** Registers `namespace` and the search attributes unless they exist; resolves once both are usable. */
 export async function setUpNamespace(connection: Connection, namespace: string, timeoutMs = 60_000): Promise<void> {
   // An existing namespace is kept (and on Temporal Cloud, where only the Cloud creates one, never registered).
-  const exists = await connection.workflowService.describeNamespace({ namespace }).then(() => true, () => false);
+  const exists = await connection.workflowService.describeNamespace({ namespace }).then(
+    () => true,
+    () => false,
+  );
   if (exists) say(`namespace ${namespace} exists`);
   else {
     try {
@@ -59,7 +63,10 @@ export async function setUpNamespace(connection: Connection, namespace: string, 
       const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
       const missing = Object.values(SEARCH_ATTRIBUTES).filter((a) => !(a.name in (customAttributes ?? {})));
       if (!missing.length) break;
-      await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((a) => [a.name, TYPES[a.type]])) });
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((a) => [a.name, TYPES[a.type]])),
+      });
       say(`search attributes added: ${missing.map((a) => a.name).join(', ')}`);
     } catch (err) {
       // A namespace just registered reaches every service's cache within a few seconds.
@@ -68,7 +75,9 @@ export async function setUpNamespace(connection: Connection, namespace: string, 
     }
   }
   // Usable means the frontend accepts a query on them (it reads the namespace's attribute names).
-  const query = Object.values(SEARCH_ATTRIBUTES).map((a) => `${a.name} IS NULL`).join(' AND ');
+  const query = Object.values(SEARCH_ATTRIBUTES)
+    .map((a) => `${a.name} IS NULL`)
+    .join(' AND ');
   for (;;) {
     try {
       await connection.workflowService.listWorkflowExecutions({ namespace, query, pageSize: 1 });

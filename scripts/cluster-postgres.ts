@@ -36,7 +36,9 @@ export function postgresBin(): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'pg_ctl'))) : [];
   if (!versions.length) {
-    throw new Error('PostgreSQL is not installed (no pg_ctl on PATH or under /usr/lib/postgresql). Install it, e.g. `apt-get install postgresql-15`, or set PG_BIN to its bin folder');
+    throw new Error(
+      'PostgreSQL is not installed (no pg_ctl on PATH or under /usr/lib/postgresql). Install it, e.g. `apt-get install postgresql-15`, or set PG_BIN to its bin folder',
+    );
   }
   return join(root, versions.sort((a, b) => Number(b) - Number(a))[0], 'bin');
 }
@@ -73,10 +75,25 @@ export async function startPostgres(opts: PostgresOptions): Promise<RunningPostg
   const run = (cmd: string, args: string[]) => {
     const [file, argv] = account ? ['runuser', ['-u', account.name, '--', tool(cmd), ...args]] : [tool(cmd), args];
     const r = spawnSync(file, argv, { encoding: 'utf8', cwd: root });
-    if (r.status !== 0) throw new Error(`${cmd} failed (${r.error?.message ?? `exit ${r.status}`}):\n${`${r.stdout}${r.stderr}`.trim().slice(-2000)}`);
+    if (r.status !== 0)
+      throw new Error(`${cmd} failed (${r.error?.message ?? `exit ${r.status}`}):\n${`${r.stdout}${r.stderr}`.trim().slice(-2000)}`);
   };
   say(`[cluster] PostgreSQL: initdb in ${dataDir}${account ? ` (as ${account.name})` : ''}…`);
-  run('initdb', ['-D', dataDir, '-U', opts.user, '--pwfile', pwFile, '--auth', 'scram-sha-256', '-E', 'UTF8', '--locale', 'C', '--no-sync']);
+  run('initdb', [
+    '-D',
+    dataDir,
+    '-U',
+    opts.user,
+    '--pwfile',
+    pwFile,
+    '--auth',
+    'scram-sha-256',
+    '-E',
+    'UTF8',
+    '--locale',
+    'C',
+    '--no-sync',
+  ]);
   rmSync(pwFile);
   // Durability of the test database is not the point: fsync off keeps the 2-core box quick.
   const settings = `-c listen_addresses=127.0.0.1 -c port=${opts.port} -c unix_socket_directories=${root} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;

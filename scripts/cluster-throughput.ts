@@ -70,7 +70,14 @@ async function round(openai: OpenAI, workers: number): Promise<Round> {
   say(`[throughput] ${workers} worker(s): warm-up ${WARMUP_S} s, then ${SECONDS} s at concurrency ${CONCURRENCY}…`);
   await closedLoop(openai, WARMUP_S);
   const { latencies, errors } = await closedLoop(openai, SECONDS);
-  return { workers, requests: latencies.length, errors, perSecond: latencies.length / SECONDS, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+  return {
+    workers,
+    requests: latencies.length,
+    errors,
+    perSecond: latencies.length / SECONDS,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+  };
 }
 
 async function main(): Promise<void> {

@@ -65,7 +65,11 @@ export interface RunningCluster {
 function activeServices(compose: ComposeFile, opts: ClusterOptions): string[] {
   const profiles = new Set(opts.profiles ?? []);
   const inProfile = (s: ComposeService) => !s.profiles.length || s.profiles.some((p) => profiles.has(p));
-  const wanted = opts.services ?? Object.values(compose.services).filter((s) => inProfile(s) && !NOT_LOCAL(s)).map((s) => s.name);
+  const wanted =
+    opts.services ??
+    Object.values(compose.services)
+      .filter((s) => inProfile(s) && !NOT_LOCAL(s))
+      .map((s) => s.name);
   const order: string[] = [];
   const visit = (name: string, path: string[]) => {
     const s = compose.services[name];
@@ -87,7 +91,8 @@ function oneShot(compose: ComposeFile, name: string): boolean {
 async function waitForPort(port: number, child: ChildProcess | undefined, what: string, timeoutMs: number): Promise<void> {
   const started = Date.now();
   for (;;) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}`);
+    if (child && (child.exitCode !== null || child.signalCode !== null))
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}`);
     const ok = await new Promise<boolean>((r) => {
       const s = connect(port, '127.0.0.1', () => {
         s.destroy();
@@ -153,7 +158,12 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const ctx = context(s, replica);
     const env = rewriteEnvironment(s.environment, ctx);
     if (s.image?.startsWith('postgres:')) {
-      postgres = await startPostgres({ port: ports.of(s.name, 5432)!, user: env.POSTGRES_USER ?? 'postgres', password: env.POSTGRES_PASSWORD ?? '', log: say });
+      postgres = await startPostgres({
+        port: ports.of(s.name, 5432)!,
+        user: env.POSTGRES_USER ?? 'postgres',
+        password: env.POSTGRES_PASSWORD ?? '',
+        log: say,
+      });
       return undefined;
     }
     let [cmd, ...args] = rewriteCommand(s.command ?? [], ctx);
@@ -209,7 +219,9 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const done = new Set<string>();
     while (done.size < names.length) {
       const wave = names.filter((n) => !done.has(n) && Object.keys(compose.services[n].dependsOn).every((d) => done.has(d)));
-      say(`[cluster] starting ${wave.map((n) => `${n}${compose.services[n].replicas > 1 ? ` ×${compose.services[n].replicas}` : ''}`).join(', ')}…`);
+      say(
+        `[cluster] starting ${wave.map((n) => `${n}${compose.services[n].replicas > 1 ? ` ×${compose.services[n].replicas}` : ''}`).join(', ')}…`,
+      );
       const count = (n: string) => Math.min(opts.initialReplicas?.[n] ?? Infinity, compose.services[n].replicas);
       await Promise.all(wave.flatMap((n) => Array.from({ length: count(n) }, (_, r) => launch(compose.services[n], r))));
       for (const n of wave) done.add(n);
@@ -225,7 +237,8 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     ports,
     logDir,
     address: (service, port, replica = 0) => `127.0.0.1:${ports.of(service, port, replica)}`,
-    localPath: (service, containerPath, replica = 0) => contexts.get(`${service}#${replica}`)?.mounts.find((m) => m.target === containerPath)?.local,
+    localPath: (service, containerPath, replica = 0) =>
+      contexts.get(`${service}#${replica}`)?.mounts.find((m) => m.target === containerPath)?.local,
     process: (service, replica = 0) => procs.get(`${service}#${replica}`),
     kill: (service, replica = 0) => killHard(procs.get(`${service}#${replica}`)),
     async start(service, replica = 0) {
@@ -241,7 +254,9 @@ async function main(): Promise<void> {
   // Like Compose: variables from a .env file beside docker-compose.yml, the environment first.
   const dotenv = join(ROOT, '.env');
   if (existsSync(dotenv)) process.loadEnvFile(dotenv);
-  const vars: Record<string, string> = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  const vars: Record<string, string> = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
   vars.STORMPROOF_INTERNAL_TOKEN ??= randomUUID();
   const cluster = await startCluster({ vars, profiles: ['mocks'], log: (l) => process.stdout.write(`${l}\n`) });
   const api = cluster.compose.services.api ? cluster.address('api', 8080) : undefined;

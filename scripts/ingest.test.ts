@@ -24,7 +24,10 @@ after(async () => {
 
 /** Runs the CLI without blocking this process (which serves the mock). */
 function ingest(args: string[], configPath: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', require.resolve('tsx'), join(ROOT, 'scripts/ingest.ts'), ...args], { cwd: dir, env: { ...process.env, STORMPROOF_CONFIG: configPath } });
+  const child = spawn(process.execPath, ['--import', require.resolve('tsx'), join(ROOT, 'scripts/ingest.ts'), ...args], {
+    cwd: dir,
+    env: { ...process.env, STORMPROOF_CONFIG: configPath },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));

@@ -23,7 +23,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const rag = createRagService(config);
-  say(`[ingest] ${docs.length} document(s) into "${collection}" (data in ${config.rag.dataDir}; embeddings: ${rag.embedder ? `${rag.embedder.model} on ${rag.embedder.target}` : 'none'})`);
+  say(
+    `[ingest] ${docs.length} document(s) into "${collection}" (data in ${config.rag.dataDir}; embeddings: ${rag.embedder ? `${rag.embedder.model} on ${rag.embedder.target}` : 'none'})`,
+  );
   const t0 = Date.now();
   let lastLine = 0;
   try {
@@ -32,10 +34,14 @@ async function main(): Promise<number> {
         // One line per second at most, plus the first and the last.
         if (p.embedded !== 0 && p.embedded !== p.chunks && Date.now() - lastLine < 1_000) return;
         lastLine = Date.now();
-        say(`[ingest] ${p.documents} documents, ${p.chunks} chunks; embedded ${p.embedded}/${p.chunks} (${p.chunks ? Math.floor((100 * p.embedded) / p.chunks) : 100}%)`);
+        say(
+          `[ingest] ${p.documents} documents, ${p.chunks} chunks; embedded ${p.embedded}/${p.chunks} (${p.chunks ? Math.floor((100 * p.embedded) / p.chunks) : 100}%)`,
+        );
       },
     });
-    say(`[ingest] done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${result.documents} documents, ${result.chunks} chunks, ${result.embedded} with vectors`);
+    say(
+      `[ingest] done in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${result.documents} documents, ${result.chunks} chunks, ${result.embedded} with vectors`,
+    );
     if (result.degradedReason) say(`[ingest] WARNING: ${result.degradedReason}`);
     return 0;
   } finally {

@@ -69,15 +69,20 @@ async function main(): Promise<void> {
   const known = new Set(SCENARIOS.flatMap((s) => s.fixtures));
   for (const f of force) {
     if (!known.has(f)) throw new Error(`--force ${f}: no scenario writes a fixture of that name`);
-    if (tracked(fixturePath(f))) throw new Error(`--force ${f}: that fixture is committed, so it is history and is never re-recorded. Record the new shape under a new name beside it (docs/replay.md).`);
+    if (tracked(fixturePath(f)))
+      throw new Error(
+        `--force ${f}: that fixture is committed, so it is history and is never re-recorded. Record the new shape under a new name beside it (docs/replay.md).`,
+      );
   }
   const selected = SCENARIOS.filter((s) => !only.length || only.some((o) => s.name.includes(o) || s.fixtures.some((f) => f.includes(o))));
   if (list) {
-    for (const s of SCENARIOS) for (const f of s.fixtures) console.log(`${existsSync(fixturePath(f)) ? 'recorded' : 'missing '}  ${f}  (${s.name}: ${s.describe})`);
+    for (const s of SCENARIOS)
+      for (const f of s.fixtures) console.log(`${existsSync(fixturePath(f)) ? 'recorded' : 'missing '}  ${f}  (${s.name}: ${s.describe})`);
     return;
   }
   const todo = selected.filter((s) => s.fixtures.some((f) => force.has(f) || !existsSync(fixturePath(f))));
-  for (const s of selected.filter((x) => !todo.includes(x))) console.log(`[record] skip ${s.name}: ${s.fixtures.join(', ')} already recorded`);
+  for (const s of selected.filter((x) => !todo.includes(x)))
+    console.log(`[record] skip ${s.name}: ${s.fixtures.join(', ')} already recorded`);
   if (!todo.length) {
     console.log('[record] nothing to record');
     return;
@@ -152,7 +157,9 @@ async function main(): Promise<void> {
         console.log(`[record] ${scenario.name} ok (${secs(Date.now() - started)})`);
       } catch (err) {
         failed++;
-        console.error(`[record] ${scenario.name} FAILED (${secs(Date.now() - started)}): ${err instanceof Error ? err.stack : String(err)}`);
+        console.error(
+          `[record] ${scenario.name} FAILED (${secs(Date.now() - started)}): ${err instanceof Error ? err.stack : String(err)}`,
+        );
       } finally {
         for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => undefined);
         await Promise.all(fresh.map((s) => s.close().catch(() => undefined)));

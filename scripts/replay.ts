@@ -12,10 +12,18 @@ import { historyToJson } from '../worker/history-json';
 import { readHistoryFile, replayOne, workflowIdOf, workflowTypeOf, type History } from '../worker/replay';
 import { installRuntime } from '../shared/runtime';
 
-const USAGE = 'usage: npm run replay -- <workflow id>… [--run-id <id>] [--address host:port] [--namespace ns] [--save <file>] | --file <history.json>…';
+const USAGE =
+  'usage: npm run replay -- <workflow id>… [--run-id <id>] [--address host:port] [--namespace ns] [--save <file>] | --file <history.json>…';
 
 function parseArgs(argv: string[]) {
-  const opts = { ids: [] as string[], files: [] as string[], runId: undefined as string | undefined, address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', save: undefined as string | undefined };
+  const opts = {
+    ids: [] as string[],
+    files: [] as string[],
+    runId: undefined as string | undefined,
+    address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    save: undefined as string | undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -45,7 +53,10 @@ async function check(label: string, history: History, fallbackId: string): Promi
   const failure = await replayOne(history, fallbackId, codecSource(), label);
   const took = `${Date.now() - t0} ms`;
   if (failure) console.log(`✖ ${failure}\n  (replayed in ${took})`);
-  else console.log(`✔ ${label}: ${workflowTypeOf(history)} (${workflowIdOf(history, fallbackId)}, ${events} events) replays with the current workflow code (${took})`);
+  else
+    console.log(
+      `✔ ${label}: ${workflowTypeOf(history)} (${workflowIdOf(history, fallbackId)}, ${events} events) replays with the current workflow code (${took})`,
+    );
   return !failure;
 }
 
@@ -62,7 +73,9 @@ async function main(): Promise<void> {
   for (const file of opts.files) ok = (await check(file, readHistoryFile(file), file)) && ok;
   if (opts.ids.length) {
     const connection = await Connection.connect({ address: opts.address }).catch((err: Error) => {
-      throw new Error(`cannot reach Temporal at ${opts.address} (${err.message}); is the stack running (npm start)? Use --address host:port otherwise.`);
+      throw new Error(
+        `cannot reach Temporal at ${opts.address} (${err.message}); is the stack running (npm start)? Use --address host:port otherwise.`,
+      );
     });
     try {
       const client = new Client({ connection, namespace: opts.namespace });

@@ -34,7 +34,8 @@ function claimPidFile(dataDir: string): string {
   const file = join(dataDir, 'stack.pid');
   if (existsSync(file)) {
     const prev = JSON.parse(readFileSync(file, 'utf8')) as { pid?: number; temporalPid?: number };
-    if (alive(prev.pid)) throw new Error(`Stormproof is already running (pid ${prev.pid}); stop it first (Ctrl-C in its terminal, or kill ${prev.pid})`);
+    if (alive(prev.pid))
+      throw new Error(`Stormproof is already running (pid ${prev.pid}); stop it first (Ctrl-C in its terminal, or kill ${prev.pid})`);
     if (alive(prev.temporalPid)) {
       say(`[stormproof] an earlier run ended without cleaning up; stopping its Temporal server (pid ${prev.temporalPid})`);
       process.kill(prev.temporalPid!, 'SIGTERM');
@@ -64,7 +65,11 @@ async function main(): Promise<void> {
           { port: config.temporal.uiPort, host: tHost, key: 'temporal.uiPort' },
         ]
       : []),
-    ...mockTargets(config).map(({ target, url }) => ({ port: Number(url.port), host: url.hostname, key: `targets (${target.id}).baseUrl` })),
+    ...mockTargets(config).map(({ target, url }) => ({
+      port: Number(url.port),
+      host: url.hostname,
+      key: `targets (${target.id}).baseUrl`,
+    })),
   ]);
 
   let server: DevServer | undefined;
@@ -91,7 +96,16 @@ async function main(): Promise<void> {
       say(`[stormproof] starting the Temporal dev server (data in ${dataDir})…`);
       // Sealed payloads (codec keys set): the Web UI asks the API's codec endpoint to show them.
       const codecEndpoint = codecFromConfig(config) ? `http://${config.api.host}:${config.api.port}/v1/codec` : undefined;
-      server = await startDevServerProcess({ bin, host: tHost, port: Number(tPort), uiPort: config.temporal.uiPort, dataDir, namespace: config.temporal.namespace, log: say, codecEndpoint });
+      server = await startDevServerProcess({
+        bin,
+        host: tHost,
+        port: Number(tPort),
+        uiPort: config.temporal.uiPort,
+        dataDir,
+        namespace: config.temporal.namespace,
+        log: say,
+        codecEndpoint,
+      });
       writeFileSync(pidFile, JSON.stringify({ pid: process.pid, temporalPid: server.process.pid }));
       server.process.once('exit', (code) => {
         if (!stopping) {
@@ -101,7 +115,15 @@ async function main(): Promise<void> {
       });
     }
     for (const { target, url } of mockTargets(config)) {
-      mocks.push(await startMockProvider({ kind: target.kind, name: target.id, port: Number(url.port), host: url.hostname, models: target.models.map((m) => m.providerModel ?? m.id) }));
+      mocks.push(
+        await startMockProvider({
+          kind: target.kind,
+          name: target.id,
+          port: Number(url.port),
+          host: url.hostname,
+          models: target.models.map((m) => m.providerModel ?? m.id),
+        }),
+      );
     }
     // After the mocks (they embed); a failure only costs the sample its vectors, never the start.
     await ensureSampleCollection(config, { log: say }).catch((e: Error) => say(`[stormproof] sample RAG collection: ${e.message}`));
@@ -109,7 +131,18 @@ async function main(): Promise<void> {
     gateway = await startGateway({ config, metricsPort: config.worker.metricsPort });
     const running = gateway;
     // SIGHUP: re-read the config file and publish its live keys (README "Changing the config without a restart").
-    process.on('SIGHUP', () => void reloadFromFile({ client: running.client, live: running.live, taskQueue: running.taskQueue, read: () => loadConfig(), by: `SIGHUP npm start ${process.pid}`, log: logger }));
+    process.on(
+      'SIGHUP',
+      () =>
+        void reloadFromFile({
+          client: running.client,
+          live: running.live,
+          taskQueue: running.taskQueue,
+          read: () => loadConfig(),
+          by: `SIGHUP npm start ${process.pid}`,
+          log: logger,
+        }),
+    );
   } catch (err) {
     say(`[stormproof] ${(err as Error).message}`);
     await stop(1);

@@ -38,19 +38,28 @@ async function main(): Promise<void> {
   if (!filter.length && !process.env.STORMPROOF_SKIP_STATIC) {
     step('typecheck (tsc --noEmit)', 'npx', ['tsc', '--noEmit', '-p', '.']);
     step('lint (eslint, incl. the workflow sandbox rules)', 'npx', ['eslint', '.']);
+    step('format (prettier --check; npm run format fixes it)', 'npx', ['prettier', '--check', '**/*.{ts,mjs}']);
   }
   const files = findTests(ROOT).filter((f) => !filter.length || filter.some((x) => f.includes(x)));
   process.stdout.write(`\n[test] starting the Temporal dev server…\n`);
   const env = await startDevServer();
   process.stdout.write(`[test] Temporal dev server at ${env.address}\n[test] bundling workflows…\n`);
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
+  });
   const bundlePath = join(mkdtempSync(join(tmpdir(), 'stormproof-')), 'workflow-bundle.js');
   writeFileSync(bundlePath, code);
   process.stdout.write(`[test] running ${files.length} test file(s)\n`);
   const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files], {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, STORMPROOF_TEST_TEMPORAL_ADDRESS: env.address, STORMPROOF_WORKFLOW_BUNDLE: bundlePath, STORMPROOF_LOG_LEVEL: process.env.STORMPROOF_LOG_LEVEL ?? 'warn' },
+    env: {
+      ...process.env,
+      STORMPROOF_TEST_TEMPORAL_ADDRESS: env.address,
+      STORMPROOF_WORKFLOW_BUNDLE: bundlePath,
+      STORMPROOF_LOG_LEVEL: process.env.STORMPROOF_LOG_LEVEL ?? 'warn',
+    },
   });
   const status: number = await new Promise((r) => child.on('exit', (c, s) => r(c ?? (s ? 1 : 0))));
   await env.teardown();

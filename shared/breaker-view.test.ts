@@ -16,7 +16,10 @@ const client = {
     getHandle: (id: string) => ({
       describe: async () => {
         describes++;
-        return { status: { name: 'RUNNING' }, memo: { [BREAKER_MEMO_KEY]: { target: id, state: 'closed', since: 0, trips: 0, transitions: [] } } };
+        return {
+          status: { name: 'RUNNING' },
+          memo: { [BREAKER_MEMO_KEY]: { target: id, state: 'closed', since: 0, trips: 0, transitions: [] } },
+        };
       },
     }),
   },

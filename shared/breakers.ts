@@ -55,7 +55,13 @@ export async function ensureBreakers(client: Client, config: GatewayConfig, task
 }
 
 /** Sends an outcome batch, creating the breaker if it is missing. */
-export async function sendOutcomes(client: Client, config: GatewayConfig, taskQueue: string, target: string, batch: OutcomeBatch): Promise<void> {
+export async function sendOutcomes(
+  client: Client,
+  config: GatewayConfig,
+  taskQueue: string,
+  target: string,
+  batch: OutcomeBatch,
+): Promise<void> {
   const { workflowIdConflictPolicy: _ignored, ...opts } = startOptions(config, taskQueue, target);
   await client.workflow.signalWithStart(BREAKER_WORKFLOW, { ...opts, signal: OUTCOMES_SIGNAL, signalArgs: [batch] });
 }
@@ -71,7 +77,13 @@ export async function sendSettings(client: Client, config: GatewayConfig, target
 }
 
 /** Operator override; throws WorkflowNotFoundError for an unknown breaker. */
-export async function overrideBreaker(client: Client, config: GatewayConfig, taskQueue: string, target: string, action: BreakerAction): Promise<void> {
+export async function overrideBreaker(
+  client: Client,
+  config: GatewayConfig,
+  taskQueue: string,
+  target: string,
+  action: BreakerAction,
+): Promise<void> {
   try {
     await client.workflow.getHandle(breakerIdFor(config, target)).signal(OVERRIDE_SIGNAL, action);
   } catch (err) {

@@ -27,7 +27,10 @@ test('rotation: a new key first seals new payloads; payloads of the old key stil
   const rotated = new AesGcmCodec([k2, k1]);
   const [fresh] = await rotated.encode([defaultPayloadConverter.toPayload('new')]);
   assert.equal(text(fresh.metadata?.[KEY_ID_METADATA]), 'k2');
-  assert.deepEqual((await rotated.decode([old, fresh])).map((p) => defaultPayloadConverter.fromPayload(p)), ['old', 'new']);
+  assert.deepEqual(
+    (await rotated.decode([old, fresh])).map((p) => defaultPayloadConverter.fromPayload(p)),
+    ['old', 'new'],
+  );
   await assert.rejects(new AesGcmCodec([k2]).decode([old]), /key "k1", which this process does not have/);
 });
 
@@ -39,7 +42,10 @@ test('tampering, relabelling and truncation are refused; plain payloads (old his
   const flipped = Buffer.from(sealed.data!);
   flipped[20] ^= 1;
   await assert.rejects(codec.decode([{ ...sealed, data: flipped }]));
-  await assert.rejects(codec.decode([{ metadata: { ...sealed.metadata, [KEY_ID_METADATA]: Buffer.from('k2') }, data: sealed.data }]), 'the key id is authenticated');
+  await assert.rejects(
+    codec.decode([{ metadata: { ...sealed.metadata, [KEY_ID_METADATA]: Buffer.from('k2') }, data: sealed.data }]),
+    'the key id is authenticated',
+  );
   await assert.rejects(codec.decode([{ ...sealed, data: Buffer.from(sealed.data!).subarray(0, 10) }]), /truncated/);
   const plain = defaultPayloadConverter.toPayload({ from: 'before the codec' });
   assert.deepEqual(await codec.decode([plain]), [plain]);
@@ -47,10 +53,16 @@ test('tampering, relabelling and truncation are refused; plain payloads (old his
 
 test('keys are validated at start-up; messages name the variable and the fix, never the key', () => {
   const good = randomBytes(32).toString('base64');
-  assert.deepEqual(parseCodecKeys(`a:${good}, b:${good}`, 'V').map((k) => k.id), ['a', 'b']);
+  assert.deepEqual(
+    parseCodecKeys(`a:${good}, b:${good}`, 'V').map((k) => k.id),
+    ['a', 'b'],
+  );
   assert.deepEqual(parseCodecKeys(undefined, 'V'), []);
   const short = randomBytes(16).toString('base64');
-  assert.throws(() => parseCodecKeys(`a:${short}`, 'V'), (e: Error) => /V: key "a" is 16 bytes; AES-256 needs 32/.test(e.message) && !e.message.includes(short));
+  assert.throws(
+    () => parseCodecKeys(`a:${short}`, 'V'),
+    (e: Error) => /V: key "a" is 16 bytes; AES-256 needs 32/.test(e.message) && !e.message.includes(short),
+  );
   assert.throws(() => parseCodecKeys(good, 'V'), /V: entries are <id>:<base64 key>/);
   assert.throws(() => parseCodecKeys(`a:${good},a:${good}`, 'V'), /appears twice/);
 });

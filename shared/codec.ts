@@ -33,12 +33,16 @@ export interface CodecKey {
  */
 export function parseCodecKeys(value: string | undefined, variable: string): CodecKey[] {
   const keys: CodecKey[] = [];
-  for (const entry of (value ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (value ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const sep = entry.indexOf(':');
     const id = sep > 0 ? entry.slice(0, sep) : '';
     if (!KEY_ID.test(id)) throw new Error(`${variable}: entries are <id>:<base64 key>, the id 1-64 letters, digits, _ . or -`);
     const key = Buffer.from(entry.slice(sep + 1), 'base64');
-    if (key.length !== 32) throw new Error(`${variable}: key "${id}" is ${key.length} bytes; AES-256 needs 32 (e.g. openssl rand -base64 32)`);
+    if (key.length !== 32)
+      throw new Error(`${variable}: key "${id}" is ${key.length} bytes; AES-256 needs 32 (e.g. openssl rand -base64 32)`);
     if (keys.some((k) => k.id === id)) throw new Error(`${variable}: key id "${id}" appears twice`);
     keys.push({ id, key });
   }
@@ -91,7 +95,8 @@ export class AesGcmCodec implements PayloadCodec {
 export function codecFromConfig(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): AesGcmCodec | undefined {
   const keys = parseCodecKeys(env[config.codec.keysEnv], config.codec.keysEnv);
   if (!keys.length) {
-    if (config.codec.required) throw new Error(`codec.required is on and ${config.codec.keysEnv} holds no key; set it to <id>:<base64 of 32 random bytes>`);
+    if (config.codec.required)
+      throw new Error(`codec.required is on and ${config.codec.keysEnv} holds no key; set it to <id>:<base64 of 32 random bytes>`);
     return undefined;
   }
   return new AesGcmCodec(keys);

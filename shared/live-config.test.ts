@@ -35,7 +35,13 @@ describe('LiveConfigWatcher', () => {
     let state: LiveConfigState = { version: 1, overlay };
     const applied: number[] = [];
     const errors: unknown[] = [];
-    const w = new LiveConfigWatcher({ client: fakeClient(() => state), live, taskQueue: 'q', onApplied: (v) => applied.push(v), onError: (e) => errors.push(e) });
+    const w = new LiveConfigWatcher({
+      client: fakeClient(() => state),
+      live,
+      taskQueue: 'q',
+      onApplied: (v) => applied.push(v),
+      onError: (e) => errors.push(e),
+    });
     await w.poll();
     await w.poll();
     assert.deepEqual(applied, [1]);

@@ -6,7 +6,14 @@
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { applyOverlay, liveChanges, liveOverlay, restartOnlyChanges, type LiveConfig } from '../config/live';
 import type { GatewayConfig } from '../config/schema';
-import { LIVE_CONFIG_MEMO_KEY, LIVE_CONFIG_WORKFLOW, SET_LIVE_CONFIG_UPDATE, liveConfigWorkflowId, type LiveConfigChange, type LiveConfigState } from '../contracts/live-config';
+import {
+  LIVE_CONFIG_MEMO_KEY,
+  LIVE_CONFIG_WORKFLOW,
+  SET_LIVE_CONFIG_UPDATE,
+  liveConfigWorkflowId,
+  type LiveConfigChange,
+  type LiveConfigState,
+} from '../contracts/live-config';
 import { breakerSettings, sendSettings, settingsHash } from './breakers';
 
 /** How often a process reads the live config (a reload reaches every process within about this). */
@@ -35,18 +42,27 @@ export async function readLiveConfig(client: Client, config: GatewayConfig, task
  * send a breaker running other settings theirs at their next read (a missing breaker is started
  * with them).
  */
-export async function publishLiveConfig(client: Client, running: GatewayConfig, next: GatewayConfig, taskQueue: string, opts: { expectedVersion?: number; by?: string } = {}): Promise<LiveConfigState> {
+export async function publishLiveConfig(
+  client: Client,
+  running: GatewayConfig,
+  next: GatewayConfig,
+  taskQueue: string,
+  opts: { expectedVersion?: number; by?: string } = {},
+): Promise<LiveConfigState> {
   const change: LiveConfigChange = { overlay: liveOverlay(next), ...opts };
-  const state = await client.workflow.executeUpdateWithStart<() => Promise<void>, LiveConfigState, [LiveConfigChange]>(SET_LIVE_CONFIG_UPDATE, {
-    args: [change],
-    startWorkflowOperation: new WithStartWorkflowOperation<() => Promise<void>>(LIVE_CONFIG_WORKFLOW, {
-      taskQueue,
-      workflowId: liveConfigIdFor(running, taskQueue),
-      // Idempotent: the running config workflow is the one every process watches.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: `live config of task queue ${taskQueue}`,
-    }),
-  });
+  const state = await client.workflow.executeUpdateWithStart<() => Promise<void>, LiveConfigState, [LiveConfigChange]>(
+    SET_LIVE_CONFIG_UPDATE,
+    {
+      args: [change],
+      startWorkflowOperation: new WithStartWorkflowOperation<() => Promise<void>>(LIVE_CONFIG_WORKFLOW, {
+        taskQueue,
+        workflowId: liveConfigIdFor(running, taskQueue),
+        // Idempotent: the running config workflow is the one every process watches.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        staticSummary: `live config of task queue ${taskQueue}`,
+      }),
+    },
+  );
   const changed = next.targets.filter((t) => settingsHash(breakerSettings(next, t.id)) !== settingsHash(breakerSettings(running, t.id)));
   await Promise.allSettled(changed.map((t) => sendSettings(client, next, t.id)));
   return state;

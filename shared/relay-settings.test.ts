@@ -9,7 +9,8 @@ import { relaySettings, relayStartupProblem, watchRelayPeers, INTERNAL_URL_ENV }
 const TARGETS = [{ id: 't', kind: 'openai', region: 'r', baseUrl: 'http://127.0.0.1:1/v1', mock: true, models: [{ id: 'gpt-4o' }] }];
 const cfg = (api: Record<string, unknown> = {}) => parseConfig({ api, targets: TARGETS });
 const token = { STORMPROOF_INTERNAL_TOKEN: 's3cret' };
-const iface = (address: string, family: 'IPv4' | 'IPv6', internal = false) => ({ address, family, internal, netmask: '', mac: '', cidr: null }) as NetworkInterfaceInfo;
+const iface = (address: string, family: 'IPv4' | 'IPv6', internal = false) =>
+  ({ address, family, internal, netmask: '', mac: '', cidr: null }) as NetworkInterfaceInfo;
 const HOST = { lo: [iface('127.0.0.1', 'IPv4', true)], eth0: [iface('fe80::1', 'IPv6'), iface('10.1.2.3', 'IPv4')] };
 
 test('a specific listen address is what workers are told', () => {
@@ -22,7 +23,10 @@ test('an API listening everywhere names its own non-loopback address, never a lo
   const s = relaySettings(cfg({ host: '0.0.0.0' }), token, HOST);
   assert.equal(s.streamToFor(8080), 'http://10.1.2.3:8080');
   assert.equal(s.urlSource, 'interface');
-  assert.equal(relaySettings(cfg({ host: '::' }), token, { eth0: [iface('2001:db8::5', 'IPv6')] }).streamToFor(1), 'http://[2001:db8::5]:1');
+  assert.equal(
+    relaySettings(cfg({ host: '::' }), token, { eth0: [iface('2001:db8::5', 'IPv6')] }).streamToFor(1),
+    'http://[2001:db8::5]:1',
+  );
   assert.throws(() => relaySettings(cfg({ host: '0.0.0.0' }), token, { lo: HOST.lo }), /api\.internalUrl or STORMPROOF_API_INTERNAL_URL/);
 });
 
@@ -32,7 +36,10 @@ test('each instance may name itself by environment, over the shared config value
   const s = relaySettings(config, { ...token, [INTERNAL_URL_ENV]: 'http://api-2.internal:9000' }, HOST);
   assert.equal(s.streamToFor(8080), 'http://api-2.internal:9000');
   assert.equal(s.urlSource, 'env');
-  assert.throws(() => relaySettings(config, { ...token, [INTERNAL_URL_ENV]: 'api-2:9000' }, HOST), /STORMPROOF_API_INTERNAL_URL=api-2:9000 is not an http\(s\) URL/);
+  assert.throws(
+    () => relaySettings(config, { ...token, [INTERNAL_URL_ENV]: 'api-2:9000' }, HOST),
+    /STORMPROOF_API_INTERNAL_URL=api-2:9000 is not an http\(s\) URL/,
+  );
 });
 
 test('without the token the relay is off, and standalone processes refuse to start', () => {
@@ -57,12 +64,26 @@ test('a combined process without the token reports another worker on its task qu
   const warnings: unknown[] = [];
   const log = { warn: (o: unknown) => warnings.push(o), error: (o: unknown) => errors.push(o) };
   const config = cfg({ host: '0.0.0.0', internalUrl: 'http://x:1' });
-  const stop = watchRelayPeers(relaySettings(config, {}, HOST), { client, config, taskQueue: 'q', identity: 'me@host', log, intervalMs: 20 });
+  const stop = watchRelayPeers(relaySettings(config, {}, HOST), {
+    client,
+    config,
+    taskQueue: 'q',
+    identity: 'me@host',
+    log,
+    intervalMs: 20,
+  });
   assert.equal(warnings.length, 1, 'reachable from other hosts without a token: warned at start');
   await new Promise((r) => setTimeout(r, 120));
   stop();
   assert.deepEqual(errors, [{ peer: 'peer@other', taskQueue: 'q' }]);
   const quiet: unknown[] = [];
-  watchRelayPeers(relaySettings(config, token, HOST), { client, config, taskQueue: 'q', identity: 'me@host', log: { warn: (o) => quiet.push(o), error: (o) => quiet.push(o) }, intervalMs: 20 })();
+  watchRelayPeers(relaySettings(config, token, HOST), {
+    client,
+    config,
+    taskQueue: 'q',
+    identity: 'me@host',
+    log: { warn: (o) => quiet.push(o), error: (o) => quiet.push(o) },
+    intervalMs: 20,
+  })();
   assert.equal(quiet.length, 0, 'with the token nothing is watched');
 });

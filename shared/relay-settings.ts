@@ -38,7 +38,9 @@ export type ProcessRole = 'api' | 'worker' | 'combined';
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
 
 function hostOf(ifaces: NodeJS.Dict<NetworkInterfaceInfo[]>): string | undefined {
-  const all = Object.values(ifaces).flatMap((list) => list ?? []).filter((i) => !i.internal);
+  const all = Object.values(ifaces)
+    .flatMap((list) => list ?? [])
+    .filter((i) => !i.internal);
   const pick = all.find((i) => i.family === 'IPv4') ?? all.find((i) => i.family === 'IPv6' && !i.address.startsWith('fe80'));
   return pick?.address;
 }
@@ -61,7 +63,9 @@ export function relaySettings(
       url = undefined;
     }
     if (!url || !/^https?:$/.test(url.protocol)) {
-      throw new Error(`${INTERNAL_URL_ENV}=${fromEnv} is not an http(s) URL; set it to how workers reach this API, e.g. http://api-1.internal:8080`);
+      throw new Error(
+        `${INTERNAL_URL_ENV}=${fromEnv} is not an http(s) URL; set it to how workers reach this API, e.g. http://api-1.internal:8080`,
+      );
     }
   }
   let urlSource: RelaySettings['urlSource'] = fromEnv ? 'env' : config.api.internalUrl ? 'config' : 'listen-address';
@@ -69,7 +73,9 @@ export function relaySettings(
   if (urlSource === 'listen-address' && WILDCARD.has(host)) {
     const found = hostOf(ifaces);
     if (!found) {
-      throw new Error(`api.host ${host || '(empty)'} listens everywhere but this host has no non-loopback address to tell workers; set api.internalUrl or ${INTERNAL_URL_ENV}`);
+      throw new Error(
+        `api.host ${host || '(empty)'} listens everywhere but this host has no non-loopback address to tell workers; set api.internalUrl or ${INTERNAL_URL_ENV}`,
+      );
     }
     host = found;
     urlSource = 'interface';
@@ -122,7 +128,10 @@ export function watchRelayPeers(settings: RelaySettings, opts: RelayPeerWatch): 
   if (settings.token) return () => undefined;
   const tokenEnv = opts.config.api.internalTokenEnv;
   if (!['127.0.0.1', 'localhost', '::1'].includes(opts.config.api.host)) {
-    opts.log.warn({ host: opts.config.api.host }, `${tokenEnv} is not set: if several replicas of this process share task queue ${opts.taskQueue}, set the same ${tokenEnv} in each, or streams run by another replica reach the client only at the end`);
+    opts.log.warn(
+      { host: opts.config.api.host },
+      `${tokenEnv} is not set: if several replicas of this process share task queue ${opts.taskQueue}, set the same ${tokenEnv} in each, or streams run by another replica reach the client only at the end`,
+    );
   }
   const since = Date.now();
   const reported = new Set<string>();

@@ -12,12 +12,18 @@ let sdkUrl: string | undefined;
 export function installRuntime(opts: { sdkMetricsPort?: number; logLevel?: LogLevel } = {}): void {
   if (installed) return;
   installed = true;
-  const level = opts.logLevel ?? ((process.env.STORMPROOF_SDK_LOG_LEVEL as LogLevel | undefined) ?? 'WARN');
+  const level = opts.logLevel ?? (process.env.STORMPROOF_SDK_LOG_LEVEL as LogLevel | undefined) ?? 'WARN';
   const bindAddress = opts.sdkMetricsPort ? `127.0.0.1:${opts.sdkMetricsPort}` : undefined;
   Runtime.install({
     logger: new DefaultLogger(level),
     // Prometheus naming: counters end in _total, durations are histograms in seconds with the unit.
-    ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } } } } : {}),
+    ...(bindAddress
+      ? {
+          telemetryOptions: {
+            metrics: { prometheus: { bindAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+          },
+        }
+      : {}),
   });
   if (bindAddress) sdkUrl = `http://${bindAddress}/metrics`;
 }

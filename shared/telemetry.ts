@@ -79,9 +79,25 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
   const tierOf = (model: string) => tiers.get(model) ?? 'none';
   const m: GatewayMetrics = {
     registry,
-    httpRequests: new Counter({ name: 'stormproof_http_requests_total', help: 'HTTP requests served by the API', labelNames: ['method', 'route', 'status'], registers }),
-    httpDuration: new Histogram({ name: 'stormproof_http_request_duration_seconds', help: 'API response time', labelNames: ['method', 'route'], buckets: BUCKETS, registers }),
-    jobsSubmitted: new Counter({ name: 'stormproof_jobs_submitted_total', help: 'Jobs accepted (new) or attached to (existing)', labelNames: ['outcome'], registers }),
+    httpRequests: new Counter({
+      name: 'stormproof_http_requests_total',
+      help: 'HTTP requests served by the API',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'stormproof_http_request_duration_seconds',
+      help: 'API response time',
+      labelNames: ['method', 'route'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    jobsSubmitted: new Counter({
+      name: 'stormproof_jobs_submitted_total',
+      help: 'Jobs accepted (new) or attached to (existing)',
+      labelNames: ['outcome'],
+      registers,
+    }),
     jobsInFlight: new Gauge({
       name: 'stormproof_jobs_in_flight',
       help: 'Request workflows running on this gateway task queue (a visibility count at scrape time)',
@@ -91,31 +107,121 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
         if (n !== undefined) this.set(n);
       },
     }),
-    providerCalls: new Counter({ name: 'stormproof_provider_calls_total', help: 'Provider calls by outcome ("ok" or the failure type)', labelNames: ['target', 'region', 'model', 'tier', 'outcome', 'mode'], registers }),
-    providerDuration: new Histogram({ name: 'stormproof_provider_call_duration_seconds', help: 'Provider call latency', labelNames: ['target', 'region', 'outcome'], buckets: BUCKETS, registers }),
-    timeToFirstToken: new Histogram({ name: 'stormproof_time_to_first_token_seconds', help: 'Streams: time from the call to its first token', labelNames: ['target', 'region', 'tier'], buckets: BUCKETS, registers }),
-    providerTokens: new Counter({ name: 'stormproof_provider_tokens_total', help: 'Tokens of answered provider calls, by direction (input, output)', labelNames: ['target', 'model', 'direction'], registers }),
-    providerCost: new Counter({ name: 'stormproof_provider_cost_usd_total', help: 'What answered provider calls cost, at the configured prices', labelNames: ['target', 'model'], registers }),
-    requests: new Counter({ name: 'stormproof_requests_total', help: 'AI requests finished, by status (the availability SLI: completed vs failed; rejected is the client\'s fault)', labelNames: ['status', 'tier', 'region'], registers }),
-    requestDuration: new Histogram({ name: 'stormproof_request_duration_seconds', help: 'End-to-end request latency in the workflow (the latency SLI)', labelNames: ['status', 'tier'], buckets: BUCKETS, registers }),
-    failovers: new Counter({ name: 'stormproof_failovers_total', help: 'Provider switches, once per switch, by from/to target and reason', labelNames: ['from', 'to', 'reason', 'tier'], registers }),
-    degradations: new Counter({ name: 'stormproof_degradations_total', help: 'Degradations of answered or failed requests, by kind (model, mode, data)', labelNames: ['kind', 'tier'], registers }),
-    targetInfo: new Gauge({ name: 'stormproof_target_info', help: 'Configured targets: 1 per target and tier it serves (for joins, e.g. "every smart target")', labelNames: ['target', 'region', 'kind', 'tier'], registers }),
-    breakerState: new Gauge({ name: 'stormproof_breaker_state', help: '1 for the state each target breaker is in (closed, half-open, open)', labelNames: ['target', 'region', 'state'], registers }),
-    breakerTransitions: new Counter({ name: 'stormproof_breaker_transitions_total', help: 'Breaker transitions, counted once by the worker that ran the breaker', labelNames: ['target', 'from', 'to'], registers }),
-    breakerModelTransitions: new Counter({ name: 'stormproof_breaker_model_transitions_total', help: 'Transitions of the per-model cells of a target breaker (one model out while the target serves others)', labelNames: ['target', 'model', 'from', 'to'], registers }),
-    breakerTrips: new Counter({ name: 'stormproof_breaker_trips_total', help: 'Breaker trips (transitions to open)', labelNames: ['target'], registers }),
-    breakerSignals: new Counter({ name: 'stormproof_breaker_signals_total', help: 'Outcome batches sent to breaker workflows', labelNames: ['target'], registers }),
-    breakerViewStale: new Counter({ name: 'stormproof_breaker_view_stale_total', help: "Times this process stopped trusting a breaker's published view (not read, or not moving): it routes on its own outcomes until the view moves again", labelNames: ['target'], registers }),
-    callbackDeliveries: new Counter({ name: 'stormproof_callback_deliveries_total', help: 'Callback POST attempts: delivered, or the failure type', labelNames: ['outcome'], registers }),
+    providerCalls: new Counter({
+      name: 'stormproof_provider_calls_total',
+      help: 'Provider calls by outcome ("ok" or the failure type)',
+      labelNames: ['target', 'region', 'model', 'tier', 'outcome', 'mode'],
+      registers,
+    }),
+    providerDuration: new Histogram({
+      name: 'stormproof_provider_call_duration_seconds',
+      help: 'Provider call latency',
+      labelNames: ['target', 'region', 'outcome'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    timeToFirstToken: new Histogram({
+      name: 'stormproof_time_to_first_token_seconds',
+      help: 'Streams: time from the call to its first token',
+      labelNames: ['target', 'region', 'tier'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    providerTokens: new Counter({
+      name: 'stormproof_provider_tokens_total',
+      help: 'Tokens of answered provider calls, by direction (input, output)',
+      labelNames: ['target', 'model', 'direction'],
+      registers,
+    }),
+    providerCost: new Counter({
+      name: 'stormproof_provider_cost_usd_total',
+      help: 'What answered provider calls cost, at the configured prices',
+      labelNames: ['target', 'model'],
+      registers,
+    }),
+    requests: new Counter({
+      name: 'stormproof_requests_total',
+      help: "AI requests finished, by status (the availability SLI: completed vs failed; rejected is the client's fault)",
+      labelNames: ['status', 'tier', 'region'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'stormproof_request_duration_seconds',
+      help: 'End-to-end request latency in the workflow (the latency SLI)',
+      labelNames: ['status', 'tier'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    failovers: new Counter({
+      name: 'stormproof_failovers_total',
+      help: 'Provider switches, once per switch, by from/to target and reason',
+      labelNames: ['from', 'to', 'reason', 'tier'],
+      registers,
+    }),
+    degradations: new Counter({
+      name: 'stormproof_degradations_total',
+      help: 'Degradations of answered or failed requests, by kind (model, mode, data)',
+      labelNames: ['kind', 'tier'],
+      registers,
+    }),
+    targetInfo: new Gauge({
+      name: 'stormproof_target_info',
+      help: 'Configured targets: 1 per target and tier it serves (for joins, e.g. "every smart target")',
+      labelNames: ['target', 'region', 'kind', 'tier'],
+      registers,
+    }),
+    breakerState: new Gauge({
+      name: 'stormproof_breaker_state',
+      help: '1 for the state each target breaker is in (closed, half-open, open)',
+      labelNames: ['target', 'region', 'state'],
+      registers,
+    }),
+    breakerTransitions: new Counter({
+      name: 'stormproof_breaker_transitions_total',
+      help: 'Breaker transitions, counted once by the worker that ran the breaker',
+      labelNames: ['target', 'from', 'to'],
+      registers,
+    }),
+    breakerModelTransitions: new Counter({
+      name: 'stormproof_breaker_model_transitions_total',
+      help: 'Transitions of the per-model cells of a target breaker (one model out while the target serves others)',
+      labelNames: ['target', 'model', 'from', 'to'],
+      registers,
+    }),
+    breakerTrips: new Counter({
+      name: 'stormproof_breaker_trips_total',
+      help: 'Breaker trips (transitions to open)',
+      labelNames: ['target'],
+      registers,
+    }),
+    breakerSignals: new Counter({
+      name: 'stormproof_breaker_signals_total',
+      help: 'Outcome batches sent to breaker workflows',
+      labelNames: ['target'],
+      registers,
+    }),
+    breakerViewStale: new Counter({
+      name: 'stormproof_breaker_view_stale_total',
+      help: "Times this process stopped trusting a breaker's published view (not read, or not moving): it routes on its own outcomes until the view moves again",
+      labelNames: ['target'],
+      registers,
+    }),
+    callbackDeliveries: new Counter({
+      name: 'stormproof_callback_deliveries_total',
+      help: 'Callback POST attempts: delivered, or the failure type',
+      labelNames: ['outcome'],
+      registers,
+    }),
     useConfig(config) {
       for (const t of config.targets) {
         regions.set(t.id, bounded(t.region, 'unknown'));
         for (const model of t.models) prices.set(`${t.id}/${model.id}`, model.pricePerMTok);
       }
-      for (const [tier, models] of Object.entries(config.tiers)) for (const model of models) if (!tiers.has(model)) tiers.set(model, bounded(tier));
+      for (const [tier, models] of Object.entries(config.tiers))
+        for (const model of models) if (!tiers.has(model)) tiers.set(model, bounded(tier));
       for (const t of config.targets) {
-        for (const tier of new Set(t.models.map((x) => tierOf(x.id)))) m.targetInfo.set({ target: t.id, region: region(t.id), kind: t.kind, tier }, 1);
+        for (const tier of new Set(t.models.map((x) => tierOf(x.id))))
+          m.targetInfo.set({ target: t.id, region: region(t.id), kind: t.kind, tier }, 1);
       }
     },
     setJobsInFlightSource(read) {
@@ -143,9 +249,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean; config?: Gateway
     recordOutcome(o) {
       if (o.inFlight) return;
       const where = { target: o.target, region: region(o.target) };
-      m.providerCalls.inc({ ...where, model: o.model, tier: tierOf(o.model), outcome: bounded(o.outcome), mode: o.streaming ? 'stream' : 'buffered' });
+      m.providerCalls.inc({
+        ...where,
+        model: o.model,
+        tier: tierOf(o.model),
+        outcome: bounded(o.outcome),
+        mode: o.streaming ? 'stream' : 'buffered',
+      });
       m.providerDuration.observe({ ...where, outcome: o.outcome === 'ok' ? 'ok' : 'error' }, o.durationMs / 1000);
-      if (o.streaming && o.outcome === 'ok' && o.firstTokenMs !== undefined) m.timeToFirstToken.observe({ ...where, tier: tierOf(o.model) }, o.firstTokenMs / 1000);
+      if (o.streaming && o.outcome === 'ok' && o.firstTokenMs !== undefined)
+        m.timeToFirstToken.observe({ ...where, tier: tierOf(o.model) }, o.firstTokenMs / 1000);
     },
     recordUsage(target, model, usage) {
       m.providerTokens.inc({ target, model, direction: 'input' }, usage.prompt_tokens);

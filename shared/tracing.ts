@@ -64,7 +64,9 @@ function providerSpan(tracer: Tracer, regions: Map<string, string>) {
           'stormproof.model': call.model,
           'stormproof.stream': Boolean(call.request.stream),
           'stormproof.attempt': ctx.info.attempt,
-          ...(call.failoverFrom ? { 'stormproof.failover_from': call.failoverFrom.target, 'stormproof.failover_reason': call.failoverFrom.reason } : {}),
+          ...(call.failoverFrom
+            ? { 'stormproof.failover_from': call.failoverFrom.target, 'stormproof.failover_reason': call.failoverFrom.reason }
+            : {}),
           ...(call.hedge ? { 'stormproof.hedge_target': call.hedge.target } : {}),
         };
         return tracer.startActiveSpan(`provider call ${call.target}`, { kind: SpanKind.CLIENT, attributes }, async (span) => {
@@ -99,7 +101,10 @@ export function createTracing(opts: { serviceName: string; spanProcessor: SpanPr
     tracer,
     clientInterceptor: () => new OpenTelemetryWorkflowClientInterceptor({ tracer }),
     activityInterceptors: [
-      (ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) }),
+      (ctx) => ({
+        inbound: new OpenTelemetryActivityInboundInterceptor(ctx, { tracer }),
+        outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+      }),
       providerSpan(tracer, regions),
     ],
     workflowModules: [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
@@ -112,7 +117,11 @@ export function createTracing(opts: { serviceName: string; spanProcessor: SpanPr
 export function tracingFromConfig(config: GatewayConfig): Tracing | undefined {
   const url = config.tracing.otlpEndpoint;
   if (!url) return undefined;
-  return createTracing({ serviceName: config.tracing.serviceName, config, spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url })) });
+  return createTracing({
+    serviceName: config.tracing.serviceName,
+    config,
+    spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url })),
+  });
 }
 
 /**

@@ -31,10 +31,13 @@ test('an empty 200 fails over and counts against the target', async () => {
   const job = await s.runJob(chat('gpt-4o', 'say something'));
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'ProviderBadAnswer'],
-    [SECONDARY, 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'ProviderBadAnswer'],
+      [SECONDARY, 'ok'],
+    ],
+  );
   assert.match(job.attempts[0].error ?? '', /empty answer/);
   assert.deepEqual(primaryOutcomes(), ['ProviderBadAnswer']);
 });
@@ -72,10 +75,13 @@ test('a 429 without Retry-After is not hammered: one call, then failover', async
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
-  assert.deepEqual(job.attempts.map((a) => [a.outcome, a.retries ?? 0]), [
-    ['ProviderRateLimited', 0],
-    ['ok', 0],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.outcome, a.retries ?? 0]),
+    [
+      ['ProviderRateLimited', 0],
+      ['ok', 0],
+    ],
+  );
 });
 
 test('a stream is judged by its first token: a long healthy answer is not slow', async () => {

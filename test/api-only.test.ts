@@ -45,10 +45,18 @@ const get = async (path: string) => {
 
 test('GET /v1/providers answers from an API-only process, with breaker state read from Temporal', async () => {
   // The worker starts every breaker workflow; until then a breaker reads "unknown".
-  await waitFor(async () => (await get('/v1/providers')).body.data?.every((p: any) => p.breaker.state === 'closed'), 'every breaker to read closed', 20_000, 200);
+  await waitFor(
+    async () => (await get('/v1/providers')).body.data?.every((p: any) => p.breaker.state === 'closed'),
+    'every breaker to read closed',
+    20_000,
+    200,
+  );
   const { status, body } = await get('/v1/providers');
   assert.equal(status, 200);
-  assert.deepEqual(body.data.map((p: any) => p.id), config.targets.map((t) => t.id));
+  assert.deepEqual(
+    body.data.map((p: any) => p.id),
+    config.targets.map((t) => t.id),
+  );
   for (const p of body.data) {
     assert.equal(p.breaker.workflowId, `${config.temporal.workflowIdPrefix}breaker-${p.id}`);
     assert.equal(p.observedBy, 'none', 'latency and quota are per worker: an API-only process claims none');
@@ -58,16 +66,33 @@ test('GET /v1/providers answers from an API-only process, with breaker state rea
 });
 
 test('POST /v1/providers/:id/breaker from an API-only process reaches the breaker workflow', async () => {
-  const res = await fetch(`${api.url}/v1/providers/selfhosted-onprem/breaker`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'open' }) });
+  const res = await fetch(`${api.url}/v1/providers/selfhosted-onprem/breaker`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'open' }),
+  });
   assert.equal(res.status, 202);
   let seen: any;
-  await waitFor(async () => {
-    seen = (await get('/v1/providers/selfhosted-onprem')).body.breaker;
-    return seen.recentTransitions.some((t: any) => t.to === 'open');
-  }, 'the forced closed→open transition to be recorded', 20_000, 200);
+  await waitFor(
+    async () => {
+      seen = (await get('/v1/providers/selfhosted-onprem')).body.breaker;
+      return seen.recentTransitions.some((t: any) => t.to === 'open');
+    },
+    'the forced closed→open transition to be recorded',
+    20_000,
+    200,
+  );
   assert.equal(seen.forced, 'open');
-  const reset = await fetch(`${api.url}/v1/providers/selfhosted-onprem/breaker`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'reset' }) });
+  const reset = await fetch(`${api.url}/v1/providers/selfhosted-onprem/breaker`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'reset' }),
+  });
   assert.equal(reset.status, 202);
-  const bad = await fetch(`${api.url}/v1/providers/selfhosted-onprem/breaker`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'explode' }) });
+  const bad = await fetch(`${api.url}/v1/providers/selfhosted-onprem/breaker`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'explode' }),
+  });
   assert.equal(bad.status, 400);
 });

@@ -15,13 +15,33 @@ describe('bad input gets 400 with a machine-readable code and a human message', 
   const cases: Array<[string, unknown, string, RegExp]> = [
     ['empty body object', {}, 'STORMPROOF_ERR_INVALID_REQUEST', /request/],
     ['request not an object', { request: 'hi' }, 'STORMPROOF_ERR_INVALID_REQUEST', /request/],
-    ['no messages', { request: { model: 'gpt-4o', messages: [] } }, 'STORMPROOF_ERR_INVALID_REQUEST', /request\.messages.*at least one message/],
+    [
+      'no messages',
+      { request: { model: 'gpt-4o', messages: [] } },
+      'STORMPROOF_ERR_INVALID_REQUEST',
+      /request\.messages.*at least one message/,
+    ],
     ['no model', { request: { messages: [{ role: 'user', content: 'x' }] } }, 'STORMPROOF_ERR_INVALID_REQUEST', /request\.model/],
-    ['bad role', { request: { model: 'gpt-4o', messages: [{ role: 'robot', content: 'x' }] } }, 'STORMPROOF_ERR_INVALID_REQUEST', /request\.messages\.0\.role/],
+    [
+      'bad role',
+      { request: { model: 'gpt-4o', messages: [{ role: 'robot', content: 'x' }] } },
+      'STORMPROOF_ERR_INVALID_REQUEST',
+      /request\.messages\.0\.role/,
+    ],
     ['temperature out of range', { request: chat('gpt-4o', 'x', { temperature: 7 }) }, 'STORMPROOF_ERR_INVALID_REQUEST', /temperature/],
-    ['unknown top-level field', { request: chat('gpt-4o', 'x'), priority: 'high' }, 'STORMPROOF_ERR_INVALID_REQUEST', /unknown field\(s\): priority/],
+    [
+      'unknown top-level field',
+      { request: chat('gpt-4o', 'x'), priority: 'high' },
+      'STORMPROOF_ERR_INVALID_REQUEST',
+      /unknown field\(s\): priority/,
+    ],
     ['typo in request field', { request: chat('gpt-4o', 'x', { max_token: 5 }) }, 'STORMPROOF_ERR_INVALID_REQUEST', /max_token/],
-    ['bad routing strategy', { request: chat('gpt-4o', 'x', { routing: { strategy: 'fastest' } }) }, 'STORMPROOF_ERR_INVALID_REQUEST', /routing\.strategy/],
+    [
+      'bad routing strategy',
+      { request: chat('gpt-4o', 'x', { routing: { strategy: 'fastest' } }) },
+      'STORMPROOF_ERR_INVALID_REQUEST',
+      /routing\.strategy/,
+    ],
     ['callbackUrl not a URL', { request: chat('gpt-4o', 'x'), callbackUrl: 'ftp://x' }, 'STORMPROOF_ERR_INVALID_REQUEST', /callbackUrl/],
     ['unknown model', { request: chat('gpt-9', 'x') }, 'STORMPROOF_ERR_UNKNOWN_MODEL', /gpt-9.*gpt-4o/],
   ];
@@ -53,7 +73,11 @@ describe('bad input gets 400 with a machine-readable code and a human message', 
   });
 
   test('bad Idempotency-Key', async () => {
-    const res = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x') }, headers: { 'idempotency-key': 'has space' } });
+    const res = await s.api('/v1/jobs', {
+      method: 'POST',
+      json: { request: chat('gpt-4o', 'x') },
+      headers: { 'idempotency-key': 'has space' },
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.code, 'STORMPROOF_ERR_INVALID_IDEMPOTENCY_KEY');
   });
@@ -102,6 +126,9 @@ test('healthz, readyz and metrics', async () => {
   assert.deepEqual(ready.body.checks, { temporal: 'ok', worker: 'ok' });
   const metrics = await s.api('/metrics');
   assert.equal(metrics.status, 200);
-  assert.match(metrics.body, /stormproof_provider_calls_total\{target="openai-us-east-1",region="us-east-1",model="gpt-4o",tier="smart",outcome="ok",mode="buffered"\} \d+/);
+  assert.match(
+    metrics.body,
+    /stormproof_provider_calls_total\{target="openai-us-east-1",region="us-east-1",model="gpt-4o",tier="smart",outcome="ok",mode="buffered"\} \d+/,
+  );
   assert.match(metrics.body, /stormproof_http_requests_total/);
 });

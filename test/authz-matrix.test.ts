@@ -44,7 +44,15 @@ before(async () => {
       };
     },
   });
-  const app = createApp({ client: s.gateway.client, config: s.config, taskQueue: s.gateway.taskQueue, eagerStart: false, metrics: createMetrics(), routing: s.gateway.routing, log: { error() {} } });
+  const app = createApp({
+    client: s.gateway.client,
+    config: s.config,
+    taskQueue: s.gateway.taskQueue,
+    eagerStart: false,
+    metrics: createMetrics(),
+    routing: s.gateway.routing,
+    log: { error() {} },
+  });
   routes = registeredRoutes(app);
   // Alice's resources, finished (so DELETE is a 409 for whoever may see them, and nothing changes).
   const job = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'alice only') }, headers: WHO.owner });
@@ -53,10 +61,15 @@ before(async () => {
   const batch = await s.api('/v1/batches', { method: 'POST', json: { requests: [chat('gpt-4o', 'alice batch')] }, headers: WHO.owner });
   assert.equal(batch.status, 202, JSON.stringify(batch.body));
   ids.batch = batch.body.id;
-  const docs = await s.api(`/v1/collections/${ids.collection}/documents`, { method: 'POST', json: { documents: [{ id: 'd', source: 'd.md', text: 'alice private notes' }] }, headers: WHO.owner });
+  const docs = await s.api(`/v1/collections/${ids.collection}/documents`, {
+    method: 'POST',
+    json: { documents: [{ id: 'd', source: 'd.md', text: 'alice private notes' }] },
+    headers: WHO.owner,
+  });
   assert.equal(docs.status, 200, JSON.stringify(docs.body));
   for (const path of [`/v1/jobs/${ids.job}`, `/v1/batches/${ids.batch}`]) {
-    for (let i = 0; (await s.api(path, { headers: WHO.owner })).body.status === 'running' || i === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; (await s.api(path, { headers: WHO.owner })).body.status === 'running' || i === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
   }
   await s.waitForJob(ids.job).catch(() => undefined);
 });
@@ -134,7 +147,16 @@ const SPEC: Record<string, 'public' | 'internal' | 'tenant' | 'owned' | 'admin'>
 function expected(key: string, who: Who): number {
   const role = SPEC[key];
   const [method] = key.split(' ');
-  const ok = method === 'OPTIONS' ? 204 : key === 'POST /v1/jobs' || key === 'POST /v1/batches' ? 202 : key.endsWith('/breaker') ? 202 : key.startsWith('DELETE ') ? 409 : 200;
+  const ok =
+    method === 'OPTIONS'
+      ? 204
+      : key === 'POST /v1/jobs' || key === 'POST /v1/batches'
+        ? 202
+        : key.endsWith('/breaker')
+          ? 202
+          : key.startsWith('DELETE ')
+            ? 409
+            : 200;
   if (role === 'public') return ok;
   if (role === 'internal') return 401; // the relay's own token, which no API key is
   if (who === 'none') return 401;
@@ -194,7 +216,8 @@ const VARIANTS: Variant[] = [
  * Paths answered without a key: the exact public paths, the relay (its own token), preflights, and
  * the war room, mounted before authentication (its mount matches case-sensitively).
  */
-const keyless = (method: string, path: string) => PUBLIC_PATHS.has(path) || path.startsWith('/internal/') || method === 'OPTIONS' || /^\/warroom(\/|$)/.test(path);
+const keyless = (method: string, path: string) =>
+  PUBLIC_PATHS.has(path) || path.startsWith('/internal/') || method === 'OPTIONS' || /^\/warroom(\/|$)/.test(path);
 
 function expectedFor(r: RegisteredRoute, v: Variant, pattern: string, method: string, who: Who, path: string): number {
   if (who === 'none' && !keyless(method, path)) return 401;
@@ -249,9 +272,16 @@ describe('authorization matrix', () => {
           for (const m of method === 'GET' ? ['GET', 'HEAD'] : [method]) {
             const want = expectedFor(r, v, pattern, m, who, path);
             const b = body(r.key);
-            const res = await s.api(path, { method: m, headers: { ...WHO[who], origin: 'http://127.0.0.1:8233' }, ...(b !== undefined ? { json: b } : {}) });
+            const res = await s.api(path, {
+              method: m,
+              headers: { ...WHO[who], origin: 'http://127.0.0.1:8233' },
+              ...(b !== undefined ? { json: b } : {}),
+            });
             cases++;
-            if (res.status !== want) failures.push(`${m} ${path} as ${who} (${v.name}): ${res.status}, expected ${want} ${typeof res.body === 'object' ? JSON.stringify(res.body).slice(0, 160) : ''}`);
+            if (res.status !== want)
+              failures.push(
+                `${m} ${path} as ${who} (${v.name}): ${res.status}, expected ${want} ${typeof res.body === 'object' ? JSON.stringify(res.body).slice(0, 160) : ''}`,
+              );
             if (r.key.endsWith('/breaker') && res.status === 202 && who === 'admin') adminOverrides++;
           }
         }
@@ -290,21 +320,45 @@ describe('tenants', () => {
     assert.equal(a.status, 202);
     assert.equal(b.status, 202, 'not a 409: the key is scoped to its tenant');
     assert.notEqual(a.body.id, b.body.id);
-    const again = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'different') }, headers: { ...WHO.other, ...key } });
+    const again = await s.api('/v1/jobs', {
+      method: 'POST',
+      json: { request: chat('gpt-4o', 'different') },
+      headers: { ...WHO.other, ...key },
+    });
     assert.equal(again.status, 409);
     assert.ok(!JSON.stringify(again.body).includes(a.body.id));
   });
 
   test("a RAG request on another tenant's collection is a 404; the shared ones stay readable", async () => {
-    const res = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x', { rag: { collection: ids.collection } }) }, headers: WHO.other });
+    const res = await s.api('/v1/jobs', {
+      method: 'POST',
+      json: { request: chat('gpt-4o', 'x', { rag: { collection: ids.collection } }) },
+      headers: WHO.other,
+    });
     assert.equal(res.status, 404);
     assert.equal(res.body.error.code, 'STORMPROOF_ERR_COLLECTION_NOT_FOUND');
     const list = await s.api('/v1/collections', { headers: WHO.other });
     assert.ok(!list.body.data.some((c: { name: string }) => c.name === ids.collection));
     // An admin ingest is shared: every tenant reads it, none may change it.
-    assert.equal((await s.api('/v1/collections/shared-docs/documents', { method: 'POST', json: { documents: [{ id: 's', source: 's.md', text: 'shared' }] }, headers: WHO.admin })).status, 200);
-    assert.equal((await s.api('/v1/collections/shared-docs/query', { method: 'POST', json: { query: 'shared' }, headers: WHO.other })).status, 200);
-    const write = await s.api('/v1/collections/shared-docs/documents', { method: 'POST', json: { documents: [{ id: 'p', source: 'p.md', text: 'poison' }] }, headers: WHO.other });
+    assert.equal(
+      (
+        await s.api('/v1/collections/shared-docs/documents', {
+          method: 'POST',
+          json: { documents: [{ id: 's', source: 's.md', text: 'shared' }] },
+          headers: WHO.admin,
+        })
+      ).status,
+      200,
+    );
+    assert.equal(
+      (await s.api('/v1/collections/shared-docs/query', { method: 'POST', json: { query: 'shared' }, headers: WHO.other })).status,
+      200,
+    );
+    const write = await s.api('/v1/collections/shared-docs/documents', {
+      method: 'POST',
+      json: { documents: [{ id: 'p', source: 'p.md', text: 'poison' }] },
+      headers: WHO.other,
+    });
     assert.equal(write.status, 403);
   });
 });

@@ -15,7 +15,10 @@ test('six requests, two at a time: progress while running, every result, one fai
   const primary = s.mocks['openai-us-east-1'];
   primary.setFaults({ latencyMs: 300 });
   s.mocks['selfhosted-onprem'].setFaults({ down: true });
-  const requests = [...Array.from({ length: 5 }, (_, i) => chat('gpt-4o', `item ${i}`)), chat('llama-3.1-8b', 'doomed', { routing: { pinModel: true } })];
+  const requests = [
+    ...Array.from({ length: 5 }, (_, i) => chat('gpt-4o', `item ${i}`)),
+    chat('llama-3.1-8b', 'doomed', { routing: { pinModel: true } }),
+  ];
   let maxInFlight = 0;
   const sampler = setInterval(() => (maxInFlight = Math.max(maxInFlight, primary.stats().inFlight)), 10);
   try {
@@ -52,7 +55,12 @@ test('six requests, two at a time: progress while running, every result, one fai
 });
 
 test('bad batches are 400s; unknown batch 404', async () => {
-  for (const body of [{ requests: [] }, { requests: [chat('gpt-4o', 'x')], concurrency: 0 }, { requests: [chat('gpt-9', 'x')] }, { requests: [chat('gpt-4o', 'x')], extra: 1 }]) {
+  for (const body of [
+    { requests: [] },
+    { requests: [chat('gpt-4o', 'x')], concurrency: 0 },
+    { requests: [chat('gpt-9', 'x')] },
+    { requests: [chat('gpt-4o', 'x')], extra: 1 },
+  ]) {
     const res = await s.api('/v1/batches', { method: 'POST', json: body });
     assert.equal(res.status, 400, JSON.stringify(body));
     assert.match(res.body.error.code, /STORMPROOF_ERR_(INVALID_REQUEST|UNKNOWN_MODEL)/);
@@ -65,7 +73,10 @@ test('bad batches are 400s; unknown batch 404', async () => {
 test('cancelling a batch cancels its running items', async () => {
   s.mocks['openai-us-east-1'].setFaults({ latencyMs: 20_000 });
   try {
-    const { body } = await s.api('/v1/batches', { method: 'POST', json: { requests: [chat('gpt-4o', 'a'), chat('gpt-4o', 'b'), chat('gpt-4o', 'c')], concurrency: 2 } });
+    const { body } = await s.api('/v1/batches', {
+      method: 'POST',
+      json: { requests: [chat('gpt-4o', 'a'), chat('gpt-4o', 'b'), chat('gpt-4o', 'c')], concurrency: 2 },
+    });
     const deadline = Date.now() + 10_000;
     while (s.mocks['openai-us-east-1'].stats().inFlight < 2) {
       assert.ok(Date.now() < deadline);
@@ -91,11 +102,17 @@ async function batchEnd(id: string, timeoutMs = 30_000): Promise<any> {
   }
 }
 
-test("cancelling one item cancels that item only: the batch completes the others and says which was cancelled", async () => {
+test('cancelling one item cancels that item only: the batch completes the others and says which was cancelled', async () => {
   // Only the middle item's model hangs, so it is surely running when it is cancelled.
   s.mocks['openai-us-east-1'].setFaults({ latencyMs: 30_000, models: ['gpt-4o-mini'] });
   try {
-    const { body } = await s.api('/v1/batches', { method: 'POST', json: { requests: [chat('gpt-4o', 'a'), chat('gpt-4o-mini', 'b', { routing: { pinModel: true } }), chat('gpt-4o', 'c')], concurrency: 3 } });
+    const { body } = await s.api('/v1/batches', {
+      method: 'POST',
+      json: {
+        requests: [chat('gpt-4o', 'a'), chat('gpt-4o-mini', 'b', { routing: { pinModel: true } }), chat('gpt-4o', 'c')],
+        concurrency: 3,
+      },
+    });
     const item = `job-${body.id}-1`;
     const deadline = Date.now() + 10_000;
     while (s.mocks['openai-us-east-1'].stats().inFlight < 1) {
@@ -106,7 +123,10 @@ test("cancelling one item cancels that item only: the batch completes the others
     const view = await batchEnd(body.id);
     assert.equal(view.status, 'completed', 'one item cancelled does not fail the batch');
     assert.deepEqual(view.counts, { queued: 0, running: 0, completed: 2, failed: 0, cancelled: 1 });
-    assert.deepEqual(view.items.map((i: any) => i.status), ['completed', 'cancelled', 'completed']);
+    assert.deepEqual(
+      view.items.map((i: any) => i.status),
+      ['completed', 'cancelled', 'completed'],
+    );
     assert.equal(view.items[2].result.message.content, 'Echo from gpt-4o: c');
   } finally {
     s.mocks['openai-us-east-1'].clearFaults();
@@ -119,7 +139,10 @@ test("a batch's result holds no answers (they stay in the item jobs); the view p
   const view = await batchEnd(body.id);
   assert.equal(view.status, 'completed');
   const result = (await s.gateway.client.workflow.getHandle(body.id).result()) as { items: Array<Record<string, unknown>> };
-  assert.ok(result.items.every((i) => !('result' in i)), "the batch workflow's own result carries no answer (so it never meets the payload limit)");
+  assert.ok(
+    result.items.every((i) => !('result' in i)),
+    "the batch workflow's own result carries no answer (so it never meets the payload limit)",
+  );
   const seen: string[] = [];
   let offset: number | undefined = 0;
   while (offset !== undefined) {
@@ -128,20 +151,29 @@ test("a batch's result holds no answers (they stay in the item jobs); the view p
     for (const item of page.items) seen.push(item.result.message.content);
     offset = page.nextOffset;
   }
-  assert.deepEqual(seen, requests.map((_, i) => `Echo from gpt-4o: page item ${i}`));
+  assert.deepEqual(
+    seen,
+    requests.map((_, i) => `Echo from gpt-4o: page item ${i}`),
+  );
   assert.equal((await s.api(`/v1/batches/${body.id}?limit=100000`)).status, 400, 'a page is bounded (batches.pageSize)');
 });
 
 test('a cancelled batch still lists its items, from the item jobs', async () => {
   s.mocks['openai-us-east-1'].setFaults({ latencyMs: 20_000 });
   try {
-    const { body } = await s.api('/v1/batches', { method: 'POST', json: { requests: [chat('gpt-4o', 'x'), chat('gpt-4o', 'y'), chat('gpt-4o', 'z')], concurrency: 1 } });
+    const { body } = await s.api('/v1/batches', {
+      method: 'POST',
+      json: { requests: [chat('gpt-4o', 'x'), chat('gpt-4o', 'y'), chat('gpt-4o', 'z')], concurrency: 1 },
+    });
     while (s.mocks['openai-us-east-1'].stats().inFlight < 1) await new Promise((r) => setTimeout(r, 20));
     await s.api(`/v1/batches/${body.id}`, { method: 'DELETE' });
     const view = await batchEnd(body.id);
     assert.equal(view.status, 'cancelled');
     assert.equal(view.total, 3);
-    assert.deepEqual(view.items.map((i: any) => i.status), ['cancelled', 'cancelled', 'cancelled']);
+    assert.deepEqual(
+      view.items.map((i: any) => i.status),
+      ['cancelled', 'cancelled', 'cancelled'],
+    );
   } finally {
     s.mocks['openai-us-east-1'].clearFaults();
   }

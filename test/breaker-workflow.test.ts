@@ -9,7 +9,16 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type InjectedSinks } from '@temporalio/worker';
-import { BREAKER_MEMO_KEY, OUTCOMES_SIGNAL, SETTINGS_SIGNAL, type BreakerPublished, type BreakerSettings, type OutcomeBatch, type ProbePlan, type ProbeResult } from '../contracts/breaker';
+import {
+  BREAKER_MEMO_KEY,
+  OUTCOMES_SIGNAL,
+  SETTINGS_SIGNAL,
+  type BreakerPublished,
+  type BreakerSettings,
+  type OutcomeBatch,
+  type ProbePlan,
+  type ProbeResult,
+} from '../contracts/breaker';
 import type { BreakerTransitionEvent, GatewaySinks } from '../workflows/sinks';
 import { installRuntime } from '../shared/runtime';
 import { testTemporalAddress } from './support/temporal';
@@ -62,7 +71,13 @@ before(async () => {
       async probeTarget(target: string, plan?: ProbePlan): Promise<ProbeResult> {
         plans.push({ target, plan });
         const error = probeFails.get(target);
-        const models = (plan?.models ?? ['gpt-4o']).map((model) => ({ model, ok: !error, calls: plan?.calls ?? 1, latencyMs: 5, ...(error ? { error } : {}) }));
+        const models = (plan?.models ?? ['gpt-4o']).map((model) => ({
+          model,
+          ok: !error,
+          calls: plan?.calls ?? 1,
+          latencyMs: 5,
+          ...(error ? { error } : {}),
+        }));
         return { at: Date.now(), ok: !error, latencyMs: 5, evidence: 'model', models, ...(error ? { error } : {}) };
       },
     },
@@ -88,15 +103,40 @@ async function breaker(target: string, settings: Partial<BreakerSettings> = {}) 
   return handle;
 }
 
-const memo = async (h: { describe(): Promise<{ memo?: Record<string, unknown> }> }) => (await h.describe()).memo?.[BREAKER_MEMO_KEY] as BreakerPublished | undefined;
+const memo = async (h: { describe(): Promise<{ memo?: Record<string, unknown> }> }) =>
+  (await h.describe()).memo?.[BREAKER_MEMO_KEY] as BreakerPublished | undefined;
 
 function batch(o: Partial<OutcomeBatch>): OutcomeBatch {
   const runs = { failures: 0, successes: 0, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
-  return { worker: 'w', from: Date.now(), to: Date.now(), calls: 0, failures: 0, slow: 0, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0, byType: {}, totalMs: 0, successes: 0, targetRuns: runs, byModel: {}, ...o };
+  return {
+    worker: 'w',
+    from: Date.now(),
+    to: Date.now(),
+    calls: 0,
+    failures: 0,
+    slow: 0,
+    trailingFailures: 0,
+    leadingFailures: 0,
+    maxFailureRun: 0,
+    byType: {},
+    totalMs: 0,
+    successes: 0,
+    targetRuns: runs,
+    byModel: {},
+    ...o,
+  };
 }
 
 const down = (n: number) =>
-  batch({ calls: n, failures: n, trailingFailures: n, leadingFailures: n, maxFailureRun: n, byType: { ProviderUnavailable: n }, targetRuns: { failures: n, successes: 0, trailingFailures: n, leadingFailures: n, maxFailureRun: n } });
+  batch({
+    calls: n,
+    failures: n,
+    trailingFailures: n,
+    leadingFailures: n,
+    maxFailureRun: n,
+    byType: { ProviderUnavailable: n },
+    targetRuns: { failures: n, successes: 0, trailingFailures: n, leadingFailures: n, maxFailureRun: n },
+  });
 
 /** No workflow task failed in any run of this breaker (a nondeterminism error shows as one). */
 async function noFailedTasks(workflowId: string): Promise<void> {
@@ -111,7 +151,11 @@ test('probe-decided recovery, exported once: every transition reaches the sink e
   probeFails.set(target, 'gpt-4o: no first token within 1000 ms');
   await h.signal(OUTCOMES_SIGNAL, down(5));
   // Probes fail while the fault lasts: half-open → open again at least once.
-  await waitFor(async () => ((await memo(h))?.transitions ?? []).filter((t) => t.from === 'half-open' && t.to === 'open').length >= 1, 'a failed half-open probe', 20_000);
+  await waitFor(
+    async () => ((await memo(h))?.transitions ?? []).filter((t) => t.from === 'half-open' && t.to === 'open').length >= 1,
+    'a failed half-open probe',
+    20_000,
+  );
   probeFails.delete(target);
   await waitFor(async () => (await memo(h))?.transitions.at(-1)?.to === 'closed', 'the probe to close it', 20_000);
   const view = (await memo(h))!;
@@ -120,7 +164,10 @@ test('probe-decided recovery, exported once: every transition reaches the sink e
     [1, 'closed', 'open', '5 failures in a row'],
     [2, 'open', 'half-open', 'cooldown elapsed'],
   ]);
-  assert.match(String(view.transitions.find((t) => t.from === 'half-open' && t.to === 'open')?.reason), /^probe failed: gpt-4o: no first token/);
+  assert.match(
+    String(view.transitions.find((t) => t.from === 'half-open' && t.to === 'open')?.reason),
+    /^probe failed: gpt-4o: no first token/,
+  );
   assert.match(String(view.transitions.at(-1)?.reason), /^known-answer probe passed/);
   // The export: the same transitions, each seq exactly once (the worker has no cache: every task replayed).
   await waitFor(() => exported.filter((e) => e.target === target).length >= recorded.length, 'the exports');
@@ -129,10 +176,16 @@ test('probe-decided recovery, exported once: every transition reaches the sink e
     mine.map((e) => [e.seq, e.from, e.to, e.reason]),
     recorded,
   );
-  assert.deepEqual(mine.map((e) => e.trips), view.transitions.map((t) => t.trips));
+  assert.deepEqual(
+    mine.map((e) => e.trips),
+    view.transitions.map((t) => t.trips),
+  );
   // Every half-open probe asked for halfOpenTrials known-answer calls of every model.
   const halfOpenPlans = plans.filter((p) => p.target === target && p.plan?.calls === 2);
-  assert.ok(halfOpenPlans.length >= 2 && halfOpenPlans.every((p) => p.plan?.allModels), JSON.stringify(plans.filter((p) => p.target === target)));
+  assert.ok(
+    halfOpenPlans.length >= 2 && halfOpenPlans.every((p) => p.plan?.allModels),
+    JSON.stringify(plans.filter((p) => p.target === target)),
+  );
   await noFailedTasks(h.workflowId);
 });
 
@@ -140,7 +193,10 @@ test('settings sent to a running breaker apply at once and go along on continue-
   const target = `t-${randomUUID().slice(0, 8)}`;
   const h = await breaker(target, { probes: false, continueAsNewAfterEvents: 60 });
   const firstRun = (await h.describe()).runId;
-  await h.signal(SETTINGS_SIGNAL, { settings: { ...SETTINGS, probes: false, continueAsNewAfterEvents: 60, consecutiveFailures: 2 }, hash: 'h1' });
+  await h.signal(SETTINGS_SIGNAL, {
+    settings: { ...SETTINGS, probes: false, continueAsNewAfterEvents: 60, consecutiveFailures: 2 },
+    hash: 'h1',
+  });
   await waitFor(async () => (await memo(h))?.settingsHash === 'h1', 'the new settings hash in the memo');
   await h.signal(OUTCOMES_SIGNAL, down(2));
   await waitFor(async () => (await memo(h))?.transitions.at(-1)?.to === 'open', 'the breaker to open');
@@ -148,7 +204,14 @@ test('settings sent to a running breaker apply at once and go along on continue-
   await h.signal('override', 'reset');
   for (let i = 0; (await h.describe()).runId === firstRun; i++) {
     if (i > 200) throw new Error('no continue-as-new');
-    await h.signal(OUTCOMES_SIGNAL, batch({ calls: 1, successes: 1, targetRuns: { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 } }));
+    await h.signal(
+      OUTCOMES_SIGNAL,
+      batch({
+        calls: 1,
+        successes: 1,
+        targetRuns: { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 },
+      }),
+    );
   }
   const history = await client.workflow.getHandle(h.workflowId).fetchHistory();
   const started = history.events![0].workflowExecutionStartedEventAttributes!;
@@ -164,15 +227,35 @@ test('settings sent to a running breaker apply at once and go along on continue-
 test('one model failing while another answers opens that model only; its probe covers every model', async () => {
   const target = `t-${randomUUID().slice(0, 8)}`;
   const h = await breaker(target);
-  const model = (calls: number, failures: number) => ({ calls, failures, successes: calls - failures, trailingFailures: failures, leadingFailures: calls === failures ? failures : 0, maxFailureRun: failures });
-  await h.signal(OUTCOMES_SIGNAL, batch({ calls: 8, failures: 5, byType: { ProviderServerError: 5 }, successes: 3, targetRuns: { failures: 0, successes: 3, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 }, byModel: { 'gpt-4o': model(5, 5), 'gpt-4o-mini': model(3, 0) } }));
+  const model = (calls: number, failures: number) => ({
+    calls,
+    failures,
+    successes: calls - failures,
+    trailingFailures: failures,
+    leadingFailures: calls === failures ? failures : 0,
+    maxFailureRun: failures,
+  });
+  await h.signal(
+    OUTCOMES_SIGNAL,
+    batch({
+      calls: 8,
+      failures: 5,
+      byType: { ProviderServerError: 5 },
+      successes: 3,
+      targetRuns: { failures: 0, successes: 3, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 },
+      byModel: { 'gpt-4o': model(5, 5), 'gpt-4o-mini': model(3, 0) },
+    }),
+  );
   await waitFor(async () => (await memo(h))?.models?.['gpt-4o']?.transitions.some((t) => t.to === 'open') === true, 'gpt-4o to open');
   const view = (await memo(h))!;
   assert.equal(view.state, 'closed');
   assert.deepEqual(view.transitions, []);
   assert.equal(view.models?.['gpt-4o-mini']?.state, 'closed');
   await waitFor(() => plans.some((p) => p.target === target && p.plan?.allModels === true), 'a probe of every model');
-  await waitFor(() => exported.some((e) => e.target === target && e.model === 'gpt-4o' && e.to === 'open'), 'the model transition exported');
+  await waitFor(
+    () => exported.some((e) => e.target === target && e.model === 'gpt-4o' && e.to === 'open'),
+    'the model transition exported',
+  );
   await noFailedTasks(h.workflowId);
 });
 
@@ -180,7 +263,11 @@ test('trials mode: no trial result by the deadline sends it back to open, the tr
   const target = `t-${randomUUID().slice(0, 8)}`;
   const h = await breaker(target, { probes: false });
   await h.signal(OUTCOMES_SIGNAL, down(5));
-  await waitFor(async () => ((await memo(h))?.transitions ?? []).some((t) => t.reason.startsWith('no decision')), 'the half-open deadline', 15_000);
+  await waitFor(
+    async () => ((await memo(h))?.transitions ?? []).some((t) => t.reason.startsWith('no decision')),
+    'the half-open deadline',
+    15_000,
+  );
   const t = (await memo(h))!.transitions;
   const i = t.findIndex((x) => x.reason.startsWith('no decision'));
   assert.deepEqual([t[i - 1].to, t[i].from, t[i].to, t[i].trips], ['half-open', 'half-open', 'open', 1]);

@@ -64,7 +64,8 @@ async function waitForState(id: string, state: string, timeoutMs = 15_000, force
   for (;;) {
     const b = (await provider(id)).breaker;
     if (b.state === state && b.forced === forced) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`breaker of ${id} not ${state} after ${timeoutMs} ms: ${JSON.stringify(await provider(id))}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`breaker of ${id} not ${state} after ${timeoutMs} ms: ${JSON.stringify(await provider(id))}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -99,7 +100,13 @@ async function transitionsSince(since: number, model?: string): Promise<Transiti
 }
 
 /** Waits until a transition matching `match` is recorded since `since`; returns it. */
-async function recorded(since: number, match: (t: Transition) => boolean, what: string, model?: string, timeoutMs = 20_000): Promise<Transition> {
+async function recorded(
+  since: number,
+  match: (t: Transition) => boolean,
+  what: string,
+  model?: string,
+  timeoutMs = 20_000,
+): Promise<Transition> {
   let found: Transition | undefined;
   await waitFor(async () => (found = (await transitionsSince(since, model)).find(match)) !== undefined, what, timeoutMs);
   return found!;
@@ -131,7 +138,11 @@ test('primary hard down under load: zero client errors, the breaker opens, then 
   s.mocks[PRIMARY].setFaults({ down: true });
   const faultAt = Date.now();
   const jobs = [...(await warm), ...(await load(20, 20, 'during'))];
-  assert.deepEqual(jobs.filter((j) => j.status !== 'completed'), [], 'no client-visible failure');
+  assert.deepEqual(
+    jobs.filter((j) => j.status !== 'completed'),
+    [],
+    'no client-visible failure',
+  );
   await waitForState(PRIMARY, 'open');
   const view = await provider(PRIMARY);
   const trip = view.breaker.recentTransitions.find((t: any) => t.from === 'closed' && t.to === 'open');
@@ -139,7 +150,10 @@ test('primary hard down under load: zero client errors, the breaker opens, then 
   console.log(`[breaker] opened ${Date.parse(trip.at) - faultAt} ms after the fault (${trip.reason})`);
   s.mocks[PRIMARY].resetStats();
   const later = await load(10, 20, 'after');
-  assert.ok(later.every((j) => j.status === 'completed' && j.attempts.length === 1 && j.attempts[0].target === SECONDARY), JSON.stringify(later.map((j) => j.attempts)));
+  assert.ok(
+    later.every((j) => j.status === 'completed' && j.attempts.length === 1 && j.attempts[0].target === SECONDARY),
+    JSON.stringify(later.map((j) => j.attempts)),
+  );
   assert.equal(s.mocks[PRIMARY].stats().requests, 0, 'no wasted attempt on the open target');
 });
 
@@ -168,7 +182,9 @@ test('latency spike: the slow-call rule trips the breaker and new requests are f
   // The trip is a recorded transition: waiting for the state "open" could miss it once the short
   // cooldown has moved the breaker on to half-open. (Earlier tests' transitions are older.)
   const tripped = async () =>
-    (await provider(PRIMARY)).breaker.recentTransitions.find((t: any) => t.from === 'closed' && t.to === 'open' && Date.parse(t.at) >= since);
+    (await provider(PRIMARY)).breaker.recentTransitions.find(
+      (t: any) => t.from === 'closed' && t.to === 'open' && Date.parse(t.at) >= since,
+    );
   await waitFor(async () => (await tripped()) !== undefined, 'the primary to trip', 10_000);
   assert.match((await tripped()).reason, /slow-call rate/);
   const fast = await s.waitForJob(await submit(chat('gpt-4o', 'fast please')));
@@ -194,7 +210,11 @@ test('429 storm with Retry-After: steered away for that long, and the breaker do
   const first429 = seen.find((x) => x.o.target === PRIMARY && x.o.outcome === 'ProviderRateLimited')?.at;
   assert.ok(first429 !== undefined, 'the primary answered 429');
   const late = done.filter((j) => j.submittedAt > first429 && j.view.attempts.some((a: any) => a.target === PRIMARY));
-  assert.deepEqual(late.map((j) => j.view.attempts), [], 'no request submitted after the first 429 tried the primary');
+  assert.deepEqual(
+    late.map((j) => j.view.attempts),
+    [],
+    'no request submitted after the first 429 tried the primary',
+  );
   await waitFor(async () => (await provider(PRIMARY)).quota.coolDownUntil !== undefined, 'the cool-down to be visible to the operator');
   assert.equal((await provider(PRIMARY)).breaker.state, 'closed');
   assert.equal((await provider(PRIMARY)).window.consecutiveFailures, 0, 'a 429 is no failure');
@@ -210,7 +230,10 @@ test('operator overrides: force open, force close, reset', async () => {
   await waitForState(PRIMARY, 'open', 5_000, 'open');
   assert.equal((await provider(PRIMARY)).breaker.forced, 'open');
   const skipped = await s.waitForJob(await submit(chat('gpt-4o', 'forced open')));
-  assert.deepEqual(skipped.attempts.map((a) => a.target), [SECONDARY]);
+  assert.deepEqual(
+    skipped.attempts.map((a) => a.target),
+    [SECONDARY],
+  );
   // Forced close holds even under failures.
   assert.equal((await post('close')).status, 202);
   await waitForState(PRIMARY, 'closed', 5_000, 'close');
@@ -273,15 +296,26 @@ test('one model down (gpt-4o answers 503, gpt-4o-mini works): only that model op
   const since = Date.now();
   s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 503, models: ['gpt-4o'] });
   const jobs = await load(8, 20, 'model outage');
-  assert.deepEqual(jobs.filter((j) => j.status !== 'completed'), [], 'no client-visible failure');
+  assert.deepEqual(
+    jobs.filter((j) => j.status !== 'completed'),
+    [],
+    'no client-visible failure',
+  );
   const opened = await recorded(since, (t) => t.from === 'closed' && t.to === 'open', 'gpt-4o to open', 'gpt-4o');
   assert.match(opened.reason, /failures in a row|error rate/);
   assert.deepEqual(await transitionsSince(since), [], 'the target itself never moved');
   const mini = await s.waitForJob(await submit(chat('gpt-4o-mini', 'mini still served')));
-  assert.deepEqual(mini.attempts.map((a) => [a.target, a.model, a.outcome]), [[PRIMARY, 'gpt-4o-mini', 'ok']]);
+  assert.deepEqual(
+    mini.attempts.map((a) => [a.target, a.model, a.outcome]),
+    [[PRIMARY, 'gpt-4o-mini', 'ok']],
+  );
   const big = await s.waitForJob(await submit(chat('gpt-4o', 'skips the broken model')));
   assert.equal(big.status, 'completed');
-  assert.deepEqual(big.attempts.map((a) => a.target), [SECONDARY], 'gpt-4o on the primary is only a last resort');
+  assert.deepEqual(
+    big.attempts.map((a) => a.target),
+    [SECONDARY],
+    'gpt-4o on the primary is only a last resort',
+  );
   await reset(PRIMARY);
 });
 
@@ -290,7 +324,11 @@ test('up but useless (a 200 with garbage): the known-answer probe keeps the brea
   const since = await tripDown('garbage trip');
   // The primary is reachable again and its health endpoint passes, but its answers are garbage.
   s.mocks[PRIMARY].setFaults({ garbageAnswers: true });
-  const kept = await recorded(since, (t) => t.from === 'half-open' && t.to === 'open' && /known-answer check/.test(t.reason), 'a failed known-answer probe');
+  const kept = await recorded(
+    since,
+    (t) => t.from === 'half-open' && t.to === 'open' && /known-answer check/.test(t.reason),
+    'a failed known-answer probe',
+  );
   s.mocks[PRIMARY].clearFaults();
   const closed = await recorded(Date.parse(kept.at), (t) => t.from === 'half-open' && t.to === 'closed', 'the probe to close it');
   assert.match(closed.reason, /^known-answer probe passed \(\d+ call\(s\) of gpt-4o/);
@@ -303,7 +341,11 @@ test('slow first token: streamed probes keep it open, and no user request is spe
   const since = await tripDown('ttft trip');
   s.mocks[PRIMARY].setFaults({ ttftMs: 5_000 });
   const during: Array<Promise<any>> = [];
-  const failedProbe = recorded(since, (t) => t.from === 'half-open' && t.to === 'open' && /no first token within 400 ms/.test(t.reason), 'a probe failing on its first token');
+  const failedProbe = recorded(
+    since,
+    (t) => t.from === 'half-open' && t.to === 'open' && /no first token within 400 ms/.test(t.reason),
+    'a probe failing on its first token',
+  );
   let done = false;
   void failedProbe.finally(() => (done = true));
   while (!done) {
@@ -312,8 +354,15 @@ test('slow first token: streamed probes keep it open, and no user request is spe
   }
   const kept = await failedProbe;
   const jobs = await Promise.all(during);
-  assert.deepEqual(jobs.filter((j) => j.status !== 'completed'), []);
-  assert.deepEqual(jobs.filter((j) => j.attempts.some((a: any) => a.target === PRIMARY)).map((j) => j.attempts), [], 'no trial call while half-open: the probe decides');
+  assert.deepEqual(
+    jobs.filter((j) => j.status !== 'completed'),
+    [],
+  );
+  assert.deepEqual(
+    jobs.filter((j) => j.attempts.some((a: any) => a.target === PRIMARY)).map((j) => j.attempts),
+    [],
+    'no trial call while half-open: the probe decides',
+  );
   s.mocks[PRIMARY].clearFaults();
   await recorded(Date.parse(kept.at), (t) => t.from === 'half-open' && t.to === 'closed', 'the probe to close it');
   await reset(PRIMARY);
@@ -336,7 +385,10 @@ test('a stream with no first token is the target’s stall, not a 5xx of its mod
 test('a config change of breaker.* reaches the running breaker: the restarted worker sends its settings', async () => {
   await reset(PRIMARY);
   const runId = (await s.gateway.client.workflow.getHandle(breakerIdFor(s.config, PRIMARY)).describe()).runId;
-  const edited = parseConfig({ ...structuredClone(s.config), breaker: { ...s.config.breaker, consecutiveFailures: 2, minCalls: 1_000 } }, 'test');
+  const edited = parseConfig(
+    { ...structuredClone(s.config), breaker: { ...s.config.breaker, consecutiveFailures: 2, minCalls: 1_000 } },
+    'test',
+  );
   const expected = breakerInput(edited, PRIMARY).settingsHash;
   assert.notEqual(expected, breakerInput(s.config, PRIMARY).settingsHash);
   await s.gateway.stop();
@@ -348,11 +400,20 @@ test('a config change of breaker.* reaches the running breaker: the restarted wo
     assert.equal((await handle.describe()).runId, runId, 'the same run: no restart of the breaker needed');
     const since = Date.now();
     s.mocks[PRIMARY].setFaults({ down: true });
-    const job = (text: string) => fetch(`${next.apiUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request: chat('gpt-4o', text) }) });
+    const job = (text: string) =>
+      fetch(`${next.apiUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ request: chat('gpt-4o', text) }),
+      });
     // Sequential: each job costs the primary one failed call (connection refused), then fails over.
     for (let i = 0; i < 3; i++) {
       const { id } = (await (await job(`settings ${i}`)).json()) as { id: string };
-      await waitFor(async () => ['completed', 'failed'].includes(((await (await fetch(`${next.apiUrl}/v1/jobs/${id}`)).json()) as { status: string }).status), `job ${id}`);
+      await waitFor(
+        async () =>
+          ['completed', 'failed'].includes(((await (await fetch(`${next.apiUrl}/v1/jobs/${id}`)).json()) as { status: string }).status),
+        `job ${id}`,
+      );
       await new Promise((r) => setTimeout(r, 300));
     }
     await waitFor(async () => (await memo()).transitions.some((t) => t.at >= since && t.to === 'open'), 'the breaker to trip');

@@ -24,7 +24,17 @@ let answer: (n: number) => number = () => 200;
 before(async () => {
   process.env.STORMPROOF_CALLBACK_SECRET = SECRET;
   // The receiver listens on loopback: allowed here explicitly (by default a callback may reach public addresses only).
-  s = await startTestStack({ edit: (raw) => (raw.callbacks = { maxAttempts: MAX_ATTEMPTS, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000, allowedCidrs: ['127.0.0.1/32'], allowHttp: true }) });
+  s = await startTestStack({
+    edit: (raw) =>
+      (raw.callbacks = {
+        maxAttempts: MAX_ATTEMPTS,
+        initialIntervalMs: 100,
+        maxIntervalMs: 200,
+        timeoutMs: 2_000,
+        allowedCidrs: ['127.0.0.1/32'],
+        allowHttp: true,
+      }),
+  });
   receiver = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
@@ -84,7 +94,10 @@ test('a receiver failing twice, then recovering: delivered on the 3rd try, signe
   for (const r of received) {
     assert.ok(verify(r.headers['x-stormproof-signature'] as string, r.body, SECRET), 'the signature verifies');
     assert.ok(!verify(r.headers['x-stormproof-signature'] as string, r.body, 'wrong-secret'), 'and only with the secret');
-    assert.ok(!verify(r.headers['x-stormproof-signature'] as string, r.body.replace('call me back', 'call me later'), SECRET), 'a tampered body fails');
+    assert.ok(
+      !verify(r.headers['x-stormproof-signature'] as string, r.body.replace('call me back', 'call me later'), SECRET),
+      'a tampered body fails',
+    );
     assert.equal(r.headers['x-stormproof-job-id'], id);
   }
   const payload = JSON.parse(received[2].body);
@@ -100,7 +113,11 @@ test('a receiver that never recovers: the job is completed at once, delivery fai
   assert.equal(done.status, 'completed', 'the job does not wait for its callback');
   const job = await waitForCallback(id, 'failed');
   assert.equal(job.callback.attempts, MAX_ATTEMPTS);
-  assert.equal(job.callback.lastError, 'the callback receiver did not accept the delivery', 'the same words whatever failed: no status or address oracle');
+  assert.equal(
+    job.callback.lastError,
+    'the callback receiver did not accept the delivery',
+    'the same words whatever failed: no status or address oracle',
+  );
   assert.equal(received.length, MAX_ATTEMPTS, 'tried exactly maxAttempts times');
 });
 
@@ -111,7 +128,10 @@ test('a failed job is reported too, with its error and trace', async () => {
   const payload = JSON.parse(received[0].body);
   assert.equal(payload.status, 'failed');
   assert.equal(payload.error.type, 'AllTargetsFailed');
-  assert.deepEqual(payload.attempts.map((a: any) => a.outcome), ['ProviderUnavailable']);
+  assert.deepEqual(
+    payload.attempts.map((a: any) => a.outcome),
+    ['ProviderUnavailable'],
+  );
   const job = (await s.api(`/v1/jobs/${id}`)).body;
   assert.equal(job.status, 'failed');
 });

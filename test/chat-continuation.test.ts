@@ -32,7 +32,9 @@ afterEach(() => s.resetFaults());
 type Chunk = ChatCompletionChunk & { stormproof?: any };
 
 async function read(model: string, question = QUESTION) {
-  const { data, response } = await client.chat.completions.create({ model, messages: [{ role: 'user', content: question }], stream: true }).withResponse();
+  const { data, response } = await client.chat.completions
+    .create({ model, messages: [{ role: 'user', content: question }], stream: true })
+    .withResponse();
   const chunks: Chunk[] = [];
   for await (const c of data) chunks.push(c);
   const text = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
@@ -87,9 +89,12 @@ test('a garbage stream fails over with nothing relayed: the client reads only th
   assert.equal(target, ANTHROPIC);
   assert.deepEqual(continuedNotices(chunks), [], 'a clean failover, not a continuation');
   const job = await s.waitForJob(jobId);
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [OPENAI, 'ProviderBadAnswer'],
-    [ANTHROPIC, 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [OPENAI, 'ProviderBadAnswer'],
+      [ANTHROPIC, 'ok'],
+    ],
+  );
   assert.match(job.attempts[0].error ?? '', /U\+FFFD.*nothing reached the client/);
 });

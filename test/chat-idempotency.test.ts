@@ -67,7 +67,9 @@ test("the SDK's retry after a dropped connection attaches to the job: one provid
   s.mocks[PRIMARY].setFaults({ latencyMs: 1_500 });
   const key = `k-${randomUUID()}`;
   const before = proxy.connections();
-  const call = retrying().chat.completions.create({ model: 'gpt-4o', messages: user('once only') }, { headers: { 'Idempotency-Key': key } }).withResponse();
+  const call = retrying()
+    .chat.completions.create({ model: 'gpt-4o', messages: user('once only') }, { headers: { 'Idempotency-Key': key } })
+    .withResponse();
   await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start');
   proxy.cut();
   const { data, response } = await call;
@@ -89,7 +91,10 @@ test('without a key each SDK retry is a new job (what the key prevents)', async 
 test("a stream whose connection dropped before its first chunk: the SDK's retry gets the whole stream, one provider call", async () => {
   s.mocks[PRIMARY].setFaults({ latencyMs: 1_000 });
   const key = `k-${randomUUID()}`;
-  const call = retrying().chat.completions.create({ model: 'gpt-4o', messages: user('stream it once only please'), stream: true }, { headers: { 'Idempotency-Key': key } });
+  const call = retrying().chat.completions.create(
+    { model: 'gpt-4o', messages: user('stream it once only please'), stream: true },
+    { headers: { 'Idempotency-Key': key } },
+  );
   await waitFor(() => s.mocks[PRIMARY].stats().inFlight === 1, 'the provider call to start');
   proxy.cut();
   let text = '';
@@ -101,9 +106,15 @@ test("a stream whose connection dropped before its first chunk: the SDK's retry 
 /** POSTs a streaming chat request and reads its SSE events; `stop` ends the read early (the client leaves). */
 async function post(body: unknown, headers: Record<string, string>, stop?: (contentEvents: number) => boolean) {
   const abort = new AbortController();
-  const res = await fetch(`${s.gateway.apiUrl}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), signal: AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]) });
+  const res = await fetch(`${s.gateway.apiUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    signal: AbortSignal.any([abort.signal, AbortSignal.timeout(30_000)]),
+  });
   const events: Array<{ id?: string; data: any }> = [];
-  if (!res.headers.get('content-type')?.startsWith('text/event-stream')) return { status: res.status, headers: res.headers, events, json: (await res.json()) as any, text: '' };
+  if (!res.headers.get('content-type')?.startsWith('text/event-stream'))
+    return { status: res.status, headers: res.headers, events, json: (await res.json()) as any, text: '' };
   let buf = '';
   const decoder = new TextDecoder();
   try {
@@ -153,13 +164,16 @@ test('a key reused with another body: 409, and the SDK is told not to retry it',
   const key = `k-${randomUUID()}`;
   const sdk = retrying();
   await sdk.chat.completions.create({ model: 'gpt-4o', messages: user('first') }, { headers: { 'Idempotency-Key': key } });
-  await assert.rejects(sdk.chat.completions.create({ model: 'gpt-4o', messages: user('second') }, { headers: { 'Idempotency-Key': key } }), (err: unknown) => {
-    assert.ok(err instanceof APIError, String(err));
-    assert.equal(err.status, 409);
-    assert.equal(err.code, 'STORMPROOF_ERR_IDEMPOTENCY_CONFLICT');
-    assert.equal(err.headers?.get('x-should-retry'), 'false');
-    return true;
-  });
+  await assert.rejects(
+    sdk.chat.completions.create({ model: 'gpt-4o', messages: user('second') }, { headers: { 'Idempotency-Key': key } }),
+    (err: unknown) => {
+      assert.ok(err instanceof APIError, String(err));
+      assert.equal(err.status, 409);
+      assert.equal(err.code, 'STORMPROOF_ERR_IDEMPOTENCY_CONFLICT');
+      assert.equal(err.headers?.get('x-should-retry'), 'false');
+      return true;
+    },
+  );
 });
 
 test('a request that failed after all its failovers is not retried by the SDK (one chain of provider calls)', async () => {

@@ -20,7 +20,12 @@ afterEach(() => s.resetFaults());
 const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
 const user = (text: string) => [{ role: 'user' as const, content: text }];
-const TOOLS = [{ type: 'function' as const, function: { name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+const TOOLS = [
+  {
+    type: 'function' as const,
+    function: { name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+  },
+];
 
 async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
   const chunks: ChatCompletionChunk[] = [];
@@ -28,7 +33,6 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<Chat
   return chunks;
 }
 const textOf = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
-
 
 describe('non-streaming', () => {
   test('answers like OpenAI, with the job id, target and failovers in headers and a stormproof extension', async () => {
@@ -45,7 +49,10 @@ describe('non-streaming', () => {
     assert.equal(response.headers.get('x-stormproof-degraded'), 'false');
     const ext = (data as unknown as { stormproof: any }).stormproof;
     assert.equal(ext.job_id, jobId);
-    assert.deepEqual(ext.attempts.map((a: any) => [a.target, a.outcome]), [[PRIMARY, 'ok']]);
+    assert.deepEqual(
+      ext.attempts.map((a: any) => [a.target, a.outcome]),
+      [[PRIMARY, 'ok']],
+    );
     // The worker answers the moment the provider did; the workflow records the same answer right
     // after: wait for that record (not for a moment), then compare.
     const job = await s.waitForJob(jobId!);
@@ -68,7 +75,11 @@ describe('non-streaming', () => {
     assert.equal(call?.type, 'function');
     assert.equal(call?.type === 'function' ? call.function.name : undefined, 'get_weather');
     assert.match(call?.id ?? '', /^call_/);
-    assert.deepEqual(s.mocks[PRIMARY].stats().lastRequest?.body && (s.mocks[PRIMARY].stats().lastRequest!.body as any).tools, TOOLS, 'tools reach the provider unchanged');
+    assert.deepEqual(
+      s.mocks[PRIMARY].stats().lastRequest?.body && (s.mocks[PRIMARY].stats().lastRequest!.body as any).tools,
+      TOOLS,
+      'tools reach the provider unchanged',
+    );
   });
 });
 
@@ -96,12 +107,20 @@ describe('streaming', () => {
     assert.ok(last.usage && last.usage.completion_tokens > 0);
     assert.equal(last.stormproof.job_id, jobId);
     assert.equal(last.stormproof.target, PRIMARY);
-    assert.deepEqual(last.stormproof.attempts.map((a: any) => a.outcome), ['ok']);
-    assert.ok(chunks.slice(0, -1).every((c) => c.usage === null), 'usage is null until the last chunk');
+    assert.deepEqual(
+      last.stormproof.attempts.map((a: any) => a.outcome),
+      ['ok'],
+    );
+    assert.ok(
+      chunks.slice(0, -1).every((c) => c.usage === null),
+      'usage is null until the last chunk',
+    );
   });
 
   test('without include_usage the finish chunk is the last and carries the extension', async () => {
-    const chunks = await collect(await client.chat.completions.create({ model: 'claude-3-5-haiku', messages: user('short one'), stream: true }));
+    const chunks = await collect(
+      await client.chat.completions.create({ model: 'claude-3-5-haiku', messages: user('short one'), stream: true }),
+    );
     assert.equal(textOf(chunks), 'Echo from claude-3-5-haiku-20241022: short one');
     const last = chunks.at(-1)! as ChatCompletionChunk & { stormproof?: any };
     assert.equal(last.choices[0].finish_reason, 'stop');
@@ -111,7 +130,9 @@ describe('streaming', () => {
 
   test('primary down: the stream comes from the next target, failover in the headers', async () => {
     s.mocks[PRIMARY].setFaults({ down: true });
-    const { data: stream, response } = await client.chat.completions.create({ model: 'gpt-4o', messages: user('over there'), stream: true }).withResponse();
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: 'gpt-4o', messages: user('over there'), stream: true })
+      .withResponse();
     assert.equal(response.headers.get('x-stormproof-target'), SECONDARY);
     assert.equal(response.headers.get('x-stormproof-failovers'), '1');
     const chunks = await collect(stream);
@@ -119,7 +140,9 @@ describe('streaming', () => {
   });
 
   test('tools in a stream: the tool call arrives in chunks with index, id, name and arguments', async () => {
-    const chunks = await collect(await client.chat.completions.create({ model: 'gpt-4o', messages: user('call the tool'), tools: TOOLS, stream: true }));
+    const chunks = await collect(
+      await client.chat.completions.create({ model: 'gpt-4o', messages: user('call the tool'), tools: TOOLS, stream: true }),
+    );
     const calls = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
     assert.equal(calls.length, 1);
     assert.equal(calls[0].index, 0);
@@ -132,7 +155,12 @@ describe('streaming', () => {
     // The role chunk and 7 words: past the 32 characters held back for the answer checks, so text reached the client.
     s.mocks[PRIMARY].setFaults({ stallAfterChunks: 8 });
     // allowDegradation: false also turns off mid-stream continuation (test/degradation.test.ts has it on).
-    const params = { model: 'gpt-4o', messages: user('one two three four five six'), stream: true as const, routing: { allowDegradation: false } };
+    const params = {
+      model: 'gpt-4o',
+      messages: user('one two three four five six'),
+      stream: true as const,
+      routing: { allowDegradation: false },
+    };
     const { data: stream, response } = await client.chat.completions.create(params as typeof params & { routing: never }).withResponse();
     const jobId = response.headers.get('x-stormproof-job-id')!;
     const got: ChatCompletionChunk[] = [];
@@ -140,10 +168,14 @@ describe('streaming', () => {
       (async () => {
         for await (const c of stream) got.push(c);
       })(),
-      (err: unknown) => err instanceof APIError && (err.error as any)?.code === 'STORMPROOF_ERR_STREAM_INTERRUPTED' && /\/v1\/jobs\/job-/.test(err.message),
+      (err: unknown) =>
+        err instanceof APIError && (err.error as any)?.code === 'STORMPROOF_ERR_STREAM_INTERRUPTED' && /\/v1\/jobs\/job-/.test(err.message),
     );
     assert.ok(textOf(got).length > 0, 'some tokens had arrived');
-    assert.ok(got.every((c) => c.choices[0]?.finish_reason == null), 'no finish_reason was sent');
+    assert.ok(
+      got.every((c) => c.choices[0]?.finish_reason == null),
+      'no finish_reason was sent',
+    );
     // The job carries on and completes elsewhere: the complete answer is in the job record.
     const job = await s.waitForJob(jobId, 30_000);
     assert.equal(job.status, 'completed');
@@ -205,12 +237,18 @@ describe('errors in OpenAI shape', () => {
 
   test('targets answering 500: 502', async () => {
     for (const m of Object.values(s.mocks)) m.setFaults({ errorRate: 1, errorStatus: 500 });
-    await assert.rejects(client.chat.completions.create({ model: 'smart', messages: user('broken') }), (err: unknown) => err instanceof APIError && err.status === 502);
+    await assert.rejects(
+      client.chat.completions.create({ model: 'smart', messages: user('broken') }),
+      (err: unknown) => err instanceof APIError && err.status === 502,
+    );
   });
 
   test('a provider 400 is a 400 for the client, not a failover', async () => {
     s.mocks[PRIMARY].setFaults({ errorRate: 1, errorStatus: 400 });
-    await assert.rejects(client.chat.completions.create({ model: 'gpt-4o', messages: user('bad') }), (err: unknown) => err instanceof BadRequestError && err.code === 'STORMPROOF_ERR_PROVIDER_REJECTED');
+    await assert.rejects(
+      client.chat.completions.create({ model: 'gpt-4o', messages: user('bad') }),
+      (err: unknown) => err instanceof BadRequestError && err.code === 'STORMPROOF_ERR_PROVIDER_REJECTED',
+    );
     assert.equal(s.mocks[SECONDARY].stats().requests, 0);
   });
 });

@@ -64,10 +64,15 @@ async function pollers(): Promise<string[]> {
 
 async function jobResult(id: string): Promise<any> {
   let view: any;
-  await waitFor(async () => {
-    view = (await api(`/v1/jobs/${id}`)).body;
-    return view && view.status !== 'queued' && view.status !== 'running';
-  }, `job ${id} to end`, 120_000, 250);
+  await waitFor(
+    async () => {
+      view = (await api(`/v1/jobs/${id}`)).body;
+      return view && view.status !== 'queued' && view.status !== 'running';
+    },
+    `job ${id} to end`,
+    120_000,
+    250,
+  );
   return view;
 }
 
@@ -126,18 +131,30 @@ test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing acce
     }
     marker.done = true;
   })();
-  const pinned = (text: string) => ({ model: MARKER_MODEL, messages: [{ role: 'user' as const, content: text }], routing: { pinModel: true } });
+  const pinned = (text: string) => ({
+    model: MARKER_MODEL,
+    messages: [{ role: 'user' as const, content: text }],
+    routing: { pinModel: true },
+  });
   const markerChat = openai.chat.completions.create(pinned('marker call') as OpenAI.ChatCompletionCreateParamsNonStreaming).withResponse();
   const markerJob = await api('/v1/jobs', { method: 'POST', json: { request: pinned('marker job') } });
   assert.equal(markerJob.status, 202);
   let markerChatSettled = false;
-  void markerChat.then(() => (markerChatSettled = true), () => (markerChatSettled = true));
+  void markerChat.then(
+    () => (markerChatSettled = true),
+    () => (markerChatSettled = true),
+  );
 
   // The marker stream's activity runs on the first worker.
-  await waitFor(async () => {
-    const d = await client.workflow.getHandle(marker.jobId).describe();
-    return d.raw.pendingActivities?.[0]?.lastWorkerIdentity === first && marker.chunks > 0;
-  }, 'the marker stream to run on the first worker', 60_000, 100);
+  await waitFor(
+    async () => {
+      const d = await client.workflow.getHandle(marker.jobId).describe();
+      return d.raw.pendingActivities?.[0]?.lastWorkerIdentity === first && marker.chunks > 0;
+    },
+    'the marker stream to run on the first worker',
+    60_000,
+    100,
+  );
 
   await cluster.start('worker', 1);
   const second = identityOf(1);
@@ -160,13 +177,18 @@ test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing acce
         const res = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: prompt }] });
         r.ok = complete(res.choices[0].message.content);
       } else if (kind === 'stream') {
-        const { data, response } = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: prompt }], stream: true }).withResponse();
+        const { data, response } = await openai.chat.completions
+          .create({ model: 'gpt-4o', messages: [{ role: 'user', content: prompt }], stream: true })
+          .withResponse();
         r.jobId = response.headers.get('x-stormproof-job-id') ?? undefined;
         let text = '';
         for await (const c of data) text += c.choices[0]?.delta?.content ?? '';
         r.ok = complete(text);
       } else {
-        const res = await api('/v1/jobs', { method: 'POST', json: { request: { model: 'gpt-4o', messages: [{ role: 'user', content: prompt }] } } });
+        const res = await api('/v1/jobs', {
+          method: 'POST',
+          json: { request: { model: 'gpt-4o', messages: [{ role: 'user', content: prompt }] } },
+        });
         assert.equal(res.status, 202, JSON.stringify(res.body));
         r.jobId = res.body.id;
         const view = await jobResult(r.jobId!);
@@ -204,8 +226,16 @@ test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing acce
   const chats = recs.filter((r) => r.kind === 'chat');
   const streams = recs.filter((r) => r.kind === 'stream');
   assert.ok(jobs.length >= 3 && chats.length >= 3 && streams.length >= 3, `mixed load ran: ${recs.length} requests`);
-  assert.deepEqual(jobs.filter((r) => !r.ok), [], 'every accepted job completed with its whole answer');
-  assert.deepEqual(chats.filter((r) => !r.ok), [], 'every chat got its whole answer');
+  assert.deepEqual(
+    jobs.filter((r) => !r.ok),
+    [],
+    'every accepted job completed with its whole answer',
+  );
+  assert.deepEqual(
+    chats.filter((r) => !r.ok),
+    [],
+    'every chat got its whole answer',
+  );
   const markerJobView = await jobResult(markerJob.body.id);
   assert.equal(markerJobView.status, 'completed');
   assert.equal(markerJobView.result.message.content, 'Echo from claude-sonnet-4-20250514: marker job');
@@ -217,7 +247,8 @@ test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing acce
   for (const r of streams) assert.ok(r.ok || explicitly(r), `stream ${r.nonce}: ${r.detail}`);
   const markerRec = { explicit: marker.error instanceof APIError ? String(marker.error.code) : undefined };
   assert.ok(chunksAtKill > 0, 'the marker stream was mid-answer at the kill');
-  if (marker.error) assert.ok(explicitly(markerRec), `the marker stream ended by an explicit error event: ${(marker.error as Error).message}`);
+  if (marker.error)
+    assert.ok(explicitly(markerRec), `the marker stream ended by an explicit error event: ${(marker.error as Error).message}`);
   else assert.equal(marker.text, `Echo from gpt-4o: ${markerText}`);
   for (const id of [marker.jobId, ...streams.filter(explicitly).map((r) => r.jobId!)]) {
     const view = await jobResult(id);
@@ -234,10 +265,17 @@ test('a worker SIGKILLed mid-stream and mid-call on a real cluster: nothing acce
   // second worker finished it.
   const history = await client.workflow.getHandle(chatResponse.headers.get('x-stormproof-job-id')!).fetchHistory();
   const events = history.events ?? [];
-  const startedBy = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED).map((e) => e.workflowTaskStartedEventAttributes?.identity);
-  const completedBy = events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).map((e) => e.workflowTaskCompletedEventAttributes?.identity);
+  const startedBy = events
+    .filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+    .map((e) => e.workflowTaskStartedEventAttributes?.identity);
+  const completedBy = events
+    .filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    .map((e) => e.workflowTaskCompletedEventAttributes?.identity);
   assert.ok(startedBy.includes(first), 'the first worker ran the slow call');
-  assert.ok(events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT), 'its workflow task timed out with the worker');
+  assert.ok(
+    events.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT),
+    'its workflow task timed out with the worker',
+  );
   assert.equal(completedBy.at(-1), second, 'the second worker finished it');
 
   // Breakers consistent: one running breaker per target, the same state seen by the API-only

@@ -39,7 +39,8 @@ function payloadsIn(value: unknown, out: Payload[] = [], path = ''): Payload[] {
   const v = value as Record<string, unknown>;
   if (v.metadata && typeof v.metadata === 'object' && 'data' in v) out.push({ ...(v as Payload), path });
   for (const [k, child] of Object.entries(v)) {
-    if (k === 'searchAttributes' || (path.endsWith('markerRecordedEventAttributes.details') && (k === 'data' || k === 'patch-data'))) continue;
+    if (k === 'searchAttributes' || (path.endsWith('markerRecordedEventAttributes.details') && (k === 'data' || k === 'patch-data')))
+      continue;
     payloadsIn(child, out, `${path}.${k}`);
   }
   return out;
@@ -66,10 +67,17 @@ test('every payload of a job, a chat, a batch and its item is sealed; the prompt
   for (const id of [job, chatId, batch.body.id, view.items[0].jobId]) {
     const h = await history(id);
     for (const p of payloadsIn(h)) {
-      assert.equal(Buffer.from(p.metadata?.encoding ?? new Uint8Array()).toString(), ENCRYPTED_ENCODING, `${id}: a plain payload at ${p.path}`);
+      assert.equal(
+        Buffer.from(p.metadata?.encoding ?? new Uint8Array()).toString(),
+        ENCRYPTED_ENCODING,
+        `${id}: a plain payload at ${p.path}`,
+      );
       sealed++;
     }
-    const bytes = Buffer.from(JSON.stringify(h, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Buffer.from(v as Uint8Array).toString('latin1') : v)), 'latin1');
+    const bytes = Buffer.from(
+      JSON.stringify(h, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Buffer.from(v as Uint8Array).toString('latin1') : v)),
+      'latin1',
+    );
     assert.ok(!bytes.includes(CANARY), `${id}: the prompt is readable in the stored history`);
   }
   assert.ok(sealed > 20, `${sealed} sealed payloads`);
@@ -96,10 +104,16 @@ test('the codec endpoint opens sealed payloads (CORS for the Web UI); sealed his
   assert.equal(res.headers.get('access-control-allow-origin'), 'http://127.0.0.1:8233');
   const opened = (res.body.payloads as Array<{ data: string }>).map((p) => Buffer.from(p.data, 'base64').toString());
   assert.ok(opened.some((t) => t.includes(`${CANARY} endpoint`)));
-  const preflight = await s.api('/v1/codec/decode', { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+  const preflight = await s.api('/v1/codec/decode', {
+    method: 'OPTIONS',
+    headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+  });
   assert.equal(preflight.headers.get('access-control-allow-origin'), null, 'other origins get no CORS grant');
 
   const codec = codecFromConfig(s.config)!;
   await Worker.runReplayHistory(replayWorkerOptions({ dataConverter: { payloadCodecs: [codec] } }), h, id);
-  await assert.rejects(Worker.runReplayHistory(replayWorkerOptions(), h, id), 'without the key the history cannot be replayed: it really is sealed');
+  await assert.rejects(
+    Worker.runReplayHistory(replayWorkerOptions(), h, id),
+    'without the key the history cannot be replayed: it really is sealed',
+  );
 });

@@ -36,7 +36,10 @@ test('docker-compose.yml is valid against the Compose Specification schema', () 
 });
 
 test('secrets are required from the environment, never defaulted in the file', () => {
-  assert.throws(() => loadCompose({ STORMPROOF_INTERNAL_TOKEN: 't' }), (e) => e instanceof ComposeError && /STORMPROOF_API_KEYS: set STORMPROOF_API_KEYS/.test(e.message));
+  assert.throws(
+    () => loadCompose({ STORMPROOF_INTERNAL_TOKEN: 't' }),
+    (e) => e instanceof ComposeError && /STORMPROOF_API_KEYS: set STORMPROOF_API_KEYS/.test(e.message),
+  );
   assert.throws(() => loadCompose({ STORMPROOF_API_KEYS: 'a:b' }), /STORMPROOF_INTERNAL_TOKEN/);
   assert.equal(interpolate('${A:-x} ${B-y} $$C ${D}', { A: '', B: '' }), 'x  $C ');
 });
@@ -91,7 +94,10 @@ test('the compose gateway config is the default config with only its addresses c
   const compose = parse(readFileSync(join(ROOT, 'deploy', 'compose', 'gateway.yaml'), 'utf8'));
   parseConfig(compose, 'deploy/compose/gateway.yaml');
   assert.deepEqual(strip(compose), strip(parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8'))));
-  const proxies = JSON.parse(readFileSync(join(ROOT, 'deploy', 'compose', 'toxiproxy.json'), 'utf8')) as Array<{ name: string; listen: string }>;
+  const proxies = JSON.parse(readFileSync(join(ROOT, 'deploy', 'compose', 'toxiproxy.json'), 'utf8')) as Array<{
+    name: string;
+    listen: string;
+  }>;
   for (const t of compose.targets) {
     const proxy = proxies.find((p) => p.name === t.id);
     assert.ok(proxy, `toxiproxy has a proxy named ${t.id}`);
@@ -106,6 +112,7 @@ test('the Dockerfile builds the Temporal server with the same pins as scripts/en
   assert.match(dockerfile, new RegExp(`go.temporal.io/server/cmd/tools/sql@v${TEMPORAL_SERVER_VERSION.replace(/\./g, '\\.')}\\b`));
   const { services } = loadCompose(VARS);
   assert.equal(services.temporal.image, `stormproof/temporal:${TEMPORAL_SERVER_VERSION}`);
-  for (const s of Object.values(services)) if (s.buildTarget) assert.match(dockerfile, new RegExp(`AS ${s.buildTarget}\\b`), `${s.name}: Dockerfile target ${s.buildTarget}`);
+  for (const s of Object.values(services))
+    if (s.buildTarget) assert.match(dockerfile, new RegExp(`AS ${s.buildTarget}\\b`), `${s.name}: Dockerfile target ${s.buildTarget}`);
   assert.ok(existsSync(COMPOSE_FILE));
 });

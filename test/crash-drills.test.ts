@@ -41,7 +41,8 @@ before(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
   stack = await startProcessStack({
     workers: 2,
-    edit: (raw) => (raw.callbacks = { allowedCidrs: ['127.0.0.1/32'], allowHttp: true, initialIntervalMs: 200, maxIntervalMs: 2_000, maxAttempts: 100 }),
+    edit: (raw) =>
+      (raw.callbacks = { allowedCidrs: ['127.0.0.1/32'], allowHttp: true, initialIntervalMs: 200, maxIntervalMs: 2_000, maxAttempts: 100 }),
   });
 });
 after(async () => {
@@ -54,7 +55,12 @@ after(async () => {
 async function post(path: string, body: unknown, key: string): Promise<{ status: number; body: any; headers: Headers }> {
   for (let i = 0; ; i++) {
     try {
-      const res = await fetch(`${stack.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
+      const res = await fetch(`${stack.apiUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(120_000),
+      });
       const text = await res.text();
       if (res.status < 500 && res.status !== 429) return { status: res.status, body: JSON.parse(text), headers: res.headers };
     } catch {
@@ -82,7 +88,10 @@ async function follow(id: string): Promise<SseEvent[]> {
   for (;;) {
     const last = events.at(-1)?.id;
     try {
-      const r = await readSse(`${stack.apiUrl}/v1/jobs/${id}/events`, { headers: last ? { 'last-event-id': last } : {}, timeoutMs: 600_000 });
+      const r = await readSse(`${stack.apiUrl}/v1/jobs/${id}/events`, {
+        headers: last ? { 'last-event-id': last } : {},
+        timeoutMs: 600_000,
+      });
       events.push(...r.events);
     } catch {
       // the API died mid-stream
@@ -136,7 +145,11 @@ test(`crash drill: ${ROUNDS} SIGKILLs each of the API, a worker and Temporal und
       accepted.set(key, { id: r.headers.get('x-stormproof-job-id')!, kind });
       return;
     }
-    const r = await post('/v1/jobs', { request: chat(i % 7 === 0 ? 'claude-sonnet-4' : 'gpt-4o', `drill ${i}`), ...(kind === 'callback' ? { callbackUrl: hook } : {}) }, key);
+    const r = await post(
+      '/v1/jobs',
+      { request: chat(i % 7 === 0 ? 'claude-sonnet-4' : 'gpt-4o', `drill ${i}`), ...(kind === 'callback' ? { callbackUrl: hook } : {}) },
+      key,
+    );
     assert.equal(r.status, 202, JSON.stringify(r.body));
     accepted.set(key, { id: r.body.id, kind });
   };
@@ -148,7 +161,11 @@ test(`crash drill: ${ROUNDS} SIGKILLs each of the API, a worker and Temporal und
   const batchIds = Promise.all(
     Array.from({ length: batches }, async (_, b) => {
       await waitForRound(roundOf(b, batches));
-      const r = await post('/v1/batches', { requests: Array.from({ length: BATCH_SIZE }, (_, i) => chat('fast', `batch ${b} item ${i}`)), concurrency: 4 }, `drill-${run}-batch-${b}`);
+      const r = await post(
+        '/v1/batches',
+        { requests: Array.from({ length: BATCH_SIZE }, (_, i) => chat('fast', `batch ${b} item ${i}`)), concurrency: 4 },
+        `drill-${run}-batch-${b}`,
+      );
       assert.equal(r.status, 202, JSON.stringify(r.body));
       return r.body.id as string;
     }),
@@ -190,7 +207,11 @@ test(`crash drill: ${ROUNDS} SIGKILLs each of the API, a worker and Temporal und
   // Event streams resumed across crashes: exactly the events a fresh reader sees, in order.
   for (const { id, events } of await Promise.all(streams)) {
     const fresh = (await readSse(`${stack.apiUrl}/v1/jobs/${id}/events`)).events;
-    assert.deepEqual(events.map((e) => [e.id, e.event]), fresh.map((e) => [e.id, e.event]), `${id}: no gap, no repeat`);
+    assert.deepEqual(
+      events.map((e) => [e.id, e.event]),
+      fresh.map((e) => [e.id, e.event]),
+      `${id}: no gap, no repeat`,
+    );
   }
   stack.mocks['anthropic-eu-west-1'].clearFaults();
 });

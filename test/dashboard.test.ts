@@ -35,7 +35,12 @@ function expand(expr: string): string {
 }
 
 async function load(): Promise<void> {
-  const jobs = [chat('gpt-4o', 'one'), chat('gpt-4o-mini', 'two'), chat('claude-sonnet-4', 'three'), chat('gpt-4o', 'a stream', { stream: true })];
+  const jobs = [
+    chat('gpt-4o', 'one'),
+    chat('gpt-4o-mini', 'two'),
+    chat('claude-sonnet-4', 'three'),
+    chat('gpt-4o', 'a stream', { stream: true }),
+  ];
   for (const j of await Promise.all(jobs.map((r) => s.runJob(r)))) assert.equal(j.status, 'completed');
   // A failover (openai down) onto a target that fails too, then a degradation to the last tier.
   s.mocks['openai-us-east-1'].setFaults({ down: true });
@@ -45,7 +50,8 @@ async function load(): Promise<void> {
   s.mocks['selfhosted-onprem'].setFaults({ down: true });
   assert.equal((await s.runJob(chat('gpt-4o', 'fail me'))).status, 'failed');
   s.resetFaults();
-  for (const action of ['open', 'close']) assert.equal((await s.api('/v1/providers/anthropic-eu-west-1/breaker', { method: 'POST', json: { action } })).status, 202);
+  for (const action of ['open', 'close'])
+    assert.equal((await s.api('/v1/providers/anthropic-eu-west-1/breaker', { method: 'POST', json: { action } })).status, 202);
 }
 
 test('every panel query of the dashboard returns data from Prometheus scraping the running stack', async () => {

@@ -38,13 +38,19 @@ test('a silent target times out once and fails over: no retry of the silence, re
   const job = await s.runJob(chat('gpt-4o', 'anyone?'));
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'ProviderTimeout'],
-    [SECONDARY, 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'ProviderTimeout'],
+      [SECONDARY, 'ok'],
+    ],
+  );
   assert.equal(s.mocks[PRIMARY].stats().requests, 1, 'one try of a silent target, not three');
   // The breaker hears a timeout (a failure), not a cancellation it would ignore.
-  assert.deepEqual(outcomes.filter((o) => o.target === PRIMARY && !o.inFlight).map((o) => o.outcome), ['ProviderTimeout']);
+  assert.deepEqual(
+    outcomes.filter((o) => o.target === PRIMARY && !o.inFlight).map((o) => o.outcome),
+    ['ProviderTimeout'],
+  );
 });
 
 test('the request budget bounds the whole chain: no try starts after latencySloMs is spent', async () => {
@@ -55,7 +61,10 @@ test('the request budget bounds the whole chain: no try starts after latencySloM
   assert.equal(job.status, 'failed', JSON.stringify(job));
   assert.match(job.error!.message, /budget of 1200 ms is spent/);
   // First try: its full 800 ms; second: what is left (~400 ms); then nothing else is started.
-  assert.deepEqual(job.attempts.map((a) => a.outcome), ['ProviderTimeout', 'ProviderTimeout']);
+  assert.deepEqual(
+    job.attempts.map((a) => a.outcome),
+    ['ProviderTimeout', 'ProviderTimeout'],
+  );
   assert.ok(job.attempts[1].durationMs < 800, `the second try was bounded by what was left: ${job.attempts[1].durationMs} ms`);
   const calls = Object.values(s.mocks).reduce((n, m) => n + m.stats().requests, 0);
   assert.equal(calls, 2);
@@ -67,16 +76,22 @@ test('hedging: a slow first candidate is raced by the next one; the first answer
   const job = await h.runJob(chat('gpt-4o', 'race'));
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'Hedged'],
-    [SECONDARY, 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'Hedged'],
+      [SECONDARY, 'ok'],
+    ],
+  );
   // The loser's HTTP call is aborted (the cancel reaches it with its next heartbeat), not left
   // running to its 5 s end, and the breaker heard it was slow.
   await waitFor(() => h.mocks[PRIMARY].stats().inFlight === 0, 'the losing call to end', 4_000);
   assert.equal(h.mocks[PRIMARY].stats().aborted, 1);
   assert.equal(h.mocks[PRIMARY].stats().completed, 0);
-  assert.ok(outcomes.some((o) => o.target === PRIMARY && o.outcome === 'slow' && o.inFlight), JSON.stringify(outcomes));
+  assert.ok(
+    outcomes.some((o) => o.target === PRIMARY && o.outcome === 'slow' && o.inFlight),
+    JSON.stringify(outcomes),
+  );
 });
 
 test('hedging: when the first candidate answers before the hedge delay, nothing else is called', async () => {
@@ -95,10 +110,14 @@ test('hedging: a hedge that fails leaves the first candidate running to its answ
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, PRIMARY);
   assert.equal(h.mocks[PRIMARY].stats().aborted, 0);
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [SECONDARY, 'ProviderAuth'],
-    [PRIMARY, 'ok'],
-  ], JSON.stringify(job));
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [SECONDARY, 'ProviderAuth'],
+      [PRIMARY, 'ok'],
+    ],
+    JSON.stringify(job),
+  );
 });
 
 test('a stream that sends nothing fails over at once: no second stream try, no buffered retry of the same target', async () => {
@@ -106,10 +125,13 @@ test('a stream that sends nothing fails over at once: no second stream try, no b
   const job = await s.runJob(chat('gpt-4o', 'stream please', { stream: true }));
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'ProviderStalled'],
-    [SECONDARY, 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'ProviderStalled'],
+      [SECONDARY, 'ok'],
+    ],
+  );
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
 });
 
@@ -119,10 +141,13 @@ test('a stream whose first token is late fails over after the first-token limit,
   const job = await h.runJob(chat('gpt-4o', 'first token please', { stream: true }));
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'ProviderStalled'],
-    [SECONDARY, 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'ProviderStalled'],
+      [SECONDARY, 'ok'],
+    ],
+  );
   assert.match(job.attempts[0].error ?? '', /no first token within 200 ms/);
   assert.equal(h.mocks[PRIMARY].stats().requests, 1);
 });
@@ -132,10 +157,13 @@ test('hedging: when both calls of a pair fail, both are in the trace and the cha
   h.mocks[SECONDARY].setFaults({ errorRate: 1, errorStatus: 401 });
   const job = await h.runJob(chat('gpt-4o', 'both fail'));
   assert.equal(job.status, 'completed', JSON.stringify(job));
-  assert.deepEqual(job.attempts.slice(0, 2).map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'ProviderServerError'],
-    [SECONDARY, 'ProviderAuth'],
-  ]);
+  assert.deepEqual(
+    job.attempts.slice(0, 2).map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'ProviderServerError'],
+      [SECONDARY, 'ProviderAuth'],
+    ],
+  );
   assert.equal(job.result?.target, 'selfhosted-onprem', 'down the degradation chain');
   assert.equal(h.mocks[SECONDARY].stats().requests >= 1, true);
 });

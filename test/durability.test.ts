@@ -33,7 +33,6 @@ after(async () => {
   await Promise.all(Object.values(mocks ?? {}).map((m) => m.close()));
 });
 
-
 for (const stream of [false, true]) {
   test(`a worker killed mid-request (${stream ? 'streaming' : 'buffered'}): a new worker finishes the job`, async () => {
     const primary = mocks['openai-us-east-1'];
@@ -57,7 +56,11 @@ for (const stream of [false, true]) {
     assert.equal(result.target, 'openai-us-east-1');
     assert.ok(primary.stats().requests >= 2, 'the interrupted provider call was made again');
     const history = await handle.fetchHistory();
-    const identities = new Set(history.events?.map((e) => e.workflowTaskCompletedEventAttributes?.identity ?? e.activityTaskStartedEventAttributes?.identity).filter(Boolean));
+    const identities = new Set(
+      history.events
+        ?.map((e) => e.workflowTaskCompletedEventAttributes?.identity ?? e.activityTaskStartedEventAttributes?.identity)
+        .filter(Boolean),
+    );
     assert.ok([...identities].includes(`rescuer-${stream}`), `the rescuer worker completed the job (saw ${[...identities].join(', ')})`);
     primary.clearFaults();
     await killHard(second);

@@ -40,7 +40,9 @@ type Ext = { job_id: string; target: string; failovers: number; attempts: unknow
 
 test('a buffered answer comes from the call that got it, and it is the job record', async () => {
   const w = watch();
-  const { data, response } = await client.chat.completions.create({ model: 'gpt-4o', messages: user('early bird') }, { headers: { 'Idempotency-Key': w.key } }).withResponse();
+  const { data, response } = await client.chat.completions
+    .create({ model: 'gpt-4o', messages: user('early bird') }, { headers: { 'Idempotency-Key': w.key } })
+    .withResponse();
   w.stop();
   const answers = w.events.filter((e) => e.type === 'answer');
   assert.equal(answers.length, 1, 'the provider call published the response once');
@@ -51,13 +53,18 @@ test('a buffered answer comes from the call that got it, and it is the job recor
   const job = await s.waitForJob(response.headers.get('x-stormproof-job-id')!);
   assert.equal(job.status, 'completed');
   assert.deepEqual(job.result, early, 'the workflow recorded exactly what the client got');
-  assert.deepEqual(job.result?.attempts.map((a) => [a.target, a.outcome]), [[PRIMARY, 'ok']]);
+  assert.deepEqual(
+    job.result?.attempts.map((a) => [a.target, a.outcome]),
+    [[PRIMARY, 'ok']],
+  );
 });
 
 test('after a failover: the same trace for the client and the record (switch, durations)', async () => {
   s.mocks[PRIMARY].setFaults({ down: true });
   const w = watch();
-  const { data, response } = await client.chat.completions.create({ model: 'gpt-4o', messages: user('fail over early') }, { headers: { 'Idempotency-Key': w.key } }).withResponse();
+  const { data, response } = await client.chat.completions
+    .create({ model: 'gpt-4o', messages: user('fail over early') }, { headers: { 'Idempotency-Key': w.key } })
+    .withResponse();
   w.stop();
   const ext = (data as unknown as { stormproof: Ext }).stormproof;
   assert.equal(response.headers.get('x-stormproof-failovers'), '1');
@@ -65,13 +72,21 @@ test('after a failover: the same trace for the client and the record (switch, du
   assert.equal(job.result?.target, SECONDARY);
   assert.deepEqual(ext.attempts, job.result?.attempts, 'attempts, outcomes and durations agree');
   assert.equal(ext.failovers, job.result?.failovers);
-  assert.deepEqual(job.result?.switches.map((x) => [x.from, x.to]), [[PRIMARY, SECONDARY]]);
-  assert.ok(w.events.some((e) => e.type === 'answer' && e.target === SECONDARY), 'the answering call published it');
+  assert.deepEqual(
+    job.result?.switches.map((x) => [x.from, x.to]),
+    [[PRIMARY, SECONDARY]],
+  );
+  assert.ok(
+    w.events.some((e) => e.type === 'answer' && e.target === SECONDARY),
+    'the answering call published it',
+  );
 });
 
 test('a stream ends on the published answer; its last chunk carries the record', async () => {
   const w = watch();
-  const { data: stream, response } = await client.chat.completions.create({ model: 'gpt-4o', stream: true, messages: user('stream to the end early') }, { headers: { 'Idempotency-Key': w.key } }).withResponse();
+  const { data: stream, response } = await client.chat.completions
+    .create({ model: 'gpt-4o', stream: true, messages: user('stream to the end early') }, { headers: { 'Idempotency-Key': w.key } })
+    .withResponse();
   const chunks: ChatCompletionChunk[] = [];
   for await (const c of stream) chunks.push(c);
   w.stop();

@@ -20,17 +20,19 @@ const SELFHOSTED = 'selfhosted-onprem';
 
 const submit = (request: unknown, extra?: Record<string, unknown>) => s.submitJob(request, extra);
 
-
 test('primary down: answered by the next target of the tier, the failed attempt in the trace', async () => {
   s.mocks[PRIMARY].setFaults({ down: true });
   const job = await s.waitForJob(await submit(chat('gpt-4o', 'are you there?')));
   assert.equal(job.status, 'completed', JSON.stringify(job));
   assert.equal(job.result?.target, SECONDARY);
   assert.equal(job.result?.model, 'claude-sonnet-4');
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [
-    [PRIMARY, 'ProviderUnavailable'],
-    [SECONDARY, 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'ProviderUnavailable'],
+      [SECONDARY, 'ok'],
+    ],
+  );
   // Connection refused/reset fails over at once: one call, no retries of a dead target.
   assert.equal(s.mocks[PRIMARY].stats().resets, 1);
   assert.equal(job.attempts[0].retries, 0);
@@ -53,14 +55,19 @@ test('one failover count everywhere: the answer, its trace, the search attribute
     [1, [{ from: PRIMARY, to: SECONDARY, reason: 'ProviderUnavailable' }], 'smart'],
   );
   assert.equal(job.result?.failovers, 1);
-  assert.deepEqual(job.result?.switches, [{ from: PRIMARY, fromModel: 'gpt-4o', to: SECONDARY, toModel: 'claude-sonnet-4', reason: 'ProviderUnavailable', attempt: 1 }]);
+  assert.deepEqual(job.result?.switches, [
+    { from: PRIMARY, fromModel: 'gpt-4o', to: SECONDARY, toModel: 'claude-sonnet-4', reason: 'ProviderUnavailable', attempt: 1 },
+  ]);
   assert.equal(job.failovers, 1);
   const handle = s.gateway.client.workflow.getHandle(id);
   const attrs = (await handle.describe()).searchAttributes as Record<string, unknown[]>;
   assert.deepEqual(attrs.StormproofFailovers, [1]);
   assert.deepEqual(attrs.StormproofStatus, ['completed']);
   // The "running" upsert landed in the same workflow task as "completed": never visible, so gone.
-  const statusUpserts = (await handle.fetchHistory()).events?.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.StormproofStatus) ?? [];
+  const statusUpserts =
+    (await handle.fetchHistory()).events?.filter(
+      (e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.StormproofStatus,
+    ) ?? [];
   assert.equal(statusUpserts.length, 1);
 });
 
@@ -68,10 +75,13 @@ test('a context-length 400 fails over to a model with a larger window, not to on
   s.mocks[PRIMARY].setFaults({ contextLength: true });
   const job = await s.waitForJob(await submit(chat('gpt-4o', 'a long story')));
   assert.equal(job.status, 'completed', JSON.stringify(job));
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.model, a.outcome]), [
-    [PRIMARY, 'gpt-4o', 'ProviderContextLength'],
-    [SECONDARY, 'claude-sonnet-4', 'ok'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.model, a.outcome]),
+    [
+      [PRIMARY, 'gpt-4o', 'ProviderContextLength'],
+      [SECONDARY, 'claude-sonnet-4', 'ok'],
+    ],
+  );
 });
 
 test('a prompt too long for every model: a clear 400, and no model with a window as small is tried', async () => {
@@ -79,10 +89,13 @@ test('a prompt too long for every model: a clear 400, and no model with a window
   const res = await s.api('/v1/chat/completions', { method: 'POST', json: chat('gpt-4o', 'a very long story') });
   assert.equal(res.status, 400, JSON.stringify(res.body));
   assert.equal(res.body.error.code, 'STORMPROOF_ERR_CONTEXT_LENGTH_EXCEEDED');
-  assert.deepEqual(res.body.error.stormproof.attempts.map((a: { model: string; outcome: string }) => [a.model, a.outcome]), [
-    ['gpt-4o', 'ProviderContextLength'],
-    ['claude-sonnet-4', 'ProviderContextLength'],
-  ]);
+  assert.deepEqual(
+    res.body.error.stormproof.attempts.map((a: { model: string; outcome: string }) => [a.model, a.outcome]),
+    [
+      ['gpt-4o', 'ProviderContextLength'],
+      ['claude-sonnet-4', 'ProviderContextLength'],
+    ],
+  );
   // gpt-4o-mini (128k) and llama (8k) cannot hold what 128k could not; claude-3-5-haiku (200k) not what 200k could not.
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
   assert.equal(s.mocks[SECONDARY].stats().requests, 1);
@@ -140,7 +153,10 @@ test('a 400 is not retried and not failed over: a clear error', async () => {
   assert.match(job.error!.message, /HTTP 400/);
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
   assert.equal(s.mocks[SECONDARY].stats().requests, 0);
-  assert.deepEqual(job.attempts.map((a) => a.outcome), ['ProviderBadRequest']);
+  assert.deepEqual(
+    job.attempts.map((a) => a.outcome),
+    ['ProviderBadRequest'],
+  );
 });
 
 test('a 401 on one target fails over without retry (that target has bad credentials)', async () => {
@@ -165,7 +181,13 @@ test('a 429 with a short Retry-After and another candidate left: failover at onc
   s.mocks[PRIMARY].setFaults({ errorRate: 0.5, errorStatus: 429, retryAfterS: 1 });
   const job = await s.waitForJob(await submit(chat('gpt-4o', 'slow down elsewhere')));
   assert.equal(job.status, 'completed');
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [[PRIMARY, 'ProviderRateLimited'], [SECONDARY, 'ok']]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [
+      [PRIMARY, 'ProviderRateLimited'],
+      [SECONDARY, 'ok'],
+    ],
+  );
   assert.equal(s.mocks[PRIMARY].stats().requests, 1);
 });
 
@@ -180,7 +202,10 @@ test('a 429 with a long Retry-After skips the target at once', async () => {
   // The worker now steers new requests away from the primary for the Retry-After period.
   const next = await s.waitForJob(await submit(chat('gpt-4o', 'quota again')));
   assert.equal(next.status, 'completed');
-  assert.deepEqual(next.attempts.map((a) => a.target), [SECONDARY]);
+  assert.deepEqual(
+    next.attempts.map((a) => a.target),
+    [SECONDARY],
+  );
   assert.equal(s.mocks[PRIMARY].stats().requests, 1, 'no wasted attempt on the rate-limited target');
 });
 
@@ -189,18 +214,24 @@ test('every target down: failed with the whole attempt trace', async () => {
   const job = await s.waitForJob(await submit(chat('smart', 'anyone?')));
   assert.equal(job.status, 'failed');
   assert.equal(job.error?.type, 'AllTargetsFailed');
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.model, a.outcome]), [
-    [PRIMARY, 'gpt-4o', 'ProviderUnavailable'],
-    [SECONDARY, 'claude-sonnet-4', 'ProviderUnavailable'],
-    [PRIMARY, 'gpt-4o-mini', 'ProviderUnavailable'],
-    [SECONDARY, 'claude-3-5-haiku', 'ProviderUnavailable'],
-    ['selfhosted-onprem', 'llama-3.1-8b', 'ProviderUnavailable'],
-  ]);
-  assert.deepEqual(job.degradations.map((d) => [d.kind, d.from, d.to]), [
-    ['model', 'smart', 'gpt-4o-mini'],
-    ['model', 'gpt-4o-mini', 'claude-3-5-haiku'],
-    ['model', 'claude-3-5-haiku', 'llama-3.1-8b'],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.model, a.outcome]),
+    [
+      [PRIMARY, 'gpt-4o', 'ProviderUnavailable'],
+      [SECONDARY, 'claude-sonnet-4', 'ProviderUnavailable'],
+      [PRIMARY, 'gpt-4o-mini', 'ProviderUnavailable'],
+      [SECONDARY, 'claude-3-5-haiku', 'ProviderUnavailable'],
+      ['selfhosted-onprem', 'llama-3.1-8b', 'ProviderUnavailable'],
+    ],
+  );
+  assert.deepEqual(
+    job.degradations.map((d) => [d.kind, d.from, d.to]),
+    [
+      ['model', 'smart', 'gpt-4o-mini'],
+      ['model', 'gpt-4o-mini', 'claude-3-5-haiku'],
+      ['model', 'claude-3-5-haiku', 'llama-3.1-8b'],
+    ],
+  );
 });
 
 test('allowDegradation: false: the tier only, then a clear error', async () => {
@@ -218,7 +249,10 @@ test('a tier name routes to its first model, and pinModel forbids equivalents', 
   s.mocks[PRIMARY].setFaults({ down: true });
   const pinned = await s.waitForJob(await submit(chat('gpt-4o', 'pinned', { routing: { pinModel: true } })));
   assert.equal(pinned.status, 'failed');
-  assert.deepEqual(pinned.attempts.map((a) => a.target), [PRIMARY]);
+  assert.deepEqual(
+    pinned.attempts.map((a) => a.target),
+    [PRIMARY],
+  );
 });
 
 test('streaming request: streamed from the provider, buffered into the job result', async () => {

@@ -49,12 +49,22 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 before(async () => {
   s = await startTestStack({
     edit: (raw) => {
-      raw.auth = { rateLimitPerMinute: 1_000_000, keys: [{ id: 'tenant', sha256: sha(KEYS.tenant) }, { id: 'admin', sha256: sha(KEYS.admin), admin: true }] };
+      raw.auth = {
+        rateLimitPerMinute: 1_000_000,
+        keys: [
+          { id: 'tenant', sha256: sha(KEYS.tenant) },
+          { id: 'admin', sha256: sha(KEYS.admin), admin: true },
+        ],
+      };
       raw.limits = { eventStreamMaxMs: 2_000 };
     },
   });
   port = Number(new URL(s.gateway.apiUrl).port);
-  const docs = await s.api('/v1/collections/fuzz/documents', { method: 'POST', json: { documents: [{ id: 'f', source: 'f.md', text: 'alpha beta gamma delta' }] }, headers: { authorization: `Bearer ${KEYS.tenant}` } });
+  const docs = await s.api('/v1/collections/fuzz/documents', {
+    method: 'POST',
+    json: { documents: [{ id: 'f', source: 'f.md', text: 'alpha beta gamma delta' }] },
+    headers: { authorization: `Bearer ${KEYS.tenant}` },
+  });
   assert.equal(docs.status, 200);
 });
 after(async () => {
@@ -64,16 +74,26 @@ after(async () => {
 
 function send(r: Req): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: r.method, path: r.path, headers: { ...r.headers, ...(r.body ? { 'content-length': String(r.body.length) } : {}) }, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (d: Buffer) => {
-        if (size < 65_536) chunks.push(d);
-        size += d.length;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: r.method,
+        path: r.path,
+        headers: { ...r.headers, ...(r.body ? { 'content-length': String(r.body.length) } : {}) },
+        agent,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (d: Buffer) => {
+          if (size < 65_536) chunks.push(d);
+          size += d.length;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(120_000, () => req.destroy(new Error('no answer within 120 s')));
     req.on('error', reject);
     req.end(r.body);
@@ -104,22 +124,67 @@ function seedRequest(seed: Seed): Req {
     });
     body = Buffer.concat(parts);
   }
-  return { label: `seed: ${seed.label}`, method: seed.method, path: seed.path, headers: { authorization: `Bearer ${who === 'admin' ? KEYS.admin : KEYS.tenant}`, ...(host ? { host } : {}), ...headers }, body };
+  return {
+    label: `seed: ${seed.label}`,
+    method: seed.method,
+    path: seed.path,
+    headers: { authorization: `Bearer ${who === 'admin' ? KEYS.admin : KEYS.tenant}`, ...(host ? { host } : {}), ...headers },
+    body,
+  };
 }
 
 // ---- generators ------------------------------------------------------------------------------
 
-const odd = fc.constantFrom('', '\u0000', '\ud800', '\udfff', '\ufeff', '\u202e', '__proto__', 'constructor', 'prototype', '../..', '%00', 'a'.repeat(5_000), '😀', 'null', '{"a":1}', '<script>');
-const str = fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 24 }) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) }, { weight: 2, arbitrary: odd });
-const num = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 0, 1, -1, 2 ** 53 + 1, -(2 ** 53) - 1, 1e308, -1e308, 8.64e15 + 1, 2 ** 31, 4097));
+const odd = fc.constantFrom(
+  '',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '\ufeff',
+  '\u202e',
+  '__proto__',
+  'constructor',
+  'prototype',
+  '../..',
+  '%00',
+  'a'.repeat(5_000),
+  '😀',
+  'null',
+  '{"a":1}',
+  '<script>',
+);
+const str = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ maxLength: 24 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
+  { weight: 2, arbitrary: odd },
+);
+const num = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.constantFrom(-0, 0, 1, -1, 2 ** 53 + 1, -(2 ** 53) - 1, 1e308, -1e308, 8.64e15 + 1, 2 ** 31, 4097),
+);
 const deepValue = fc.integer({ min: 1, max: 3_000 }).map((d) => JSON.parse('{"a":'.repeat(d) + '1' + '}'.repeat(d)) as unknown);
-const anyJson = fc.oneof({ weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) }, { weight: 1, arbitrary: deepValue }, { weight: 2, arbitrary: str }, { weight: 2, arbitrary: num });
+const anyJson = fc.oneof(
+  { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  { weight: 1, arbitrary: deepValue },
+  { weight: 2, arbitrary: str },
+  { weight: 2, arbitrary: num },
+);
 const sometimes = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: anyJson });
 
-const part = fc.oneof(fc.record({ type: fc.constant('text'), text: str }), fc.record({ type: fc.constant('image_url'), image_url: fc.record({ url: str }) }), anyJson);
+const part = fc.oneof(
+  fc.record({ type: fc.constant('text'), text: str }),
+  fc.record({ type: fc.constant('image_url'), image_url: fc.record({ url: str }) }),
+  anyJson,
+);
 const message = sometimes(
   fc.record(
-    { role: sometimes(fc.constantFrom('user', 'system', 'assistant', 'tool')), content: sometimes(fc.oneof(str, fc.constant(null), fc.array(part, { maxLength: 3 }))), name: str, tool_call_id: str },
+    {
+      role: sometimes(fc.constantFrom('user', 'system', 'assistant', 'tool')),
+      content: sometimes(fc.oneof(str, fc.constant(null), fc.array(part, { maxLength: 3 }))),
+      name: str,
+      tool_call_id: str,
+    },
     { requiredKeys: ['role', 'content'] },
   ),
 );
@@ -128,7 +193,10 @@ const validRequest = fc
   .record(
     {
       model: fc.constantFrom('gpt-4o', 'gpt-4o-mini', 'smart', 'fast', 'claude-3-5-haiku'),
-      messages: fc.array(fc.record({ role: fc.constantFrom('user', 'system'), content: fc.string({ maxLength: 40 }) }), { minLength: 1, maxLength: 2 }),
+      messages: fc.array(fc.record({ role: fc.constantFrom('user', 'system'), content: fc.string({ maxLength: 40 }) }), {
+        minLength: 1,
+        maxLength: 2,
+      }),
       max_tokens: fc.integer({ min: 1, max: 512 }),
       temperature: fc.double({ min: 0, max: 2, noNaN: true }),
       rag: fc.record({ collection: fc.constant('fuzz'), topK: fc.integer({ min: 1, max: 5 }) }),
@@ -136,38 +204,114 @@ const validRequest = fc
     { requiredKeys: ['model', 'messages'] },
   )
   .map((r) => r as Record<string, unknown>);
-const fuzzyRequest = fc.record(
-  {
-    model: fc.oneof({ weight: 4, arbitrary: fc.constantFrom('gpt-4o', 'gpt-4o-mini', 'smart', 'fast', 'llama-3.1-8b', 'claude-3-5-haiku') }, { weight: 1, arbitrary: anyJson }),
-    messages: sometimes(fc.array(message, { minLength: 1, maxLength: 3 })),
-    max_tokens: sometimes(fc.oneof(fc.integer({ min: 1, max: 4_096 }), num)),
-    temperature: sometimes(fc.double({ min: 0, max: 2, noNaN: true })),
-    tools: sometimes(fc.array(fc.record({ type: fc.constant('function'), function: fc.record({ name: fc.oneof(fc.constant('lookup'), str), parameters: fc.oneof(fc.dictionary(fc.string({ maxLength: 6 }), anyJson, { maxKeys: 3 }), deepValue) }) }), { maxLength: 2 })),
-    response_format: sometimes(fc.record({ type: fc.constantFrom('text', 'json_object', 'json_schema') })),
-    stop: sometimes(fc.oneof(str, fc.array(str, { maxLength: 5 }))),
-    rag: sometimes(fc.record({ collection: fc.oneof(fc.constant('fuzz'), fc.constant('sample'), str), query: str, topK: num }, { requiredKeys: ['collection'] })),
-    routing: sometimes(fc.record({ strategy: fc.oneof(fc.constantFrom('priority', 'cost', 'latency', 'weighted'), str), pinModel: fc.boolean(), allowDegradation: fc.boolean(), maxCostUsd: num, latencySloMs: num })),
-    unknown_field: anyJson,
-  },
-  { requiredKeys: ['model', 'messages'] },
-).map((r) => r as Record<string, unknown>);
+const fuzzyRequest = fc
+  .record(
+    {
+      model: fc.oneof(
+        { weight: 4, arbitrary: fc.constantFrom('gpt-4o', 'gpt-4o-mini', 'smart', 'fast', 'llama-3.1-8b', 'claude-3-5-haiku') },
+        { weight: 1, arbitrary: anyJson },
+      ),
+      messages: sometimes(fc.array(message, { minLength: 1, maxLength: 3 })),
+      max_tokens: sometimes(fc.oneof(fc.integer({ min: 1, max: 4_096 }), num)),
+      temperature: sometimes(fc.double({ min: 0, max: 2, noNaN: true })),
+      tools: sometimes(
+        fc.array(
+          fc.record({
+            type: fc.constant('function'),
+            function: fc.record({
+              name: fc.oneof(fc.constant('lookup'), str),
+              parameters: fc.oneof(fc.dictionary(fc.string({ maxLength: 6 }), anyJson, { maxKeys: 3 }), deepValue),
+            }),
+          }),
+          { maxLength: 2 },
+        ),
+      ),
+      response_format: sometimes(fc.record({ type: fc.constantFrom('text', 'json_object', 'json_schema') })),
+      stop: sometimes(fc.oneof(str, fc.array(str, { maxLength: 5 }))),
+      rag: sometimes(
+        fc.record(
+          { collection: fc.oneof(fc.constant('fuzz'), fc.constant('sample'), str), query: str, topK: num },
+          { requiredKeys: ['collection'] },
+        ),
+      ),
+      routing: sometimes(
+        fc.record({
+          strategy: fc.oneof(fc.constantFrom('priority', 'cost', 'latency', 'weighted'), str),
+          pinModel: fc.boolean(),
+          allowDegradation: fc.boolean(),
+          maxCostUsd: num,
+          latencySloMs: num,
+        }),
+      ),
+      unknown_field: anyJson,
+    },
+    { requiredKeys: ['model', 'messages'] },
+  )
+  .map((r) => r as Record<string, unknown>);
 const aiRequest = fc.oneof({ weight: 1, arbitrary: validRequest }, { weight: 3, arbitrary: fuzzyRequest });
 
 const who = fc.oneof(
   { weight: 6, arbitrary: fc.constant<[string, Record<string, string>]>(['tenant', { authorization: `Bearer ${KEYS.tenant}` }]) },
   { weight: 2, arbitrary: fc.constant<[string, Record<string, string>]>(['admin', { authorization: `Bearer ${KEYS.admin}` }]) },
   { weight: 1, arbitrary: fc.constant<[string, Record<string, string>]>(['x-api-key', { 'x-api-key': KEYS.tenant }]) },
-  { weight: 1, arbitrary: fc.constantFrom<[string, Record<string, string>]>(['wrong', { authorization: 'Bearer wrong-key-0000000000000' }], ['none', {}]) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<[string, Record<string, string>]>(
+      ['wrong', { authorization: 'Bearer wrong-key-0000000000000' }],
+      ['none', {}],
+    ),
+  },
 );
 const contentType = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('application/json', 'application/json; charset=utf-8') },
-  { weight: 1, arbitrary: fc.constantFrom('application/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'application/JSON',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=latin1',
+      'multipart/form-data; boundary=x',
+      '',
+    ),
+  },
 );
 const headerValue = fc.string({ maxLength: 40 }).map((v) => v.replace(/[^\x20-\x7e]/g, 'x'));
-const extraHeaders = fc.record({ 'idempotency-key': headerValue, 'last-event-id': headerValue, accept: headerValue, 'content-encoding': fc.constantFrom('identity', 'gzip', 'deflate', 'br', 'x-unknown') }, { requiredKeys: [] });
-const segment = fc.oneof(fc.constantFrom('job-x', 'batch-x', 'job-', `job-${'a'.repeat(130)}`, 'gpt-4o', 'openai-us-east-1', 'fuzz', 'sample', '%00', '%E0%A4%A', '..%2F..', '%2e%2e'), fc.string({ maxLength: 16 }).map(encodeURIComponent));
+const extraHeaders = fc.record(
+  {
+    'idempotency-key': headerValue,
+    'last-event-id': headerValue,
+    accept: headerValue,
+    'content-encoding': fc.constantFrom('identity', 'gzip', 'deflate', 'br', 'x-unknown'),
+  },
+  { requiredKeys: [] },
+);
+const segment = fc.oneof(
+  fc.constantFrom(
+    'job-x',
+    'batch-x',
+    'job-',
+    `job-${'a'.repeat(130)}`,
+    'gpt-4o',
+    'openai-us-east-1',
+    'fuzz',
+    'sample',
+    '%00',
+    '%E0%A4%A',
+    '..%2F..',
+    '%2e%2e',
+  ),
+  fc.string({ maxLength: 16 }).map(encodeURIComponent),
+);
 const queryString = fc
-  .dictionary(fc.oneof(fc.constantFrom('status', 'target', 'model', 'since', 'until', 'limit', 'pageToken', 'offset', 'lastEventId'), fc.string({ maxLength: 8 })), fc.oneof(str, num.map(String)), { maxKeys: 4 })
+  .dictionary(
+    fc.oneof(
+      fc.constantFrom('status', 'target', 'model', 'since', 'until', 'limit', 'pageToken', 'offset', 'lastEventId'),
+      fc.string({ maxLength: 8 }),
+    ),
+    fc.oneof(str, num.map(String)),
+    { maxKeys: 4 },
+  )
   .map((q) => {
     const p = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) p.append(k, String(v));
@@ -185,20 +329,42 @@ const bodyOf = (value: fc.Arbitrary<unknown>) =>
 
 /** Callback URLs: refused ones, and `.invalid` hosts that never resolve (no test POSTs to the internet). */
 const callbackUrl = fc.oneof(
-  fc.constantFrom('http://127.0.0.1:9/cb', 'http://169.254.169.254/latest', 'https://user:pw@hooks.invalid/', 'http://[::ffff:7f00:1]/', 'https://hooks.invalid/cb'),
+  fc.constantFrom(
+    'http://127.0.0.1:9/cb',
+    'http://169.254.169.254/latest',
+    'https://user:pw@hooks.invalid/',
+    'http://[::ffff:7f00:1]/',
+    'https://hooks.invalid/cb',
+  ),
   fc.webPath().map((p) => `https://hooks.invalid${p}`),
 );
 
 type Endpoint = [string, string, fc.Arbitrary<Buffer | undefined>];
 const none = fc.constant(undefined);
 const ENDPOINTS: Endpoint[] = [
-  ['POST', '/v1/jobs', bodyOf(fc.record({ request: sometimes(aiRequest), callbackUrl: fc.oneof(str, callbackUrl) }, { requiredKeys: ['request'] }))],
+  [
+    'POST',
+    '/v1/jobs',
+    bodyOf(fc.record({ request: sometimes(aiRequest), callbackUrl: fc.oneof(str, callbackUrl) }, { requiredKeys: ['request'] })),
+  ],
   ['POST', '/v1/chat/completions', bodyOf(aiRequest)],
-  ['POST', '/v1/batches', bodyOf(fc.record({ requests: sometimes(fc.array(aiRequest, { maxLength: 3 })), concurrency: num }, { requiredKeys: ['requests'] }))],
-  ['POST', '/v1/collections/{s}/documents', bodyOf(fc.record({ documents: sometimes(fc.array(fc.record({ id: str, source: str, text: str }), { maxLength: 2 })) }))],
+  [
+    'POST',
+    '/v1/batches',
+    bodyOf(fc.record({ requests: sometimes(fc.array(aiRequest, { maxLength: 3 })), concurrency: num }, { requiredKeys: ['requests'] })),
+  ],
+  [
+    'POST',
+    '/v1/collections/{s}/documents',
+    bodyOf(fc.record({ documents: sometimes(fc.array(fc.record({ id: str, source: str, text: str }), { maxLength: 2 })) })),
+  ],
   ['POST', '/v1/collections/{s}/query', bodyOf(fc.record({ query: str, topK: num }, { requiredKeys: [] }))],
   ['POST', '/v1/providers/{s}/breaker', bodyOf(fc.record({ action: fc.oneof(fc.constantFrom('reset', 'close'), str) }))],
-  ['POST', '/v1/codec/decode', bodyOf(fc.record({ payloads: sometimes(fc.array(fc.record({ metadata: fc.dictionary(str, str), data: str }), { maxLength: 3 })) }))],
+  [
+    'POST',
+    '/v1/codec/decode',
+    bodyOf(fc.record({ payloads: sometimes(fc.array(fc.record({ metadata: fc.dictionary(str, str), data: str }), { maxLength: 3 })) })),
+  ],
   ['GET', '/v1/jobs{q}', none],
   ['GET', '/v1/jobs/{s}', none],
   ['DELETE', '/v1/jobs/{s}', none],
@@ -230,7 +396,9 @@ const generated: fc.Arbitrary<Req> = fc
 // ---- the run ---------------------------------------------------------------------------------
 
 test(`fuzzing every endpoint: the seed corpus + ${RUNS} generated requests (seed ${SEED}): no 5xx, no crash, bounded memory and delay, every accepted job ends`, async () => {
-  const seeds = (JSON.parse(readFileSync(join(__dirname, 'fixtures', 'fuzz', 'seeds.json'), 'utf8')) as { seeds: Seed[] }).seeds.map(seedRequest);
+  const seeds = (JSON.parse(readFileSync(join(__dirname, 'fixtures', 'fuzz', 'seeds.json'), 'utf8')) as { seeds: Seed[] }).seeds.map(
+    seedRequest,
+  );
   const requests = [...seeds, ...fc.sample(generated, { seed: SEED, numRuns: RUNS })];
   const crashes: unknown[] = [];
   const onCrash = (err: unknown) => crashes.push(err);
@@ -259,9 +427,15 @@ test(`fuzzing every endpoint: the seed corpus + ${RUNS} generated requests (seed
         sent++;
         statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
         if (sent % 500 === 0) rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-        if (a.status >= 500) failures.push(`${r.label} ${r.method} ${r.path.slice(0, 120)}: ${a.status} ${a.text.slice(0, 200)} body=${r.body?.subarray(0, 200).toString()}`);
-        const json = a.headers['content-type']?.startsWith('application/json') ? (JSON.parse(a.text) as { id?: string; error?: { code?: string } }) : undefined;
-        if (a.status >= 400 && a.status < 500 && a.status !== 431 && !(json?.error?.code && CODES.has(json.error.code))) failures.push(`${r.label} ${r.method} ${r.path.slice(0, 120)}: ${a.status} without a stable code: ${a.text.slice(0, 200)}`);
+        if (a.status >= 500)
+          failures.push(
+            `${r.label} ${r.method} ${r.path.slice(0, 120)}: ${a.status} ${a.text.slice(0, 200)} body=${r.body?.subarray(0, 200).toString()}`,
+          );
+        const json = a.headers['content-type']?.startsWith('application/json')
+          ? (JSON.parse(a.text) as { id?: string; error?: { code?: string } })
+          : undefined;
+        if (a.status >= 400 && a.status < 500 && a.status !== 431 && !(json?.error?.code && CODES.has(json.error.code)))
+          failures.push(`${r.label} ${r.method} ${r.path.slice(0, 120)}: ${a.status} without a stable code: ${a.text.slice(0, 200)}`);
         if (a.status === 202 && json?.id?.startsWith('job-')) accepted.jobs.add(json.id);
         if (a.status === 202 && json?.id?.startsWith('batch-')) accepted.batches.add(json.id);
         const chatJob = a.headers['x-stormproof-job-id'];
@@ -306,7 +480,14 @@ async function everyAcceptedEnds(accepted: { jobs: Set<string>; batches: Set<str
 
 test('the generators cover every endpoint and both valid and invalid bodies', () => {
   const sample = fc.sample(generated, { seed: 1, numRuns: 2_000 });
-  for (const [method, template] of ENDPOINTS) assert.ok(sample.some((r) => r.label.startsWith(`${method} ${template} `)), `${method} ${template}`);
+  for (const [method, template] of ENDPOINTS)
+    assert.ok(
+      sample.some((r) => r.label.startsWith(`${method} ${template} `)),
+      `${method} ${template}`,
+    );
   const valid = fc.sample(aiRequest, { seed: 1, numRuns: 1_000 }).filter((r) => AiRequestSchema.safeParse(r).success);
-  assert.ok(valid.length > 150 && valid.length < 600, `enough requests are valid to reach the workflows, and most are not (${valid.length} of 1000)`);
+  assert.ok(
+    valid.length > 150 && valid.length < 600,
+    `enough requests are valid to reach the workflows, and most are not (${valid.length} of 1000)`,
+  );
 });

@@ -57,7 +57,11 @@ describe('Idempotency-Key', () => {
   test('a callbackUrl is part of the body', async () => {
     const key = { 'idempotency-key': `cb-${Date.now()}` };
     const a = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x') }, headers: key });
-    const b = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x'), callbackUrl: 'https://hooks.example.com/cb' }, headers: key });
+    const b = await s.api('/v1/jobs', {
+      method: 'POST',
+      json: { request: chat('gpt-4o', 'x'), callbackUrl: 'https://hooks.example.com/cb' },
+      headers: key,
+    });
     assert.equal(a.status, 202);
     assert.equal(b.status, 409);
   });
@@ -69,7 +73,10 @@ describe('GET /v1/jobs/:id/events', () => {
     const { body } = await submit(chat('gpt-4o', 'events please'));
     const { status, events } = await readSse(`${s.gateway.apiUrl}/v1/jobs/${body.id}/events`);
     assert.equal(status, 200);
-    assert.deepEqual(events.map((e) => e.event), ['queued', 'running', 'attempt', 'failover', 'attempt', 'completed']);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['queued', 'running', 'attempt', 'failover', 'attempt', 'completed'],
+    );
     assert.deepEqual(events[3].data, { from: PRIMARY, to: SECONDARY, reason: 'ProviderUnavailable' });
     assert.equal(events[2].data.outcome, 'ProviderUnavailable');
     assert.equal(events[4].data.outcome, 'ok');
@@ -82,11 +89,20 @@ describe('GET /v1/jobs/:id/events', () => {
     const { body } = await submit(chat('gpt-4o', 'slow job'));
     const url = `${s.gateway.apiUrl}/v1/jobs/${body.id}/events`;
     const first = await readSse(url, { stop: (e) => e.event === 'running' });
-    assert.deepEqual(first.events.map((e) => e.event), ['queued', 'running']);
+    assert.deepEqual(
+      first.events.map((e) => e.event),
+      ['queued', 'running'],
+    );
     const rest = await readSse(url, { headers: { 'last-event-id': first.events.at(-1)!.id! } });
-    assert.deepEqual(rest.events.map((e) => e.event), ['attempt', 'completed']);
+    assert.deepEqual(
+      rest.events.map((e) => e.event),
+      ['attempt', 'completed'],
+    );
     const replay = await readSse(url);
-    assert.deepEqual(replay.events.map((e) => e.id), [...first.events, ...rest.events].map((e) => e.id));
+    assert.deepEqual(
+      replay.events.map((e) => e.id),
+      [...first.events, ...rest.events].map((e) => e.id),
+    );
   });
 
   test('unknown job: 404', async () => {
@@ -107,10 +123,18 @@ describe('GET /v1/jobs', () => {
     const failed = (await submit(chat('gpt-4o', 'fail', { routing: { pinModel: true } }))).body.id;
     await s.waitForJob(failed);
     const list = (qs: string) => s.api(`/v1/jobs?${qs}`);
-    const bySecondary = await waitFor(() => list(`target=${SECONDARY}&status=completed`), (r) => r.body.data?.some((j: any) => j.id === moved), 'the moved job to be listed');
+    const bySecondary = await waitFor(
+      () => list(`target=${SECONDARY}&status=completed`),
+      (r) => r.body.data?.some((j: any) => j.id === moved),
+      'the moved job to be listed',
+    );
     assert.ok(bySecondary.body.data.every((j: any) => j.target === SECONDARY && j.status === 'completed'));
     assert.ok(!bySecondary.body.data.some((j: any) => j.id === ok));
-    const failedList = await waitFor(() => list('status=failed'), (r) => r.body.data?.some((j: any) => j.id === failed), 'the failed job to be listed');
+    const failedList = await waitFor(
+      () => list('status=failed'),
+      (r) => r.body.data?.some((j: any) => j.id === failed),
+      'the failed job to be listed',
+    );
     assert.ok(failedList.body.data.every((j: any) => j.status === 'failed'));
     const recent = await list(`since=${t0}&limit=2`);
     assert.equal(recent.body.data.length, 2);

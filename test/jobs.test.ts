@@ -28,8 +28,14 @@ describe('happy path through each provider kind', () => {
       const job = await s.waitForJob(id);
       assert.equal(job.status, 'completed', JSON.stringify(job));
       assert.equal(job.result?.target, target);
-      assert.equal(job.result?.message.content, `Echo from ${s.config.targets.find((t) => t.id === target)!.models.find((m) => m.id === model)!.providerModel ?? model}: hello ${model}`);
-      assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [[target, 'ok']]);
+      assert.equal(
+        job.result?.message.content,
+        `Echo from ${s.config.targets.find((t) => t.id === target)!.models.find((m) => m.id === model)!.providerModel ?? model}: hello ${model}`,
+      );
+      assert.deepEqual(
+        job.attempts.map((a) => [a.target, a.outcome]),
+        [[target, 'ok']],
+      );
       assert.ok(job.result!.usage.total_tokens > 0);
     });
   }

@@ -52,12 +52,18 @@ test('every smart-tier model open: served by the fast tier with no call to the o
   for (const m of Object.values(s.mocks)) m.resetStats();
   const j = await s.runJob(chat('gpt-4o', 'fast tier please'), 60_000);
   assert.equal(j.status, 'completed', JSON.stringify(j));
-  assert.deepEqual(j.attempts.map((a) => [a.target, a.model, a.outcome]), [[OPENAI, 'gpt-4o-mini', 'ok']]);
+  assert.deepEqual(
+    j.attempts.map((a) => [a.target, a.model, a.outcome]),
+    [[OPENAI, 'gpt-4o-mini', 'ok']],
+  );
   // What the mocks received (probes are off: every provider request is the job's).
   assert.equal(s.mocks[OPENAI].stats().requests, 1, 'one call on the openai mock, none to the open gpt-4o');
   assert.equal(s.mocks[OPENAI].stats().lastRequest?.model, 'gpt-4o-mini');
   assert.equal(s.mocks[ANTHROPIC].stats().requests, 0, 'no call reached the open claude-sonnet-4');
-  assert.deepEqual(j.degradations.map((d) => [d.kind, d.from, d.to]), [['model', 'gpt-4o', 'gpt-4o-mini']]);
+  assert.deepEqual(
+    j.degradations.map((d) => [d.kind, d.from, d.to]),
+    [['model', 'gpt-4o', 'gpt-4o-mini']],
+  );
   assert.match(j.degradations[0].reason, /every target of gpt-4o is unavailable .*model breaker open \(gpt-4o\)/);
 });
 

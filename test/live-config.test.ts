@@ -27,7 +27,10 @@ after(async () => {
   await stack?.stop();
 });
 
-async function api(path: string, init: { method?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
+async function api(
+  path: string,
+  init: { method?: string; json?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${stack.apiUrl}${path}`, {
     method: init.method ?? 'GET',
     headers: { ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}), ...init.headers },
@@ -50,10 +53,15 @@ async function firstTarget(): Promise<string> {
   const sub = await api('/v1/jobs', { method: 'POST', json: { request: chat('smart', 'who serves me?') } });
   assert.equal(sub.status, 202, JSON.stringify(sub.body));
   let job: any;
-  await waitFor(async () => {
-    job = (await api(`/v1/jobs/${sub.body.id}`)).body;
-    return job.status !== 'queued' && job.status !== 'running';
-  }, `job ${sub.body.id} to end`, 60_000, 100);
+  await waitFor(
+    async () => {
+      job = (await api(`/v1/jobs/${sub.body.id}`)).body;
+      return job.status !== 'queued' && job.status !== 'running';
+    },
+    `job ${sub.body.id} to end`,
+    60_000,
+    100,
+  );
   assert.equal(job.status, 'completed', JSON.stringify(job));
   last = job;
   return job.attempts[0].target;
@@ -69,7 +77,12 @@ async function lastJob(run: Promise<string>): Promise<any> {
 /** Waits until the worker process logged that it applied `version` (its own record of the reload). */
 async function workerApplied(version: number): Promise<void> {
   const log = () => readFileSync(join(stack.logDir, 'worker-0.log'), 'utf8');
-  await waitFor(() => log().includes(`live config version ${version} applied`), `the worker to apply live config version ${version}`, 30_000, 100);
+  await waitFor(
+    () => log().includes(`live config version ${version} applied`),
+    `the worker to apply live config version ${version}`,
+    30_000,
+    100,
+  );
 }
 
 const target = (config: any, id: string) => config.targets.find((t: any) => t.id === id);
@@ -133,10 +146,15 @@ test('a breaker setting change reaches the running breaker, and the breaker deci
   assert.ok(res.body.changed.includes('breaker.consecutiveFailures'), JSON.stringify(res.body.changed));
   await workerApplied(version + 1);
   let view: any;
-  await waitFor(async () => {
-    view = (await api(`/v1/providers/${PRIMARY}`)).body.breaker;
-    return view.settingsHash === view.configuredSettingsHash;
-  }, 'the breaker to publish the new settings', 30_000, 200);
+  await waitFor(
+    async () => {
+      view = (await api(`/v1/providers/${PRIMARY}`)).body.breaker;
+      return view.settingsHash === view.configuredSettingsHash;
+    },
+    'the breaker to publish the new settings',
+    30_000,
+    200,
+  );
   assert.notEqual(view.settingsHash, before.settingsHash, 'the breaker runs other settings than before');
   assert.ok(!before.recentTransitions.some((t: any) => t.to === 'open'));
 
@@ -146,12 +164,17 @@ test('a breaker setting change reaches the running breaker, and the breaker deci
     const jobs: any[] = [];
     for (let i = 0; i < 3; i++) jobs.push(await lastJob(firstTarget()));
     assert.equal(jobs[0].attempts[0].target, PRIMARY, 'the first attempt goes to the primary');
-    await waitFor(async () => {
-      view = (await api(`/v1/providers/${PRIMARY}`)).body.breaker;
-      // A server error is scoped to the model (workflows/breaker-models.ts): gpt-4o's breaker trips.
-      const transitions = [...view.recentTransitions, ...(view.models?.['gpt-4o']?.transitions ?? [])];
-      return transitions.some((t: any) => t.from === 'closed' && t.to === 'open' && /failures in a row/.test(t.reason));
-    }, 'the breaker to record closed → open under the new threshold', 30_000, 200).catch((err: Error) => {
+    await waitFor(
+      async () => {
+        view = (await api(`/v1/providers/${PRIMARY}`)).body.breaker;
+        // A server error is scoped to the model (workflows/breaker-models.ts): gpt-4o's breaker trips.
+        const transitions = [...view.recentTransitions, ...(view.models?.['gpt-4o']?.transitions ?? [])];
+        return transitions.some((t: any) => t.from === 'closed' && t.to === 'open' && /failures in a row/.test(t.reason));
+      },
+      'the breaker to record closed → open under the new threshold',
+      30_000,
+      200,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(view)} jobs ${JSON.stringify(jobs.map((j) => j.attempts))} logs ${stack.logDir}`);
     });
   } finally {
@@ -179,7 +202,12 @@ test('SIGHUP: a worker re-reads the config file and publishes its live keys; a b
     stack.signalWorker(0, 'SIGHUP');
     await waitFor(() => log().includes(`config reload published as version ${version + 1}`), 'the worker to publish the file', 30_000, 100);
     // The API process picks it up from the config workflow (it was not signalled).
-    await waitFor(async () => (await api('/v1/providers')).body.data.find((p: any) => p.id === SECONDARY).weight === 9, 'the API to show the new weight', 30_000, 200);
+    await waitFor(
+      async () => (await api('/v1/providers')).body.data.find((p: any) => p.id === SECONDARY).weight === 9,
+      'the API to show the new weight',
+      30_000,
+      200,
+    );
   } finally {
     writeFileSync(stack.configPath, stringify(original));
   }

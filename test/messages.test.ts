@@ -22,11 +22,15 @@ const PRIMARY = 'openai-us-east-1';
 const SECONDARY = 'anthropic-eu-west-1';
 const user = (text: string) => [{ role: 'user' as const, content: text }];
 const textOf = (m: Anthropic.Message) => m.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
-const TOOLS: Anthropic.Tool[] = [{ name: 'get_weather', description: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
+const TOOLS: Anthropic.Tool[] = [
+  { name: 'get_weather', description: 'weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+];
 
 describe('non-streaming', () => {
   test('answers like the Messages API, with the job id in a header and a stormproof extension', async () => {
-    const { data, response } = await client.messages.create({ model: 'claude-sonnet-4', max_tokens: 100, system: 'be brief', messages: user('hello there') }).withResponse();
+    const { data, response } = await client.messages
+      .create({ model: 'claude-sonnet-4', max_tokens: 100, system: 'be brief', messages: user('hello there') })
+      .withResponse();
     assert.equal(data.type, 'message');
     assert.equal(data.role, 'assistant');
     assert.match(data.id, /^msg_job-/);
@@ -58,7 +62,11 @@ describe('non-streaming', () => {
       model: 'claude-sonnet-4',
       max_tokens: 50,
       tools: TOOLS,
-      messages: [...user('call the tool'), { role: 'assistant', content: msg.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny' }] }],
+      messages: [
+        ...user('call the tool'),
+        { role: 'assistant', content: msg.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny' }] },
+      ],
     });
     assert.equal(next.stop_reason, 'end_turn');
     // What the provider got: the tool_use turn and its tool_result, as the Messages API wants them.
@@ -77,7 +85,11 @@ describe('non-streaming', () => {
       return true;
     });
     const noMax = { model: 'gpt-4o', messages: user('x') } as unknown as Anthropic.MessageCreateParamsNonStreaming;
-    await assert.rejects(client.messages.create(noMax), (err: unknown) => err instanceof BadRequestError && /max_tokens/.test(err.message) && (err.error as any).error.type === 'invalid_request_error');
+    await assert.rejects(
+      client.messages.create(noMax),
+      (err: unknown) =>
+        err instanceof BadRequestError && /max_tokens/.test(err.message) && (err.error as any).error.type === 'invalid_request_error',
+    );
   });
 });
 
@@ -97,11 +109,16 @@ describe('streaming', () => {
     assert.ok(final.usage.output_tokens > 0);
     assert.equal(types[0], 'message_start');
     assert.equal(types.at(-1), 'message_stop');
-    assert.deepEqual([...new Set(types)], ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    assert.deepEqual(
+      [...new Set(types)],
+      ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'],
+    );
   });
 
   test('a tool call in a stream arrives as a tool_use block', async () => {
-    const final = await client.messages.stream({ model: 'gpt-4o', max_tokens: 50, tools: TOOLS, messages: user('call the tool') }).finalMessage();
+    const final = await client.messages
+      .stream({ model: 'gpt-4o', max_tokens: 50, tools: TOOLS, messages: user('call the tool') })
+      .finalMessage();
     assert.equal(final.stop_reason, 'tool_use');
     const use = final.content.find((b) => b.type === 'tool_use');
     assert.equal(use?.type === 'tool_use' && use.name, 'get_weather');
@@ -110,8 +127,16 @@ describe('streaming', () => {
   test('tokens sent, then the attempt fails: the stream ends with an error event, never as a complete answer', async () => {
     // The role chunk and 7 words: past the 32 characters held back for the answer checks, so text reached the client.
     s.mocks[PRIMARY].setFaults({ stallAfterChunks: 8 });
-    const body = { model: 'gpt-4o', max_tokens: 100, messages: user('one two three four five six'), stream: true as const, routing: { allowDegradation: false } };
-    const { data: stream, response } = await client.messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming).withResponse();
+    const body = {
+      model: 'gpt-4o',
+      max_tokens: 100,
+      messages: user('one two three four five six'),
+      stream: true as const,
+      routing: { allowDegradation: false },
+    };
+    const { data: stream, response } = await client.messages
+      .create(body as unknown as Anthropic.MessageCreateParamsStreaming)
+      .withResponse();
     const jobId = response.headers.get('x-stormproof-job-id')!;
     let text = '';
     const seen: string[] = [];
@@ -135,7 +160,10 @@ describe('a stream continued on another target', () => {
   // What the Anthropic mock streams before it stalls (message_start, content_block_start, ping, 4 words).
   const DELIVERED = 'Echo from claude-sonnet-4-20250514: tell ';
   const WHOLE = 'Echo from claude-sonnet-4-20250514: tell a story about the sea';
-  type Continued = { type: 'stormproof_continued'; stormproof: { job_id: string; continued: { from: string; to: string; at: number; reason: string } } };
+  type Continued = {
+    type: 'stormproof_continued';
+    stormproof: { job_id: string; continued: { from: string; to: string; at: number; reason: string } };
+  };
   const isContinued = (e: { type: string }): e is Continued => e.type === 'stormproof_continued';
 
   test('the client is told with a stormproof_continued event, which the SDK passes on as it is', async () => {
@@ -144,7 +172,13 @@ describe('a stream continued on another target', () => {
     const { data: stream, response } = await client.messages.create(body).withResponse();
     const events: Array<{ type: string }> = [];
     for await (const e of stream) events.push(e);
-    const text = events.map((e) => ((e as Anthropic.RawMessageStreamEvent).type === 'content_block_delta' ? ((e as Anthropic.RawContentBlockDeltaEvent).delta as { text?: string }).text ?? '' : '')).join('');
+    const text = events
+      .map((e) =>
+        (e as Anthropic.RawMessageStreamEvent).type === 'content_block_delta'
+          ? (((e as Anthropic.RawContentBlockDeltaEvent).delta as { text?: string }).text ?? '')
+          : '',
+      )
+      .join('');
     assert.equal(text, WHOLE);
     const notices = events.filter(isContinued);
     assert.equal(notices.length, 1, JSON.stringify(events.map((e) => e.type)));
@@ -166,7 +200,10 @@ describe('a stream continued on another target', () => {
     stream.on('streamEvent', (e) => seen.push(e.type));
     const final = await stream.finalMessage();
     assert.equal(textOf(final), WHOLE);
-    assert.deepEqual(final.content.map((b) => b.type), ['text']);
+    assert.deepEqual(
+      final.content.map((b) => b.type),
+      ['text'],
+    );
     assert.equal(final.stop_reason, 'end_turn');
     assert.equal(seen.filter((t) => t === 'stormproof_continued').length, 1);
   });
@@ -214,7 +251,8 @@ async function sseOf(res: Response, stopAfterDeltas = Infinity) {
   }
   return out;
 }
-const textOfEvents = (events: Array<{ event?: string; data: any }>) => events.map((e) => (e.event === 'content_block_delta' ? (e.data.delta.text ?? '') : '')).join('');
+const textOfEvents = (events: Array<{ event?: string; data: any }>) =>
+  events.map((e) => (e.event === 'content_block_delta' ? (e.data.delta.text ?? '') : '')).join('');
 
 describe('Idempotency-Key', () => {
   test('the same key twice: one job, one provider call, the same message', async () => {
@@ -233,7 +271,9 @@ describe('Idempotency-Key', () => {
     s.mocks[PRIMARY].setFaults({ latencyMs: 1_500 });
     const key = `k-${randomUUID()}`;
     const sdk = retrying(droppingFetch(() => s.mocks[PRIMARY].stats().inFlight === 1));
-    const { data, response } = await sdk.messages.create({ model: 'gpt-4o', max_tokens: 50, messages: user('dropped once') }, keyed(key)).withResponse();
+    const { data, response } = await sdk.messages
+      .create({ model: 'gpt-4o', max_tokens: 50, messages: user('dropped once') }, keyed(key))
+      .withResponse();
     assert.equal(textOf(data), 'Echo from gpt-4o: dropped once');
     assert.equal(response.headers.get('x-stormproof-job-id'), jobIdFor(key));
     assert.equal(s.mocks[PRIMARY].stats().requests, 1, 'one provider call for both sends');
@@ -243,7 +283,9 @@ describe('Idempotency-Key', () => {
     s.mocks[PRIMARY].setFaults({ latencyMs: 1_000 });
     const key = `k-${randomUUID()}`;
     const sdk = retrying(droppingFetch(() => s.mocks[PRIMARY].stats().inFlight === 1));
-    const final = await sdk.messages.stream({ model: 'gpt-4o', max_tokens: 50, messages: user('stream it once only please') }, keyed(key)).finalMessage();
+    const final = await sdk.messages
+      .stream({ model: 'gpt-4o', max_tokens: 50, messages: user('stream it once only please') }, keyed(key))
+      .finalMessage();
     assert.equal(textOf(final), 'Echo from gpt-4o: stream it once only please');
     assert.equal(s.mocks[PRIMARY].stats().requests, 1);
   });
@@ -255,7 +297,10 @@ describe('Idempotency-Key', () => {
     const first = await sseOf(await client.messages.create(body, keyed(key)).asResponse(), 3);
     const lastId = first.filter((e) => e.id).at(-1)?.id;
     assert.match(lastId ?? '', /^\d+\.[A-Za-z0-9_-]+$/);
-    assert.ok(first.filter((e) => e.event === 'content_block_delta').every((e) => e.id), 'every text delta carries its position');
+    assert.ok(
+      first.filter((e) => e.event === 'content_block_delta').every((e) => e.id),
+      'every text delta carries its position',
+    );
     assert.equal(Number(lastId!.split('.')[0]), textOfEvents(first).length, 'the id counts the characters received');
     const rest = await sseOf(await client.messages.create(body, keyed(key, { 'Last-Event-ID': lastId! })).asResponse());
     assert.equal(textOfEvents(first) + textOfEvents(rest), `Echo from gpt-4o: ${words}`);
@@ -279,11 +324,14 @@ describe('Idempotency-Key', () => {
   });
 
   test('a bad key is a 400 in the Messages shape', async () => {
-    await assert.rejects(client.messages.create({ model: 'gpt-4o', max_tokens: 5, messages: user('x') }, keyed('has spaces in it')), (err: unknown) => {
-      assert.ok(err instanceof BadRequestError, String(err));
-      assert.equal((err.error as any).stormproof.code, 'STORMPROOF_ERR_INVALID_IDEMPOTENCY_KEY');
-      return true;
-    });
+    await assert.rejects(
+      client.messages.create({ model: 'gpt-4o', max_tokens: 5, messages: user('x') }, keyed('has spaces in it')),
+      (err: unknown) => {
+        assert.ok(err instanceof BadRequestError, String(err));
+        assert.equal((err.error as any).stormproof.code, 'STORMPROOF_ERR_INVALID_IDEMPOTENCY_KEY');
+        return true;
+      },
+    );
   });
 
   test('a request that failed after all its failovers is not retried by the SDK (one chain of provider calls)', async () => {

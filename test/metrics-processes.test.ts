@@ -32,7 +32,12 @@ before(async () => {
   const port = await freePort();
   workerMetrics = `http://127.0.0.1:${port}/metrics`;
   worker = spawn(process.execPath, ['--import', 'tsx', resolve(__dirname, '..', 'worker', 'main.ts')], {
-    env: { ...process.env, STORMPROOF_CONFIG: writeConfig(cfg.raw), STORMPROOF_WORKER_METRICS_PORT: String(port), STORMPROOF_LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      STORMPROOF_CONFIG: writeConfig(cfg.raw),
+      STORMPROOF_WORKER_METRICS_PORT: String(port),
+      STORMPROOF_LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((ok, fail) => {
@@ -54,7 +59,11 @@ after(async () => {
 });
 
 test('the standalone worker serves gateway and Temporal SDK series; the API-only process serves its own', async () => {
-  const res = await fetch(`${api.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request: chat('gpt-4o', 'split metrics') }) });
+  const res = await fetch(`${api.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ request: chat('gpt-4o', 'split metrics') }),
+  });
   assert.equal(res.status, 202);
   const { id } = (await res.json()) as { id: string };
   for (let i = 0; ; i++) {
@@ -74,11 +83,17 @@ test('the standalone worker serves gateway and Temporal SDK series; the API-only
   assert.equal(sum(w, 'stormproof_provider_calls_total', { target: 'openai-us-east-1', outcome: 'ok' }), 1);
   assert.equal(sum(w, 'stormproof_requests_total', { status: 'completed' }), 1);
   assert.ok(sum(w, 'stormproof_breaker_state', { state: 'closed' }) >= 1, 'breaker states seen by the worker');
-  assert.ok(w.some((x) => x.name === 'temporal_worker_task_slots_available'), 'Temporal SDK runtime metrics');
+  assert.ok(
+    w.some((x) => x.name === 'temporal_worker_task_slots_available'),
+    'Temporal SDK runtime metrics',
+  );
   assert.ok(sum(w, 'temporal_workflow_completed_total') >= 1, 'the SDK counted the completed workflow');
   const a = await scrape(`${api.url}/metrics`);
   assert.equal(sum(a, 'stormproof_jobs_submitted_total', { outcome: 'new' }), 1);
   assert.ok(sum(a, 'stormproof_http_requests_total', { method: 'POST', status: '202' }) >= 1, 'HTTP series');
-  assert.ok(a.some((x) => x.name === 'stormproof_jobs_in_flight'), 'jobs in flight, from Temporal visibility');
-  assert.equal(sum(a, 'stormproof_provider_calls_total'), 0, 'provider calls are the worker\'s');
+  assert.ok(
+    a.some((x) => x.name === 'stormproof_jobs_in_flight'),
+    'jobs in flight, from Temporal visibility',
+  );
+  assert.equal(sum(a, 'stormproof_provider_calls_total'), 0, "provider calls are the worker's");
 });

@@ -18,7 +18,17 @@ let receiverUrl: string;
 before(async () => {
   process.env.STORMPROOF_CALLBACK_SECRET = 'metrics-test-secret';
   // The receiver is on loopback: allowed explicitly (callbacks reach public addresses only by default).
-  s = await startTestStack({ edit: (raw) => (raw.callbacks = { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000, allowedCidrs: ['127.0.0.1/32'], allowHttp: true }) });
+  s = await startTestStack({
+    edit: (raw) =>
+      (raw.callbacks = {
+        maxAttempts: 2,
+        initialIntervalMs: 100,
+        maxIntervalMs: 200,
+        timeoutMs: 2_000,
+        allowedCidrs: ['127.0.0.1/32'],
+        allowHttp: true,
+      }),
+  });
   receiver = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => res.end());
@@ -77,7 +87,8 @@ test('a request the provider refuses as bad (a 400) counts as rejected, not fail
   const job = await s.runJob(chat('gpt-4o', 'a request the provider calls bad'));
   assert.equal(job.status, 'failed');
   const m = await metrics();
-  const delta = (match: Record<string, string>) => sum(m, 'stormproof_requests_total', match) - sum(before, 'stormproof_requests_total', match);
+  const delta = (match: Record<string, string>) =>
+    sum(m, 'stormproof_requests_total', match) - sum(before, 'stormproof_requests_total', match);
   assert.equal(delta({ status: 'rejected' }), 1);
   assert.equal(delta({ status: 'failed' }), 0);
 });
@@ -100,24 +111,38 @@ test('a retried target is one failover; every switch counts once; the model degr
   const expected = new Map<string, number>();
   job.attempts.forEach((a, i) => {
     const prev = job.attempts[i - 1];
-    if (prev && prev.target !== a.target) expected.set(`${prev.target}|${a.target}|${prev.outcome}`, (expected.get(`${prev.target}|${a.target}|${prev.outcome}`) ?? 0) + 1);
+    if (prev && prev.target !== a.target)
+      expected.set(`${prev.target}|${a.target}|${prev.outcome}`, (expected.get(`${prev.target}|${a.target}|${prev.outcome}`) ?? 0) + 1);
   });
   assert.ok(expected.size >= 2, `several switches: ${job.attempts.map((a) => `${a.target}:${a.outcome}`).join(' → ')}`);
   for (const [key, n] of expected) {
     const [from, to, reason] = key.split('|');
     assert.equal(delta('stormproof_failovers_total', { from, to, reason }), n, `${from} → ${to} (${reason}) once per switch, not per try`);
   }
-  assert.equal(delta('stormproof_failovers_total'), [...expected.values()].reduce((x, y) => x + y, 0), 'no other failover counted');
+  assert.equal(
+    delta('stormproof_failovers_total'),
+    [...expected.values()].reduce((x, y) => x + y, 0),
+    'no other failover counted',
+  );
   assert.equal(delta('stormproof_degradations_total', { kind: 'model' }), job.degradations.filter((d) => d.kind === 'model').length);
   assert.ok(delta('stormproof_degradations_total', { kind: 'model' }) >= 1);
-  assert.equal(delta('stormproof_provider_calls_total', { target: 'anthropic-eu-west-1', outcome: 'ProviderServerError' }), 2, 'one try of each Anthropic model (another candidate was left)');
+  assert.equal(
+    delta('stormproof_provider_calls_total', { target: 'anthropic-eu-west-1', outcome: 'ProviderServerError' }),
+    2,
+    'one try of each Anthropic model (another candidate was left)',
+  );
   assert.equal(delta('stormproof_provider_calls_total', { target: 'selfhosted-onprem', outcome: 'ProviderServerError' }), 1);
 });
 
 test('outcome batches sent to the breakers are counted; the state gauge shows each breaker', async () => {
   const before = await metrics();
   await s.runJob(chat('gpt-4o', 'one outcome for the breaker'));
-  const m = await until((x) => sum(x, 'stormproof_breaker_signals_total', { target: 'openai-us-east-1' }) > sum(before, 'stormproof_breaker_signals_total', { target: 'openai-us-east-1' }), 'a batch to the openai breaker');
+  const m = await until(
+    (x) =>
+      sum(x, 'stormproof_breaker_signals_total', { target: 'openai-us-east-1' }) >
+      sum(before, 'stormproof_breaker_signals_total', { target: 'openai-us-east-1' }),
+    'a batch to the openai breaker',
+  );
   assert.equal(sum(m, 'stormproof_breaker_state', { target: 'openai-us-east-1', region: 'us-east-1', state: 'closed' }), 1);
   assert.equal(sum(m, 'stormproof_breaker_state', { target: 'openai-us-east-1' }), 1, 'one-hot');
 });
@@ -125,11 +150,16 @@ test('outcome batches sent to the breakers are counted; the state gauge shows ea
 test('an operator opening and closing a breaker: two transitions and one trip, each counted once', async () => {
   const target = 'anthropic-eu-west-1';
   const before = await metrics();
-  const count = (x: Sample[], from: string, to: string) => sum(x, 'stormproof_breaker_transitions_total', { target, from, to }) - sum(before, 'stormproof_breaker_transitions_total', { target, from, to });
+  const count = (x: Sample[], from: string, to: string) =>
+    sum(x, 'stormproof_breaker_transitions_total', { target, from, to }) -
+    sum(before, 'stormproof_breaker_transitions_total', { target, from, to });
   assert.equal((await s.api(`/v1/providers/${target}/breaker`, { method: 'POST', json: { action: 'open' } })).status, 202);
   await until((x) => count(x, 'closed', 'open') >= 1, 'the closed → open transition');
   assert.equal((await s.api(`/v1/providers/${target}/breaker`, { method: 'POST', json: { action: 'close' } })).status, 202);
-  await until((x) => count(x, 'open', 'closed') >= 1 && sum(x, 'stormproof_breaker_state', { target, state: 'closed' }) === 1, 'the open → closed transition');
+  await until(
+    (x) => count(x, 'open', 'closed') >= 1 && sum(x, 'stormproof_breaker_state', { target, state: 'closed' }) === 1,
+    'the open → closed transition',
+  );
   const m = await metrics();
   assert.equal(count(m, 'closed', 'open'), 1);
   assert.equal(count(m, 'open', 'closed'), 1);
@@ -140,8 +170,17 @@ test('a delivered callback is counted', async () => {
   const before = await metrics();
   const res = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'call me back'), callbackUrl: receiverUrl } });
   assert.equal(res.status, 202);
-  const m = await until((x) => sum(x, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }) > sum(before, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }), 'the delivery');
-  assert.equal(sum(m, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }) - sum(before, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }), 1);
+  const m = await until(
+    (x) =>
+      sum(x, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }) >
+      sum(before, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }),
+    'the delivery',
+  );
+  assert.equal(
+    sum(m, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }) -
+      sum(before, 'stormproof_callback_deliveries_total', { outcome: 'delivered' }),
+    1,
+  );
 });
 
 test('jobs in flight: a held job is counted while it runs, and not after it was cancelled', async () => {

@@ -40,7 +40,12 @@ before(async () => {
   for (const identity of ['quota-worker-a', 'quota-worker-b']) {
     const nc = await NativeConnection.connect({ address });
     const entry = { connection: nc, primaryCalls: 0 } as (typeof workers)[number];
-    entry.gw = await createGatewayWorker({ connection: nc, config, identity, onOutcome: (o) => void (o.target === PRIMARY && !o.inFlight && entry.primaryCalls++) });
+    entry.gw = await createGatewayWorker({
+      connection: nc,
+      config,
+      identity,
+      onOutcome: (o) => void (o.target === PRIMARY && !o.inFlight && entry.primaryCalls++),
+    });
     entry.running = entry.gw.run();
     workers.push(entry);
   }
@@ -82,5 +87,9 @@ test('two workers share a target request limit: the provider sees at most the li
   assert.ok(calls >= LIMIT - 1, `the limit was used, not avoided (${calls} calls)`);
   assert.ok(answeredBy.includes('anthropic-eu-west-1'), 'requests beyond the quota went to the equivalent target');
   // The proof needs both workers to have called the primary (each within its half).
-  for (const w of workers) assert.ok(w.primaryCalls >= 1 && w.primaryCalls <= LIMIT / 2 + Math.ceil((LIMIT / 2) * minutes), `worker calls: ${workers.map((x) => x.primaryCalls).join(', ')}`);
+  for (const w of workers)
+    assert.ok(
+      w.primaryCalls >= 1 && w.primaryCalls <= LIMIT / 2 + Math.ceil((LIMIT / 2) * minutes),
+      `worker calls: ${workers.map((x) => x.primaryCalls).join(', ')}`,
+    );
 });

@@ -34,12 +34,15 @@ afterEach(() => s.resetFaults());
 
 const submit = (request: unknown, extra?: Record<string, unknown>) => s.submitJob(request, extra);
 
-
 /** No workflow task failed (a nondeterminism error shows up as a failed task, then a retry). */
 async function noFailedTasks(id: string): Promise<void> {
   const history = await s.gateway.client.workflow.getHandle(id).fetchHistory();
   const failed = history.events?.filter((e) => e.workflowTaskFailedEventAttributes) ?? [];
-  assert.equal(failed.length, 0, `workflow task failures in ${id}: ${JSON.stringify(failed.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message))}`);
+  assert.equal(
+    failed.length,
+    0,
+    `workflow task failures in ${id}: ${JSON.stringify(failed.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message))}`,
+  );
 }
 
 test('the worker really runs without a workflow cache', () => {
@@ -66,9 +69,16 @@ test('a local activity retried with backoff while the run is evicted: every retr
   const job = await s.waitForJob(id);
   assert.equal(job.status, 'failed', JSON.stringify(job));
   assert.equal(job.error?.type, 'AllTargetsFailed');
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]), [[SELFHOSTED, 'ProviderServerError', s.config.retry.maxAttempts - 1]]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]),
+    [[SELFHOSTED, 'ProviderServerError', s.config.retry.maxAttempts - 1]],
+  );
   const events = (await s.gateway.client.workflow.getHandle(id).fetchHistory()).events ?? [];
-  assert.equal(events.filter((e) => e.timerStartedEventAttributes).length, s.config.retry.maxAttempts - 1, 'each backoff is a durable timer');
+  assert.equal(
+    events.filter((e) => e.timerStartedEventAttributes).length,
+    s.config.retry.maxAttempts - 1,
+    'each backoff is a durable timer',
+  );
   await noFailedTasks(id);
 });
 
@@ -77,10 +87,13 @@ test('with another candidate left, a failing call fails over at once: no backoff
   const id = await submit(chat('gpt-4o', 'fail over'));
   const job = await s.waitForJob(id);
   assert.equal(job.status, 'completed', JSON.stringify(job));
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]), [
-    [PRIMARY, 'ProviderServerError', 0],
-    [SECONDARY, 'ok', 0],
-  ]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome, a.retries ?? 0]),
+    [
+      [PRIMARY, 'ProviderServerError', 0],
+      [SECONDARY, 'ok', 0],
+    ],
+  );
   await noFailedTasks(id);
 });
 
@@ -89,9 +102,15 @@ test('a Retry-After wait survives the eviction too: the same target answers afte
   const id = await submit(chat('llama-3.1-8b', 'slow down', LAST));
   const job = await s.waitForJob(id);
   assert.equal(job.status, 'completed', JSON.stringify(job));
-  assert.deepEqual(job.attempts.map((a) => [a.target, a.outcome]), [[SELFHOSTED, 'ok']]);
+  assert.deepEqual(
+    job.attempts.map((a) => [a.target, a.outcome]),
+    [[SELFHOSTED, 'ok']],
+  );
   const events = (await s.gateway.client.workflow.getHandle(id).fetchHistory()).events ?? [];
-  assert.ok(events.some((e) => e.timerStartedEventAttributes?.startToFireTimeout), 'the wait is a workflow timer');
+  assert.ok(
+    events.some((e) => e.timerStartedEventAttributes?.startToFireTimeout),
+    'the wait is a workflow timer',
+  );
   await noFailedTasks(id);
 });
 
@@ -100,7 +119,10 @@ test('failover: primary down', async () => {
   const id = await submit(chat('gpt-4o', 'down'));
   const down = await s.waitForJob(id);
   assert.equal(down.result?.target, SECONDARY, `${JSON.stringify(down)}`);
-  assert.deepEqual(down.attempts.map((a) => a.outcome), ['ProviderUnavailable', 'ok']);
+  assert.deepEqual(
+    down.attempts.map((a) => a.outcome),
+    ['ProviderUnavailable', 'ok'],
+  );
   await noFailedTasks(id);
 });
 
@@ -132,12 +154,19 @@ test('breaker: operator override open, then reset', async () => {
   assert.equal((await post('open')).status, 202);
   await waitFor(async () => (await breaker()).forced === 'open', 'the forced-open state to be published', 15_000);
   const skipped = await s.waitForJob(await submit(chat('gpt-4o', 'forced open')));
-  assert.deepEqual(skipped.attempts.map((a) => a.target), [SECONDARY]);
+  assert.deepEqual(
+    skipped.attempts.map((a) => a.target),
+    [SECONDARY],
+  );
   assert.equal((await post('reset')).status, 202);
-  await waitFor(async () => {
-    const b = await breaker();
-    return b.state === 'closed' && b.forced === undefined;
-  }, 'the reset to be published', 15_000);
+  await waitFor(
+    async () => {
+      const b = await breaker();
+      return b.state === 'closed' && b.forced === undefined;
+    },
+    'the reset to be published',
+    15_000,
+  );
   const back = await s.waitForJob(await submit(chat('gpt-4o', 'back')));
   assert.equal(back.result?.target, PRIMARY);
   const { breakerIdFor } = await import('../shared/breakers');

@@ -35,7 +35,10 @@ describe('API keys', () => {
       assert.equal(res.status, 401);
       assert.equal(res.body.error.code, 'STORMPROOF_ERR_UNAUTHORIZED');
     }
-    assert.equal((await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x') }, headers: bearer('user-key') })).status, 202);
+    assert.equal(
+      (await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x') }, headers: bearer('user-key') })).status,
+      202,
+    );
     assert.equal((await s.api('/v1/models', { headers: { 'x-api-key': 'user-key' } })).status, 200);
   });
 

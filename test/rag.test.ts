@@ -7,8 +7,16 @@ let s: TestStack;
 before(async () => {
   s = await startTestStack();
   const docs = [
-    { id: 'breakers', source: 'breakers.md', text: 'A circuit breaker opens when the error rate of a provider target passes its threshold, and half-opens after a cooldown.' },
-    { id: 'tiers', source: 'tiers.md', text: 'Tiers group equivalent models: smart holds gpt-4o and claude-sonnet-4, fast holds the small models.' },
+    {
+      id: 'breakers',
+      source: 'breakers.md',
+      text: 'A circuit breaker opens when the error rate of a provider target passes its threshold, and half-opens after a cooldown.',
+    },
+    {
+      id: 'tiers',
+      source: 'tiers.md',
+      text: 'Tiers group equivalent models: smart holds gpt-4o and claude-sonnet-4, fast holds the small models.',
+    },
     { id: 'cooking', source: 'pasta.md', text: 'Boil the pasta in salted water for nine minutes, then drain it and add the sauce.' },
   ];
   const res = await s.api('/v1/collections/handbook/documents', { method: 'POST', json: { documents: docs } });
@@ -37,7 +45,10 @@ test('embeddings target down: keyword results, the data degradation recorded, st
   const j = await job(chat('llama-3.1-8b', 'pasta water minutes', { rag: { collection: 'handbook' } }));
   assert.equal(j.status, 'completed', JSON.stringify(j));
   assert.equal(j.result?.sources?.[0], 'pasta.md');
-  assert.deepEqual(j.degradations.map((d) => [d.kind, d.from, d.to]), [['data', 'vector', 'keyword']]);
+  assert.deepEqual(
+    j.degradations.map((d) => [d.kind, d.from, d.to]),
+    [['data', 'vector', 'keyword']],
+  );
   assert.ok(j.degradations[0].reason.length > 0);
 });
 

@@ -37,7 +37,8 @@ let old: History;
 
 before(async () => {
   old = readHistoryFile(join(FIXTURES, FIXTURE));
-  for (const v of VARIANTS) code[v] = (await bundleWorkflowCode({ workflowsPath: require.resolve(`./replay-patching/${v}`), logger: quiet })).code;
+  for (const v of VARIANTS)
+    code[v] = (await bundleWorkflowCode({ workflowsPath: require.resolve(`./replay-patching/${v}`), logger: quiet })).code;
 });
 
 /** Replays `history` against a variant; resolves with the raw error (or undefined). */
@@ -57,10 +58,14 @@ function markers(history: History, name: string): number {
 describe('changing a workflow safely: patched / deprecatePatch', () => {
   test('baseline: the unchanged copy replays every recorded request fixture', async () => {
     const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json'));
-    const requests = files.map((f) => ({ f, h: readHistoryFile(join(FIXTURES, f)) })).filter(({ h }) => workflowTypeOf(h) === REQUEST_WORKFLOW);
+    const requests = files
+      .map((f) => ({ f, h: readHistoryFile(join(FIXTURES, f)) }))
+      .filter(({ h }) => workflowTypeOf(h) === REQUEST_WORKFLOW);
     assert.ok(requests.length > 0);
     // The copy is of the code the unlabelled fixtures were recorded with (not `<name>--<label>` ones).
-    for (const { f, h } of requests.filter(({ f }) => !f.includes('--') && (f.startsWith('request-happy') || f.startsWith('request-failover')))) {
+    for (const { f, h } of requests.filter(
+      ({ f }) => !f.includes('--') && (f.startsWith('request-happy') || f.startsWith('request-failover')),
+    )) {
       assert.equal(await replayOne(h, f, { code: code['v0-original'] }, f), undefined, `${f} replays on the frozen copy`);
     }
   });
@@ -97,14 +102,24 @@ describe('changing a workflow safely: patched / deprecatePatch', () => {
         await Promise.all(Object.values(mocks).map((m) => m.close()));
       };
       const id = `patched-${randomUUID()}`;
-      await gw.worker.runUntil(client.workflow.execute(REQUEST_WORKFLOW, { taskQueue: config.temporal.taskQueue, workflowId: id, args: [{ request: chat('gpt-4o', 'patched hello') }] }));
+      await gw.worker.runUntil(
+        client.workflow.execute(REQUEST_WORKFLOW, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: id,
+          args: [{ request: chat('gpt-4o', 'patched hello') }],
+        }),
+      );
       fresh = await client.workflow.getHandle(id).fetchHistory();
     });
     after(() => close());
 
     test('takes the new path and records the patch marker', () => {
       const patch = (fresh.events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
-      assert.deepEqual(patch.map((e) => markerDetails(e)?.id), [PATCH_ID], 'one patch marker, for this change');
+      assert.deepEqual(
+        patch.map((e) => markerDetails(e)?.id),
+        [PATCH_ID],
+        'one patch marker, for this change',
+      );
       assert.equal(markers(fresh, 'core_local_activity'), 3, 'snapshot, snapshot again, provider call');
     });
 

@@ -67,7 +67,11 @@ after(async () => {
 
 async function api(path: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; text: string; headers: Headers }> {
   const { json, ...rest } = init;
-  const res = await fetch(`${stack.apiUrl}${path}`, { ...rest, headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(rest.headers as Record<string, string>) }, body: json !== undefined ? JSON.stringify(json) : rest.body });
+  const res = await fetch(`${stack.apiUrl}${path}`, {
+    ...rest,
+    headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(rest.headers as Record<string, string>) },
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
@@ -114,19 +118,39 @@ test('no secret in histories, logs, /metrics, views or callbacks', async (t) => 
   const sync = await api('/v1/chat/completions', { method: 'POST', json: chat('gpt-4o', 'sync chat'), headers: tenant });
   assert.equal(sync.status, 200, sync.text);
   ids.push(sync.headers.get('x-stormproof-job-id')!);
-  const streamed = await api('/v1/chat/completions', { method: 'POST', json: chat('gpt-4o', 'streamed chat', { stream: true }), headers: tenant });
+  const streamed = await api('/v1/chat/completions', {
+    method: 'POST',
+    json: chat('gpt-4o', 'streamed chat', { stream: true }),
+    headers: tenant,
+  });
   assert.equal(streamed.status, 200);
   texts.stream = streamed.text;
   ids.push(streamed.headers.get('x-stormproof-job-id')!);
-  const batch = await api('/v1/batches', { method: 'POST', json: { requests: [chat('gpt-4o', 'b1'), chat('fast', 'b2')] }, headers: tenant });
+  const batch = await api('/v1/batches', {
+    method: 'POST',
+    json: { requests: [chat('gpt-4o', 'b1'), chat('fast', 'b2')] },
+    headers: tenant,
+  });
   const batchId = JSON.parse(batch.text).id;
   texts.batch = await until(`/v1/batches/${batchId}`, (b) => b.status !== 'running');
-  const docs = await api('/v1/collections/private/documents', { method: 'POST', json: { documents: [{ id: 'd', source: 'd.md', text: 'secret handbook words' }] }, headers: tenant });
+  const docs = await api('/v1/collections/private/documents', {
+    method: 'POST',
+    json: { documents: [{ id: 'd', source: 'd.md', text: 'secret handbook words' }] },
+    headers: tenant,
+  });
   assert.equal(docs.status, 200, docs.text);
-  const rag = await api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'handbook words', { rag: { collection: 'private' } }) }, headers: tenant });
+  const rag = await api('/v1/jobs', {
+    method: 'POST',
+    json: { request: chat('gpt-4o', 'handbook words', { rag: { collection: 'private' } }) },
+    headers: tenant,
+  });
   ids.push(JSON.parse(rag.text).id);
   assert.equal((await api('/v1/codec/decode', { method: 'POST', json: { payloads: [] }, headers: admin })).status, 200);
-  for (const j of ids) texts[`view ${j}`] = await until(`/v1/jobs/${j}`, (b) => b.status !== 'queued' && b.status !== 'running' && (!b.callback || b.callback.status !== 'pending'));
+  for (const j of ids)
+    texts[`view ${j}`] = await until(
+      `/v1/jobs/${j}`,
+      (b) => b.status !== 'queued' && b.status !== 'running' && (!b.callback || b.callback.status !== 'pending'),
+    );
   assert.ok(received.length >= 1, 'the callback was delivered');
   texts.callbacks = received.join('\n');
   texts.collections = (await api('/v1/collections', { headers: admin })).text;
@@ -146,6 +170,8 @@ test('no secret in histories, logs, /metrics, views or callbacks', async (t) => 
   texts.logs = stack.logs();
   assert.ok(texts.logs.length > 1000, 'the processes logged');
 
-  const hits = Object.entries(texts).flatMap(([where, text]) => NEEDLES.filter((n) => text.includes(n)).map((n) => `${where}: ${n.slice(0, 12)}…`));
+  const hits = Object.entries(texts).flatMap(([where, text]) =>
+    NEEDLES.filter((n) => text.includes(n)).map((n) => `${where}: ${n.slice(0, 12)}…`),
+  );
   assert.deepEqual(hits, []);
 });

@@ -68,7 +68,12 @@ test('non-streaming calls work across processes too', async () => {
 });
 
 test('the relay route refuses a wrong token and unknown jobs', async () => {
-  const post = (auth: string) => fetch(`${api.url}/internal/streams/job-x`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-ndjson' }, body: '{}\n' });
+  const post = (auth: string) =>
+    fetch(`${api.url}/internal/streams/job-x`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/x-ndjson' },
+      body: '{}\n',
+    });
   assert.equal((await post('Bearer wrong')).status, 401);
   assert.equal((await post(`Bearer ${token}`)).status, 404);
 });

@@ -26,7 +26,11 @@ async function listener(host: string, handler: http.RequestListener = (_q, r) =>
   let connections = 0;
   server.on('connection', () => connections++);
   await new Promise<void>((r) => server.listen(0, host, () => r()));
-  return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))) };
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))),
+  };
 }
 
 let forbidden: Awaited<ReturnType<typeof listener>>;
@@ -53,17 +57,60 @@ after(async () => {
 
 /** URLs refused by their shape alone (at submission: no DNS, no connection). */
 const STATIC = (): string[] => [
-  `http://127.0.0.1:${P}/`, `http://127.1:${P}/`, `http://127.0.1:${P}/`, `http://2130706433:${P}/`, `http://0x7f000001:${P}/`,
-  `http://0x7f.0.0.1:${P}/`, `http://0177.0.0.1:${P}/`, `http://017700000001:${P}/`, `http://127.255.255.254:${P}/`, `http://0.0.0.0:${P}/`,
-  `http://0:${P}/`, `http://[::1]:${P}/`, `http://[::ffff:127.0.0.1]:${P}/`, `http://[::ffff:7f00:1]:${P}/`, `http://[0:0:0:0:0:ffff:127.0.0.1]:${P}/`,
-  `http://[::]:${P}/`, `http://[::127.0.0.1]:${P}/`, `http://localhost:${P}/`, `http://LOCALHOST:${P}/`, `http://localhost.:${P}/`,
-  `http://app.localhost:${P}/`, 'http://10.0.0.1/', 'http://10.255.255.255/', 'http://172.16.0.1/', 'http://172.31.255.255/',
-  'http://192.168.0.1/', 'http://192.168.255.255/', 'http://100.64.0.1/', 'http://100.100.100.200/latest/meta-data/', 'http://169.254.169.254/latest/meta-data/',
-  'http://169.254.170.2/v2/credentials', 'http://[fd00:ec2::254]/latest/meta-data/', 'http://[fc00::1]/', 'http://[fe80::1]/', 'http://metadata.google.internal/computeMetadata/v1/',
-  'http://metadata/', 'http://instance-data/latest/', 'http://198.18.0.1/', 'http://224.0.0.1/', 'http://255.255.255.255/',
-  'http://192.0.2.1/', 'http://[64:ff9b::7f00:1]/', 'http://[2002:7f00:1::]/', 'http://[2001::1]/', 'http://[ff02::1]/',
-  'http://user:pass@example.com/', `http://user@127.0.0.1:${P}/`, `http://example.com@127.0.0.1:${P}/`, `https://example.com/${'a'.repeat(3000)}`, 'ftp://example.com/',
-  'file:///etc/passwd', `gopher://127.0.0.1:${P}/`, `http://127.0.0.1:${P}#@example.com/`, 'http://temporal-frontend.internal:7243/api/v1/namespaces',
+  `http://127.0.0.1:${P}/`,
+  `http://127.1:${P}/`,
+  `http://127.0.1:${P}/`,
+  `http://2130706433:${P}/`,
+  `http://0x7f000001:${P}/`,
+  `http://0x7f.0.0.1:${P}/`,
+  `http://0177.0.0.1:${P}/`,
+  `http://017700000001:${P}/`,
+  `http://127.255.255.254:${P}/`,
+  `http://0.0.0.0:${P}/`,
+  `http://0:${P}/`,
+  `http://[::1]:${P}/`,
+  `http://[::ffff:127.0.0.1]:${P}/`,
+  `http://[::ffff:7f00:1]:${P}/`,
+  `http://[0:0:0:0:0:ffff:127.0.0.1]:${P}/`,
+  `http://[::]:${P}/`,
+  `http://[::127.0.0.1]:${P}/`,
+  `http://localhost:${P}/`,
+  `http://LOCALHOST:${P}/`,
+  `http://localhost.:${P}/`,
+  `http://app.localhost:${P}/`,
+  'http://10.0.0.1/',
+  'http://10.255.255.255/',
+  'http://172.16.0.1/',
+  'http://172.31.255.255/',
+  'http://192.168.0.1/',
+  'http://192.168.255.255/',
+  'http://100.64.0.1/',
+  'http://100.100.100.200/latest/meta-data/',
+  'http://169.254.169.254/latest/meta-data/',
+  'http://169.254.170.2/v2/credentials',
+  'http://[fd00:ec2::254]/latest/meta-data/',
+  'http://[fc00::1]/',
+  'http://[fe80::1]/',
+  'http://metadata.google.internal/computeMetadata/v1/',
+  'http://metadata/',
+  'http://instance-data/latest/',
+  'http://198.18.0.1/',
+  'http://224.0.0.1/',
+  'http://255.255.255.255/',
+  'http://192.0.2.1/',
+  'http://[64:ff9b::7f00:1]/',
+  'http://[2002:7f00:1::]/',
+  'http://[2001::1]/',
+  'http://[ff02::1]/',
+  'http://user:pass@example.com/',
+  `http://user@127.0.0.1:${P}/`,
+  `http://example.com@127.0.0.1:${P}/`,
+  `https://example.com/${'a'.repeat(3000)}`,
+  'ftp://example.com/',
+  'file:///etc/passwd',
+  `gopher://127.0.0.1:${P}/`,
+  `http://127.0.0.1:${P}#@example.com/`,
+  'http://temporal-frontend.internal:7243/api/v1/namespaces',
 ];
 
 /** Names that pass the shape check; the resolver below answers what an attacker's DNS would. */
@@ -89,11 +136,16 @@ const config = parseConfig({ ...parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8'))
 async function deliver(url: string, lookup: (h: string) => Promise<LookupAddress[]>): Promise<CallbackReceipt> {
   const { deliverCallback } = createCallbackActivities({ config, lookup });
   const env = new MockActivityEnvironment({ attempt: 1 });
-  const delivery: CallbackDelivery = { url, jobId: 'job-ssrf', payload: { id: 'job-ssrf', status: 'completed', attempts: [], degradations: [] } };
+  const delivery: CallbackDelivery = {
+    url,
+    jobId: 'job-ssrf',
+    payload: { id: 'job-ssrf', status: 'completed', attempts: [], degradations: [] },
+  };
   return env.run(deliverCallback, delivery);
 }
 
-const fakeDns = async (host: string): Promise<LookupAddress[]> => (DNS[host] ?? ['127.0.0.1']).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+const fakeDns = async (host: string): Promise<LookupAddress[]> =>
+  (DNS[host] ?? ['127.0.0.1']).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
 
 describe('SSRF corpus', () => {
   test('the corpus has at least 50 URLs', () => {
@@ -101,7 +153,12 @@ describe('SSRF corpus', () => {
   });
 
   test('every URL of the static corpus is refused by its shape, before any lookup', () => {
-    for (const url of STATIC()) assert.throws(() => checkUrl(url, policy), (e: unknown) => e instanceof OutboundRefused || e instanceof TypeError, url);
+    for (const url of STATIC())
+      assert.throws(
+        () => checkUrl(url, policy),
+        (e: unknown) => e instanceof OutboundRefused || e instanceof TypeError,
+        url,
+      );
     assert.throws(() => checkUrl('http://example.com/', { ...policy, allowHttp: false }), OutboundRefused, 'plain http only when allowed');
     assert.doesNotThrow(() => checkUrl('https://hooks.example.com/x?y=1', policy));
   });
@@ -122,7 +179,10 @@ describe('SSRF corpus', () => {
   test('redirects are not followed: a receiver answering 302/307 to loopback fails the delivery, the listener sees nothing', async () => {
     const before = forbidden.connections();
     for (const path of ['/redirect-302', '/redirect-307']) {
-      await assert.rejects(deliver(`http://127.0.0.2:${allowed.port}${path}`, fakeDns), (err: unknown) => err instanceof ApplicationFailure && err.message === DELIVERY_FAILED && !err.nonRetryable);
+      await assert.rejects(
+        deliver(`http://127.0.0.2:${allowed.port}${path}`, fakeDns),
+        (err: unknown) => err instanceof ApplicationFailure && err.message === DELIVERY_FAILED && !err.nonRetryable,
+      );
     }
     assert.equal(forbidden.connections() - before, 0);
   });
@@ -153,14 +213,22 @@ describe('SSRF corpus', () => {
 describe('through the API and the worker', () => {
   let s: TestStack;
   before(async () => {
-    s = await startTestStack({ edit: (raw) => (raw.callbacks = { ...policy, maxAttempts: 2, initialIntervalMs: 50, maxIntervalMs: 100, timeoutMs: 2_000 }) });
+    s = await startTestStack({
+      edit: (raw) => (raw.callbacks = { ...policy, maxAttempts: 2, initialIntervalMs: 50, maxIntervalMs: 100, timeoutMs: 2_000 }),
+    });
   });
   after(async () => {
     await s?.close();
   });
 
   test('a job with a refused callbackUrl is a 400 with a stable code, and nothing starts', async () => {
-    for (const url of [`http://127.0.0.1:${P}/`, 'http://169.254.169.254/latest/meta-data/', `http://[::ffff:7f00:1]:${P}/`, 'http://user:pw@example.com/', 'http://metadata.google.internal/']) {
+    for (const url of [
+      `http://127.0.0.1:${P}/`,
+      'http://169.254.169.254/latest/meta-data/',
+      `http://[::ffff:7f00:1]:${P}/`,
+      'http://user:pw@example.com/',
+      'http://metadata.google.internal/',
+    ]) {
       const res = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'x'), callbackUrl: url } });
       assert.equal(res.status, 400, url);
       assert.equal(res.body.error.code, 'STORMPROOF_ERR_CALLBACK_URL_REFUSED', url);
@@ -169,7 +237,10 @@ describe('through the API and the worker', () => {
 
   test('a redirecting receiver: the job completes, the delivery fails with the uniform error, the listener sees nothing', async () => {
     const before = forbidden.connections();
-    const res = await s.api('/v1/jobs', { method: 'POST', json: { request: chat('gpt-4o', 'redirect me'), callbackUrl: `http://127.0.0.2:${allowed.port}/redirect-302` } });
+    const res = await s.api('/v1/jobs', {
+      method: 'POST',
+      json: { request: chat('gpt-4o', 'redirect me'), callbackUrl: `http://127.0.0.2:${allowed.port}/redirect-302` },
+    });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const deadline = Date.now() + 30_000;
     let job;

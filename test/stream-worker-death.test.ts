@@ -45,7 +45,9 @@ after(async () => {
 
 test('a worker killed mid-stream: another worker continues where the client is; one whole answer, no error', async () => {
   const openai = new OpenAI({ baseURL: `${api.url}/v1`, apiKey: 'x', maxRetries: 0 });
-  const { data: stream, response } = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: WORDS }], stream: true }).withResponse();
+  const { data: stream, response } = await openai.chat.completions
+    .create({ model: 'gpt-4o', messages: [{ role: 'user', content: WORDS }], stream: true })
+    .withResponse();
   let text = '';
   let killedAt: number | undefined;
   const chunks: Array<ChatCompletionChunk & { stormproof?: any }> = [];

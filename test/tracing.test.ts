@@ -34,7 +34,8 @@ async function traceWith(names: string[], timeoutMs = 15_000): Promise<ReadableS
     const root = spans.find((x) => x.name === 'POST /v1/chat/completions');
     const trace = root ? spans.filter((x) => x.spanContext().traceId === root.spanContext().traceId) : [];
     if (names.every((n) => trace.some((x) => x.name === n))) return trace;
-    if (Date.now() > deadline) throw new Error(`trace incomplete: have ${trace.map((x) => x.name).join(', ') || 'nothing'}; want ${names.join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`trace incomplete: have ${trace.map((x) => x.name).join(', ') || 'nothing'}; want ${names.join(', ')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -44,7 +45,13 @@ test('one request is one connected trace: API → workflow start → workflow �
   const res = await s.api('/v1/chat/completions', { method: 'POST', json: chat('gpt-4o', 'trace me') });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   // No RunActivity:getRoutingSnapshot: the API that hosts the worker puts the snapshot in the input.
-  const trace = await traceWith(['POST /v1/chat/completions', 'StartWorkflow:aiRequestWorkflow', 'RunWorkflow:aiRequestWorkflow', 'RunActivity:callProvider', 'provider call openai-us-east-1']);
+  const trace = await traceWith([
+    'POST /v1/chat/completions',
+    'StartWorkflow:aiRequestWorkflow',
+    'RunWorkflow:aiRequestWorkflow',
+    'RunActivity:callProvider',
+    'provider call openai-us-east-1',
+  ]);
   const byId = new Map(trace.map((x) => [idOf(x), x]));
   const root = trace.find((x) => x.name === 'POST /v1/chat/completions')!;
   assert.equal(root.parentSpanId, undefined, 'the API span starts the trace');
@@ -58,7 +65,13 @@ test('one request is one connected trace: API → workflow start → workflow �
     return names.reverse();
   };
   const path = chain('provider call openai-us-east-1');
-  for (const step of ['POST /v1/chat/completions', 'StartWorkflow:aiRequestWorkflow', 'RunWorkflow:aiRequestWorkflow', 'RunActivity:callProvider', 'provider call openai-us-east-1']) {
+  for (const step of [
+    'POST /v1/chat/completions',
+    'StartWorkflow:aiRequestWorkflow',
+    'RunWorkflow:aiRequestWorkflow',
+    'RunActivity:callProvider',
+    'provider call openai-us-east-1',
+  ]) {
     assert.ok(path.includes(step), `the provider call's ancestry ${path.join(' → ')} includes ${step}`);
   }
   const call = trace.find((x) => x.name === 'provider call openai-us-east-1')!;
@@ -89,7 +102,10 @@ test('tracing is off unless tracing.otlpEndpoint is set; a bad endpoint is refus
   const { raw, mocks } = await mockedConfig(await testTemporalAddress());
   await Promise.all(Object.values(mocks).map((m) => m.close()));
   assert.equal(tracingFromConfig(parseConfig(raw)), undefined);
-  assert.throws(() => parseConfig({ ...raw, tracing: { otlpEndpoint: 'collector:4318' } }), (err: Error) => err instanceof ConfigError && /tracing\.otlpEndpoint/.test(err.message));
+  assert.throws(
+    () => parseConfig({ ...raw, tracing: { otlpEndpoint: 'collector:4318' } }),
+    (err: Error) => err instanceof ConfigError && /tracing\.otlpEndpoint/.test(err.message),
+  );
 });
 
 test('with tracing.otlpEndpoint set, spans are exported over OTLP/HTTP to it', async () => {

@@ -39,7 +39,10 @@ test('GET /warroom serves the page with a CSP that allows only its own script, s
   assert.match(res.headers.get('content-type') ?? '', /text\/html/);
   assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   const data = (await (await fetch(`${s.gateway.apiUrl}/warroom/data.json`)).json()) as { targets: Array<{ id: string }> };
-  assert.deepEqual(data.targets.map((t) => t.id), ['openai-us-east-1', 'anthropic-eu-west-1', 'selfhosted-onprem']);
+  assert.deepEqual(
+    data.targets.map((t) => t.id),
+    ['openai-us-east-1', 'anthropic-eu-west-1', 'selfhosted-onprem'],
+  );
 });
 
 test('the page shows traffic by target, breaker states, failovers, degradations and latency, updating live', async () => {

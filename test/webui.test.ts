@@ -46,7 +46,14 @@ after(async () => {
 async function textUntil(done: (text: string) => boolean, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+    const texts = await Promise.all(
+      page.frames().map((f) =>
+        f
+          .locator('body')
+          .innerText()
+          .catch(() => ''),
+      ),
+    );
     const text = texts.join('\n');
     if (done(text)) return text;
     if (Date.now() > deadline) throw new Error(`the Web UI did not show the expected text; it shows:\n${text.slice(0, 3000)}`);
@@ -56,7 +63,11 @@ async function textUntil(done: (text: string) => boolean, timeoutMs = 20_000): P
 
 async function failedOverJob(): Promise<string> {
   mocks['openai-us-east-1'].setFaults({ down: true });
-  const res = await fetch(`${gateway.apiUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request: chat('gpt-4o', 'tell the failover story') }) });
+  const res = await fetch(`${gateway.apiUrl}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ request: chat('gpt-4o', 'tell the failover story') }),
+  });
   const { id } = (await res.json()) as { id: string };
   const result = await gateway.client.workflow.getHandle(id).result();
   assert.equal(result.target, 'anthropic-eu-west-1');
@@ -86,18 +97,32 @@ test('a failed-over request is found by its search attributes and its page tells
   await findInList(id);
   await page.waitForURL(new RegExp(`/workflows/${id}/`));
 
-  await page.getByRole('link', { name: 'User Metadata' }).or(page.getByRole('tab', { name: 'User Metadata' })).first().click();
+  await page
+    .getByRole('link', { name: 'User Metadata' })
+    .or(page.getByRole('tab', { name: 'User Metadata' }))
+    .first()
+    .click();
   // The UI renders user markdown in sandboxed frames; current details come from a query, answered
   // by the worker, so they appear a moment after the page.
   const story = await textUntil((t) => t.includes('anthropic-eu-west-1 (claude-sonnet-4): ok') && t.includes('Failover order'));
   assert.match(story, /Summary[\s\S]*gpt-4o: gpt-4o → claude-sonnet-4/, 'the workflow summary');
   assert.match(story, /Failover order: gpt-4o → claude-sonnet-4/, 'the details set at start');
-  assert.match(story, /(Candidates|Plan): openai-us-east-1\/gpt-4o → anthropic-eu-west-1\/claude-sonnet-4/, 'the plan in the current details');
-  const [first, second] = ['openai-us-east-1 (gpt-4o): ProviderUnavailable', 'anthropic-eu-west-1 (claude-sonnet-4): ok'].map((x) => story.indexOf(x));
+  assert.match(
+    story,
+    /(Candidates|Plan): openai-us-east-1\/gpt-4o → anthropic-eu-west-1\/claude-sonnet-4/,
+    'the plan in the current details',
+  );
+  const [first, second] = ['openai-us-east-1 (gpt-4o): ProviderUnavailable', 'anthropic-eu-west-1 (claude-sonnet-4): ok'].map((x) =>
+    story.indexOf(x),
+  );
   assert.ok(first >= 0 && second > first, 'the attempt trace, in order, ends with the answer');
   await page.screenshot({ path: screenshotPath('webui-failover.png') });
 
-  await page.getByRole('link', { name: /Event History/ }).or(page.getByRole('tab', { name: /Event History/ })).first().click();
+  await page
+    .getByRole('link', { name: /Event History/ })
+    .or(page.getByRole('tab', { name: /Event History/ }))
+    .first()
+    .click();
   const history = await textUntil((t) => t.includes('failover to anthropic-eu-west-1'));
   assert.match(history, /call openai-us-east-1 \(gpt-4o\)/, 'the first call, by its summary');
   assert.match(history, /failover to anthropic-eu-west-1 \(claude-sonnet-4\)/, 'the failover, by its summary');

@@ -25,8 +25,12 @@ let cached: { protojson: ProtoJson; historyType: unknown } | undefined;
 function codec() {
   cached ??= {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    protojson: require(require.resolve('protobufjs/ext/protojson', { paths: [dirname(require.resolve('@temporalio/proto/package.json'))] })) as ProtoJson,
-    historyType: (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType('temporal.api.history.v1.History'),
+    protojson: require(
+      require.resolve('protobufjs/ext/protojson', { paths: [dirname(require.resolve('@temporalio/proto/package.json'))] }),
+    ) as ProtoJson,
+    historyType: (patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown }).lookupType(
+      'temporal.api.history.v1.History',
+    ),
   };
   return cached;
 }

@@ -26,15 +26,40 @@ async function main(): Promise<void> {
   const tracing = tracingFromConfig(config);
   const temporal = temporalConnectionOptions(config);
   const connection = await NativeConnection.connect(temporal);
-  const gw = await createGatewayWorker({ connection, config, metrics, tracing, taskQueue: process.env.STORMPROOF_TASK_QUEUE, identity: process.env.STORMPROOF_WORKER_IDENTITY,
+  const gw = await createGatewayWorker({
+    connection,
+    config,
+    metrics,
+    tracing,
+    taskQueue: process.env.STORMPROOF_TASK_QUEUE,
+    identity: process.env.STORMPROOF_WORKER_IDENTITY,
     // Streamed chunks go to the API process that waits for them (named in the request, token from env).
     activityDeps: { streamSink: createRelaySink({ token: relay.token, log: logger }) },
   });
   const running = gw.run();
   // SIGHUP: re-read the config file and publish its live keys to every process (README "Configuration").
   const taskQueue = gw.worker.options.taskQueue;
-  process.on('SIGHUP', () => void reloadFromFile({ client: gw.client, live: gw.live, taskQueue, read: () => loadConfig(), by: `SIGHUP ${String(gw.worker.options.identity)}`, log: logger }));
-  logger.info({ address: temporal.address, taskQueue: gw.worker.options.taskQueue, metrics: served.url, tracing: config.tracing.otlpEndpoint ?? false }, 'worker polling');
+  process.on(
+    'SIGHUP',
+    () =>
+      void reloadFromFile({
+        client: gw.client,
+        live: gw.live,
+        taskQueue,
+        read: () => loadConfig(),
+        by: `SIGHUP ${String(gw.worker.options.identity)}`,
+        log: logger,
+      }),
+  );
+  logger.info(
+    {
+      address: temporal.address,
+      taskQueue: gw.worker.options.taskQueue,
+      metrics: served.url,
+      tracing: config.tracing.otlpEndpoint ?? false,
+    },
+    'worker polling',
+  );
   // The SDK's default shutdown signals (SIGINT, SIGTERM) stop the worker; run() then flushes.
   await running;
   await connection.close();

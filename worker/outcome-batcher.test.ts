@@ -75,7 +75,20 @@ describe('OutcomeBatcher', () => {
     const noRuns = { trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
     const oneSuccess = { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
     assert.deepEqual(sentTo(f, 't2'), [
-      { worker: 'worker-1', from: T0 + 5, to: T0 + 5, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 200, successes: 1, targetRuns: oneSuccess, byModel: { m: { calls: 1, ...oneSuccess } } },
+      {
+        worker: 'worker-1',
+        from: T0 + 5,
+        to: T0 + 5,
+        calls: 1,
+        failures: 0,
+        slow: 0,
+        ...noRuns,
+        byType: {},
+        totalMs: 200,
+        successes: 1,
+        targetRuns: oneSuccess,
+        byModel: { m: { calls: 1, ...oneSuccess } },
+      },
     ]);
   });
 
@@ -102,7 +115,15 @@ describe('OutcomeBatcher', () => {
 
   test('other failure types count as failures', async () => {
     const f = setup();
-    const types = [FailureType.Unavailable, FailureType.Timeout, FailureType.ServerError, FailureType.Auth, FailureType.NotFound, FailureType.Malformed, FailureType.Stalled];
+    const types = [
+      FailureType.Unavailable,
+      FailureType.Timeout,
+      FailureType.ServerError,
+      FailureType.Auth,
+      FailureType.NotFound,
+      FailureType.Malformed,
+      FailureType.Stalled,
+    ];
     for (const t of types) f.batcher.record(outcome('t1', t), T0);
     await f.batcher.flush();
     const [batch] = sentTo(f, 't1');
@@ -244,7 +265,20 @@ describe('OutcomeBatcher', () => {
     const oneSuccess = { failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 };
     assert.deepEqual(f.sent[2], {
       target: 't1',
-      batch: { worker: 'worker-1', from: T0 + 2_000, to: T0 + 2_000, calls: 1, failures: 0, slow: 0, ...noRuns, byType: {}, totalMs: 100, successes: 1, targetRuns: oneSuccess, byModel: { m: { calls: 1, ...oneSuccess } } },
+      batch: {
+        worker: 'worker-1',
+        from: T0 + 2_000,
+        to: T0 + 2_000,
+        calls: 1,
+        failures: 0,
+        slow: 0,
+        ...noRuns,
+        byType: {},
+        totalMs: 100,
+        successes: 1,
+        targetRuns: oneSuccess,
+        byModel: { m: { calls: 1, ...oneSuccess } },
+      },
     });
   });
 
@@ -411,8 +445,22 @@ describe('OutcomeBatcher', () => {
     await f.batcher.flush();
     const [b] = sentTo(f, 't1');
     // gpt-4o: three model failures in a row (the connection failure after them is the target's).
-    assert.deepEqual(b.byModel!['gpt-4o'], { calls: 4, failures: 3, successes: 0, trailingFailures: 3, leadingFailures: 3, maxFailureRun: 3 });
-    assert.deepEqual(b.byModel!['gpt-4o-mini'], { calls: 2, failures: 0, successes: 1, trailingFailures: 0, leadingFailures: 0, maxFailureRun: 0 });
+    assert.deepEqual(b.byModel!['gpt-4o'], {
+      calls: 4,
+      failures: 3,
+      successes: 0,
+      trailingFailures: 3,
+      leadingFailures: 3,
+      maxFailureRun: 3,
+    });
+    assert.deepEqual(b.byModel!['gpt-4o-mini'], {
+      calls: 2,
+      failures: 0,
+      successes: 1,
+      trailingFailures: 0,
+      leadingFailures: 0,
+      maxFailureRun: 0,
+    });
     // The target: a success (gpt-4o-mini) first, then two connection failures in a row.
     assert.deepEqual(b.targetRuns, { failures: 2, successes: 1, trailingFailures: 2, leadingFailures: 0, maxFailureRun: 2 });
     assert.equal(b.failures, 5);
@@ -436,6 +484,13 @@ describe('OutcomeBatcher', () => {
     await f.batcher.flush();
     f.batcher.record(outcome('t1', FailureType.ServerError, 100, { model: 'gpt-4o' }), T0 + 1_000);
     await f.batcher.flush();
-    assert.deepEqual(sentTo(f, 't1')[0].byModel!['gpt-4o'], { calls: 2, failures: 2, successes: 0, trailingFailures: 2, leadingFailures: 2, maxFailureRun: 2 });
+    assert.deepEqual(sentTo(f, 't1')[0].byModel!['gpt-4o'], {
+      calls: 2,
+      failures: 2,
+      successes: 0,
+      trailingFailures: 2,
+      leadingFailures: 2,
+      maxFailureRun: 2,
+    });
   });
 });

@@ -75,7 +75,19 @@ export class OutcomeBatcher {
   private pendingFor(target: string, now: number): Pending {
     let p = this.pending.get(target);
     if (!p) {
-      p = { from: now, to: now, calls: 0, failures: 0, slow: 0, totalMs: 0, quick: 0, byType: {}, all: noRuns(), target: noRuns(), models: {} };
+      p = {
+        from: now,
+        to: now,
+        calls: 0,
+        failures: 0,
+        slow: 0,
+        totalMs: 0,
+        quick: 0,
+        byType: {},
+        all: noRuns(),
+        target: noRuns(),
+        models: {},
+      };
       this.pending.set(target, p);
     }
     p.to = now;
@@ -167,7 +179,9 @@ export class OutcomeBatcher {
       all: joinRuns(older.all, newer.all),
       target: joinRuns(older.target, newer.target),
       models,
-      ...(older.coolDownUntil !== undefined || newer.coolDownUntil !== undefined ? { coolDownUntil: Math.max(older.coolDownUntil ?? 0, newer.coolDownUntil ?? 0) } : {}),
+      ...(older.coolDownUntil !== undefined || newer.coolDownUntil !== undefined
+        ? { coolDownUntil: Math.max(older.coolDownUntil ?? 0, newer.coolDownUntil ?? 0) }
+        : {}),
     });
   }
 

@@ -20,8 +20,15 @@ function fakeClient(byType: Record<number, { identity: string; lastAccessTime?: 
 
 test('distinct identities polling workflow or activity tasks recently, this worker always included', async () => {
   const client = fakeClient({
-    1: [{ identity: 'a', lastAccessTime: at(NOW - 1_000) }, { identity: 'b', lastAccessTime: at(NOW - 30_000) }],
-    2: [{ identity: 'a', lastAccessTime: at(NOW) }, { identity: 'c', lastAccessTime: at(NOW - 5_000) }, { identity: 'dead', lastAccessTime: at(NOW - POLLER_LIVE_MS - 2_000) }],
+    1: [
+      { identity: 'a', lastAccessTime: at(NOW - 1_000) },
+      { identity: 'b', lastAccessTime: at(NOW - 30_000) },
+    ],
+    2: [
+      { identity: 'a', lastAccessTime: at(NOW) },
+      { identity: 'c', lastAccessTime: at(NOW - 5_000) },
+      { identity: 'dead', lastAccessTime: at(NOW - POLLER_LIVE_MS - 2_000) },
+    ],
   });
   assert.deepEqual([...(await liveWorkers(client, 'ns', 'q', 'me', NOW))].sort(), ['a', 'b', 'c', 'me']);
   assert.deepEqual([...(await liveWorkers(fakeClient({}), 'ns', 'q', 'me', NOW))], ['me'], 'alone before its first poll');
@@ -30,10 +37,23 @@ test('distinct identities polling workflow or activity tasks recently, this work
 test('the watcher applies 1 / live workers, and keeps the last share when Temporal cannot be read', async () => {
   const now = Date.now();
   const fail = { on: false };
-  const byType: Record<number, { identity: string; lastAccessTime: { seconds: number } }[]> = { 1: [{ identity: 'me', lastAccessTime: at(now) }, { identity: 'other', lastAccessTime: at(now) }] };
+  const byType: Record<number, { identity: string; lastAccessTime: { seconds: number } }[]> = {
+    1: [
+      { identity: 'me', lastAccessTime: at(now) },
+      { identity: 'other', lastAccessTime: at(now) },
+    ],
+  };
   const applied: number[] = [];
   const errors: unknown[] = [];
-  const w = new QuotaShareWatcher({ client: fakeClient(byType, fail), namespace: 'ns', taskQueue: 'q', identity: 'me', intervalMs: 60_000, apply: (s) => applied.push(s), onError: (e) => errors.push(e) });
+  const w = new QuotaShareWatcher({
+    client: fakeClient(byType, fail),
+    namespace: 'ns',
+    taskQueue: 'q',
+    identity: 'me',
+    intervalMs: 60_000,
+    apply: (s) => applied.push(s),
+    onError: (e) => errors.push(e),
+  });
   await w.start();
   w.stop();
   assert.deepEqual(applied, [0.5]);

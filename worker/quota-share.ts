@@ -18,10 +18,20 @@ export const POLLER_LIVE_MS = 90_000;
 const { TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY } = temporal.api.enums.v1.TaskQueueType;
 
 /** Identities of the workers that polled the task queue (workflow or activity tasks) recently, this one included. */
-export async function liveWorkers(client: Client, namespace: string, taskQueue: string, self: string, now = Date.now()): Promise<Set<string>> {
+export async function liveWorkers(
+  client: Client,
+  namespace: string,
+  taskQueue: string,
+  self: string,
+  now = Date.now(),
+): Promise<Set<string>> {
   const lists = await Promise.all(
     [TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE_ACTIVITY].map((taskQueueType) =>
-      client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL }, taskQueueType }),
+      client.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType,
+      }),
     ),
   );
   const live = new Set([self]);

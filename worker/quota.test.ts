@@ -72,7 +72,14 @@ describe('QuotaTracker', () => {
   test('new limits from a live reload: buckets rescale keeping their fraction, a new limit starts full, a removed one is gone', () => {
     const q = new QuotaTracker(targets, 0.5, T0);
     q.take('both', 5_000, T0);
-    q.setTargets([targetConfig('both', { requestsPerMinute: 200 }), targetConfig('requests-only', {}), targetConfig('unlimited', { requestsPerMinute: 10 })], T0);
+    q.setTargets(
+      [
+        targetConfig('both', { requestsPerMinute: 200 }),
+        targetConfig('requests-only', {}),
+        targetConfig('unlimited', { requestsPerMinute: 10 }),
+      ],
+      T0,
+    );
     assert.deepEqual(q.left('both', T0), { requests: 98 }, '49 of 50 left is 98 of 100; the token limit is gone');
     assert.deepEqual(q.left('requests-only', T0), {});
     assert.deepEqual(q.left('unlimited', T0), { requests: 5 });
@@ -170,4 +177,3 @@ describe('refunds', () => {
     assert.equal(q.share, 1);
   });
 });
-

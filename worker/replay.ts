@@ -30,9 +30,15 @@ export interface ReplaySource {
 export function replayWorkerOptions(source: ReplaySource = {}): ReplayWorkerOptions {
   const bundle = source.workflowsPath || source.code ? undefined : (source.workflowBundlePath ?? process.env.STORMPROOF_WORKFLOW_BUNDLE);
   return {
-    ...(source.code ? { workflowBundle: { code: source.code } } : bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath: source.workflowsPath ?? require.resolve('../workflows') }),
+    ...(source.code
+      ? { workflowBundle: { code: source.code } }
+      : bundle
+        ? { workflowBundle: { codePath: bundle } }
+        : { workflowsPath: source.workflowsPath ?? require.resolve('../workflows') }),
     // The same sinks production injects; never called on replay, but registered so the code finds them.
-    sinks: { gateway: { requestFinished: { fn: () => undefined }, breakerTransition: { fn: () => undefined } } } satisfies import('@temporalio/worker').InjectedSinks<GatewaySinks>,
+    sinks: {
+      gateway: { requestFinished: { fn: () => undefined }, breakerTransition: { fn: () => undefined } },
+    } satisfies import('@temporalio/worker').InjectedSinks<GatewaySinks>,
     replayName: 'stormproof-replay',
     ...(source.dataConverter ? { dataConverter: source.dataConverter } : {}),
   };
@@ -79,7 +85,9 @@ export function describeEvent(e: HistoryEvent): string {
   const marker = e.markerRecordedEventAttributes ? markerDetails(e) : undefined;
   const detail =
     e.activityTaskScheduledEventAttributes?.activityType?.name ??
-    (e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName, marker?.activity_type ?? marker?.id].filter(Boolean).join(' ') : undefined) ??
+    (e.markerRecordedEventAttributes
+      ? [e.markerRecordedEventAttributes.markerName, marker?.activity_type ?? marker?.id].filter(Boolean).join(' ')
+      : undefined) ??
     e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowType?.name ??
     e.workflowExecutionSignaledEventAttributes?.signalName ??
     e.workflowExecutionStartedEventAttributes?.workflowType?.name ??
@@ -105,7 +113,10 @@ function failingEvent(events: HistoryEvent[], message: string): HistoryEvent | u
  */
 export function describeReplayFailure(history: History, err: unknown, label?: string): string {
   const message = err instanceof Error ? err.message : String(err);
-  const kind = err instanceof DeterminismViolationError ? 'nondeterminism (DeterminismViolationError)' : `replay error (${err instanceof Error ? err.name : typeof err})`;
+  const kind =
+    err instanceof DeterminismViolationError
+      ? 'nondeterminism (DeterminismViolationError)'
+      : `replay error (${err instanceof Error ? err.name : typeof err})`;
   const reason = /message: "((?:[^"\\]|\\.)*)"/.exec(message)?.[1] ?? message;
   const events = history.events ?? [];
   const at = failingEvent(events, reason);
@@ -113,7 +124,8 @@ export function describeReplayFailure(history: History, err: unknown, label?: st
   if (at) {
     const n = Number(at.eventId);
     lines.push(`  at history event ${describeEvent(at)}; around it:`);
-    for (const e of events.filter((e) => Math.abs(Number(e.eventId) - n) <= 3)) lines.push(`    ${Number(e.eventId) === n ? '>' : ' '} ${describeEvent(e)}`);
+    for (const e of events.filter((e) => Math.abs(Number(e.eventId) - n) <= 3))
+      lines.push(`    ${Number(e.eventId) === n ? '>' : ' '} ${describeEvent(e)}`);
   } else {
     lines.push(`  history: ${events.length} events, last ${events.length ? describeEvent(events[events.length - 1]) : '-'}`);
   }
@@ -122,7 +134,12 @@ export function describeReplayFailure(history: History, err: unknown, label?: st
 }
 
 /** Replays one history; resolves with undefined, or with the described failure. */
-export async function replayOne(history: History, workflowId: string, source: ReplaySource = {}, label?: string): Promise<string | undefined> {
+export async function replayOne(
+  history: History,
+  workflowId: string,
+  source: ReplaySource = {},
+  label?: string,
+): Promise<string | undefined> {
   try {
     await Worker.runReplayHistory(replayWorkerOptions(source), history, workflowIdOf(history, workflowId));
     return undefined;
@@ -132,7 +149,10 @@ export async function replayOne(history: History, workflowId: string, source: Re
 }
 
 /** Replays many histories on one replay worker, in order; yields each one's failure (or none) by name. */
-export async function* replayMany(entries: Array<{ name: string; history: History }>, source: ReplaySource = {}): AsyncGenerator<{ name: string; failure?: string; error?: unknown }> {
+export async function* replayMany(
+  entries: Array<{ name: string; history: History }>,
+  source: ReplaySource = {},
+): AsyncGenerator<{ name: string; failure?: string; error?: unknown }> {
   const histories = entries.map((e) => ({ workflowId: workflowIdOf(e.history, e.name), history: e.history }));
   // One history at a time: results arrive in input order (ids may repeat, e.g. runs of one breaker).
   let i = 0;

@@ -53,7 +53,15 @@ interface Fake {
 }
 
 function fakeClient(): Fake {
-  const f: Fake = { memos: new Map(), signals: [], starts: 0, signalWithStarts: 0, failStarts: 0, failDescribe: false, client: undefined as unknown as Client };
+  const f: Fake = {
+    memos: new Map(),
+    signals: [],
+    starts: 0,
+    signalWithStarts: 0,
+    failStarts: 0,
+    failDescribe: false,
+    client: undefined as unknown as Client,
+  };
   f.client = {
     workflow: {
       async start() {
@@ -84,11 +92,16 @@ function fakeClient(): Fake {
 }
 
 const refused = (fn: () => void) =>
-  assert.throws(fn, (err: unknown) => err instanceof ApplicationFailure && err.type === 'ProviderUnavailable' && err.nonRetryable && /half-open/.test(err.message));
+  assert.throws(
+    fn,
+    (err: unknown) =>
+      err instanceof ApplicationFailure && err.type === 'ProviderUnavailable' && err.nonRetryable && /half-open/.test(err.message),
+  );
 
 describe('half-open trials (TrialGate)', () => {
   const trialsConfig = config((raw) => (raw.breaker = { probes: false, halfOpenTrials: 3 }));
-  const halfOpen = (over: Partial<BreakerPublished> = {}) => view({ state: 'half-open', since: T0 + 1, halfOpen: { mode: 'trials', trials: 3 }, ...over });
+  const halfOpen = (over: Partial<BreakerPublished> = {}) =>
+    view({ state: 'half-open', since: T0 + 1, halfOpen: { mode: 'trials', trials: 3 }, ...over });
 
   test('reading the state (a routing snapshot) takes no trial; a call does, and one past the share is refused at once', () => {
     const g = new TrialGate(trialsConfig);
@@ -118,7 +131,9 @@ describe('half-open trials (TrialGate)', () => {
 
   test('a half-open model is gated on its own; other models of the target are not', () => {
     const g = new TrialGate(trialsConfig);
-    const v = view({ models: { 'gpt-4o': { state: 'half-open', since: T0 + 5, trips: 1, healthy: true, consecutiveFailures: 0, transitions: [] } } });
+    const v = view({
+      models: { 'gpt-4o': { state: 'half-open', since: T0 + 5, trips: 1, healthy: true, consecutiveFailures: 0, transitions: [] } },
+    });
     for (let i = 0; i < 3; i++) g.admit({ target: PRIMARY, model: 'gpt-4o' }, v);
     refused(() => g.admit({ target: PRIMARY, model: 'gpt-4o' }, v));
     for (let i = 0; i < 10; i++) g.admit({ target: PRIMARY, model: 'gpt-4o-mini' }, v);
@@ -137,7 +152,11 @@ describe('half-open trials (TrialGate)', () => {
 
 describe('calls to an open breaker (TrialGate)', () => {
   const openRefused = (fn: () => void) =>
-    assert.throws(fn, (err: unknown) => err instanceof ApplicationFailure && err.type === 'ProviderUnavailable' && err.nonRetryable && /is open/.test(err.message));
+    assert.throws(
+      fn,
+      (err: unknown) =>
+        err instanceof ApplicationFailure && err.type === 'ProviderUnavailable' && err.nonRetryable && /is open/.test(err.message),
+    );
 
   test('a call (e.g. a Temporal retry of a try routed before the trip) to an open target is refused at once; a last resort goes', () => {
     const g = new TrialGate(config());
@@ -148,7 +167,9 @@ describe('calls to an open breaker (TrialGate)', () => {
 
   test("an open model is refused; the target's other models are not; a forced close lets everything through", () => {
     const g = new TrialGate(config());
-    const v = view({ models: { 'gpt-4o': { state: 'open', since: T0 + 5, trips: 1, healthy: false, consecutiveFailures: 5, transitions: [] } } });
+    const v = view({
+      models: { 'gpt-4o': { state: 'open', since: T0 + 5, trips: 1, healthy: false, consecutiveFailures: 5, transitions: [] } },
+    });
     openRefused(() => g.admit({ target: PRIMARY, model: 'gpt-4o' }, v));
     g.admit({ target: PRIMARY, model: 'gpt-4o-mini' }, v);
     g.admit({ target: PRIMARY, model: 'gpt-4o' }, view({ state: 'closed', forced: 'close' }));
@@ -252,7 +273,8 @@ describe('RoutingState', () => {
     assert.deepEqual(o.modelHealth, { 'gpt-4o': { breaker: 'open', healthy: true }, 'gpt-4o-mini': { breaker: 'closed', healthy: false } });
     assert.equal(o.coolDownUntil, until);
     // No view at all (never read): this worker's own failures in a row decide.
-    for (let i = 0; i < 5; i++) r.record({ target: 'selfhosted-onprem', model: 'llama-3.1-8b', outcome: 'ProviderUnavailable', durationMs: 1, streaming: false });
+    for (let i = 0; i < 5; i++)
+      r.record({ target: 'selfhosted-onprem', model: 'llama-3.1-8b', outcome: 'ProviderUnavailable', durationMs: 1, streaming: false });
     assert.equal(r.overlay('selfhosted-onprem').breaker, 'open');
     r.record({ target: 'selfhosted-onprem', model: 'llama-3.1-8b', outcome: 'ok', durationMs: 1, streaming: false });
     assert.equal(r.overlay('selfhosted-onprem').breaker, 'closed');
@@ -268,7 +290,9 @@ describe('RoutingState', () => {
     r.hooks.onCallStart?.({ target: PRIMARY, model: 'gpt-4o-mini', request: { model: 'gpt-4o-mini', messages: [] }, jobId: 'j' }, 10);
     r.hooks.onCallStart?.({ target: PRIMARY, model: 'gpt-4o-mini', request: { model: 'gpt-4o-mini', messages: [] }, jobId: 'j' }, 10);
     assert.equal(r.overlay(PRIMARY).breaker, 'open');
-    refused(() => r.hooks.onCallStart?.({ target: PRIMARY, model: 'gpt-4o-mini', request: { model: 'gpt-4o-mini', messages: [] }, jobId: 'j' }, 10));
+    refused(() =>
+      r.hooks.onCallStart?.({ target: PRIMARY, model: 'gpt-4o-mini', request: { model: 'gpt-4o-mini', messages: [] }, jobId: 'j' }, 10),
+    );
   });
 
   test('latency: this worker’s figure while fresh (streams by their first token), then the probe’s', async () => {

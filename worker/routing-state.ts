@@ -82,7 +82,15 @@ export class RoutingState implements RoutingStateSource, TrafficView {
     this.quota = new QuotaTracker(config.targets, fixed === 'auto' ? 1 : fixed);
     this.shareWatcher =
       fixed === 'auto' && opts.identity
-        ? new QuotaShareWatcher({ client, namespace: config.temporal.namespace, taskQueue, identity: opts.identity, intervalMs: config.routing.quotaShareRefreshMs, apply: (share) => this.quota.setShare(share), onError: opts.onError })
+        ? new QuotaShareWatcher({
+            client,
+            namespace: config.temporal.namespace,
+            taskQueue,
+            identity: opts.identity,
+            intervalMs: config.routing.quotaShareRefreshMs,
+            apply: (share) => this.quota.setShare(share),
+            onError: opts.onError,
+          })
         : undefined;
     this.trials = new TrialGate(config);
     this.hashes = new Map(config.targets.map((t) => [t.id, settingsHash(breakerSettings(config, t.id))]));
@@ -173,7 +181,8 @@ export class RoutingState implements RoutingStateSource, TrafficView {
       if (!o.streaming) ewma(this.callLatency, o.target, o.durationMs, now);
       else if (o.firstTokenMs !== undefined) ewma(this.ttft, o.target, o.firstTokenMs, now);
     }
-    if (!o.inFlight && !IGNORED.has(o.outcome)) this.localRun.set(o.target, o.outcome === 'ok' ? 0 : (this.localRun.get(o.target) ?? 0) + 1);
+    if (!o.inFlight && !IGNORED.has(o.outcome))
+      this.localRun.set(o.target, o.outcome === 'ok' ? 0 : (this.localRun.get(o.target) ?? 0) + 1);
     if (o.outcome === FailureType.RateLimited) this.quota.coolDownFor(o.target, o.retryAfterS ?? DEFAULT_429_COOLDOWN_S);
   }
 
@@ -241,6 +250,14 @@ export class RoutingState implements RoutingStateSource, TrafficView {
     const view = this.view.get(target);
     const stale = this.view.staleness(target);
     const latency = this.fresh(this.callLatency, target) ?? this.fresh(this.ttft, target);
-    return { view, stale, lastView: this.view.last(target), latencyMs: latency, coolDownUntil: this.coolDownUntil(target, view), quota: this.quota.left(target), quotaShare: this.quota.share };
+    return {
+      view,
+      stale,
+      lastView: this.view.last(target),
+      latencyMs: latency,
+      coolDownUntil: this.coolDownUntil(target, view),
+      quota: this.quota.left(target),
+      quotaShare: this.quota.share,
+    };
   }
 }

@@ -31,7 +31,10 @@ const DELIVERED_TIMEOUT_MS = 2_000;
 
 /** GETs the delivered text from the API at `base`; undefined when it cannot tell. */
 async function askDelivered(base: string, jobId: string, token: string): Promise<string | undefined> {
-  const res = await fetch(new URL(streamRelayPath(jobId), base), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(DELIVERED_TIMEOUT_MS) });
+  const res = await fetch(new URL(streamRelayPath(jobId), base), {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(DELIVERED_TIMEOUT_MS),
+  });
   if (res.status !== 200) {
     await res.arrayBuffer();
     return undefined;

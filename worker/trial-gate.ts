@@ -70,17 +70,20 @@ export class TrialGate {
     // A call routed before the breaker tripped (or a Temporal retry of one) does not go to an open
     // target or model: it is refused at once, so the workflow fails over (attempts on an open
     // breaker stay 0). A last resort goes, as the selector meant.
-    const openOne = view.state === 'open' ? input.target : view.models?.[input.model]?.state === 'open' ? `${input.target} (${input.model})` : undefined;
+    const openOne =
+      view.state === 'open' ? input.target : view.models?.[input.model]?.state === 'open' ? `${input.target} (${input.model})` : undefined;
     if (openOne && !input.lastResort) refuse(`the breaker of ${openOne} is open (it tripped after this request was routed); failing over`);
     if (this.probeDecides(input.target, view)) return;
     const gates: Array<{ key: string; since: number; what: string }> = [];
     if (view.state === 'half-open') gates.push({ key: input.target, since: view.since, what: `${input.target}` });
     const m = view.models?.[input.model];
-    if (m?.state === 'half-open') gates.push({ key: `${input.target}/${input.model}`, since: m.since, what: `${input.target} (${input.model})` });
+    if (m?.state === 'half-open')
+      gates.push({ key: `${input.target}/${input.model}`, since: m.since, what: `${input.target} (${input.model})` });
     const share = this.share(input.target, view);
     const counters = gates.map((g) => ({ ...g, c: this.counter(g.key, g.since) }));
     const spent = counters.find((g) => g.c.issued >= share);
-    if (spent && !input.lastResort) refuse(`the breaker of ${spent.what} is half-open and this worker's ${share} trial call(s) for it are taken; failing over`);
+    if (spent && !input.lastResort)
+      refuse(`the breaker of ${spent.what} is half-open and this worker's ${share} trial call(s) for it are taken; failing over`);
     for (const g of counters) g.c.issued += 1;
   }
 }

@@ -58,7 +58,12 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
   const { tracing } = opts;
   // Payloads sealed with the codec keys when configured (prompts and answers unreadable at rest).
   const dataConverter = dataConverterFor(config);
-  const client = new Client({ connection: opts.connection, namespace: config.temporal.namespace, dataConverter, ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}) });
+  const client = new Client({
+    connection: opts.connection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+    ...(tracing ? { interceptors: { workflow: [tracing.clientInterceptor()] } } : {}),
+  });
   const identity = opts.identity ?? `${process.pid}@${hostname()}`;
   const routing = new RoutingState({
     client,
@@ -73,7 +78,7 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
     onError: (err) => logger.warn({ err }, 'routing state: Temporal call failed'),
     onStale: (target, ageMs, why) => {
       metrics.breakerViewStale.inc({ target });
-      logger.warn({ target, ageMs, why }, 'breaker view unknown: routing on this worker\'s own outcomes until it moves again');
+      logger.warn({ target, ageMs, why }, "breaker view unknown: routing on this worker's own outcomes until it moves again");
     },
   });
   const sinks: InjectedSinks<GatewaySinks> = {
@@ -146,7 +151,9 @@ export async function createGatewayWorker(opts: GatewayWorkerOptions): Promise<G
       // The worker polls at once (a stop right after start must find it running); routing state
       // starts beside it and reads as "all closed" until the first refresh.
       const running = worker.run();
-      const routingStarted = routing.start().catch((err) => logger.warn({ err }, 'routing state did not start; breakers will be created on first use'));
+      const routingStarted = routing
+        .start()
+        .catch((err) => logger.warn({ err }, 'routing state did not start; breakers will be created on first use'));
       const watching = watcher.start();
       try {
         await running;

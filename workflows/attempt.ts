@@ -67,7 +67,9 @@ function callInput(a: AttemptInput, startedAt: number): ProviderCallInput {
     ...(a.continuation !== undefined ? { continuation: { text: a.continuation } } : {}),
     ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
     ...(limits.firstTokenMs !== undefined && a.mode === 'stream' ? { firstTokenMs: limits.firstTokenMs } : {}),
-    ...(limits.hedge && a.mode === 'buffered' ? { slowAfterMs: limits.hedge.afterMs, hedge: { ...limits.hedge.with, afterMs: limits.hedge.afterMs } } : {}),
+    ...(limits.hedge && a.mode === 'buffered'
+      ? { slowAfterMs: limits.hedge.afterMs, hedge: { ...limits.hedge.with, afterMs: limits.hedge.afterMs } }
+      : {}),
     ...(a.answerTo ? { answerTo: { ...a.answerTo, startedAt } } : {}),
   };
 }
@@ -77,7 +79,9 @@ function call(a: AttemptInput, input: ProviderCallInput): Promise<ProviderCallRe
     const { streamProvider } = proxyActivities<activities.ProviderActivities>(streamCall(a.policy, a.summary, a.othersLeft === true));
     return streamProvider(input);
   }
-  const summary = input.hedge ? `${a.summary}, hedged by ${input.hedge.target} (${input.hedge.model}) after ${input.hedge.afterMs} ms` : a.summary;
+  const summary = input.hedge
+    ? `${a.summary}, hedged by ${input.hedge.target} (${input.hedge.model}) after ${input.hedge.afterMs} ms`
+    : a.summary;
   const attempts = sameTargetAttempts(a.policy, a.othersLeft === true);
   if (runsLocally(a.policy, a.expectedMs)) {
     const { callProvider } = proxyLocalActivities<activities.ProviderActivities>(fastCall(a.policy, summary, attempts));

@@ -5,7 +5,17 @@
  * meets Temporal's payload limit. One item's cancel (`DELETE /v1/jobs/<item>`) ends that item as
  * cancelled and the batch goes on; cancelling the batch cancels its running items.
  */
-import { ApplicationFailure, CancellationScope, ChildWorkflowFailure, defineQuery, executeChild, isCancellation, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  defineQuery,
+  executeChild,
+  isCancellation,
+  patched,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { batchItemJobId, BATCH_PROGRESS_QUERY, type BatchItem, type BatchProgress, type BatchWorkflowInput } from '../contracts/batches';
 import { aiRequestWorkflow } from './request';
 import { OWNER_KEY } from './search-attributes';

@@ -492,7 +492,10 @@ describe('transitions', () => {
     assert.equal(m.transitions.length, 20);
     const last = m.transitions.at(-1)!;
     assert.deepEqual(last, { at: now, from: 'half-open', to: 'open', reason: 'probe failed: e29', seq: 61, trips: 31 });
-    assert.ok(m.transitions.every((t, i) => i === 0 || t.seq === m.transitions[i - 1].seq! + 1), 'numbered in order, none skipped');
+    assert.ok(
+      m.transitions.every((t, i) => i === 0 || t.seq === m.transitions[i - 1].seq! + 1),
+      'numbered in order, none skipped',
+    );
     assert.ok(m.transitions.every((t, i) => i === 0 || t.at >= m.transitions[i - 1].at));
     assert.deepEqual(publish(m, SETTINGS, now).transitions, m.transitions);
   });
@@ -525,7 +528,14 @@ describe('publish', () => {
 
   test('probe: EWMA of passing probes, p50/p95 of recent samples, failures recorded', () => {
     const m = fresh();
-    assert.deepEqual(publish(m, SETTINGS, T0).probe, { healthy: true, lastAt: undefined, lastError: undefined, latencyEwmaMs: undefined, p50Ms: undefined, p95Ms: undefined });
+    assert.deepEqual(publish(m, SETTINGS, T0).probe, {
+      healthy: true,
+      lastAt: undefined,
+      lastError: undefined,
+      latencyEwmaMs: undefined,
+      p50Ms: undefined,
+      p95Ms: undefined,
+    });
     probe(m, T0, true, 100);
     assert.equal(m.probe.latencyEwmaMs, 100);
     probe(m, T0 + 1, true, 200);
@@ -614,7 +624,11 @@ describe('reaction time (issue 11)', () => {
    */
   async function simulate(phases: Phase[], s: BreakerSettings = DEFAULTS, m = initialState('t1', T0)) {
     const batches: OutcomeBatch[] = [];
-    const batcher = new OutcomeBatcher('w1', () => s.slowCallMs, async (_t, b) => void batches.push(structuredClone(b)));
+    const batcher = new OutcomeBatcher(
+      'w1',
+      () => s.slowCallMs,
+      async (_t, b) => void batches.push(structuredClone(b)),
+    );
     let start = T0;
     let lastStart = T0;
     for (const p of phases) {
@@ -674,12 +688,18 @@ describe('reaction time (issue 11)', () => {
 
   test('40% errors at 40 req/s, randomly placed, trip within 15 s too', async () => {
     const random = seeded(11);
-    const r = await simulate([{ ...healthy, fail: 0.02, random }, { ms: 60_000, perSecond: 40, fail: 0.4, random }]);
+    const r = await simulate([
+      { ...healthy, fail: 0.02, random },
+      { ms: 60_000, perSecond: 40, fail: 0.4, random },
+    ]);
     assert.ok(r.afterMs !== undefined && r.afterMs <= 15_000, `tripped after ${r.afterMs} ms`);
   });
 
   test('40% errors at 2 req/s (too few calls for the fast window to be sure) still trip via the long window', async () => {
-    const r = await simulate([{ ms: HEALTHY_MS, perSecond: 2 }, { ms: DEFAULTS.windowMs, perSecond: 2, fail: 0.4 }]);
+    const r = await simulate([
+      { ms: HEALTHY_MS, perSecond: 2 },
+      { ms: DEFAULTS.windowMs, perSecond: 2, fail: 0.4 },
+    ]);
     assert.ok(r.afterMs !== undefined && r.afterMs <= DEFAULTS.windowMs, `tripped after ${r.afterMs} ms`);
     assert.match(r.reason!, /^error rate \d+% ≥ 30% over \d+ calls$/);
   });
@@ -690,7 +710,10 @@ describe('reaction time (issue 11)', () => {
       assert.equal(even.reason, undefined);
       const random = await simulate([{ ms: 600_000, perSecond, fail: 0.05, random: seeded(perSecond * 1_000) }]);
       assert.equal(random.reason, undefined);
-      assert.ok(random.m.buckets.some((b) => b.failures > 0), 'the traffic did carry failures');
+      assert.ok(
+        random.m.buckets.some((b) => b.failures > 0),
+        'the traffic did carry failures',
+      );
     });
   }
 
@@ -707,7 +730,11 @@ describe('reaction time (issue 11)', () => {
     // ok,x,ok,x,ok, x×8, ok,x,ok,x,ok,x,ok: 20 calls, 13 failures, no trailing run.
     const seq = [...'oxoxo', ...'xxxxxxxx', ...'oxoxoxo'];
     const sent: OutcomeBatch[] = [];
-    const batcher = new OutcomeBatcher('w1', () => 5_000, async (_t, b) => void sent.push(structuredClone(b)));
+    const batcher = new OutcomeBatcher(
+      'w1',
+      () => 5_000,
+      async (_t, b) => void sent.push(structuredClone(b)),
+    );
     seq.forEach((c, i) => {
       const outcome = c === 'x' ? FailureType.ServerError : 'ok';
       batcher.record({ target: 't1', model: 'm', outcome, durationMs: 100, streaming: false }, T0 + i);
@@ -741,7 +768,14 @@ describe('reaction time (issue 11)', () => {
     const carried = JSON.parse(JSON.stringify(old)) as MachineState;
     step(carried, { kind: 'tick' }, T0, DEFAULTS);
     assert.equal(publish(carried, DEFAULTS, T0).state, 'closed');
-    const r = await simulate([{ ms: 60_000, perSecond: 40 }, { ms: 60_000, perSecond: 40, slow: 1 }], DEFAULTS, carried);
+    const r = await simulate(
+      [
+        { ms: 60_000, perSecond: 40 },
+        { ms: 60_000, perSecond: 40, slow: 1 },
+      ],
+      DEFAULTS,
+      carried,
+    );
     assert.ok(r.afterMs !== undefined && r.afterMs <= 12_000, `tripped after ${r.afterMs} ms`);
   });
 
@@ -754,7 +788,13 @@ describe('reaction time (issue 11)', () => {
   });
 
   test('fastWindowMs 0 turns the fast window off', async () => {
-    const r = await simulate([{ ms: 60_000, perSecond: 40 }, { ms: 20_000, perSecond: 40, slow: 1 }], { ...DEFAULTS, fastWindowMs: 0 });
+    const r = await simulate(
+      [
+        { ms: 60_000, perSecond: 40 },
+        { ms: 20_000, perSecond: 40, slow: 1 },
+      ],
+      { ...DEFAULTS, fastWindowMs: 0 },
+    );
     assert.equal(r.reason, undefined);
   });
 
@@ -767,4 +807,3 @@ describe('reaction time (issue 11)', () => {
     assert.equal(m.state, 'closed', 'a legacy run ignores the run fields too');
   });
 });
-

@@ -9,9 +9,27 @@
  * the breaker oscillate faster than its cooldown. Operator overrides pin the state until reset.
  * Each model of the target has a cell of its own (workflows/breaker-models.ts).
  */
-import type { BreakerAction, BreakerPublished, BreakerSettings, BreakerTransition, OutcomeBatch, ProbeEvidence, ProbePlan, ProbeResult } from '../contracts/breaker';
+import type {
+  BreakerAction,
+  BreakerPublished,
+  BreakerSettings,
+  BreakerTransition,
+  OutcomeBatch,
+  ProbeEvidence,
+  ProbePlan,
+  ProbeResult,
+} from '../contracts/breaker';
 import type { BreakerState } from '../contracts/routing';
-import { applyModelBatch, applyModelProbe, modelsDeadline, modelsInUse, modelsOut, publishModels, tickModels, type ModelCell } from './breaker-models';
+import {
+  applyModelBatch,
+  applyModelProbe,
+  modelsDeadline,
+  modelsInUse,
+  modelsOut,
+  publishModels,
+  tickModels,
+  type ModelCell,
+} from './breaker-models';
 import {
   DEFAULT_HALF_OPEN_TIMEOUT_MS,
   DEFAULT_PUBLISH_INTERVAL_MS,
@@ -174,13 +192,17 @@ function probeStep(m: MachineState, result: ProbeResult, now: number, s: RunSett
     return;
   }
   // A probe slower than the slow-call bound does not pass: a browned-out target is not healthy.
-  const r = result.ok && result.latencyMs > s.slowCallMs ? { ...result, ok: false, error: `probe took ${Math.round(result.latencyMs)} ms (> ${s.slowCallMs} ms)` } : result;
+  const r =
+    result.ok && result.latencyMs > s.slowCallMs
+      ? { ...result, ok: false, error: `probe took ${Math.round(result.latencyMs)} ms (> ${s.slowCallMs} ms)` }
+      : result;
   m.probe.lastAt = r.at;
   m.probe.healthy = r.ok;
   m.probe.lastError = r.ok ? undefined : r.error;
   if (result.evidence) m.probe.evidence = result.evidence;
   if (result.ok) {
-    m.probe.latencyEwmaMs = m.probe.latencyEwmaMs === undefined ? r.latencyMs : EWMA_ALPHA * r.latencyMs + (1 - EWMA_ALPHA) * m.probe.latencyEwmaMs;
+    m.probe.latencyEwmaMs =
+      m.probe.latencyEwmaMs === undefined ? r.latencyMs : EWMA_ALPHA * r.latencyMs + (1 - EWMA_ALPHA) * m.probe.latencyEwmaMs;
     m.probe.samples = [...m.probe.samples, r.latencyMs].slice(-MAX_SAMPLES);
   }
   if (currentRules(s)) applyModelProbe(m, result, startedAt, now, s);
@@ -309,7 +331,15 @@ export function publish(m: MachineState, s: RunSettings, now: number): BreakerPu
   const models = publishModels(m);
   return {
     ...view,
-    ...(m.state === 'half-open' ? { halfOpen: { mode: probeDecides(s) ? 'probe' : 'trials', trials: s.halfOpenTrials, ...(m.halfOpenUntil !== undefined ? { until: m.halfOpenUntil } : {}) } } : {}),
+    ...(m.state === 'half-open'
+      ? {
+          halfOpen: {
+            mode: probeDecides(s) ? 'probe' : 'trials',
+            trials: s.halfOpenTrials,
+            ...(m.halfOpenUntil !== undefined ? { until: m.halfOpenUntil } : {}),
+          },
+        }
+      : {}),
     ...(workers ? { workers } : {}),
     ...(m.coolDownUntil !== undefined && m.coolDownUntil > now ? { coolDownUntil: m.coolDownUntil, coolDownSince: m.coolDownSince } : {}),
     ...(models ? { models } : {}),

@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { BreakerSettings, FailureRuns, ModelCounts, OutcomeBatch, ProbeResult } from '../contracts/breaker';
-import { initialState, nextDeadline, probePlan, publish, settingsForRun, step, transitionsAfter, type MachineState, type RunSettings } from './breaker-machine';
+import {
+  initialState,
+  nextDeadline,
+  probePlan,
+  publish,
+  settingsForRun,
+  step,
+  transitionsAfter,
+  type MachineState,
+  type RunSettings,
+} from './breaker-machine';
 
 const T0 = 1_700_000_000_000;
 
@@ -30,7 +40,8 @@ const BASE: BreakerSettings = {
 };
 
 /** Current rules; `probeEvidence: 'model'` (the probe decides half-open) unless told otherwise. */
-const current = (over: Partial<BreakerSettings> = {}): RunSettings => settingsForRun({ ...BASE, probeEvidence: 'model', ...over }, true, true);
+const current = (over: Partial<BreakerSettings> = {}): RunSettings =>
+  settingsForRun({ ...BASE, probeEvidence: 'model', ...over }, true, true);
 const TRIALS = current({ probes: false });
 const PROBED = current();
 
@@ -42,10 +53,25 @@ const runs = (failures: number, successes: number, o: Partial<FailureRuns> = {})
   maxFailureRun: o.maxFailureRun ?? failures,
 });
 
-const model = (calls: number, failures: number, o: Partial<FailureRuns> = {}): ModelCounts => ({ calls, ...runs(failures, calls - failures, o) });
+const model = (calls: number, failures: number, o: Partial<FailureRuns> = {}): ModelCounts => ({
+  calls,
+  ...runs(failures, calls - failures, o),
+});
 
 /** A batch as the current batcher builds it. */
-function batch(at: number, o: { calls?: number; target?: FailureRuns; models?: Record<string, ModelCounts>; slow?: number; successes?: number; worker?: string; coolDownUntil?: number; byType?: Record<string, number> } = {}): OutcomeBatch {
+function batch(
+  at: number,
+  o: {
+    calls?: number;
+    target?: FailureRuns;
+    models?: Record<string, ModelCounts>;
+    slow?: number;
+    successes?: number;
+    worker?: string;
+    coolDownUntil?: number;
+    byType?: Record<string, number>;
+  } = {},
+): OutcomeBatch {
   const models = o.models ?? {};
   const calls = o.calls ?? Object.values(models).reduce((n, m) => n + m.calls, 0);
   const target = o.target ?? runs(0, calls);
@@ -69,7 +95,8 @@ function batch(at: number, o: { calls?: number; target?: FailureRuns; models?: R
   };
 }
 
-const send = (m: MachineState, at: number, o: Parameters<typeof batch>[1], s: RunSettings = PROBED) => step(m, { kind: 'batch', batch: batch(at, o) }, at, s);
+const send = (m: MachineState, at: number, o: Parameters<typeof batch>[1], s: RunSettings = PROBED) =>
+  step(m, { kind: 'batch', batch: batch(at, o) }, at, s);
 const tick = (m: MachineState, at: number, s: RunSettings = PROBED) => step(m, { kind: 'tick' }, at, s);
 const probe = (m: MachineState, at: number, r: Partial<ProbeResult>, s: RunSettings = PROBED, startedAt = at) =>
   step(m, { kind: 'probe', result: { at, ok: true, latencyMs: 20, evidence: 'model', ...r }, startedAt }, at, s);
@@ -151,7 +178,12 @@ describe('per-model cells', () => {
 
   test('a failing known-answer probe marks a closed model unhealthy (routers demote it) and reopens a half-open one', () => {
     const m = initialState('t1', T0);
-    probe(m, T0, { models: [{ model: 'gpt-4o', ok: false, calls: 1, latencyMs: 20, error: 'gpt-4o failed the known-answer check' }, { model: 'gpt-4o-mini', ok: true, calls: 1, latencyMs: 20 }] });
+    probe(m, T0, {
+      models: [
+        { model: 'gpt-4o', ok: false, calls: 1, latencyMs: 20, error: 'gpt-4o failed the known-answer check' },
+        { model: 'gpt-4o-mini', ok: true, calls: 1, latencyMs: 20 },
+      ],
+    });
     assert.equal(m.state, 'closed');
     assert.equal(m.probe.healthy, true);
     const view = publish(m, PROBED, T0);
@@ -329,8 +361,14 @@ describe('transition numbering (the export)', () => {
         [6, 'gpt-4o-mini', 'open', 'half-open'],
       ],
     );
-    assert.deepEqual(transitionsAfter(m, 3).map((t) => t.seq), [4, 5, 6]);
-    assert.deepEqual(all.map((t) => t.trips), [1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(
+      transitionsAfter(m, 3).map((t) => t.seq),
+      [4, 5, 6],
+    );
+    assert.deepEqual(
+      all.map((t) => t.trips),
+      [1, 1, 1, 1, 1, 1],
+    );
   });
 
   test('reset forgets the models and the cool-down, and makes a probe due', () => {

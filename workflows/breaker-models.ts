@@ -7,7 +7,18 @@
  * model of the target due, so a target-wide fault seen through one model shows in the others.
  */
 import type { ModelPublished, OutcomeBatch, ProbeResult } from '../contracts/breaker';
-import { addCounts, applyRuns, cellTripReason, expireCell, moveCell, probeDecides, tickCell, type Cell, type RunSettings, type TransitionCounter } from './breaker-rules';
+import {
+  addCounts,
+  applyRuns,
+  cellTripReason,
+  expireCell,
+  moveCell,
+  probeDecides,
+  tickCell,
+  type Cell,
+  type RunSettings,
+  type TransitionCounter,
+} from './breaker-rules';
 
 /** One model's breaker. */
 export interface ModelCell extends Cell {
@@ -117,7 +128,9 @@ export function modelsInUse(m: WithModels, now: number, s: RunSettings): string[
 /** The next cooldown end or half-open deadline among the models. */
 export function modelsDeadline(m: WithModels): number | undefined {
   if (m.forced) return undefined;
-  const times = Object.values(m.models ?? {}).map((c) => (c.state === 'open' ? c.retryAt : c.state === 'half-open' ? c.halfOpenUntil : undefined));
+  const times = Object.values(m.models ?? {}).map((c) =>
+    c.state === 'open' ? c.retryAt : c.state === 'half-open' ? c.halfOpenUntil : undefined,
+  );
   const due = times.filter((t): t is number => t !== undefined);
   return due.length ? Math.min(...due) : undefined;
 }

@@ -2,7 +2,13 @@
  * The rules one breaker "cell" follows: the target's own breaker, or one of its models'. Pure:
  * windows, trip reasons, runs of failures in a row, transitions and cooldowns.
  */
-import { DEFAULT_FAST_WINDOW_MS, type BreakerSettings, type BreakerTransition, type FailureRuns, type OutcomeBatch } from '../contracts/breaker';
+import {
+  DEFAULT_FAST_WINDOW_MS,
+  type BreakerSettings,
+  type BreakerTransition,
+  type FailureRuns,
+  type OutcomeBatch,
+} from '../contracts/breaker';
 import type { BreakerState } from '../contracts/routing';
 import { SlidingWindow, wilsonLowerBound, type Bucket, type WindowTotals } from './breaker-window';
 
@@ -69,7 +75,13 @@ export function fastWindow(s: BreakerSettings, buckets: Bucket[] | undefined): S
 }
 
 /** Adds counts observed at `at` to both windows of a cell. */
-export function addCounts(c: Cell, s: BreakerSettings, at: number, counts: { calls: number; failures: number; slow: number; totalMs: number }, now: number): void {
+export function addCounts(
+  c: Cell,
+  s: BreakerSettings,
+  at: number,
+  counts: { calls: number; failures: number; slow: number; totalMs: number },
+  now: number,
+): void {
   const long = longWindow(c, s);
   long.add(at, counts, now);
   c.buckets = long.toJSON();
@@ -170,7 +182,15 @@ export interface MoveOptions {
 }
 
 /** Moves a cell to `to`, recording the transition (numbered by `counter`). */
-export function moveCell(c: Cell, counter: TransitionCounter, to: BreakerState, now: number, reason: string, s: BreakerSettings, o: MoveOptions): boolean {
+export function moveCell(
+  c: Cell,
+  counter: TransitionCounter,
+  to: BreakerState,
+  now: number,
+  reason: string,
+  s: BreakerSettings,
+  o: MoveOptions,
+): boolean {
   if (c.state === to) return false;
   const from = c.state;
   c.state = to;
@@ -183,7 +203,8 @@ export function moveCell(c: Cell, counter: TransitionCounter, to: BreakerState, 
   } else {
     c.retryAt = undefined;
   }
-  if (to === 'half-open' && o.settings && currentRules(o.settings)) c.halfOpenUntil = now + (o.settings.halfOpenTimeoutMs ?? DEFAULT_HALF_OPEN_TIMEOUT_MS);
+  if (to === 'half-open' && o.settings && currentRules(o.settings))
+    c.halfOpenUntil = now + (o.settings.halfOpenTimeoutMs ?? DEFAULT_HALF_OPEN_TIMEOUT_MS);
   if (to === 'closed') {
     c.consecutiveFailures = 0;
     // Start closed with a fresh window: the failures that tripped it must not trip it again.
@@ -207,8 +228,18 @@ export function tickCell(c: Cell, counter: TransitionCounter, now: number, s: Ru
   }
   if (c.state === 'half-open' && c.halfOpenUntil !== undefined && now >= c.halfOpenUntil) {
     const waited = `${((now - c.since) / 1_000).toFixed(0)} s`;
-    if (!probeDecides(s) && c.halfOpenSuccesses > 0) moveCell(c, counter, 'closed', now, `${c.halfOpenSuccesses} successful trial call(s) and no failure in ${waited}`, s, { keep });
-    else moveCell(c, counter, 'open', now, `no decision in ${waited} (${probeDecides(s) ? 'no probe result' : 'no trial result'}); the cooldown stays`, s, { sameTrips: true, keep });
+    if (!probeDecides(s) && c.halfOpenSuccesses > 0)
+      moveCell(c, counter, 'closed', now, `${c.halfOpenSuccesses} successful trial call(s) and no failure in ${waited}`, s, { keep });
+    else
+      moveCell(
+        c,
+        counter,
+        'open',
+        now,
+        `no decision in ${waited} (${probeDecides(s) ? 'no probe result' : 'no trial result'}); the cooldown stays`,
+        s,
+        { sameTrips: true, keep },
+      );
   }
   return false;
 }

@@ -60,7 +60,12 @@ export class SlidingWindow {
   totals(now: number): WindowTotals {
     this.expire(now);
     const t = this.buckets.reduce(
-      (acc, b) => ({ calls: acc.calls + b.calls, failures: acc.failures + b.failures, slow: acc.slow + b.slow, totalMs: acc.totalMs + b.totalMs }),
+      (acc, b) => ({
+        calls: acc.calls + b.calls,
+        failures: acc.failures + b.failures,
+        slow: acc.slow + b.slow,
+        totalMs: acc.totalMs + b.totalMs,
+      }),
       { calls: 0, failures: 0, slow: 0, totalMs: 0 },
     );
     return {

@@ -31,7 +31,17 @@ import {
   type OutcomeBatch,
   type ProbeResult,
 } from '../contracts/breaker';
-import { initialState, nextDeadline, probePlan, publish, settingsForRun, step, transitionsAfter, type MachineEvent, type MachineState } from './breaker-machine';
+import {
+  initialState,
+  nextDeadline,
+  probePlan,
+  publish,
+  settingsForRun,
+  step,
+  transitionsAfter,
+  type MachineEvent,
+  type MachineState,
+} from './breaker-machine';
 import { DEFAULT_PUBLISH_INTERVAL_MS } from './breaker-rules';
 import { gatewaySink } from './sinks';
 
@@ -65,7 +75,12 @@ function samePublished(a: BreakerPublished | undefined, b: BreakerPublished): bo
   return a !== undefined && JSON.stringify(a) === JSON.stringify(b);
 }
 
-const failedProbe = (err: unknown): ProbeResult => ({ at: Date.now(), ok: false, latencyMs: 0, error: `probe did not complete: ${err instanceof Error ? err.message : String(err)}` });
+const failedProbe = (err: unknown): ProbeResult => ({
+  at: Date.now(),
+  ok: false,
+  latencyMs: 0,
+  error: `probe did not complete: ${err instanceof Error ? err.message : String(err)}`,
+});
 
 export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<never> {
   // Runs started on code older than the fast window (issue 11) keep the old rules to their end, so
@@ -104,7 +119,16 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
     while (pending.length) step(m, pending.shift()!, Date.now(), s);
     // Exported from here, once: sinks do not run again when this task replays.
     for (const t of transitionsAfter(m, exported)) {
-      gatewaySink.breakerTransition({ target: input.target, ...(t.model ? { model: t.model } : {}), from: t.from, to: t.to, reason: t.reason, at: t.at, seq: t.seq!, trips: t.trips ?? m.trips });
+      gatewaySink.breakerTransition({
+        target: input.target,
+        ...(t.model ? { model: t.model } : {}),
+        from: t.from,
+        to: t.to,
+        reason: t.reason,
+        at: t.at,
+        seq: t.seq!,
+        trips: t.trips ?? m.trips,
+      });
     }
     exported = m.seq ?? 0;
   };
@@ -173,7 +197,11 @@ export async function breakerWorkflow(input: BreakerWorkflowInput): Promise<neve
     // #endregion guide:continue-as-new
 
     const heartbeat = current ? publishedAt + publishEvery() : Infinity;
-    const wakeAt = Math.min(s.probes && !probing ? (current && m.probeDue ? Date.now() : nextProbeAt()) : Infinity, nextDeadline(m, s) ?? Infinity, heartbeat);
+    const wakeAt = Math.min(
+      s.probes && !probing ? (current && m.probeDue ? Date.now() : nextProbeAt()) : Infinity,
+      nextDeadline(m, s) ?? Infinity,
+      heartbeat,
+    );
     const woken = () => pending.length > 0 || update !== undefined;
     if (wakeAt === Infinity) await condition(woken);
     else await condition(woken, Math.max(1, wakeAt - Date.now()));

@@ -32,7 +32,12 @@ function modelInfo(snapshot: RoutingSnapshot, id: string): ModelInfo | undefined
 function withoutImages(messages: Message[]): Message[] {
   return messages.map((m) =>
     Array.isArray(m.content)
-      ? { ...m, content: m.content.map((p) => (p.type === 'image_url' ? { type: 'text' as const, text: '[image omitted: the answering model cannot see images]' } : p)) }
+      ? {
+          ...m,
+          content: m.content.map((p) =>
+            p.type === 'image_url' ? { type: 'text' as const, text: '[image omitted: the answering model cannot see images]' } : p,
+          ),
+        }
       : m,
   );
 }

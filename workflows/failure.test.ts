@@ -4,10 +4,11 @@ import { describe, test } from 'node:test';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/common';
 import { cancelledBy, summarizeFailure } from './failure';
 
-const activityFailure = (cause: Error) => new ActivityFailure('Activity task failed', 'callProvider', '1', 'NON_RETRYABLE_FAILURE', 'worker', cause);
+const activityFailure = (cause: Error) =>
+  new ActivityFailure('Activity task failed', 'callProvider', '1', 'NON_RETRYABLE_FAILURE', 'worker', cause);
 
 describe('cancelledBy', () => {
-  test('a cancellation is the client\'s only when the workflow itself was asked to cancel', () => {
+  test("a cancellation is the client's only when the workflow itself was asked to cancel", () => {
     const cancelled = activityFailure(new CancelledFailure('Local Activity cancelled'));
     assert.equal(cancelledBy(cancelled, true), 'client');
     // An eviction cancels a local activity the workflow never asked to cancel: the worker's doing.

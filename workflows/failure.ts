@@ -18,7 +18,13 @@ export function summarizeFailure(err: unknown): FailureSummary {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
     const details = cause.details?.[0] as ProviderFailureDetails | undefined;
-    return { type: cause.type ?? 'Error', message: cause.message, retries: Math.max(0, (details?.attempt ?? 1) - 1), chunks: details?.chunks ?? 0, partialText: details?.partialText ?? '' };
+    return {
+      type: cause.type ?? 'Error',
+      message: cause.message,
+      retries: Math.max(0, (details?.attempt ?? 1) - 1),
+      chunks: details?.chunks ?? 0,
+      partialText: details?.partialText ?? '',
+    };
   }
   if (cause instanceof TimeoutFailure) {
     // A stream that checkpoints its delivered text in heartbeats tells exactly what the client has.

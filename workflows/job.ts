@@ -5,7 +5,13 @@
  */
 import { ActivityFailure, ApplicationFailure, isCancellation, proxyActivities, startChild, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/types';
-import { callbackWorkflowId, type CallbackDelivery, type CallbackPolicy, type CallbackReceipt, type JobWorkflowInput } from '../contracts/callbacks';
+import {
+  callbackWorkflowId,
+  type CallbackDelivery,
+  type CallbackPolicy,
+  type CallbackReceipt,
+  type JobWorkflowInput,
+} from '../contracts/callbacks';
 import type { JobView } from '../contracts/jobs';
 import type { AiResponse, Attempt, Degradation } from '../contracts/response';
 import { aiRequestWorkflow } from './request';
@@ -15,7 +21,13 @@ export async function callbackDeliveryWorkflow(delivery: CallbackDelivery, polic
   const { deliverCallback } = proxyActivities<activities.CallbackActivities>({
     startToCloseTimeout: policy.timeoutMs,
     // Why: a receiver that is down for a while still gets the result, but not forever.
-    retry: { maximumAttempts: policy.maxAttempts, initialInterval: policy.initialIntervalMs, maximumInterval: policy.maxIntervalMs, backoffCoefficient: 2, nonRetryableErrorTypes: ['CallbackNotConfigured'] },
+    retry: {
+      maximumAttempts: policy.maxAttempts,
+      initialInterval: policy.initialIntervalMs,
+      maximumInterval: policy.maxIntervalMs,
+      backoffCoefficient: 2,
+      nonRetryableErrorTypes: ['CallbackNotConfigured'],
+    },
     summary: `POST result of ${delivery.jobId}`,
   });
   try {
@@ -31,7 +43,13 @@ export async function callbackDeliveryWorkflow(delivery: CallbackDelivery, polic
 function failedView(id: string, err: unknown): JobView {
   const f = err instanceof ApplicationFailure ? err : undefined;
   const details = (f?.details?.[0] ?? {}) as { attempts?: Attempt[]; degradations?: Degradation[] };
-  return { id, status: 'failed', error: { type: f?.type ?? 'Error', message: err instanceof Error ? err.message : String(err) }, attempts: details.attempts ?? [], degradations: details.degradations ?? [] };
+  return {
+    id,
+    status: 'failed',
+    error: { type: f?.type ?? 'Error', message: err instanceof Error ? err.message : String(err) },
+    attempts: details.attempts ?? [],
+    degradations: details.degradations ?? [],
+  };
 }
 
 async function startDelivery(input: JobWorkflowInput, payload: JobView): Promise<void> {

@@ -4,8 +4,23 @@
  * its memo, which every API and worker process reads (shared/live-config.ts). Validation against
  * the start-up schema happens in the publisher, before the update is sent.
  */
-import { allHandlersFinished, condition, defineQuery, defineUpdate, makeContinueAsNewFunc, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
-import { LIVE_CONFIG_MEMO_KEY, LIVE_CONFIG_QUERY, SET_LIVE_CONFIG_UPDATE, type LiveConfigChange, type LiveConfigState } from '../contracts/live-config';
+import {
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineUpdate,
+  makeContinueAsNewFunc,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  LIVE_CONFIG_MEMO_KEY,
+  LIVE_CONFIG_QUERY,
+  SET_LIVE_CONFIG_UPDATE,
+  type LiveConfigChange,
+  type LiveConfigState,
+} from '../contracts/live-config';
 
 export const setLiveConfigUpdate = defineUpdate<LiveConfigState, [LiveConfigChange]>(SET_LIVE_CONFIG_UPDATE);
 export const liveConfigQuery = defineQuery<LiveConfigState>(LIVE_CONFIG_QUERY);
@@ -25,7 +40,8 @@ export async function liveConfigWorkflow(carry?: LiveConfigState): Promise<void>
     },
     {
       validator: (change) => {
-        if (!change || typeof change.overlay !== 'object' || change.overlay === null) throw new Error('a live config change carries an overlay');
+        if (!change || typeof change.overlay !== 'object' || change.overlay === null)
+          throw new Error('a live config change carries an overlay');
         if (change.expectedVersion !== undefined && change.expectedVersion !== state.version) {
           throw new Error(`live config is at version ${state.version}, not ${change.expectedVersion}: read it again and retry`);
         }

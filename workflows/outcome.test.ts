@@ -29,12 +29,20 @@ test('after a failover: the same attempts, switch and duration (answeredAt − s
   trace.begin(A);
   trace.record(A, { outcome: 'ProviderUnavailable', error: 'connection refused', retries: 0, durationMs: 4 });
   trace.begin(B);
-  const input: ProviderCallInput = { ...B, request, jobId: 'job-1', answerTo: { startedAt: 1_000, trace: trace.state(), sources: ['doc.md'] } };
+  const input: ProviderCallInput = {
+    ...B,
+    request,
+    jobId: 'job-1',
+    answerTo: { startedAt: 1_000, trace: trace.state(), sources: ['doc.md'] },
+  };
   const result = answer(B, { answeredAt: 1_042 });
   const early = earlyResponse({ ...input, answerTo: input.answerTo! }, result);
   assert.deepEqual(early, recorded(trace, input, result, ['doc.md']));
   assert.equal(early.attempts[1].durationMs, 42);
-  assert.deepEqual(early.switches.map((x) => [x.from, x.to, x.reason]), [[A.target, B.target, 'ProviderUnavailable']]);
+  assert.deepEqual(
+    early.switches.map((x) => [x.from, x.to, x.reason]),
+    [[A.target, B.target, 'ProviderUnavailable']],
+  );
   assert.equal(early.failovers, 1);
   assert.deepEqual(early.sources, ['doc.md']);
 });
@@ -42,11 +50,23 @@ test('after a failover: the same attempts, switch and duration (answeredAt − s
 test('a hedge the second call won: the loser first, then the winner, one failover, on both sides', () => {
   const trace = new Trace();
   trace.begin(A);
-  const input: ProviderCallInput = { ...A, request, jobId: 'job-2', hedge: { ...B, afterMs: 1_000 }, answerTo: { startedAt: 5_000, trace: trace.state() } };
+  const input: ProviderCallInput = {
+    ...A,
+    request,
+    jobId: 'job-2',
+    hedge: { ...B, afterMs: 1_000 },
+    answerTo: { startedAt: 5_000, trace: trace.state() },
+  };
   const result = answer(B, { answeredAt: 6_300, hedge: { ...A, outcome: 'Hedged', durationMs: 1_300.4 } });
   const early = earlyResponse({ ...input, answerTo: input.answerTo! }, result);
   assert.deepEqual(early, recorded(trace, input, result));
-  assert.deepEqual(early.attempts.map((a) => [a.target, a.outcome, a.durationMs]), [[A.target, 'Hedged', 1_300], [B.target, 'ok', 1_300]]);
+  assert.deepEqual(
+    early.attempts.map((a) => [a.target, a.outcome, a.durationMs]),
+    [
+      [A.target, 'Hedged', 1_300],
+      [B.target, 'ok', 1_300],
+    ],
+  );
   assert.equal(early.target, B.target);
   assert.equal(early.failovers, 1);
 });

@@ -31,7 +31,12 @@ export function otherCall(r: HedgeReport): Outcome {
   const pair = { target: r.target, model: r.model };
   const durationMs = Math.round(r.durationMs);
   if (r.outcome === 'Hedged') return { kind: 'hedged', pair, durationMs };
-  return { kind: 'failed', pair, failure: { type: r.outcome, message: r.error ?? r.outcome, retries: 0, chunks: 0, partialText: '' }, durationMs };
+  return {
+    kind: 'failed',
+    pair,
+    failure: { type: r.outcome, message: r.error ?? r.outcome, retries: 0, chunks: 0, partialText: '' },
+    durationMs,
+  };
 }
 
 /**
@@ -44,7 +49,8 @@ export function answeredOutcomes(input: ProviderCallInput, result: ProviderCallR
   const { hedge, ...answer } = result;
   const durationMs = answer.answeredAt !== undefined ? Math.max(0, answer.answeredAt - startedAt) : elapsedMs;
   const mine = pairOf(input);
-  const winner = hedge && input.hedge && answer.target === input.hedge.target && answer.model === input.hedge.model ? pairOf(input.hedge) : mine;
+  const winner =
+    hedge && input.hedge && answer.target === input.hedge.target && answer.model === input.hedge.model ? pairOf(input.hedge) : mine;
   const ok: Outcome = { kind: 'answered', pair: winner, answer, durationMs };
   return hedge ? [otherCall(hedge), ok] : [ok];
 }
@@ -55,7 +61,11 @@ export function attemptRecord(o: Outcome, hedgeDelayMs: number): Omit<Attempt, '
     case 'answered':
       return { outcome: 'ok', durationMs: o.durationMs };
     case 'hedged':
-      return { outcome: 'Hedged', error: `hedged after ${hedgeDelayMs} ms: the other call of the pair answered first, this one was aborted`, durationMs: o.durationMs };
+      return {
+        outcome: 'Hedged',
+        error: `hedged after ${hedgeDelayMs} ms: the other call of the pair answered first, this one was aborted`,
+        durationMs: o.durationMs,
+      };
     default:
       return { outcome: o.failure.type, error: o.failure.message, retries: o.failure.retries, durationMs: o.durationMs };
   }

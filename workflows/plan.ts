@@ -78,14 +78,18 @@ function plannedCandidates(request: AiRequest, snapshot: RoutingSnapshot, candid
     const canStream = model?.capabilities.streaming ?? true;
     const contextWindow = model?.capabilities.contextWindow ?? Number.MAX_SAFE_INTEGER;
     if (!request.stream) return { ...c, mode: 'buffered', contextWindow };
-    return canStream ? { ...c, mode: 'stream', contextWindow } : { ...c, mode: 'buffered', modeSwitch: `${c.target} (${c.model}) does not stream`, contextWindow };
+    return canStream
+      ? { ...c, mode: 'stream', contextWindow }
+      : { ...c, mode: 'buffered', modeSwitch: `${c.target} (${c.model}) does not stream`, contextWindow };
   });
 }
 
 /** The plan of `request` (already augmented with RAG passages) from `snapshot`. */
 export function makePlan(request: AiRequest, snapshot: RoutingSnapshot, random: () => number = Math.random): Plan {
   const first = planRoute(request, snapshot, random);
-  const stages: Stage[] = [{ model: request.model, request, candidates: plannedCandidates(request, snapshot, first.candidates), dropped: [] }];
+  const stages: Stage[] = [
+    { model: request.model, request, candidates: plannedCandidates(request, snapshot, first.candidates), dropped: [] },
+  ];
   const { steps, skipped } = degradationSteps(request, snapshot);
   for (const step of steps) {
     const from = stages[stages.length - 1].model;
@@ -142,7 +146,10 @@ export function deferLastResort(plan: Plan): Plan | undefined {
     const deferred = i > 0 && i < whole ? before.candidates.filter((c) => c.lastResort) : [];
     if (!stage.degradation || deferred.length === 0) return stage;
     const list = deferred.map((c) => `${c.target}/${c.model}: ${c.lastResort}`).join('; ');
-    const head = deferred.length === before.candidates.length ? `every target of ${before.model} is unavailable` : `every available target of ${before.model} failed, the others are unavailable`;
+    const head =
+      deferred.length === before.candidates.length
+        ? `every target of ${before.model} is unavailable`
+        : `every available target of ${before.model} failed, the others are unavailable`;
     const why = `${head} (${list}); those are tried only if no lower model that keeps the request whole answers`;
     return { ...stage, degradation: modelDegradation(before.model, stage, why) };
   });

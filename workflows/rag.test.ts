@@ -10,7 +10,13 @@ const request: AiRequest = {
     { role: 'system', content: 'Be brief.' },
     { role: 'user', content: 'first question' },
     { role: 'assistant', content: 'an answer' },
-    { role: 'user', content: [{ type: 'text', text: 'How does the breaker open?' }, { type: 'image_url', image_url: { url: 'data:,' } }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'How does the breaker open?' },
+        { type: 'image_url', image_url: { url: 'data:,' } },
+      ],
+    },
   ],
   rag: { collection: 'sample' },
 };
@@ -61,5 +67,10 @@ test('sources are distinct, best first; the footer numbers them like the prompt'
 
 test('a keyword result is a data degradation; a vector one is not', () => {
   assert.equal(dataDegradationOf(result), undefined);
-  assert.deepEqual(dataDegradationOf({ mode: 'keyword', passages: [], degradedReason: 'embedding failed' }), { kind: 'data', from: 'vector', to: 'keyword', reason: 'embedding failed' });
+  assert.deepEqual(dataDegradationOf({ mode: 'keyword', passages: [], degradedReason: 'embedding failed' }), {
+    kind: 'data',
+    from: 'vector',
+    to: 'keyword',
+    reason: 'embedding failed',
+  });
 });

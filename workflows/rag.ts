@@ -9,7 +9,10 @@ import type { RetrievalResult } from '../contracts/retrieval';
 /** The text of a message's content (text parts joined; images ignored). */
 function textOf(content: Message['content']): string {
   if (typeof content === 'string') return content;
-  return (content ?? []).map((p) => (p.type === 'text' ? p.text : '')).filter(Boolean).join('\n');
+  return (content ?? [])
+    .map((p) => (p.type === 'text' ? p.text : ''))
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** What to search for: `rag.query`, else the text of the last user message; undefined if neither. */

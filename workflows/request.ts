@@ -88,7 +88,8 @@ async function snapshotFor(input: RequestWorkflowInput, lean: boolean): Promise<
 /** A readable story of the plan and the attempts so far, for the Web UI's "current details". */
 function story(plan: Plan | undefined, trace: Trace): string {
   const lines = trace.attempts.map(
-    (a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`,
+    (a, i) =>
+      `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`,
   );
   const candidates = plan?.tries.map((t) => t.candidate) ?? [];
   const route = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
@@ -106,7 +107,9 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
   let plan: Plan | undefined;
   const finish = (status: 'completed' | 'failed' | 'cancelled', target?: string, errorType?: string) => {
     // One upsert per request: the model and `queued` were set when it was started.
-    upsertSearchAttributes(searchAttributeUpdates({ model: input.request.model, ...(target ? { target } : {}), failovers: trace.failovers, status }));
+    upsertSearchAttributes(
+      searchAttributeUpdates({ model: input.request.model, ...(target ? { target } : {}), failovers: trace.failovers, status }),
+    );
     gatewaySink.requestFinished({
       status,
       ...(target ? { target } : {}),

@@ -9,7 +9,12 @@ export const MODEL_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.model.name, 
 export const OWNER_KEY = defineSearchAttributeKey(SEARCH_ATTRIBUTES.owner.name, SearchAttributeType.KEYWORD);
 
 /** Builds the update pairs for the given fields. */
-export function searchAttributeUpdates(v: { target?: string; failovers?: number; status?: string; model?: string }): SearchAttributeUpdatePair[] {
+export function searchAttributeUpdates(v: {
+  target?: string;
+  failovers?: number;
+  status?: string;
+  model?: string;
+}): SearchAttributeUpdatePair[] {
   const out: SearchAttributeUpdatePair[] = [];
   if (v.target !== undefined) out.push({ key: TARGET_KEY, value: v.target });
   if (v.failovers !== undefined) out.push({ key: FAILOVERS_KEY, value: v.failovers });

@@ -8,7 +8,11 @@ import type { ModelInfo, RoutingSnapshot, TargetInfo } from '../contracts/routin
 import { equivalentModels, planRoute, rankCandidates, tierOf } from './selector';
 
 function model(id: string): ModelInfo {
-  return { id, capabilities: { tools: true, vision: false, json: true, streaming: true, contextWindow: 128_000 }, pricePerMTok: { input: 1, output: 2 } };
+  return {
+    id,
+    capabilities: { tools: true, vision: false, json: true, streaming: true, contextWindow: 128_000 },
+    pricePerMTok: { input: 1, output: 2 },
+  };
 }
 
 function target(id: string, priority: number, models: string[], over: Partial<TargetInfo> = {}): TargetInfo {
@@ -223,9 +227,15 @@ describe('per-model breakers', () => {
   });
 
   test('a model failing its known-answer probe is demoted the same way; a closed healthy entry changes nothing', () => {
-    const failing = [target('openai-us-east-1', 10, ['gpt-4o', 'gpt-4o-mini'], { modelHealth: { 'gpt-4o': { breaker: 'closed', healthy: false } } }), ...DEFAULT_TARGETS.slice(1)];
+    const failing = [
+      target('openai-us-east-1', 10, ['gpt-4o', 'gpt-4o-mini'], { modelHealth: { 'gpt-4o': { breaker: 'closed', healthy: false } } }),
+      ...DEFAULT_TARGETS.slice(1),
+    ];
     assert.equal(planRoute(request('gpt-4o'), snapshot(failing)).candidates.at(-1)?.lastResort, 'failing known-answer probe (gpt-4o)');
-    const fine = [target('openai-us-east-1', 10, ['gpt-4o'], { modelHealth: { 'gpt-4o': { breaker: 'closed', healthy: true } } }), ...DEFAULT_TARGETS.slice(1)];
+    const fine = [
+      target('openai-us-east-1', 10, ['gpt-4o'], { modelHealth: { 'gpt-4o': { breaker: 'closed', healthy: true } } }),
+      ...DEFAULT_TARGETS.slice(1),
+    ];
     assert.equal(rankCandidates(request('gpt-4o'), snapshot(fine))[0].target, 'openai-us-east-1');
   });
 });

@@ -57,7 +57,8 @@ export function capabilityGap(model: ModelInfo, needs: Needs): string | undefine
   if (needs.tools && !c.tools) return 'no tool support';
   if (needs.vision && !c.vision) return 'no vision support';
   if (needs.json && !c.json) return 'no JSON mode';
-  if (needs.contextTokens > c.contextWindow) return `prompt (~${needs.contextTokens} tokens) exceeds the ${c.contextWindow}-token context window`;
+  if (needs.contextTokens > c.contextWindow)
+    return `prompt (~${needs.contextTokens} tokens) exceeds the ${c.contextWindow}-token context window`;
   return undefined;
 }
 
@@ -108,7 +109,8 @@ export function planRoute(request: AiRequest, snapshot: RoutingSnapshot, random:
       const gap = capabilityGap(model, needs);
       const costUsd = estimateCostUsd(model, needs);
       if (gap) excluded.push({ target: target.id, model: modelId, reason: gap });
-      else if (maxCost !== undefined && costUsd > maxCost) excluded.push({ target: target.id, model: modelId, reason: `estimated $${costUsd.toFixed(6)} > maxCostUsd $${maxCost}` });
+      else if (maxCost !== undefined && costUsd > maxCost)
+        excluded.push({ target: target.id, model: modelId, reason: `estimated $${costUsd.toFixed(6)} > maxCostUsd $${maxCost}` });
       else {
         const why = unavailability(target, needs, snapshot.takenAt) ?? modelUnavailability(target, modelId);
         if (why) lastResort.push({ target, model, modelRank, costUsd, why });
@@ -124,7 +126,10 @@ export function planRoute(request: AiRequest, snapshot: RoutingSnapshot, random:
     ...(note ? { lastResort: note } : {}),
   });
   return {
-    candidates: [...strategy(ready, random).map((p) => toCandidate(p)), ...STRATEGIES.priority(lastResort, random).map((p) => toCandidate(p, (p as Pair & { why: string }).why))],
+    candidates: [
+      ...strategy(ready, random).map((p) => toCandidate(p)),
+      ...STRATEGIES.priority(lastResort, random).map((p) => toCandidate(p, (p as Pair & { why: string }).why)),
+    ],
     excluded,
   };
 }

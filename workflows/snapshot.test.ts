@@ -92,7 +92,10 @@ test('it is smaller: a cheap-tier request keeps neither the other models nor the
   // gpt-4o-mini is in `cheap` (listed first) and `fast`: its equivalents are cheap's.
   const trimmed = trimSnapshot(full, { model: 'gpt-4o-mini' });
   assert.deepEqual(trimmed.targets.flatMap((t) => t.models.map((m) => m.id)).sort(), ['gpt-4o-mini', 'llama-3.1-8b']);
-  assert.deepEqual(trimmed.targets.map((t) => t.id), ['openai-us-east-1', 'selfhosted-onprem']);
+  assert.deepEqual(
+    trimmed.targets.map((t) => t.id),
+    ['openai-us-east-1', 'selfhosted-onprem'],
+  );
   assert.deepEqual(Object.keys(trimmed.tiers), ['cheap']);
   assert.deepEqual(Object.keys(trimmed.degradation?.chains ?? {}), ['gpt-4o-mini']);
   assert.equal(trimmed.rag, undefined);

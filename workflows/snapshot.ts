@@ -35,9 +35,7 @@ function reach(request: Routed, s: RoutingSnapshot): { models: Set<string>; tier
 /** `s` without what `request`'s plan cannot use. */
 export function trimSnapshot(s: RoutingSnapshot, request: Routed): RoutingSnapshot {
   const { models, tiers, chainKey } = reach(request, s);
-  const targets = s.targets
-    .map((t) => ({ ...t, models: t.models.filter((m) => models.has(m.id)) }))
-    .filter((t) => t.models.length > 0);
+  const targets = s.targets.map((t) => ({ ...t, models: t.models.filter((m) => models.has(m.id)) })).filter((t) => t.models.length > 0);
   const { rag, degradation, ...rest } = s;
   return {
     ...rest,

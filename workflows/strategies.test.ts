@@ -76,9 +76,15 @@ function request(modelId: string, over: Partial<AiRequest> = {}): AiRequest {
 }
 
 /** A pair for the strategies. */
-function pair(id: string, over: { priority?: number; weight?: number; latencyMs?: number; modelRank?: number; costUsd?: number; model?: string } = {}): Pair {
+function pair(
+  id: string,
+  over: { priority?: number; weight?: number; latencyMs?: number; modelRank?: number; costUsd?: number; model?: string } = {},
+): Pair {
   return {
-    target: target(id, over.priority ?? 10, [over.model ?? 'm'], { weight: over.weight ?? 1, ...(over.latencyMs !== undefined ? { latencyMs: over.latencyMs } : {}) }),
+    target: target(id, over.priority ?? 10, [over.model ?? 'm'], {
+      weight: over.weight ?? 1,
+      ...(over.latencyMs !== undefined ? { latencyMs: over.latencyMs } : {}),
+    }),
     model: model(over.model ?? 'm'),
     modelRank: over.modelRank ?? 0,
     costUsd: over.costUsd ?? 0,
@@ -86,7 +92,8 @@ function pair(id: string, over: { priority?: number; weight?: number; latencyMs?
 }
 
 const ids = (ps: Pair[]) => ps.map((p) => p.target.id);
-const order = (plan: ReturnType<typeof planRoute>) => plan.candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`);
+const order = (plan: ReturnType<typeof planRoute>) =>
+  plan.candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`);
 
 describe('strategies', () => {
   test('the table names every strategy', () => {
@@ -97,7 +104,13 @@ describe('strategies', () => {
 
   describe('priority', () => {
     test('model rank first, then target priority', () => {
-      const ps = [pair('eq-1', { modelRank: 1, priority: 1 }), pair('req-30', { priority: 30 }), pair('req-10', { priority: 10 }), pair('eq-5', { modelRank: 1, priority: 5 }), pair('eq2-0', { modelRank: 2, priority: 0 })];
+      const ps = [
+        pair('eq-1', { modelRank: 1, priority: 1 }),
+        pair('req-30', { priority: 30 }),
+        pair('req-10', { priority: 10 }),
+        pair('eq-5', { modelRank: 1, priority: 5 }),
+        pair('eq2-0', { modelRank: 2, priority: 0 }),
+      ];
       assert.deepEqual(ids(priority(ps, noRandom)), ['req-10', 'req-30', 'eq-1', 'eq-5', 'eq2-0']);
     });
 
@@ -164,7 +177,11 @@ describe('strategies', () => {
     });
 
     test('all weights 0: ordered like priority', () => {
-      const ps = [pair('c', { weight: 0, priority: 30 }), pair('a', { weight: 0, priority: 10 }), pair('eq', { weight: 0, priority: 0, modelRank: 1 })];
+      const ps = [
+        pair('c', { weight: 0, priority: 30 }),
+        pair('a', { weight: 0, priority: 10 }),
+        pair('eq', { weight: 0, priority: 0, modelRank: 1 }),
+      ];
       assert.deepEqual(ids(weighted(ps, seeded(3))), ['a', 'c', 'eq']);
     });
 
@@ -175,19 +192,35 @@ describe('strategies', () => {
 
   describe('latency', () => {
     test('lowest latency first, targets never measured after them', () => {
-      const ps = [pair('slow', { latencyMs: 300 }), pair('unknown-20', { priority: 20 }), pair('fast', { latencyMs: 100 }), pair('unknown-10', { priority: 10 }), pair('mid', { latencyMs: 200 })];
+      const ps = [
+        pair('slow', { latencyMs: 300 }),
+        pair('unknown-20', { priority: 20 }),
+        pair('fast', { latencyMs: 100 }),
+        pair('unknown-10', { priority: 10 }),
+        pair('mid', { latencyMs: 200 }),
+      ];
       assert.deepEqual(ids(latency(ps, noRandom)), ['fast', 'mid', 'slow', 'unknown-10', 'unknown-20']);
     });
 
     test('latency beats model rank; ties fall back to model rank then priority', () => {
-      const ps = [pair('req', { latencyMs: 500 }), pair('eq', { latencyMs: 50, modelRank: 1 }), pair('tie-eq', { latencyMs: 500, modelRank: 1, priority: 0 }), pair('tie-req', { latencyMs: 500, priority: 20 })];
+      const ps = [
+        pair('req', { latencyMs: 500 }),
+        pair('eq', { latencyMs: 50, modelRank: 1 }),
+        pair('tie-eq', { latencyMs: 500, modelRank: 1, priority: 0 }),
+        pair('tie-req', { latencyMs: 500, priority: 20 }),
+      ];
       assert.deepEqual(ids(latency(ps, noRandom)), ['eq', 'req', 'tie-req', 'tie-eq']);
     });
   });
 
   describe('cost', () => {
     test('cheapest first, ties by model rank then priority', () => {
-      const ps = [pair('dear', { costUsd: 0.01 }), pair('cheap-eq', { costUsd: 0.001, modelRank: 1, priority: 0 }), pair('cheap', { costUsd: 0.001, priority: 5 }), pair('free', { costUsd: 0 })];
+      const ps = [
+        pair('dear', { costUsd: 0.01 }),
+        pair('cheap-eq', { costUsd: 0.001, modelRank: 1, priority: 0 }),
+        pair('cheap', { costUsd: 0.001, priority: 5 }),
+        pair('free', { costUsd: 0 }),
+      ];
       assert.deepEqual(ids(cost(ps, noRandom)), ['free', 'cheap', 'cheap-eq', 'dear']);
     });
   });
@@ -197,7 +230,15 @@ describe('needsOf', () => {
   test('a plain text request needs nothing special', () => {
     const n = needsOf(request('gpt-4o'));
     const prompt = Math.ceil(JSON.stringify([{ role: 'user', content: 'hi' }]).length / 4);
-    assert.deepEqual(n, { tools: false, vision: false, json: false, streaming: false, promptTokens: prompt, maxOutputTokens: 256, contextTokens: prompt + 256 });
+    assert.deepEqual(n, {
+      tools: false,
+      vision: false,
+      json: false,
+      streaming: false,
+      promptTokens: prompt,
+      maxOutputTokens: 256,
+      contextTokens: prompt + 256,
+    });
   });
 
   test('tools unless tool_choice is none; vision from image parts; JSON from response_format; streaming', () => {
@@ -206,7 +247,15 @@ describe('needsOf', () => {
     assert.equal(needsOf(request('m', { tools, tool_choice: 'auto' })).tools, true);
     assert.equal(needsOf(request('m', { tools, tool_choice: 'none' })).tools, false);
     assert.equal(needsOf(request('m', { tools: [] })).tools, false);
-    const image: AiRequest['messages'] = [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }];
+    const image: AiRequest['messages'] = [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'what is this' },
+          { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+        ],
+      },
+    ];
     assert.equal(needsOf(request('m', { messages: image })).vision, true);
     assert.equal(needsOf(request('m', { messages: [{ role: 'user', content: [{ type: 'text', text: 'no image' }] }] })).vision, false);
     assert.equal(needsOf(request('m', { response_format: { type: 'json_object' } })).json, true);
@@ -225,7 +274,16 @@ describe('needsOf', () => {
 });
 
 describe('capabilityGap', () => {
-  const needs = (over: Partial<Needs> = {}): Needs => ({ tools: false, vision: false, json: false, streaming: false, promptTokens: 10, maxOutputTokens: 90, contextTokens: 100, ...over });
+  const needs = (over: Partial<Needs> = {}): Needs => ({
+    tools: false,
+    vision: false,
+    json: false,
+    streaming: false,
+    promptTokens: 10,
+    maxOutputTokens: 90,
+    contextTokens: 100,
+    ...over,
+  });
   const none = model('none', { capabilities: { tools: false, vision: false, json: false, contextWindow: 100 } });
 
   test('each missing capability has its reason', () => {
@@ -263,7 +321,15 @@ describe('unavailability', () => {
 describe('estimateCostUsd', () => {
   test('prompt tokens at the input price plus the answer budget at the output price', () => {
     const m = model('m', { pricePerMTok: { input: 3, output: 15 } });
-    const needs: Needs = { tools: false, vision: false, json: false, streaming: false, promptTokens: 2_000, maxOutputTokens: 1_000, contextTokens: 3_000 };
+    const needs: Needs = {
+      tools: false,
+      vision: false,
+      json: false,
+      streaming: false,
+      promptTokens: 2_000,
+      maxOutputTokens: 1_000,
+      contextTokens: 3_000,
+    };
     assert.ok(Math.abs(estimateCostUsd(m, needs) - (2_000 * 3 + 1_000 * 15) / 1e6) < 1e-12);
     assert.equal(estimateCostUsd(model('free', { pricePerMTok: { input: 0, output: 0 } }), needs), 0);
   });
@@ -274,7 +340,10 @@ describe('planRoute', () => {
     const targets = [target('near', 20, ['gpt-4o'], { latencyMs: 50 }), target('first', 10, ['gpt-4o'], { latencyMs: 400 })];
     assert.deepEqual(order(planRoute(request('gpt-4o'), snapshot(targets))), ['first/gpt-4o', 'near/gpt-4o']);
     assert.deepEqual(order(planRoute(request('gpt-4o'), snapshot(targets, 'latency'))), ['near/gpt-4o', 'first/gpt-4o']);
-    assert.deepEqual(order(planRoute(request('gpt-4o', { routing: { strategy: 'priority' } }), snapshot(targets, 'latency'))), ['first/gpt-4o', 'near/gpt-4o']);
+    assert.deepEqual(order(planRoute(request('gpt-4o', { routing: { strategy: 'priority' } }), snapshot(targets, 'latency'))), [
+      'first/gpt-4o',
+      'near/gpt-4o',
+    ]);
   });
 
   test('cost strategy ranks by the estimated cost of this request', () => {
@@ -295,7 +364,11 @@ describe('planRoute', () => {
   });
 
   test('weighted strategy uses the random function it is given (replays the same way)', () => {
-    const targets = [target('a', 1, ['gpt-4o'], { weight: 1 }), target('b', 2, ['gpt-4o'], { weight: 1 }), target('c', 3, ['gpt-4o'], { weight: 1 })];
+    const targets = [
+      target('a', 1, ['gpt-4o'], { weight: 1 }),
+      target('b', 2, ['gpt-4o'], { weight: 1 }),
+      target('c', 3, ['gpt-4o'], { weight: 1 }),
+    ];
     const snap = snapshot(targets, 'weighted');
     const seq = (seed: number) => {
       const r = seeded(seed);
@@ -313,7 +386,11 @@ describe('planRoute', () => {
 
     const cases: Array<[string, Partial<AiRequest>, RegExp]> = [
       ['tools', { tools: [{ type: 'function', function: { name: 'f' } }] }, /^no tool support$/],
-      ['vision', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }, /^no vision support$/],
+      [
+        'vision',
+        { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] },
+        /^no vision support$/,
+      ],
       ['json', { response_format: { type: 'json_object' } }, /^no JSON mode$/],
       ['context window', { max_tokens: 5_000 }, /exceeds the 4000-token context window/],
     ];
@@ -329,7 +406,10 @@ describe('planRoute', () => {
     }
 
     test('no need, no exclusion (tool_choice none does not need tools)', () => {
-      const plan = planRoute(request('gpt-4o', { tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'none' }), snapshot(targets));
+      const plan = planRoute(
+        request('gpt-4o', { tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'none' }),
+        snapshot(targets),
+      );
       assert.deepEqual(order(plan), ['plain/gpt-4o', 'full/gpt-4o']);
       assert.deepEqual(plan.excluded, []);
     });
@@ -378,13 +458,19 @@ describe('planRoute', () => {
     test('cool-down is judged against snapshot.takenAt, not the wall clock', () => {
       // takenAt is in 2023: a cool-down ending a second later is long over by the wall clock.
       const targets = [target('cooling', 1, ['gpt-4o'], { coolDownUntil: TAKEN_AT + 1_000 }), target('ok', 2, ['gpt-4o'])];
-      assert.deepEqual(order(planRoute(request('gpt-4o'), snapshot(targets))), ['ok/gpt-4o', 'cooling/gpt-4o (rate limited (Retry-After))']);
+      assert.deepEqual(order(planRoute(request('gpt-4o'), snapshot(targets))), [
+        'ok/gpt-4o',
+        'cooling/gpt-4o (rate limited (Retry-After))',
+      ]);
       const over = [target('cooled', 1, ['gpt-4o'], { coolDownUntil: TAKEN_AT }), target('ok', 2, ['gpt-4o'])];
       assert.deepEqual(order(planRoute(request('gpt-4o'), snapshot(over))), ['cooled/gpt-4o', 'ok/gpt-4o']);
     });
 
     test('half-open counts as available, and enough quota too', () => {
-      const targets = [target('trial', 1, ['gpt-4o'], { breaker: 'half-open', quota: { requests: 1, tokens: 1_000_000 } }), target('second', 2, ['gpt-4o'])];
+      const targets = [
+        target('trial', 1, ['gpt-4o'], { breaker: 'half-open', quota: { requests: 1, tokens: 1_000_000 } }),
+        target('second', 2, ['gpt-4o']),
+      ];
       const plan = planRoute(request('gpt-4o'), snapshot(targets));
       assert.deepEqual(order(plan), ['trial/gpt-4o', 'second/gpt-4o']);
       assert.equal(plan.candidates[0].lastResort, undefined);
@@ -408,7 +494,9 @@ describe('planRoute', () => {
         assert.deepEqual(new Set(plan.candidates.slice(0, 2).map((c) => c.lastResort)), new Set([undefined]), strategy);
       }
       assert.deepEqual(
-        planRoute(request('gpt-4o', { routing: { strategy: 'latency' } }), snapshot(targets)).candidates.slice(0, 2).map((c) => c.target),
+        planRoute(request('gpt-4o', { routing: { strategy: 'latency' } }), snapshot(targets))
+          .candidates.slice(0, 2)
+          .map((c) => c.target),
         ['fast-eq', 'slow'],
       );
     });

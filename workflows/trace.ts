@@ -108,7 +108,14 @@ export class Trace {
   private moveTo(c: Pair): Switch | undefined {
     const from = this.at;
     if (!from || same(from, c) || this.leaving === undefined) return undefined;
-    const s: Switch = { from: from.target, fromModel: from.model, to: c.target, toModel: c.model, reason: this.leaving, attempt: this.attempts.length };
+    const s: Switch = {
+      from: from.target,
+      fromModel: from.model,
+      to: c.target,
+      toModel: c.model,
+      reason: this.leaving,
+      attempt: this.attempts.length,
+    };
     this.switches.push(s);
     this.at = { target: c.target, model: c.model };
     this.leaving = undefined;

@@ -82,8 +82,17 @@ function serve(won: Extract<Outcome, { kind: 'answered' }>, cut: Cut | undefined
     trace.degrade({ kind: 'mode', from: `stream from ${cut.from}`, to: `restarted on ${pair.target}`, reason });
     return { answer, ...pair };
   }
-  trace.degrade({ kind: 'mode', from: `stream from ${cut.from}`, to: `continued on ${pair.target}`, reason: `${head}; ${at} continued the same answer from there` });
-  const usage = { ...answer.usage, completion_tokens: answer.usage.completion_tokens + cut.tokens, total_tokens: answer.usage.total_tokens + cut.tokens };
+  trace.degrade({
+    kind: 'mode',
+    from: `stream from ${cut.from}`,
+    to: `continued on ${pair.target}`,
+    reason: `${head}; ${at} continued the same answer from there`,
+  });
+  const usage = {
+    ...answer.usage,
+    completion_tokens: answer.usage.completion_tokens + cut.tokens,
+    total_tokens: answer.usage.total_tokens + cut.tokens,
+  };
   return { answer: { ...answer, message: { ...answer.message, content: cut.text + (answer.message.content ?? '') }, usage }, ...pair };
 }
 
@@ -114,7 +123,12 @@ class Walk {
   private readonly declared: Array<{ stage: Stage; d: Degradation }> = [];
 
   constructor(private readonly ctx: WalkContext) {
-    this.queue = ctx.plan.tries.map(({ stage, candidate }): Step => ({ stage, candidate, mode: candidate.mode, ...(candidate.modeSwitch ? { modeReason: candidate.modeSwitch } : {}) }));
+    this.queue = ctx.plan.tries.map(({ stage, candidate }): Step => ({
+      stage,
+      candidate,
+      mode: candidate.mode,
+      ...(candidate.modeSwitch ? { modeReason: candidate.modeSwitch } : {}),
+    }));
   }
 
   async run(): Promise<Served> {
@@ -167,7 +181,8 @@ class Walk {
   }
 
   private noteTooSmall(s: Step): void {
-    if (this.minWindow !== undefined && !this.tried.has(pairKey(s.candidate)) && !this.tooSmall.includes(s.candidate)) this.tooSmall.push(s.candidate);
+    if (this.minWindow !== undefined && !this.tried.has(pairKey(s.candidate)) && !this.tooSmall.includes(s.candidate))
+      this.tooSmall.push(s.candidate);
   }
 
   /** The limits of a try: the budget left, a hedge beside a slow buffered call, a first-token limit. */
@@ -177,7 +192,8 @@ class Walk {
     const limits: AttemptLimits = { ...time };
     // Buffered, not streamed requests: the next candidate of the stage is called beside a slow one.
     // A deferred last resort is no partner of a healthy candidate: it is called only when the lower models failed too.
-    const deferred = (s: Step) => this.ctx.plan.lastResortDeferred === true && s.candidate.lastResort !== undefined && candidate.lastResort === undefined;
+    const deferred = (s: Step) =>
+      this.ctx.plan.lastResortDeferred === true && s.candidate.lastResort !== undefined && candidate.lastResort === undefined;
     const partner = !stage.request.stream && !step.again ? later.find((s) => s.stage === stage && !s.again && !deferred(s)) : undefined;
     const delay = partner ? hedgeDelay(snapshot, candidate.target, time.timeoutMs) : 0;
     if (partner && delay > 0) limits.hedge = { with: { target: partner.candidate.target, model: partner.candidate.model }, afterMs: delay };
@@ -190,7 +206,13 @@ class Walk {
   }
 
   /** Runs one step and records its outcomes (and the degradations it stands for) in the trace. */
-  private async attempt(step: Step, k: number, limits: AttemptLimits, continuation: string | undefined, othersLeft: boolean): Promise<Outcome[]> {
+  private async attempt(
+    step: Step,
+    k: number,
+    limits: AttemptLimits,
+    continuation: string | undefined,
+    othersLeft: boolean,
+  ): Promise<Outcome[]> {
     const { ctx } = this;
     const { trace } = ctx;
     const { candidate, stage } = step;
@@ -238,7 +260,12 @@ class Walk {
           const window = this.queue.find((s) => pairKey(s.candidate) === pairKey(o.pair))?.candidate.contextWindow ?? 0;
           this.minWindow = Math.max(this.minWindow ?? 0, window);
         }
-        if (step.mode === 'stream' && !step.again && pairKey(o.pair) === pairKey(step.candidate) && buffersAfter(this.ctx.plan, o.failure.type)) {
+        if (
+          step.mode === 'stream' &&
+          !step.again &&
+          pairKey(o.pair) === pairKey(step.candidate) &&
+          buffersAfter(this.ctx.plan, o.failure.type)
+        ) {
           const modeReason = `the stream from ${step.candidate.target} failed before the first token (${o.failure.type})`;
           this.queue.splice(k + 1, 0, { ...step, mode: 'buffered', again: 'buffered', modeReason });
         }
@@ -268,7 +295,12 @@ function answerState(trace: Trace, notTaken: Degradation[]): TraceState {
 /** The cut state after a stream was cut (again). */
 function cutAfter(prev: Cut | undefined, o: Extract<Outcome, { kind: 'cut' }>, plan: Plan): Cut {
   const text = (prev?.text ?? '') + o.failure.partialText;
-  const base = { text, from: prev?.from ?? o.pair.target, cause: prev?.cause ?? o.failure.type, tokens: (prev?.tokens ?? 0) + o.failure.chunks };
+  const base = {
+    text,
+    from: prev?.from ?? o.pair.target,
+    cause: prev?.cause ?? o.failure.type,
+    tokens: (prev?.tokens ?? 0) + o.failure.chunks,
+  };
   if (!plan.continuable) return { ...base, continuing: false, restartReason: plan.noContinuation ?? 'the request is not continued' };
   // Continuing needs exactly what the client has; a cut whose text is unknown cannot be continued.
   if (!o.failure.partialText || (prev && !prev.continuing)) {
@@ -283,7 +315,9 @@ function exhausted(ctx: WalkContext, w: { tried: number; budgetSpent: boolean; t
   const tries = trace.attempts.map((a) => `${a.target}: ${a.outcome}`).join('; ');
   const skipped = [
     ...plan.skipped.map((x) => `${x.model} (${x.reason})`),
-    ...w.tooSmall.map((c) => `${c.target}/${c.model} (a ${c.contextWindow}-token context window, no larger than one that refused the prompt as too long)`),
+    ...w.tooSmall.map(
+      (c) => `${c.target}/${c.model} (a ${c.contextWindow}-token context window, no larger than one that refused the prompt as too long)`,
+    ),
   ];
   const notTried = skipped.length ? `; not tried: ${skipped.join(', ')}` : '';
   const noDegrade = plan.degradationAllowed ? '' : '; degradation is off for this request';

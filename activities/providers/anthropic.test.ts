@@ -142,15 +142,25 @@ describe('toAnthropicBody: messages', () => {
   });
 
   test('an image URL that is not a data URI → url source', () => {
-    const body = toAnthropicBody(call({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.jpg', detail: 'high' } }] }] }));
-    assert.deepEqual(body.messages, [{ role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } }] }]);
+    const body = toAnthropicBody(
+      call({
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/cat.jpg', detail: 'high' } }] }],
+      }),
+    );
+    assert.deepEqual(body.messages, [
+      { role: 'user', content: [{ type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } }] },
+    ]);
   });
 });
 
 describe('toAnthropicBody: tools', () => {
   const weatherTool = {
     type: 'function' as const,
-    function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+    function: {
+      name: 'get_weather',
+      description: 'Weather for a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
   };
 
   test('assistant tool_calls → tool_use blocks with parsed input; tool messages → user tool_result blocks', () => {
@@ -248,7 +258,10 @@ describe('toAnthropicBody: tools', () => {
     ['auto', undefined],
     ['required', { type: 'any' }],
     ['none', { type: 'none' }],
-    [{ type: 'function', function: { name: 'get_weather' } }, { type: 'tool', name: 'get_weather' }],
+    [
+      { type: 'function', function: { name: 'get_weather' } },
+      { type: 'tool', name: 'get_weather' },
+    ],
   ];
   for (const [choice, expected] of choices) {
     test(`tool_choice ${JSON.stringify(choice)} → ${JSON.stringify(expected)}`, () => {

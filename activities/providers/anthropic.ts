@@ -19,19 +19,27 @@ type AnthropicMessage = { role: 'user' | 'assistant'; content: Block[] };
 function textOf(content: GatewayMessage['content']): string {
   if (content === null) return '';
   if (typeof content === 'string') return content;
-  return content.filter((p): p is Extract<ContentPart, { type: 'text' }> => p.type === 'text').map((p) => p.text).join('');
+  return content
+    .filter((p): p is Extract<ContentPart, { type: 'text' }> => p.type === 'text')
+    .map((p) => p.text)
+    .join('');
 }
 
 function partToBlock(part: ContentPart): Block {
   if (part.type === 'text') return { type: 'text', text: part.text };
   const m = /^data:([^;]+);base64,(.*)$/s.exec(part.image_url.url);
-  return m ? { type: 'image', source: { type: 'base64', media_type: m[1], data: m[2] } } : { type: 'image', source: { type: 'url', url: part.image_url.url } };
+  return m
+    ? { type: 'image', source: { type: 'base64', media_type: m[1], data: m[2] } }
+    : { type: 'image', source: { type: 'url', url: part.image_url.url } };
 }
 
 /** The Anthropic request body for a gateway request. */
 export function toAnthropicBody(call: ProviderCall): Record<string, unknown> {
   const r = call.request;
-  const system = r.messages.filter((m) => m.role === 'system').map((m) => textOf(m.content)).join('\n\n');
+  const system = r.messages
+    .filter((m) => m.role === 'system')
+    .map((m) => textOf(m.content))
+    .join('\n\n');
   const messages: AnthropicMessage[] = [];
   const push = (role: 'user' | 'assistant', blocks: Block[]) => {
     const last = messages[messages.length - 1];
@@ -45,7 +53,8 @@ export function toAnthropicBody(call: ProviderCall): Record<string, unknown> {
       push('user', [{ type: 'tool_result', tool_use_id: m.tool_call_id ?? '', content: textOf(m.content) }]);
       continue;
     }
-    const blocks: Block[] = typeof m.content === 'string' ? (m.content ? [{ type: 'text', text: m.content }] : []) : (m.content ?? []).map(partToBlock);
+    const blocks: Block[] =
+      typeof m.content === 'string' ? (m.content ? [{ type: 'text', text: m.content }] : []) : (m.content ?? []).map(partToBlock);
     for (const t of m.tool_calls ?? []) {
       let input: unknown = {};
       try {
@@ -67,7 +76,11 @@ export function toAnthropicBody(call: ProviderCall): Record<string, unknown> {
   if (r.top_p !== undefined) body.top_p = r.top_p;
   if (r.stop !== undefined) body.stop_sequences = Array.isArray(r.stop) ? r.stop : [r.stop];
   if (r.tools?.length) {
-    body.tools = r.tools.map((t) => ({ name: t.function.name, description: t.function.description, input_schema: t.function.parameters ?? { type: 'object', properties: {} } }));
+    body.tools = r.tools.map((t) => ({
+      name: t.function.name,
+      description: t.function.description,
+      input_schema: t.function.parameters ?? { type: 'object', properties: {} },
+    }));
     const tc = r.tool_choice;
     if (tc === 'required') body.tool_choice = { type: 'any' };
     else if (tc === 'none') body.tool_choice = { type: 'none' };
@@ -83,8 +96,15 @@ function finishReason(stop: string | null | undefined): ProviderCallResult['fini
   return 'stop';
 }
 
-function resultFrom(target: TargetConfig, modelId: string, msg: { id?: string; content: Block[]; stop_reason: string | null; usage: { input_tokens: number; output_tokens: number } }): ProviderCallResult {
-  const text = msg.content.filter((b) => b.type === 'text').map((b) => String(b.text)).join('');
+function resultFrom(
+  target: TargetConfig,
+  modelId: string,
+  msg: { id?: string; content: Block[]; stop_reason: string | null; usage: { input_tokens: number; output_tokens: number } },
+): ProviderCallResult {
+  const text = msg.content
+    .filter((b) => b.type === 'text')
+    .map((b) => String(b.text))
+    .join('');
   const toolCalls: ToolCall[] = msg.content
     .filter((b) => b.type === 'tool_use')
     .map((b) => ({ id: String(b.id), type: 'function', function: { name: String(b.name), arguments: JSON.stringify(b.input ?? {}) } }));
@@ -92,9 +112,17 @@ function resultFrom(target: TargetConfig, modelId: string, msg: { id?: string; c
     target: target.id,
     model: modelId,
     providerId: msg.id,
-    message: { role: 'assistant', content: toolCalls.length && !text ? null : text, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+    message: {
+      role: 'assistant',
+      content: toolCalls.length && !text ? null : text,
+      ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+    },
     finishReason: finishReason(msg.stop_reason),
-    usage: { prompt_tokens: msg.usage.input_tokens, completion_tokens: msg.usage.output_tokens, total_tokens: msg.usage.input_tokens + msg.usage.output_tokens },
+    usage: {
+      prompt_tokens: msg.usage.input_tokens,
+      completion_tokens: msg.usage.output_tokens,
+      total_tokens: msg.usage.input_tokens + msg.usage.output_tokens,
+    },
   };
 }
 

@@ -17,8 +17,11 @@ function details(f: ApplicationFailure): ProviderFailureDetails {
   return f.details[0] as ProviderFailureDetails;
 }
 
-const openAiStatus = (status: number, body: object = { error: { message: `failure ${status}`, type: 'x' } }, headers: Record<string, string> = {}) =>
-  OpenAI.APIError.generate(status, body, undefined, new Headers(headers));
+const openAiStatus = (
+  status: number,
+  body: object = { error: { message: `failure ${status}`, type: 'x' } },
+  headers: Record<string, string> = {},
+) => OpenAI.APIError.generate(status, body, undefined, new Headers(headers));
 
 const anthropicStatus = (
   status: number,
@@ -106,7 +109,8 @@ describe('classifyProviderError: HTTP statuses from the SDKs', () => {
         assert.equal(f.type, type);
         assert.equal(f.nonRetryable, nonRetryable);
         // A 429 is retried only after a short Retry-After (tested below); everything else follows the table.
-        if (type !== FailureType.RateLimited) assert.equal(f.nonRetryable, NON_RETRYABLE_FAILURES.includes(type), 'nonRetryable follows contracts/failures');
+        if (type !== FailureType.RateLimited)
+          assert.equal(f.nonRetryable, NON_RETRYABLE_FAILURES.includes(type), 'nonRetryable follows contracts/failures');
         assert.equal(details(f).status, status);
         assert.match(f.message, new RegExp(`HTTP ${status}`));
       });
@@ -123,27 +127,40 @@ describe('classifyProviderError: HTTP statuses from the SDKs', () => {
   });
 
   test('openai content-policy 400 → ContentPolicy, non-retryable', () => {
-    const err = openAiStatus(400, { error: { message: 'Your request was rejected by the safety system.', type: 'invalid_request_error', code: 'content_policy_violation' } });
+    const err = openAiStatus(400, {
+      error: {
+        message: 'Your request was rejected by the safety system.',
+        type: 'invalid_request_error',
+        code: 'content_policy_violation',
+      },
+    });
     const f = classifyProviderError(err, 1, MAX_RETRY_AFTER_S);
     assert.equal(f.type, FailureType.ContentPolicy);
     assert.equal(f.nonRetryable, true);
   });
 
   test('anthropic-shaped content-policy 400 → ContentPolicy', () => {
-    const err = anthropicStatus(400, { type: 'error', error: { type: 'invalid_request_error', message: 'Output blocked by content filtering policy', code: 'content_filter' } });
+    const err = anthropicStatus(400, {
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'Output blocked by content filtering policy', code: 'content_filter' },
+    });
     assert.equal(classifyProviderError(err, 1, MAX_RETRY_AFTER_S).type, FailureType.ContentPolicy);
   });
 
-  test('a prompt over the context window (both providers\' real 400s) → ContextLength: not the request\'s fault, not the target\'s', () => {
+  test("a prompt over the context window (both providers' real 400s) → ContextLength: not the request's fault, not the target's", () => {
     const openai = openAiStatus(400, {
       error: {
-        message: "This model's maximum context length is 128000 tokens. However, your messages resulted in 128042 tokens. Please reduce the length of the messages.",
+        message:
+          "This model's maximum context length is 128000 tokens. However, your messages resulted in 128042 tokens. Please reduce the length of the messages.",
         type: 'invalid_request_error',
         param: 'messages',
         code: 'context_length_exceeded',
       },
     });
-    const anthropic = anthropicStatus(400, { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 200042 tokens > 200000 maximum' } });
+    const anthropic = anthropicStatus(400, {
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'prompt is too long: 200042 tokens > 200000 maximum' },
+    });
     for (const err of [openai, anthropic]) {
       const f = classifyProviderError(err, 1, MAX_RETRY_AFTER_S);
       assert.equal(f.type, FailureType.ContextLength);
@@ -154,9 +171,23 @@ describe('classifyProviderError: HTTP statuses from the SDKs', () => {
   });
 
   test('a 400 naming an unknown model → NotFound (that target lacks the model; another may have it)', () => {
-    const openai = openAiStatus(400, { error: { message: 'The model `gpt-4o` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' } });
+    const openai = openAiStatus(400, {
+      error: {
+        message: 'The model `gpt-4o` does not exist or you do not have access to it.',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'model_not_found',
+      },
+    });
     // An OpenAI-compatible proxy (LiteLLM's words).
-    const compatible = openAiStatus(400, { error: { message: 'Invalid model name passed in model=llama-3.1-8b. Call `/v1/models` to view available models for your key.', type: 'invalid_request_error', param: null, code: '400' } });
+    const compatible = openAiStatus(400, {
+      error: {
+        message: 'Invalid model name passed in model=llama-3.1-8b. Call `/v1/models` to view available models for your key.',
+        type: 'invalid_request_error',
+        param: null,
+        code: '400',
+      },
+    });
     for (const err of [openai, compatible]) assert.equal(classifyProviderError(err, 1, MAX_RETRY_AFTER_S).type, FailureType.NotFound);
     assert.equal(REQUEST_FAULTS.includes(FailureType.NotFound), false);
   });
@@ -255,7 +286,10 @@ describe('classifyProviderError: connection faults', () => {
   });
 
   test('a connection error whose cause is not a known errno → still Unavailable', () => {
-    for (const err of [new OpenAI.APIConnectionError({ cause: new Error('other side closed') }), new Anthropic.APIConnectionError({ cause: new Error('other side closed') })]) {
+    for (const err of [
+      new OpenAI.APIConnectionError({ cause: new Error('other side closed') }),
+      new Anthropic.APIConnectionError({ cause: new Error('other side closed') }),
+    ]) {
       assert.equal(classifyProviderError(err, 1, MAX_RETRY_AFTER_S).type, FailureType.Unavailable, err.constructor.name);
     }
   });
@@ -281,7 +315,12 @@ describe('classifyProviderError: connection faults', () => {
   });
 
   test('raw Node/undici network errors → Unavailable', () => {
-    for (const err of [econnrefused(), new TypeError('fetch failed', { cause: econnrefused() }), new Error('getaddrinfo ENOTFOUND api.example.com'), new Error('socket hang up')]) {
+    for (const err of [
+      econnrefused(),
+      new TypeError('fetch failed', { cause: econnrefused() }),
+      new Error('getaddrinfo ENOTFOUND api.example.com'),
+      new Error('socket hang up'),
+    ]) {
       assert.equal(classifyProviderError(err, 1, MAX_RETRY_AFTER_S).type, FailureType.Unavailable, err.message);
     }
   });

@@ -50,7 +50,13 @@ export function typeForStatus(status: number, body?: unknown, message = ''): Fai
 }
 
 /** Builds the failure with its details; `nonRetryable` follows the type. */
-export function providerFailure(type: FailureTypeName, message: string, details: ProviderFailureDetails, nextRetryDelayMs?: number, cause?: Error): ApplicationFailure {
+export function providerFailure(
+  type: FailureTypeName,
+  message: string,
+  details: ProviderFailureDetails,
+  nextRetryDelayMs?: number,
+  cause?: Error,
+): ApplicationFailure {
   return ApplicationFailure.create({
     type,
     message,
@@ -78,23 +84,37 @@ export function classifyProviderError(err: unknown, attempt: number, maxRetryAft
       const retryAfterS = parseRetryAfter(header(e.headers, 'retry-after'));
       details.retryAfterS = retryAfterS;
       if (retryAfterS !== undefined && retryAfterS > maxRetryAfterS) {
-        return ApplicationFailure.create({ type, message: `HTTP 429, Retry-After ${retryAfterS}s exceeds ${maxRetryAfterS}s: skipping target`, nonRetryable: true, details: [details] });
+        return ApplicationFailure.create({
+          type,
+          message: `HTTP 429, Retry-After ${retryAfterS}s exceeds ${maxRetryAfterS}s: skipping target`,
+          nonRetryable: true,
+          details: [details],
+        });
       }
       if (retryAfterS === undefined) {
         // No word on when it clears: hammering a limited provider on our own backoff only makes
         // it worse. Skip the target (the worker cools it down) and fail over.
-        return ApplicationFailure.create({ type, message: 'HTTP 429 rate limited, no Retry-After: skipping target', nonRetryable: true, details: [details] });
+        return ApplicationFailure.create({
+          type,
+          message: 'HTTP 429 rate limited, no Retry-After: skipping target',
+          nonRetryable: true,
+          details: [details],
+        });
       }
       return providerFailure(type, `HTTP 429 rate limited, Retry-After ${retryAfterS}s`, details, retryAfterS * 1000);
     }
     return providerFailure(type, `HTTP ${e.status}: ${where}`, details);
   }
   if (/Timeout/i.test(name)) return providerFailure(FailureType.Timeout, `timed out: ${where}`, { attempt });
-  if (/Connection/i.test(name) || /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed/i.test(`${where} ${String((e.cause as Error)?.message ?? '')}`)) {
+  if (
+    /Connection/i.test(name) ||
+    /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|socket hang up|fetch failed/i.test(`${where} ${String((e.cause as Error)?.message ?? '')}`)
+  ) {
     const cause = e.cause instanceof Error ? `: ${(e.cause as Error).message}` : '';
     return providerFailure(FailureType.Unavailable, `connection failed${cause || `: ${where}`}`, { attempt });
   }
-  if (err instanceof SyntaxError || /JSON|parse|Unexpected token/i.test(where)) return providerFailure(FailureType.Malformed, `malformed answer: ${where}`, { attempt });
+  if (err instanceof SyntaxError || /JSON|parse|Unexpected token/i.test(where))
+    return providerFailure(FailureType.Malformed, `malformed answer: ${where}`, { attempt });
   return providerFailure(FailureType.ServerError, `unexpected error: ${where}`, { attempt });
 }
 

@@ -23,7 +23,17 @@ function finishReason(reason: string | null | undefined): FinishReason {
 export function toOpenAiBody(call: ProviderCall): ChatCompletionCreateParams {
   const r = call.request;
   const body: Record<string, unknown> = { model: providerModelName(call.model), messages: r.messages };
-  for (const key of ['tools', 'tool_choice', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'stop', 'response_format', 'user'] as const) {
+  for (const key of [
+    'tools',
+    'tool_choice',
+    'max_tokens',
+    'max_completion_tokens',
+    'temperature',
+    'top_p',
+    'stop',
+    'response_format',
+    'user',
+  ] as const) {
     if (r[key] !== undefined) body[key] = r[key];
   }
   return body as unknown as ChatCompletionCreateParams;
@@ -91,9 +101,17 @@ export function createOpenAiAdapter(target: TargetConfig, apiKey: string): Provi
         target: target.id,
         model: call.model.id,
         providerId: id,
-        message: { role: 'assistant', content: toolCalls.length && !content ? null : content, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+        message: {
+          role: 'assistant',
+          content: toolCalls.length && !content ? null : content,
+          ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+        },
         finishReason: finishReason(reason),
-        usage: { prompt_tokens: usage?.prompt_tokens ?? 0, completion_tokens: usage?.completion_tokens ?? 0, total_tokens: usage?.total_tokens ?? 0 },
+        usage: {
+          prompt_tokens: usage?.prompt_tokens ?? 0,
+          completion_tokens: usage?.completion_tokens ?? 0,
+          total_tokens: usage?.total_tokens ?? 0,
+        },
       };
     },
   };

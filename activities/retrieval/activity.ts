@@ -24,9 +24,15 @@ export function createRetrievalActivities(deps: RetrievalActivityDeps): Retrieva
         return await retrieve(rag(), input, Context.current().cancellationSignal);
       } catch (err) {
         if (err instanceof CollectionNotFoundError) {
-          throw ApplicationFailure.create({ type: RagFailure.CollectionNotFound, message: err.message, nonRetryable: true, details: [{ collection: err.collection }] });
+          throw ApplicationFailure.create({
+            type: RagFailure.CollectionNotFound,
+            message: err.message,
+            nonRetryable: true,
+            details: [{ collection: err.collection }],
+          });
         }
-        if (err instanceof RetrievalUnavailableError) throw ApplicationFailure.create({ type: RagFailure.Unavailable, message: err.message });
+        if (err instanceof RetrievalUnavailableError)
+          throw ApplicationFailure.create({ type: RagFailure.Unavailable, message: err.message });
         throw err;
       }
     },
@@ -35,9 +41,13 @@ export function createRetrievalActivities(deps: RetrievalActivityDeps): Retrieva
       const ctx = Context.current();
       try {
         // Progress heartbeats: a worker that dies mid-ingest is noticed, and the retry replaces the same ids.
-        return await ingestDocuments(rag(), input.collection, input.documents, { signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) });
+        return await ingestDocuments(rag(), input.collection, input.documents, {
+          signal: ctx.cancellationSignal,
+          onProgress: (p) => ctx.heartbeat(p),
+        });
       } catch (err) {
-        if (err instanceof IngestInputError) throw ApplicationFailure.create({ type: RagFailure.InvalidIngest, message: err.message, nonRetryable: true });
+        if (err instanceof IngestInputError)
+          throw ApplicationFailure.create({ type: RagFailure.InvalidIngest, message: err.message, nonRetryable: true });
         throw err;
       }
     },

@@ -24,7 +24,9 @@ test('an overlong paragraph is split by sentences, an overlong word by character
   const long = 'x'.repeat(250);
   const chunks = chunkText(`${para}\n\n${long}`, { maxChars: 120, overlapChars: 0 });
   for (const c of chunks) assert.ok(c.length <= 120);
-  const joined = words(chunks.join(' ')).join(' ').replace(/x+( x+)*/g, 'LONG');
+  const joined = words(chunks.join(' '))
+    .join(' ')
+    .replace(/x+( x+)*/g, 'LONG');
   assert.equal(joined, `${para} LONG`);
   assert.equal(chunks.join('').replace(/[^x]/g, '').length >= 250, true);
 });

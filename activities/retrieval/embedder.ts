@@ -49,7 +49,8 @@ export function createOpenAiEmbedder(opts: OpenAiEmbedderOptions): Embedder {
         { signal },
       );
       const data = [...res.data].sort((a, b) => a.index - b.index);
-      if (data.length !== texts.length) throw new Error(`the embeddings endpoint answered ${data.length} vectors for ${texts.length} texts`);
+      if (data.length !== texts.length)
+        throw new Error(`the embeddings endpoint answered ${data.length} vectors for ${texts.length} texts`);
       return data.map((d) => d.embedding);
     },
   };
@@ -63,5 +64,12 @@ export function embedderFromConfig(config: GatewayConfig, env: NodeJS.ProcessEnv
   // Mock targets accept any key; a real target's key lives in the worker's environment only.
   const apiKey = (target.apiKeyEnv && env[target.apiKeyEnv]) || 'mock-key';
   const e = config.rag.embeddings;
-  return createOpenAiEmbedder({ target: target.id, baseUrl: target.baseUrl, apiKey, model: e.model, dimensions: e.dimensions, timeoutMs: e.timeoutMs });
+  return createOpenAiEmbedder({
+    target: target.id,
+    baseUrl: target.baseUrl,
+    apiKey,
+    model: e.model,
+    dimensions: e.dimensions,
+    timeoutMs: e.timeoutMs,
+  });
 }

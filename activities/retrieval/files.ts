@@ -26,7 +26,5 @@ export function readDocuments(paths: readonly string[], base = process.cwd()): I
     if (statSync(abs).isDirectory()) walk(abs, files);
     else files.push(abs);
   }
-  return files
-    .map((f) => ({ source: relative(base, f) || f, text: readFileSync(f, 'utf8') }))
-    .filter((d) => d.text.trim() !== '');
+  return files.map((f) => ({ source: relative(base, f) || f, text: readFileSync(f, 'utf8') })).filter((d) => d.text.trim() !== '');
 }

@@ -47,7 +47,12 @@ export function chunkDocuments(docs: readonly IngestDocument[], opts: { maxChars
  * always; when embedding fails the result says so and the documents are keyword-only until
  * ingested again. Throws {@link IngestInputError} for a bad collection name.
  */
-export async function ingestDocuments(rag: RagService, collection: string, docs: readonly IngestDocument[], opts: IngestOptions = {}): Promise<IngestResult> {
+export async function ingestDocuments(
+  rag: RagService,
+  collection: string,
+  docs: readonly IngestDocument[],
+  opts: IngestOptions = {},
+): Promise<IngestResult> {
   const name = CollectionNameSchema.safeParse(collection);
   if (!name.success) throw new IngestInputError(`collection name "${collection}": ${name.error.issues[0].message}`);
   // The same id twice: the last one wins, as if ingested one after the other.
@@ -56,7 +61,12 @@ export async function ingestDocuments(rag: RagService, collection: string, docs:
   const docIds = unique.map((d) => d.id ?? d.source);
   const progress = (embedded: number) => opts.onProgress?.({ collection, documents: docIds.length, chunks: chunks.length, embedded });
   const embedder = rag.embedder;
-  rag.keyword.replaceDocuments(collection, docIds, chunks, embedder ? { embeddingModel: embedder.model, dimensions: embedder.dimensions } : {});
+  rag.keyword.replaceDocuments(
+    collection,
+    docIds,
+    chunks,
+    embedder ? { embeddingModel: embedder.model, dimensions: embedder.dimensions } : {},
+  );
   progress(0);
 
   let embedded = 0;
@@ -71,7 +81,10 @@ export async function ingestDocuments(rag: RagService, collection: string, docs:
       const slice = chunks.slice(i, i + batch);
       let vectors: number[][];
       try {
-        vectors = await embedder.embed(slice.map((c) => c.text), opts.signal);
+        vectors = await embedder.embed(
+          slice.map((c) => c.text),
+          opts.signal,
+        );
       } catch (err) {
         throw new Error(`embedding on ${embedder.target} failed: ${errorText(err)}`);
       }

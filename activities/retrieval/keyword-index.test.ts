@@ -6,7 +6,11 @@ const doc = (id: string, text: string, source = `${id}.md`): IndexedChunk => ({ 
 
 function index(docs: IndexedChunk[]): KeywordIndex {
   const k = new KeywordIndex(':memory:');
-  k.replaceDocuments('c', docs.map((d) => d.docId), docs);
+  k.replaceDocuments(
+    'c',
+    docs.map((d) => d.docId),
+    docs,
+  );
   return k;
 }
 
@@ -16,9 +20,16 @@ test('ftsQuery quotes words and drops query syntax', () => {
 });
 
 test('BM25: a document with more occurrences of the term ranks higher', () => {
-  const k = index([doc('a', 'breaker once, then many other words here'), doc('b', 'breaker breaker breaker trips'), doc('c', 'nothing relevant at all')]);
+  const k = index([
+    doc('a', 'breaker once, then many other words here'),
+    doc('b', 'breaker breaker breaker trips'),
+    doc('c', 'nothing relevant at all'),
+  ]);
   const hits = k.search('c', 'breaker', 10);
-  assert.deepEqual(hits.map((h) => h.id), ['b#0', 'a#0']);
+  assert.deepEqual(
+    hits.map((h) => h.id),
+    ['b#0', 'a#0'],
+  );
   assert.ok(hits[0].score > hits[1].score && hits[1].score > 0);
 });
 
@@ -35,20 +46,39 @@ test('BM25: a rare term outweighs a common one (IDF)', () => {
 
 test('BM25: a shorter document ranks higher for the same term frequency (length normalisation)', () => {
   const k = index([doc('long', `failover ${'filler '.repeat(60)}`), doc('short', 'failover now'), doc('x', 'other')]);
-  assert.deepEqual(k.search('c', 'failover', 2).map((h) => h.id), ['short#0', 'long#0']);
+  assert.deepEqual(
+    k.search('c', 'failover', 2).map((h) => h.id),
+    ['short#0', 'long#0'],
+  );
 });
 
 test('stemming matches word forms; sources and texts come back', () => {
   const k = index([doc('a', 'The breakers opened after failures.', 'docs/breakers.md'), doc('b', 'Streams are buffered.')]);
   const [hit] = k.search('c', 'breaker opens', 5);
-  assert.deepEqual({ id: hit.id, source: hit.source, text: hit.text }, { id: 'a#0', source: 'docs/breakers.md', text: 'The breakers opened after failures.' });
+  assert.deepEqual(
+    { id: hit.id, source: hit.source, text: hit.text },
+    { id: 'a#0', source: 'docs/breakers.md', text: 'The breakers opened after failures.' },
+  );
 });
 
 test('replacing a document removes its old chunks; collections are separate; unknown collection throws', () => {
   const k = index([doc('a', 'alpha words'), doc('b', 'beta words')]);
-  k.replaceDocuments('c', ['a'], [{ id: 'a#0', docId: 'a', source: 'a.md', text: 'gamma' }, { id: 'a#1', docId: 'a', source: 'a.md', text: 'delta' }]);
+  k.replaceDocuments(
+    'c',
+    ['a'],
+    [
+      { id: 'a#0', docId: 'a', source: 'a.md', text: 'gamma' },
+      { id: 'a#1', docId: 'a', source: 'a.md', text: 'delta' },
+    ],
+  );
   assert.deepEqual(k.search('c', 'alpha', 5), []);
-  assert.deepEqual(k.search('c', 'gamma delta', 5).map((h) => h.id).sort(), ['a#0', 'a#1']);
+  assert.deepEqual(
+    k
+      .search('c', 'gamma delta', 5)
+      .map((h) => h.id)
+      .sort(),
+    ['a#0', 'a#1'],
+  );
   k.replaceDocuments('other', ['z'], [doc('z', 'alpha')], { embeddingModel: 'm', dimensions: 8 });
   assert.deepEqual(k.search('c', 'alpha', 5), []);
   assert.equal(k.search('other', 'alpha', 5).length, 1);
@@ -70,8 +100,16 @@ test('ftsQuery keeps the last 32 distinct words, in order, and drops overlong to
   assert.ok(q.endsWith('"w99997" OR "w99998" OR "w99999"'));
   assert.equal(ftsQuery(`breaker ${'x'.repeat(65)} breaker`), '"breaker"');
   const k = index([doc('a', 'w0 breaker')]);
-  assert.deepEqual(k.search('c', `${many} breaker`, 5).map((h) => h.id), ['a#0'], 'the question at the end of a long message is searched');
-  assert.deepEqual(k.search('c', `w0 ${many}`, 5).map((h) => h.id), [], 'words before the last 32 are not');
+  assert.deepEqual(
+    k.search('c', `${many} breaker`, 5).map((h) => h.id),
+    ['a#0'],
+    'the question at the end of a long message is searched',
+  );
+  assert.deepEqual(
+    k.search('c', `w0 ${many}`, 5).map((h) => h.id),
+    [],
+    'words before the last 32 are not',
+  );
 });
 
 test('collections have owners: the first claim wins, documents replaced by others do not change it; unclaimed ones are shared', () => {
@@ -84,5 +122,11 @@ test('collections have owners: the first claim wins, documents replaced by other
   assert.equal(k.search('mine', 'alpha', 1).length, 1);
   k.replaceDocuments('shared', ['b'], [doc('b', 'beta')]);
   assert.deepEqual(k.ownership('shared'), { exists: true, owner: null });
-  assert.deepEqual(k.list().map((c) => [c.name, c.owner]), [['mine', 'alice'], ['shared', undefined]]);
+  assert.deepEqual(
+    k.list().map((c) => [c.name, c.owner]),
+    [
+      ['mine', 'alice'],
+      ['shared', undefined],
+    ],
+  );
 });

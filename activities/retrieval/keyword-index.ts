@@ -52,10 +52,19 @@ const TEXT_WEIGHT = 1;
  * last {@link MAX_QUERY_TERMS} distinct words of the text, in the order they appear.
  */
 export function ftsQuery(text: string, maxTerms = MAX_QUERY_TERMS): string | undefined {
-  const words = text.slice(-MAX_SCAN_CHARS).toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const words =
+    text
+      .slice(-MAX_SCAN_CHARS)
+      .toLowerCase()
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
   const terms = new Set<string>();
   for (let i = words.length - 1; i >= 0 && terms.size < maxTerms; i--) if (words[i].length <= MAX_TERM_CHARS) terms.add(words[i]);
-  return terms.size ? [...terms].reverse().map((t) => `"${t}"`).join(' OR ') : undefined;
+  return terms.size
+    ? [...terms]
+        .reverse()
+        .map((t) => `"${t}"`)
+        .join(' OR ')
+    : undefined;
 }
 
 /** SQLite FTS5 keyword index; one FTS table per collection (so BM25 statistics are per collection). */
@@ -84,8 +93,13 @@ export class KeywordIndex {
   private ensure(name: string, owner: string | null, now: string): number {
     const id = this.collectionId(name);
     if (id !== undefined) return id;
-    const created = Number(this.db.prepare('INSERT INTO collections (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?)').run(name, owner, now, now).lastInsertRowid);
-    this.db.exec(`CREATE VIRTUAL TABLE fts_${created} USING fts5(chunk_id UNINDEXED, source, text, tokenize = 'porter unicode61 remove_diacritics 2')`);
+    const created = Number(
+      this.db.prepare('INSERT INTO collections (name, owner, created_at, updated_at) VALUES (?, ?, ?, ?)').run(name, owner, now, now)
+        .lastInsertRowid,
+    );
+    this.db.exec(
+      `CREATE VIRTUAL TABLE fts_${created} USING fts5(chunk_id UNINDEXED, source, text, tokenize = 'porter unicode61 remove_diacritics 2')`,
+    );
     return created;
   }
 
@@ -123,7 +137,15 @@ export class KeywordIndex {
            (SELECT COUNT(*) FROM chunks WHERE collection_id = c.id) AS chunks
          FROM collections c ORDER BY c.name`,
       )
-      .all() as Array<{ name: string; model: string | null; dimensions: number | null; updatedAt: string; documents: number; chunks: number; owner: string | null }>;
+      .all() as Array<{
+      name: string;
+      model: string | null;
+      dimensions: number | null;
+      updatedAt: string;
+      documents: number;
+      chunks: number;
+      owner: string | null;
+    }>;
     return rows.map((r) => ({
       name: r.name,
       documents: r.documents,
@@ -140,12 +162,19 @@ export class KeywordIndex {
    * reader sees the old or the new version of a document, never half of it). Creates the
    * collection when missing (shared, unless claimed first: {@link claim}).
    */
-  replaceDocuments(collection: string, docIds: readonly string[], chunks: readonly IndexedChunk[], meta: { embeddingModel?: string; dimensions?: number } = {}): void {
+  replaceDocuments(
+    collection: string,
+    docIds: readonly string[],
+    chunks: readonly IndexedChunk[],
+    meta: { embeddingModel?: string; dimensions?: number } = {},
+  ): void {
     const now = new Date().toISOString();
     this.db.transaction(() => {
       const id = this.ensure(collection, null, now);
       this.db
-        .prepare('UPDATE collections SET updated_at = ?, embedding_model = coalesce(?, embedding_model), dimensions = coalesce(?, dimensions) WHERE id = ?')
+        .prepare(
+          'UPDATE collections SET updated_at = ?, embedding_model = coalesce(?, embedding_model), dimensions = coalesce(?, dimensions) WHERE id = ?',
+        )
         .run(now, meta.embeddingModel ?? null, meta.dimensions ?? null, id);
       const old = this.db.prepare('SELECT rowid FROM chunks WHERE collection_id = ? AND doc_id = ?');
       const delChunk = this.db.prepare('DELETE FROM chunks WHERE rowid = ?');
@@ -175,7 +204,9 @@ export class KeywordIndex {
     const match = ftsQuery(query);
     if (!match) return [];
     const rows = this.db
-      .prepare(`SELECT chunk_id AS id, source, text, -bm25(fts_${id}, 0, ${SOURCE_WEIGHT}, ${TEXT_WEIGHT}) AS score FROM fts_${id} WHERE fts_${id} MATCH ? ORDER BY score DESC LIMIT ?`)
+      .prepare(
+        `SELECT chunk_id AS id, source, text, -bm25(fts_${id}, 0, ${SOURCE_WEIGHT}, ${TEXT_WEIGHT}) AS score FROM fts_${id} WHERE fts_${id} MATCH ? ORDER BY score DESC LIMIT ?`,
+      )
       .all(match, topK) as Passage[];
     return rows;
   }

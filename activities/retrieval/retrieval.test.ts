@@ -36,7 +36,10 @@ async function sampleService(config = configFor()): Promise<RagService> {
 }
 
 function run(rag: RagService, input: { collection: string; query: string; topK: number }): Promise<RetrievalResult> {
-  return new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(createRetrievalActivities({ rag }).retrieve, input);
+  return new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') }).run(
+    createRetrievalActivities({ rag }).retrieve,
+    input,
+  );
 }
 
 before(async () => {
@@ -104,7 +107,7 @@ describe('retrieval activity', () => {
         assert.equal(err.type, 'RagCollectionNotFound');
         assert.equal(err.nonRetryable, true);
         assert.match(err.message, /no collection "nope"/);
-        assert.doesNotMatch(err.message, /sample/, 'other collections are not named (they may be other tenants\')');
+        assert.doesNotMatch(err.message, /sample/, "other collections are not named (they may be other tenants')");
         return true;
       });
     } finally {
@@ -148,7 +151,11 @@ describe('retrieval activity', () => {
   test('large loads embed in batches and report progress', async () => {
     const rag = createRagService(configFor({ embeddings: { target: 'emb', dimensions: 32, batchSize: 10 } }));
     try {
-      const docs = Array.from({ length: 35 }, (_, i) => ({ id: `doc-${i}`, source: `doc-${i}.md`, text: `Document ${i} is about topic${i}.` }));
+      const docs = Array.from({ length: 35 }, (_, i) => ({
+        id: `doc-${i}`,
+        source: `doc-${i}.md`,
+        text: `Document ${i} is about topic${i}.`,
+      }));
       const seen: number[] = [];
       mock.resetStats();
       const res = await ingestDocuments(rag, 'big', docs, { onProgress: (p) => seen.push(p.embedded) });

@@ -39,7 +39,9 @@ async function vectorSearch(rag: RagService, input: RetrievalInput, signal: Abor
   const [vector] = await untilAborted(embedder.embed([input.query], signal), signal);
   stage.now = 'searching the vector store';
   if (!(await untilAborted(rag.vectors.has(input.collection), signal))) {
-    throw new Error(`collection "${input.collection}" has no vectors (its documents were ingested while embedding failed; ingest them again)`);
+    throw new Error(
+      `collection "${input.collection}" has no vectors (its documents were ingested while embedding failed; ingest them again)`,
+    );
   }
   return untilAborted(rag.vectors.search(input.collection, vector, input.topK), signal);
 }
@@ -61,13 +63,17 @@ export async function retrieve(rag: RagService, input: RetrievalInput, signal?: 
     return { mode: 'vector', passages };
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
-    reason = budget.aborted ? `vector retrieval exceeded its ${budgetMs} ms budget while ${stage.now}` : `${stage.now} failed: ${errorText(err)}`;
+    reason = budget.aborted
+      ? `vector retrieval exceeded its ${budgetMs} ms budget while ${stage.now}`
+      : `${stage.now} failed: ${errorText(err)}`;
   }
   let passages: Passage[];
   try {
     passages = rag.keyword.search(input.collection, input.query, input.topK);
   } catch (err) {
-    throw new RetrievalUnavailableError(`retrieval from "${input.collection}" failed: ${reason}; the keyword index failed too: ${errorText(err)}`);
+    throw new RetrievalUnavailableError(
+      `retrieval from "${input.collection}" failed: ${reason}; the keyword index failed too: ${errorText(err)}`,
+    );
   }
   return { mode: 'keyword', passages, degradedReason: `${reason}; answered by keyword search (BM25) instead` };
 }

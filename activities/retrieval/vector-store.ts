@@ -66,7 +66,12 @@ export class VectorStore {
     if (!t) return;
     const ids = [...new Set(docIds)];
     for (let i = 0; i < ids.length; i += DELETE_BATCH) {
-      await t.delete(`doc_id IN (${ids.slice(i, i + DELETE_BATCH).map(sqlString).join(', ')})`);
+      await t.delete(
+        `doc_id IN (${ids
+          .slice(i, i + DELETE_BATCH)
+          .map(sqlString)
+          .join(', ')})`,
+      );
     }
   }
 

@@ -25,7 +25,12 @@ export interface RecordedTransition {
  * One sample. A model a breaker stopped publishing (a healthy, idle model is forgotten) after it
  * was seen in this run reads `closed`; while a target's view is unknown its models are left out.
  */
-export function sampleOf(at: number, targets: string[], view: (target: string) => BreakerPublished | undefined, seen: Set<string>): BreakerSample {
+export function sampleOf(
+  at: number,
+  targets: string[],
+  view: (target: string) => BreakerPublished | undefined,
+  seen: Set<string>,
+): BreakerSample {
   const states: Record<string, string> = {};
   const models: Record<string, string> = {};
   for (const t of targets) {
@@ -47,7 +52,12 @@ export function sampleOf(at: number, targets: string[], view: (target: string) =
  * is the load's start (epoch ms). Read at every sample, so a model forgotten before the run ends
  * keeps its transitions in the report.
  */
-export function collectTransitions(into: Map<string, RecordedTransition>, target: string, view: BreakerPublished | undefined, t0: number): void {
+export function collectTransitions(
+  into: Map<string, RecordedTransition>,
+  target: string,
+  view: BreakerPublished | undefined,
+  t0: number,
+): void {
   if (!view) return;
   const add = (key: string, list: BreakerPublished['transitions']) => {
     for (const x of list) into.set(`${key} ${x.at} ${x.to}`, { target: key, at: x.at - t0, from: x.from, to: x.to, reason: x.reason });

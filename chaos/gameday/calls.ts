@@ -15,7 +15,11 @@ const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Mat
  * `graceMs`; each call counts once, under the breaker that was open (the target's first).
  * Probes are the breaker's own; RAG embeddings calls are bounded by their own budget, not routed.
  */
-export function callsDuringOpen(calls: ProviderCall[], open: Record<string, Array<[number, number]>>, graceMs: number): Record<string, number> {
+export function callsDuringOpen(
+  calls: ProviderCall[],
+  open: Record<string, Array<[number, number]>>,
+  graceMs: number,
+): Record<string, number> {
   const out: Record<string, number> = {};
   const inside = (c: ProviderCall, key: string) => (open[key] ?? []).some(([a, b]) => c.at >= a + graceMs && c.at < b);
   for (const c of calls) {
@@ -97,7 +101,8 @@ export function duplicateCalls(requests: RequestRecord[], calls: ProviderCall[])
     out.requests++;
     if (out.detail.length < 5)
       out.detail.push(
-        `#${r.id} (${r.kind}): ${s.all} calls, ` + (explained === undefined ? `${s.completed} complete answers, no trace` : `trace explains ${explained}`),
+        `#${r.id} (${r.kind}): ${s.all} calls, ` +
+          (explained === undefined ? `${s.completed} complete answers, no trace` : `trace explains ${explained}`),
       );
   }
   return out;

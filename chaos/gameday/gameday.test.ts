@@ -79,7 +79,10 @@ test('brownout (shortened): the primary answers after 30 s; 0 errors, p99 back w
   const recovery = run.verdicts.find((v) => v.key === 'recoveryWithinS');
   assert.ok(recovery?.pass, recovery?.detail);
   const opened = run.m.breakerTransitions.find((x) => x.target === 'openai-us-east-1' && x.to === 'open');
-  assert.ok(opened && opened.at > 10_000 && opened.at < 20_000, `the primary's breaker opened during the fault: ${JSON.stringify(run.m.breakerTransitions)}`);
+  assert.ok(
+    opened && opened.at > 10_000 && opened.at < 20_000,
+    `the primary's breaker opened during the fault: ${JSON.stringify(run.m.breakerTransitions)}`,
+  );
 });
 
 test('worker SIGKILLed under chat, stream and job load: no accepted job lost, every stream ends explicitly', async (t) => {
@@ -88,7 +91,7 @@ test('worker SIGKILLed under chat, stream and job load: no accepted job lost, ev
   assert.deepEqual(failed(run.verdicts), [], 'every verdict passes');
   assert.equal(run.m.jobs.lost, 0);
   assert.equal(run.m.unendedStreams, 0);
-  assert.ok(run.m.jobs.accepted > 0, "jobs were accepted");
+  assert.ok(run.m.jobs.accepted > 0, 'jobs were accepted');
   assert.deepEqual(
     run.actions.filter((a) => a.phase === 'method').map((a) => [a.action, a.ok]),
     [

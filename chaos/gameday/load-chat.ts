@@ -55,9 +55,12 @@ export function classify(err: unknown): NonNullable<RequestRecord['error']> {
     };
   }
   const e = err as Error;
-  return { message: e?.message ?? String(err), code: e?.name === 'SyntaxError' ? 'malformed_stream' : (e?.name ?? 'error'), explicit: false };
+  return {
+    message: e?.message ?? String(err),
+    code: e?.name === 'SyntaxError' ? 'malformed_stream' : (e?.name ?? 'error'),
+    explicit: false,
+  };
 }
-
 
 /** A fetch that tells whether `data: [DONE]` went by in the response body. */
 function doneWatchingFetch(state: { done: boolean }): typeof fetch {
@@ -83,7 +86,8 @@ function applyExtension(r: RequestRecord, ext: Extension | undefined): void {
   if (!ext) return;
   if (ext.target) r.target = ext.target;
   if (ext.failovers !== undefined) r.failovers = ext.failovers;
-  if (Array.isArray(ext.attempts)) r.attempts = ext.attempts.map((a) => ({ target: a.target, model: a.model, outcome: a.outcome, retries: a.retries }));
+  if (Array.isArray(ext.attempts))
+    r.attempts = ext.attempts.map((a) => ({ target: a.target, model: a.model, outcome: a.outcome, retries: a.retries }));
   if (Array.isArray(ext.degradations)) r.degraded = [...new Set(ext.degradations.map((d) => d.kind))].join(',');
   if (Array.isArray(ext.sources)) r.sources = ext.sources.filter((x): x is string => typeof x === 'string');
 }
@@ -100,9 +104,15 @@ function judge(r: RequestRecord, spec: ChatSpec, text: string, call: { name?: st
       // not JSON: the call is not whole
     }
     if (call?.name !== toolNameFor(r.nonce) || !argsOk)
-      why = { message: `tool call ${JSON.stringify(call ?? null)} is not a whole call of ${toolNameFor(r.nonce)}`, code: 'incomplete_tool_call' };
+      why = {
+        message: `tool call ${JSON.stringify(call ?? null)} is not a whole call of ${toolNameFor(r.nonce)}`,
+        code: 'incomplete_tool_call',
+      };
   } else if (!endsWithNonce(text, r.nonce)) {
-    why = { message: `answer does not end with its nonce: ${JSON.stringify(text.slice(-60))}`, code: spec.stream ? 'truncated' : 'incomplete_answer' };
+    why = {
+      message: `answer does not end with its nonce: ${JSON.stringify(text.slice(-60))}`,
+      code: spec.stream ? 'truncated' : 'incomplete_answer',
+    };
   }
   r.complete = !why;
   // Ended without an error: the client takes it as the whole answer.
@@ -122,7 +132,11 @@ function bodyOf(o: ChatLoadOptions, r: RequestRecord, spec: ChatSpec, prompt: st
           tools: [
             {
               type: 'function',
-              function: { name: toolNameFor(r.nonce), description: 'Looks the prompt up', parameters: { type: 'object', properties: { q: { type: 'string' } } } },
+              function: {
+                name: toolNameFor(r.nonce),
+                description: 'Looks the prompt up',
+                parameters: { type: 'object', properties: { q: { type: 'string' } } },
+              },
             },
           ],
         }
@@ -131,7 +145,13 @@ function bodyOf(o: ChatLoadOptions, r: RequestRecord, spec: ChatSpec, prompt: st
   };
 }
 
-async function once(client: OpenAI, o: ChatLoadOptions, r: RequestRecord, spec: ChatSpec, body: Record<string, unknown>): Promise<string | undefined> {
+async function once(
+  client: OpenAI,
+  o: ChatLoadOptions,
+  r: RequestRecord,
+  spec: ChatSpec,
+  body: Record<string, unknown>,
+): Promise<string | undefined> {
   const headers = spec.key ? { 'Idempotency-Key': spec.key.key } : undefined;
   const { data, response } = await client.chat.completions.create(body as never, { headers }).withResponse();
   const completion = data as OpenAI.Chat.ChatCompletion & { stormproof?: Extension };
@@ -150,11 +170,19 @@ async function once(client: OpenAI, o: ChatLoadOptions, r: RequestRecord, spec: 
 
 async function streamOnce(o: ChatLoadOptions, r: RequestRecord, spec: ChatSpec, body: Record<string, unknown>): Promise<void> {
   const state = { done: false };
-  const client = new OpenAI({ baseURL: `${o.apiUrl}/v1`, apiKey: 'gameday', maxRetries: 0, timeout: o.clientTimeoutS * 1000, fetch: doneWatchingFetch(state) });
+  const client = new OpenAI({
+    baseURL: `${o.apiUrl}/v1`,
+    apiKey: 'gameday',
+    maxRetries: 0,
+    timeout: o.clientTimeoutS * 1000,
+    fetch: doneWatchingFetch(state),
+  });
   let text = '';
   const call: { name?: string; args: string } = { args: '' };
   try {
-    const { data: stream, response } = await client.chat.completions.create(body as never as OpenAI.Chat.ChatCompletionCreateParamsStreaming).withResponse();
+    const { data: stream, response } = await client.chat.completions
+      .create(body as never as OpenAI.Chat.ChatCompletionCreateParamsStreaming)
+      .withResponse();
     r.target = response.headers.get('x-stormproof-target') ?? undefined;
     r.failovers = Number(response.headers.get('x-stormproof-failovers') ?? 0);
     for await (const chunk of stream) {
@@ -191,7 +219,8 @@ const clients = new Map<string, OpenAI>();
 function clientFor(o: ChatLoadOptions): OpenAI {
   const key = `${o.apiUrl} ${o.clientTimeoutS}`;
   let c = clients.get(key);
-  if (!c) clients.set(key, (c = new OpenAI({ baseURL: `${o.apiUrl}/v1`, apiKey: 'gameday', maxRetries: 0, timeout: o.clientTimeoutS * 1000 })));
+  if (!c)
+    clients.set(key, (c = new OpenAI({ baseURL: `${o.apiUrl}/v1`, apiKey: 'gameday', maxRetries: 0, timeout: o.clientTimeoutS * 1000 })));
   return c;
 }
 

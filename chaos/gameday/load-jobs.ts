@@ -45,12 +45,20 @@ async function submitOnce(o: JobLoadOptions, prompt: string, key: string | undef
     const body = (await res.json().catch(() => ({}))) as { id?: string; error?: { code?: string; message?: string } };
     if (res.status === 202 && body.id) return { id: body.id };
     return {
-      error: { message: body.error?.message ?? `POST /v1/jobs answered ${res.status}`, status: res.status, code: body.error?.code ?? `HTTP ${res.status}`, explicit: true },
+      error: {
+        message: body.error?.message ?? `POST /v1/jobs answered ${res.status}`,
+        status: res.status,
+        code: body.error?.code ?? `HTTP ${res.status}`,
+        explicit: true,
+      },
       retryable: res.status === 429 || res.status >= 500,
     };
   } catch (err) {
     const timeout = (err as Error).name === 'TimeoutError';
-    return { error: { message: (err as Error).message, code: timeout ? 'client_timeout' : 'connection', explicit: false }, retryable: true };
+    return {
+      error: { message: (err as Error).message, code: timeout ? 'client_timeout' : 'connection', explicit: false },
+      retryable: true,
+    };
   }
 }
 
@@ -92,7 +100,11 @@ export async function runJobRequest(o: JobLoadOptions, r: RequestRecord, prompt:
       // Still queued or running: slow, not lost (it is still there). Never seen at all: lost.
       if (seen) r.job.status = 'unfinished';
       else r.job.lost = true;
-      r.error = { message: `job ${id} had no outcome after ${o.clientTimeoutS * 2} s (last seen: ${seen ?? 'never'})`, code: 'job_no_outcome', explicit: false };
+      r.error = {
+        message: `job ${id} had no outcome after ${o.clientTimeoutS * 2} s (last seen: ${seen ?? 'never'})`,
+        code: 'job_no_outcome',
+        explicit: false,
+      };
       return;
     }
     let res: Response;
@@ -111,7 +123,8 @@ export async function runJobRequest(o: JobLoadOptions, r: RequestRecord, prompt:
     if (view?.status) seen = view.status;
     if (!view?.status || view.status === 'queued' || view.status === 'running') continue;
     r.job.status = view.status;
-    if (Array.isArray(view.attempts)) r.attempts = view.attempts.map((a) => ({ target: a.target, model: a.model, outcome: a.outcome, retries: a.retries }));
+    if (Array.isArray(view.attempts))
+      r.attempts = view.attempts.map((a) => ({ target: a.target, model: a.model, outcome: a.outcome, retries: a.retries }));
     if (Array.isArray(view.degradations)) r.degraded = [...new Set(view.degradations.map((d) => d.kind))].join(',');
     if (view.status === 'completed') {
       r.target = view.result?.target;

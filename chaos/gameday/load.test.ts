@@ -19,7 +19,13 @@ let handler: Handler;
 let server: http.Server;
 let apiUrl: string;
 const t0 = Date.now();
-const opts = () => ({ apiUrl, model: 'gpt-4o', clientTimeoutS: 10, now: () => Date.now() - t0, rag: { collection: 'sample', question: 'q' } });
+const opts = () => ({
+  apiUrl,
+  model: 'gpt-4o',
+  clientTimeoutS: 10,
+  now: () => Date.now() - t0,
+  rag: { collection: 'sample', question: 'q' },
+});
 let seq = 0;
 const rec = (kind: RequestRecord['kind']): RequestRecord => {
   const id = seq++;
@@ -36,7 +42,14 @@ const completion = (message: Record<string, unknown>, finish: string, ext: Recor
   model: 'gpt-4o',
   choices: [{ index: 0, message: { role: 'assistant', content: null, ...message }, finish_reason: finish }],
   usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-  stormproof: { job_id: 'job-1', target: 'openai-us-east-1', failovers: 0, attempts: [{ target: 'openai-us-east-1', model: 'gpt-4o', outcome: 'ok' }], degradations: [], ...ext },
+  stormproof: {
+    job_id: 'job-1',
+    target: 'openai-us-east-1',
+    failovers: 0,
+    attempts: [{ target: 'openai-us-east-1', model: 'gpt-4o', outcome: 'ok' }],
+    degradations: [],
+    ...ext,
+  },
 });
 const lastUser = (body: Record<string, any>) => body.request?.messages?.at(-1)?.content ?? body.messages?.at(-1)?.content ?? '';
 
@@ -81,10 +94,20 @@ test('a streamed tool call is assembled from its chunks and needs [DONE]', async
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-stormproof-target': 'openai-us-east-1' });
     const chunk = (delta: unknown, finish: string | null = null, extra = {}) =>
       `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
-    res.write(chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name, arguments: '' } }] }));
+    res.write(
+      chunk({
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name, arguments: '' } }],
+      }),
+    );
     res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"q":' } }] }));
     res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '"x"}' } }] }));
-    res.write(chunk({}, 'tool_calls', { stormproof: { attempts: [{ target: 'a', model: 'gpt-4o', outcome: 'ok' }], degradations: [{ kind: 'mode' }] } }));
+    res.write(
+      chunk({}, 'tool_calls', {
+        stormproof: { attempts: [{ target: 'a', model: 'gpt-4o', outcome: 'ok' }], degradations: [{ kind: 'mode' }] },
+      }),
+    );
     res.end('data: [DONE]\n\n');
   };
   const r = rec('tool');
@@ -97,9 +120,14 @@ test('a RAG answer must end with its nonce and name its sources', async () => {
   let sources: string[] | undefined = ['config/rag-sample/failover.md'];
   handler = (_req, body, res) => {
     assert.deepEqual(body.rag, { collection: 'sample' });
-    json(res, 200, completion({ content: `Echo: ${lastUser(body)}` }, 'stop', sources ? { sources, degradations: [{ kind: 'data' }] } : {}), {
-      'x-stormproof-degraded': sources ? 'data' : 'false',
-    });
+    json(
+      res,
+      200,
+      completion({ content: `Echo: ${lastUser(body)}` }, 'stop', sources ? { sources, degradations: [{ kind: 'data' }] } : {}),
+      {
+        'x-stormproof-degraded': sources ? 'data' : 'false',
+      },
+    );
   };
   const rag: ChatSpec = { stream: false, tool: false, rag: true };
   const good = rec('rag');
@@ -118,7 +146,8 @@ test('chat with an Idempotency-Key is sent again through a 503 and keeps each an
     const key = String(req.headers['idempotency-key']);
     keys.push(key);
     const job = honour ? `job-for-${key}` : `job-${keys.length}`;
-    if (keys.length % 2 === 1) return json(res, 503, { error: { message: 'down', type: 'server_error', code: 'x' } }, { 'x-stormproof-job-id': job });
+    if (keys.length % 2 === 1)
+      return json(res, 503, { error: { message: 'down', type: 'server_error', code: 'x' } }, { 'x-stormproof-job-id': job });
     json(res, 200, completion({ content: `Echo: ${lastUser(body)}` }, 'stop'), { 'x-stormproof-job-id': job });
   };
   const spec: ChatSpec = { stream: false, tool: false, rag: false, key: { key: 'k-1', maxSends: 3, backoffMs: 10, resend: false } };
@@ -148,7 +177,10 @@ test('a job with an Idempotency-Key is submitted again when the API drops the co
       id: 'x',
       status: 'completed',
       result: { target: 'anthropic-eu-west-1', model: 'claude-sonnet-4', message: { content: `Echo ${nonce}` } },
-      attempts: [{ target: 'openai-us-east-1', model: 'gpt-4o', outcome: 'ProviderUnavailable' }, { target: 'anthropic-eu-west-1', model: 'claude-sonnet-4', outcome: 'ok' }],
+      attempts: [
+        { target: 'openai-us-east-1', model: 'gpt-4o', outcome: 'ProviderUnavailable' },
+        { target: 'anthropic-eu-west-1', model: 'claude-sonnet-4', outcome: 'ok' },
+      ],
       degradations: [],
     });
   };
@@ -165,9 +197,15 @@ test('kinds spread over the mix; tool requests alternate streamed and not, and a
   assert.ok(Math.abs(count('chat') - 200) <= 3 && Math.abs(count('tool') - 100) <= 3, JSON.stringify([count('chat'), count('tool')]));
   assert.deepEqual([chatSpecFor(1, 'tool').stream, chatSpecFor(2, 'tool').stream, chatSpecFor(2, 'rag').rag], [true, false, true]);
   assert.match(promptFor(3, 'qz3xabc123', 8, 'tool'), /^use the tool .* qz3xabc123$/);
-  assert.match(promptFor(3, 'qz3xabc123', 4, 'rag', 'When does a circuit breaker open?'), /^When does a circuit breaker open\? qz3xabc123$/);
+  assert.match(
+    promptFor(3, 'qz3xabc123', 4, 'rag', 'When does a circuit breaker open?'),
+    /^When does a circuit breaker open\? qz3xabc123$/,
+  );
   assert.equal(toolNameFor('qz3xabc123'), 'lookup_qz3xabc123');
-  assert.match(promptFor(3, 'qz3xabc123', 4, 'chat', '', 'repeat'), /^Repeat the following words exactly, with nothing before or after them: .*qz3xabc123$/);
+  assert.match(
+    promptFor(3, 'qz3xabc123', 4, 'chat', '', 'repeat'),
+    /^Repeat the following words exactly, with nothing before or after them: .*qz3xabc123$/,
+  );
 });
 
 test('an answer is whole when it ends with its nonce (closing punctuation a model adds aside), never when cut before it', () => {

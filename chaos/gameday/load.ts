@@ -61,7 +61,14 @@ export function nonceFor(id: number): string {
  * request's starts by asking for the tool; a RAG question's with `question`, so that keyword
  * search (which, unlike vector search, finds nothing for unrelated words) has something to match.
  */
-export function promptFor(id: number, nonce: string, words: number, kind: RequestKind = 'chat', question = '', style: PromptStyle = 'echo'): string {
+export function promptFor(
+  id: number,
+  nonce: string,
+  words: number,
+  kind: RequestKind = 'chat',
+  question = '',
+  style: PromptStyle = 'echo',
+): string {
   const ask = style === 'repeat' ? REPEAT : [];
   const lead = [...ask, ...(kind === 'tool' ? ['use', 'the', 'tool'] : kind === 'rag' ? (question.match(/\S+/g) ?? []) : [])];
   const filler = Array.from({ length: Math.max(0, words - 1 - lead.length) }, (_, i) => WORDS[(id + i) % WORDS.length]);
@@ -92,7 +99,7 @@ function keyFor(o: LoadOptions, i: number, kind: RequestKind, nonce: string) {
   const keyed = kind === 'job' ? k?.kinds.includes('job') : kind === 'chat' && k?.kinds.includes('chat');
   if (!k || !keyed) return undefined;
   // Spread the resends evenly over the run (a different sequence from the kinds').
-  const resend = ((i * GOLDEN * 7) % 1) < k.resendAnswered;
+  const resend = (i * GOLDEN * 7) % 1 < k.resendAnswered;
   return { key: `gameday-${nonce}`, maxSends: k.maxSends, backoffMs: k.backoffMs, resend };
 }
 
@@ -117,7 +124,9 @@ export async function runLoad(o: LoadOptions): Promise<RequestRecord[]> {
     const prompt = promptFor(i, nonce, o.promptWords, kind, rag.question, o.prompt);
     const key = keyFor(o, i, kind, nonce);
     const run =
-      kind === 'job' ? runJobRequest(o, r, prompt, key) : runChatRequest(chatOpts, r, { ...chatSpecFor(i, kind), ...(key ? { key } : {}) }, prompt);
+      kind === 'job'
+        ? runJobRequest(o, r, prompt, key)
+        : runChatRequest(chatOpts, r, { ...chatSpecFor(i, kind), ...(key ? { key } : {}) }, prompt);
     pending.push(
       run.finally(() => {
         r.endedAt = o.now();

@@ -1,7 +1,16 @@
 /** Unit tests of the game-day measurements and of the scenario schema. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { measure, percentile, recoveryTime, transitionsOf, windowsOf, type BreakerSample, type ProviderCall, type RequestRecord } from './measure';
+import {
+  measure,
+  percentile,
+  recoveryTime,
+  transitionsOf,
+  windowsOf,
+  type BreakerSample,
+  type ProviderCall,
+  type RequestRecord,
+} from './measure';
 import { BASE_THRESHOLDS, parseScenario, ScenarioError, type Thresholds } from './schema';
 import { collectTransitions, sampleOf, type RecordedTransition } from './breaker-sample';
 import { markdownOf, type RunResult } from './report';
@@ -262,7 +271,11 @@ test('duplicate provider calls: calls beyond what the trace explains (retries, f
   assert.equal(m.providerCalls['openai-us-east-1'].embeddings, 1);
   const promised = run([explained, repeated], calls, { thresholds: T({ maxDuplicateProviderCalls: 0 }) });
   assert.equal(promised.verdicts.find((v) => v.key === 'maxDuplicateProviderCalls')?.pass, false);
-  assert.equal(run([explained, repeated], calls).verdicts.find((v) => v.key === 'maxDuplicateProviderCalls'), undefined, 'reported, not promised, by default');
+  assert.equal(
+    run([explained, repeated], calls).verdicts.find((v) => v.key === 'maxDuplicateProviderCalls'),
+    undefined,
+    'reported, not promised, by default',
+  );
 });
 
 test('hidden degradations: a lower tier without a model record, keyword retrieval after a failed embedding without a data record', () => {
@@ -348,8 +361,14 @@ test('scenario schema: the load mix, RAG and Idempotency-Key options, steady-sta
     issues({ ...base, load: { rate: 1, seconds: 30, mix: { chat: 1 }, idempotency: { kinds: ['job'] } } })[0],
     /^load\.idempotency\.kinds\[0\]: "job" has no weight in load\.mix/,
   );
-  assert.match(issues({ ...base, load: { rate: 1, seconds: 30, idempotency: { kinds: ['stream'] } } })[0], /^load\.idempotency\.kinds\[0\]:/);
-  assert.match(issues({ ...base, load: { rate: 1, seconds: 30, idempotency: { kinds: ['chat'], resendAnswered: 2 } } })[0], /^load\.idempotency\.resendAnswered:/);
+  assert.match(
+    issues({ ...base, load: { rate: 1, seconds: 30, idempotency: { kinds: ['stream'] } } })[0],
+    /^load\.idempotency\.kinds\[0\]:/,
+  );
+  assert.match(
+    issues({ ...base, load: { rate: 1, seconds: 30, idempotency: { kinds: ['chat'], resendAnswered: 2 } } })[0],
+    /^load\.idempotency\.resendAnswered:/,
+  );
   assert.match(issues({ ...base, steadyState: { maxP99S: 1, maxP95S: 2 } })[0], /^steadyState\.maxP95S: 2 s is above steadyState\.maxP99S/);
   assert.match(issues({ ...base, steadyState: { maxP99S: 6 } })[0], /^steadyState\.maxP99S: may only be stricter/);
   assert.match(issues({ ...base, abort: { p99AboveS: 0 } })[0], /^abort\.p99AboveS:/);
@@ -361,8 +380,15 @@ test('new thresholds: hidden degradations and duplicate jobs promised at 0, dupl
   assert.equal(s.thresholds.maxUndeclaredDegradations, 0);
   assert.equal(s.thresholds.maxDuplicateJobs, 0);
   assert.equal(s.thresholds.maxDuplicateProviderCalls, null);
-  assert.equal(parseScenario({ ...base, thresholds: { maxDuplicateProviderCalls: 0 } }, { targets: TARGETS, name: 'b' }).thresholds.maxDuplicateProviderCalls, 0);
-  assert.match(issues({ ...base, thresholds: { maxUndeclaredDegradations: 1 } })[0], /^thresholds\.maxUndeclaredDegradations: 1 is looser than the default 0/);
+  assert.equal(
+    parseScenario({ ...base, thresholds: { maxDuplicateProviderCalls: 0 } }, { targets: TARGETS, name: 'b' }).thresholds
+      .maxDuplicateProviderCalls,
+    0,
+  );
+  assert.match(
+    issues({ ...base, thresholds: { maxUndeclaredDegradations: 1 } })[0],
+    /^thresholds\.maxUndeclaredDegradations: 1 is looser than the default 0/,
+  );
   assert.match(issues({ ...base, thresholds: { maxDuplicateJobs: null } })[0], /^thresholds\.maxDuplicateJobs: null is looser/);
   assert.match(issues({ ...base, thresholds: { maxDuplicates: 0 } })[0], /^thresholds: Unrecognized key/);
 });
@@ -391,7 +417,10 @@ test('a real upstream (not a mock in the config) takes toxics and proxy actions,
   const opts = { targets: TARGETS, name: 'r', realTargets: ['openai-us-east-1'] };
   assert.doesNotThrow(() => parseScenario(base, opts));
   const mockFault = { ...base, method: [{ at: 10, action: 'mock-faults', target: 'openai-us-east-1', faults: { down: true } }] };
-  assert.throws(() => parseScenario(mockFault, opts), (e: ScenarioError) => /^method\[0\]\.target: "openai-us-east-1" is a real upstream/.test(e.issues[0]));
+  assert.throws(
+    () => parseScenario(mockFault, opts),
+    (e: ScenarioError) => /^method\[0\]\.target: "openai-us-east-1" is a real upstream/.test(e.issues[0]),
+  );
   assert.throws(
     () => parseScenario({ ...base, rollbacks: [{ action: 'mock-clear', target: 'openai-us-east-1' }] }, opts),
     (e: ScenarioError) => /^rollbacks\[0\]\.target: "openai-us-east-1" is a real upstream/.test(e.issues[0]),
@@ -444,9 +473,20 @@ test('a call after the breaker recorded leaving open does not count, though the 
   // An operator reset at 25.0 s; the sampler read `closed` only at 25.4 s; calls at 25.2 s are legitimate.
   const samples = [0, 10_300, 25_400].map((at) => ({ at, states: { a: at >= 10_300 && at < 25_400 ? 'open' : 'closed' } }));
   const call = (at: number): ProviderCall => ({ target: 'a', at, route: 'POST /v1/chat/completions', probe: false, completed: true });
-  const input = { requests: [req(0, 1)], calls: [call(12_000), call(25_200), call(25_300)], breakers: samples, faults: [], steadyStateMs: 1000, loadMs: 30_000, thresholds: T() };
+  const input = {
+    requests: [req(0, 1)],
+    calls: [call(12_000), call(25_200), call(25_300)],
+    breakers: samples,
+    faults: [],
+    steadyStateMs: 1000,
+    loadMs: 30_000,
+    thresholds: T(),
+  };
   assert.deepEqual(measure(input).m.callsAfterBreakerOpen, { a: 3 }, 'from the samples alone');
-  const recorded = [{ target: 'a', at: 10_000, from: 'closed', to: 'open' }, { target: 'a', at: 25_000, from: 'open', to: 'closed' }];
+  const recorded = [
+    { target: 'a', at: 10_000, from: 'closed', to: 'open' },
+    { target: 'a', at: 25_000, from: 'open', to: 'closed' },
+  ];
   assert.deepEqual(measure({ ...input, recorded }).m.callsAfterBreakerOpen, { a: 1 });
 });
 
@@ -456,7 +496,10 @@ test("model breakers' recorded transitions are kept once each, even after the br
   collectTransitions(into, PRIMARY, targetView({ 'gpt-4o': modelView('open', [opened]) }), 1_000);
   collectTransitions(into, PRIMARY, targetView({ 'gpt-4o': modelView('open', [opened]) }), 1_000);
   collectTransitions(into, PRIMARY, targetView(), 1_000);
-  assert.deepEqual([...into.values()], [{ target: 'openai-us-east-1/gpt-4o', at: 10_200, from: 'closed', to: 'open', reason: '5 model failures in a row' }]);
+  assert.deepEqual(
+    [...into.values()],
+    [{ target: 'openai-us-east-1/gpt-4o', at: 10_200, from: 'closed', to: 'open', reason: '5 model failures in a row' }],
+  );
 });
 
 test("a model-scoped fault: the model breaker's opening is measured and reported, and calls to the open model count", () => {
@@ -466,7 +509,15 @@ test("a model-scoped fault: the model breaker's opening is measured and reported
     states: { [PRIMARY]: 'closed' },
     models: at >= 11_200 && at < 26_000 ? { [key]: 'open' } : at >= 26_000 ? { [key]: 'closed' } : {},
   }));
-  const call = (at: number, model: string, extra: Partial<ProviderCall> = {}): ProviderCall => ({ target: PRIMARY, at, model, route: 'POST /v1/chat/completions', probe: false, completed: true, ...extra });
+  const call = (at: number, model: string, extra: Partial<ProviderCall> = {}): ProviderCall => ({
+    target: PRIMARY,
+    at,
+    model,
+    route: 'POST /v1/chat/completions',
+    probe: false,
+    completed: true,
+    ...extra,
+  });
   const calls = [
     call(11_500, 'gpt-4o'), // inside the grace: already routed
     call(13_000, 'gpt-4o'), // to the open model: counts
@@ -486,7 +537,10 @@ test("a model-scoped fault: the model breaker's opening is measured and reported
     during: { 'anthropic-eu-west-1': 15 },
     after: { [PRIMARY]: 5 },
   });
-  const scenario = parseScenario({ ...base, method: [{ at: 10, action: 'mock-faults', target: PRIMARY, faults: { errorRate: 1 } }] }, { targets: TARGETS, name: 'm' });
+  const scenario = parseScenario(
+    { ...base, method: [{ at: 10, action: 'mock-faults', target: PRIMARY, faults: { errorRate: 1 } }] },
+    { targets: TARGETS, name: 'm' },
+  );
   const result = {
     scenario,
     startedAt: '2026-12-06T00:00:00.000Z',
@@ -504,5 +558,8 @@ test("a model-scoped fault: the model breaker's opening is measured and reported
   assert.match(md, /\| breakers opened after the fault started \(targets and models\) \| openai-us-east-1\/gpt-4o opened after 1\.2 s \|/);
   assert.match(md, /openai-us-east-1\/gpt-4o \+1\.2 s → \+16\.0 s/);
   assert.match(md, /\{"openai-us-east-1\/gpt-4o":1\}/);
-  assert.match(md, /before the fault: openai-us-east-1 100% \(10\); during: anthropic-eu-west-1 100% \(15\); after: openai-us-east-1 100% \(5\)/);
+  assert.match(
+    md,
+    /before the fault: openai-us-east-1 100% \(10\); during: anthropic-eu-west-1 100% \(15\); after: openai-us-east-1 100% \(5\)/,
+  );
 });

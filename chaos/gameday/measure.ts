@@ -5,7 +5,15 @@
  * hidden degradations, truncated answers, lost and duplicated jobs; verdicts in ./verdicts.
  * Every time is in ms since the load started.
  */
-import { callsDuringOpen, duplicateCalls, idempotencyOf, retryAfterViolations, undeclaredDegradations, type Duplicates, type Undeclared } from './calls';
+import {
+  callsDuringOpen,
+  duplicateCalls,
+  idempotencyOf,
+  retryAfterViolations,
+  undeclaredDegradations,
+  type Duplicates,
+  type Undeclared,
+} from './calls';
 import type { BreakerSample, FaultWindow, ProviderCall, RequestKind, RequestRecord } from './records';
 import type { Thresholds } from './schema';
 import { verdictsOf, type Verdict } from './verdicts';
@@ -64,7 +72,12 @@ export function splitOf(requests: RequestRecord[], faultStart?: number, faultEnd
   const out: TrafficSplit = { before: {}, during: {}, after: {} };
   for (const r of requests) {
     if (!r.ok || !r.target) continue;
-    const phase = faultStart === undefined || r.startedAt < faultStart ? 'before' : faultEnd === undefined || r.startedAt < faultEnd ? 'during' : 'after';
+    const phase =
+      faultStart === undefined || r.startedAt < faultStart
+        ? 'before'
+        : faultEnd === undefined || r.startedAt < faultEnd
+          ? 'during'
+          : 'after';
     out[phase][r.target] = (out[phase][r.target] ?? 0) + 1;
   }
   return out;
@@ -171,7 +184,16 @@ export function windowsOf(requests: RequestRecord[], loadMs: number, windowMs = 
     const ok = rs.filter((r) => r.ok).length;
     const byTarget: Record<string, number> = {};
     for (const r of rs) if (r.ok && r.target) byTarget[r.target] = (byTarget[r.target] ?? 0) + 1;
-    out.push({ start, end, requests: rs.length, ok, errors: rs.length - ok, errorRate: rs.length ? (rs.length - ok) / rs.length : 0, ...pcts(sortedLatencies(rs)), byTarget });
+    out.push({
+      start,
+      end,
+      requests: rs.length,
+      ok,
+      errors: rs.length - ok,
+      errorRate: rs.length ? (rs.length - ok) / rs.length : 0,
+      ...pcts(sortedLatencies(rs)),
+      byTarget,
+    });
   }
   return out;
 }
@@ -211,7 +233,11 @@ export function transitionsOf(samples: BreakerSample[]): BreakerTransition[] {
  * a breaker leave open up to one sampling round late: when the breaker recorded leaving open itself
  * (`left`: key -> times it went from open to another state, on the run's clock), the interval ends there.
  */
-function openIntervals(transitions: BreakerTransition[], endMs: number, left: Record<string, number[]> = {}): Record<string, Array<[number, number]>> {
+function openIntervals(
+  transitions: BreakerTransition[],
+  endMs: number,
+  left: Record<string, number[]> = {},
+): Record<string, Array<[number, number]>> {
   const out = sampledOpenIntervals(transitions, endMs);
   for (const [key, list] of Object.entries(out)) {
     out[key] = list.map(([a, b]) => [a, Math.min(b, ...(left[key] ?? []).filter((t) => t >= a))]);
@@ -302,7 +328,13 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
     const rs = input.requests.filter((r) => r.kind === kind);
     const done = rs.filter((r) => r.endedAt !== undefined);
     const lat = sortedLatencies(done);
-    byKind[kind] = { sent: rs.length, ok: done.filter((r) => r.ok).length, errors: done.filter((r) => !r.ok).length, p50: percentile(lat, 50), p99: percentile(lat, 99) };
+    byKind[kind] = {
+      sent: rs.length,
+      ok: done.filter((r) => r.ok).length,
+      errors: done.filter((r) => !r.ok).length,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+    };
     const from = mainRoute(steady.filter((r) => r.kind === kind)) ?? steadyTarget;
     if (faultStart !== undefined && from) {
       const t = failoverTime(done, faultStart, from);
@@ -337,7 +369,8 @@ export function measure(input: MeasureInput): { m: Measurements; verdicts: Verdi
     submitted: jobsAll.length,
     accepted: jobsAll.filter((r) => r.job?.accepted).length,
     completed: jobsAll.filter((r) => r.job?.status === 'completed').length,
-    failed: jobsAll.filter((r) => r.job?.accepted && r.job.status !== undefined && !['completed', 'unfinished'].includes(r.job.status)).length,
+    failed: jobsAll.filter((r) => r.job?.accepted && r.job.status !== undefined && !['completed', 'unfinished'].includes(r.job.status))
+      .length,
     unfinished: jobsAll.filter((r) => r.job?.status === 'unfinished').length,
     lost: jobsAll.filter((r) => r.job?.lost).length,
   };

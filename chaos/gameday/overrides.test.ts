@@ -37,7 +37,10 @@ test('anything else under gateway is refused, each key named', () => {
     'gateway.breakers: not overridable: a game day runs at the default config; only gateway.routing.strategy (priority | weighted | latency | cost) may be set',
     'gateway.targets: not overridable: a game day runs at the default config; only gateway.routing.strategy (priority | weighted | latency | cost) may be set',
   ]);
-  assert.match(issues({ ...base, gateway: { routing: { strategy: 'weighted', hedgeAfterMs: 0 } } })[0], /^gateway\.routing\.hedgeAfterMs: not overridable/);
+  assert.match(
+    issues({ ...base, gateway: { routing: { strategy: 'weighted', hedgeAfterMs: 0 } } })[0],
+    /^gateway\.routing\.hedgeAfterMs: not overridable/,
+  );
   assert.match(issues({ ...base, gateway: { routing: { strategy: 'random' } } })[0], /^gateway\.routing\.strategy: /);
   assert.match(issues({ ...base, gateway: { routing: {} } })[0], /^gateway\.routing\.strategy: /);
   assert.match(issues({ ...base, gateway: {} })[0], /^gateway\.routing: /);
@@ -69,6 +72,7 @@ test('the active-passive and active-active drills differ from hard-down only in 
   assert.equal(ap.gateway?.routing.strategy, 'priority');
   assert.equal(aa.gateway?.routing.strategy, 'weighted');
   for (const s of [ap, aa]) {
-    for (const k of ['steadyState', 'load', 'stack', 'method', 'rollbacks', 'thresholds', 'abort'] as const) assert.deepEqual(s[k], hard[k], `${s.name}.${k}`);
+    for (const k of ['steadyState', 'load', 'stack', 'method', 'rollbacks', 'thresholds', 'abort'] as const)
+      assert.deepEqual(s[k], hard[k], `${s.name}.${k}`);
   }
 });

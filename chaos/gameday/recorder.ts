@@ -93,7 +93,15 @@ export async function startRecorder(target: string, upstream: string, now: () =>
       const stream = (body as { stream?: unknown } | undefined)?.stream === true;
       const headers = secure ? { ...req.headers, host: up.host } : req.headers;
       const upReq = send(
-        { host: up.hostname, port: upPort, method: req.method, path: req.url, headers, agent, ...(secure ? { servername: up.hostname } : {}) },
+        {
+          host: up.hostname,
+          port: upPort,
+          method: req.method,
+          path: req.url,
+          headers,
+          agent,
+          ...(secure ? { servername: up.hostname } : {}),
+        },
         (upRes) => {
           call.status = upRes.statusCode;
           const ra = upRes.headers['retry-after'];

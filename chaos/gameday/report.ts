@@ -141,12 +141,26 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
       .map(([t, c]) => `${t}: ${c.calls} / ${c.embeddings} / ${c.probes} / ${c.errors}`)
       .join('; '),
   );
-  lines.push('', '## Per request kind', '', '| kind | sent | ok | errors | p50 | p99 | time to failover |', '| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '',
+    '## Per request kind',
+    '',
+    '| kind | sent | ok | errors | p50 | p99 | time to failover |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const [kind, k] of Object.entries(m.byKind))
-    lines.push(`| ${kind} | ${k.sent} | ${k.ok} | ${k.errors} | ${s(k.p50)} | ${s(k.p99)} | ${s(m.failoverByKind[kind as keyof typeof m.failoverByKind])} |`);
+    lines.push(
+      `| ${kind} | ${k.sent} | ${k.ok} | ${k.errors} | ${s(k.p50)} | ${s(k.p99)} | ${s(m.failoverByKind[kind as keyof typeof m.failoverByKind])} |`,
+    );
   if (m.aborted) fig('aborted', m.aborted);
   if (r.recorded?.length) {
-    lines.push('', '## Breaker transitions as the breakers recorded them', '', '| at | target | from → to | reason |', '| --- | --- | --- | --- |');
+    lines.push(
+      '',
+      '## Breaker transitions as the breakers recorded them',
+      '',
+      '| at | target | from → to | reason |',
+      '| --- | --- | --- | --- |',
+    );
     for (const t of r.recorded) lines.push(`| ${(t.at / 1000).toFixed(1)} s | ${t.target} | ${t.from} → ${t.to} | ${t.reason} |`);
   }
   lines.push('', '## Timeline of actions', '', '| at | done | phase | action | result |', '| --- | --- | --- | --- | --- |');
@@ -164,7 +178,9 @@ export function markdownOf(r: RunResult, files?: { svg: string }): string {
     const targets = Object.entries(w.byTarget)
       .map(([t, n]) => `${t} ${n}`)
       .join(', ');
-    lines.push(`| ${w.start / 1000}–${w.end / 1000} s | ${w.requests} | ${w.errors} | ${s(w.p50)} | ${s(w.p95)} | ${s(w.p99)} | ${ratio} | ${targets} |`);
+    lines.push(
+      `| ${w.start / 1000}–${w.end / 1000} s | ${w.requests} | ${w.errors} | ${s(w.p50)} | ${s(w.p95)} | ${s(w.p99)} | ${ratio} | ${targets} |`,
+    );
   }
   if (files) lines.push('', `![timeline](${files.svg})`);
   lines.push('', `Process logs: ${r.stack.logDir}`, '');
@@ -182,7 +198,10 @@ function splitText(m: Measurements): string {
     return `${name}: ${parts.join(', ')}`;
   };
   const sp = m.split;
-  const parts = m.faultStart === undefined ? [phase('all', sp.before)] : [phase('before the fault', sp.before), phase('during', sp.during), phase('after', sp.after)];
+  const parts =
+    m.faultStart === undefined
+      ? [phase('all', sp.before)]
+      : [phase('before the fault', sp.before), phase('during', sp.during), phase('after', sp.after)];
   return parts.filter(Boolean).join('; ') || 'none';
 }
 
@@ -190,8 +209,9 @@ function splitText(m: Measurements): string {
 function openingsText(m: Measurements): string {
   const rel = (at: number) => (m.faultStart === undefined ? s(at) : `${at >= m.faultStart ? '+' : '−'}${s(Math.abs(at - m.faultStart))}`);
   return (
-    m.breakerOpenings.map((o) => `${o.target} ${rel(o.openedAt)} → ${o.closedAt === undefined ? 'not closed' : rel(o.closedAt)}`).join('; ') ||
-    'none'
+    m.breakerOpenings
+      .map((o) => `${o.target} ${rel(o.openedAt)} → ${o.closedAt === undefined ? 'not closed' : rel(o.closedAt)}`)
+      .join('; ') || 'none'
   );
 }
 

@@ -76,7 +76,16 @@ test('an abort stops the load and skips the rest of the method; rollbacks and th
   const failing: RunDeps['runLoad'] = async (o) => {
     const out: RequestRecord[] = [];
     for (let i = 0; !o.stopped?.() && i < 300; i++) {
-      const r: RequestRecord = { id: i, kind: 'chat', nonce: `n${i}`, startedAt: o.now(), endedAt: o.now(), ok: false, complete: false, truncated: false };
+      const r: RequestRecord = {
+        id: i,
+        kind: 'chat',
+        nonce: `n${i}`,
+        startedAt: o.now(),
+        endedAt: o.now(),
+        ok: false,
+        complete: false,
+        truncated: false,
+      };
       r.error = { message: 'refused', code: 'connection', explicit: false };
       out.push(r);
       o.onStart?.(r);
@@ -84,7 +93,11 @@ test('an abort stops the load and skips the rest of the method; rollbacks and th
     }
     return out;
   };
-  const run = await runScenario(scenario({ errorRateAbove: 0.5, forS: 1 }, 20), { outDir: '/tmp', log: () => undefined }, deps(events, failing, reports));
+  const run = await runScenario(
+    scenario({ errorRateAbove: 0.5, forS: 1 }, 20),
+    { outDir: '/tmp', log: () => undefined },
+    deps(events, failing, reports),
+  );
   assert.deepEqual(events, ['clearFaults', 'reset', 'stop'], 'the fault at 20 s never ran; the rollback did');
   assert.equal(run.pass, false);
   const aborted = run.verdicts.find((v) => v.key === 'aborted');
@@ -104,7 +117,16 @@ test('the latency abort condition: p99 of the last 5 s above the limit for forS'
     const out: RequestRecord[] = [];
     for (let i = 0; !o.stopped?.() && i < 300; i++) {
       const now = o.now();
-      const r: RequestRecord = { id: i, kind: 'chat', nonce: `n${i}`, startedAt: now - 4_000, endedAt: now, ok: true, complete: true, truncated: false };
+      const r: RequestRecord = {
+        id: i,
+        kind: 'chat',
+        nonce: `n${i}`,
+        startedAt: now - 4_000,
+        endedAt: now,
+        ok: true,
+        complete: true,
+        truncated: false,
+      };
       out.push(r);
       o.onStart?.(r);
       await new Promise((res) => setTimeout(res, 100));

@@ -298,7 +298,8 @@ export function parseScenario(raw: unknown, opts: { targets: string[]; name: str
     issues.push('method: actions must be in time order (by "at")');
   for (const p of ['maxP95S', 'maxP50S'] as const) {
     const v = s.steadyState[p];
-    if (v !== undefined && v > s.steadyState.maxP99S) issues.push(`steadyState.${p}: ${v} s is above steadyState.maxP99S (${s.steadyState.maxP99S} s)`);
+    if (v !== undefined && v > s.steadyState.maxP99S)
+      issues.push(`steadyState.${p}: ${v} s is above steadyState.maxP99S (${s.steadyState.maxP99S} s)`);
   }
   s.load.idempotency?.kinds.forEach((k, i) => {
     if (s.load.mix[k] === 0) issues.push(`load.idempotency.kinds[${i}]: "${k}" has no weight in load.mix`);

@@ -160,7 +160,8 @@ export function tierIndex(config: Pick<GatewayConfig, 'tiers' | 'targets'>): (mo
     tiers.set(tier, tier);
     for (const m of models) tiers.set(m, tier);
   }
-  for (const t of config.targets) for (const m of t.models) if (m.providerModel && tiers.has(m.id)) tiers.set(m.providerModel, tiers.get(m.id)!);
+  for (const t of config.targets)
+    for (const m of t.models) if (m.providerModel && tiers.has(m.id)) tiers.set(m.providerModel, tiers.get(m.id)!);
   return (model) => tiers.get(model);
 }
 
@@ -180,7 +181,13 @@ export async function startStack(opts: StackOptions): Promise<GamedayStack> {
     stops.push(() => toxiproxy.stop());
     const raw = parse(readFileSync(opts.configPath ?? DEFAULT_CONFIG_PATH, 'utf8'));
     const targets: Record<string, TargetChain> = {};
-    type RawTarget = { id: string; kind: 'openai' | 'anthropic' | 'openai-compatible'; baseUrl: string; mock?: boolean; models?: Array<{ id: string; providerModel?: string }> };
+    type RawTarget = {
+      id: string;
+      kind: 'openai' | 'anthropic' | 'openai-compatible';
+      baseUrl: string;
+      mock?: boolean;
+      models?: Array<{ id: string; providerModel?: string }>;
+    };
     for (const t of raw.targets as RawTarget[]) {
       const mock = t.mock ? await startMockProvider({ kind: t.kind, name: t.id, chunkDelayMs: opts.chunkDelayMs }) : undefined;
       if (mock) stops.push(() => mock.close());

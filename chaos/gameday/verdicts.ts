@@ -42,7 +42,12 @@ function steadyVerdict(m: Measurements, max: { p50?: number; p95?: number; p99: 
 }
 
 /** One verdict per promised threshold, the steady-state hypothesis first. */
-export function verdictsOf(m: Measurements, t: Thresholds, unfinished = 0, steadyMax: { p50?: number; p95?: number; p99: number } = { p99: 5_000 }): Verdict[] {
+export function verdictsOf(
+  m: Measurements,
+  t: Thresholds,
+  unfinished = 0,
+  steadyMax: { p50?: number; p95?: number; p99: number } = { p99: 5_000 },
+): Verdict[] {
   const out: Verdict[] = [steadyVerdict(m, steadyMax)];
   const max = (key: ThresholdKey, actual: number, detail: string) => {
     const th = t[key] as number | null;
@@ -69,7 +74,8 @@ export function verdictsOf(m: Measurements, t: Thresholds, unfinished = 0, stead
   max(
     'maxUndeclaredDegradations',
     u.model + u.data,
-    `${u.model} answers from a lower tier and ${u.data} keyword-retrieval answers did not say so` + (u.detail.length ? `: ${u.detail.join('; ')}` : ''),
+    `${u.model} answers from a lower tier and ${u.data} keyword-retrieval answers did not say so` +
+      (u.detail.length ? `: ${u.detail.join('; ')}` : ''),
   );
   const i = m.idempotency;
   max(

@@ -145,13 +145,7 @@ export function planAnthropicMessages(body: unknown, nextToolId: () => number): 
   // A trailing assistant message is a prefill: the answer continues from it.
   if (last?.role === 'assistant' && contentText(last.content)) plan.answer = continueAnswer(plan.answer, contentText(last.content));
   const choice = (b.tool_choice as Json | undefined)?.type;
-  if (
-    typeof toolName === 'string' &&
-    choice !== 'none' &&
-    last?.role === 'user' &&
-    !isToolResultMessage(last) &&
-    wantsTool(lastUserText)
-  ) {
+  if (typeof toolName === 'string' && choice !== 'none' && last?.role === 'user' && !isToolResultMessage(last) && wantsTool(lastUserText)) {
     plan.toolUse = { id: `toolu_${nextToolId()}`, name: toolName };
   }
   return plan;
@@ -234,7 +228,9 @@ export function anthropicStreamEvents(plan: AnthropicPlan, id: string): Anthropi
     }),
   ];
   if (plan.toolUse) {
-    out.push(ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: {} } }));
+    out.push(
+      ev('content_block_start', { index: 0, content_block: { type: 'tool_use', id: plan.toolUse.id, name: plan.toolUse.name, input: {} } }),
+    );
     out.push(ev('ping', {}));
     out.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '' } }));
     out.push(ev('content_block_delta', { index: 0, delta: { type: 'input_json_delta', partial_json: '{}' } }));

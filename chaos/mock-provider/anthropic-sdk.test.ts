@@ -121,11 +121,14 @@ describe('anthropic client', () => {
   test('429 with retryAfterS → RateLimitError with retry-after', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ errorRate: 1, retryAfterS: 3 });
-      await assert.rejects(client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof Anthropic.RateLimitError);
-        assert.equal(err.headers?.get('retry-after'), '3');
-        return true;
-      });
+      await assert.rejects(
+        client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof Anthropic.RateLimitError);
+          assert.equal(err.headers?.get('retry-after'), '3');
+          return true;
+        },
+      );
     }));
 
   test('missing max_tokens → BadRequestError', () =>
@@ -142,17 +145,25 @@ describe('anthropic client', () => {
   test('down → APIConnectionError', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ down: true });
-      await assert.rejects(client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof Anthropic.APIConnectionError);
-        return true;
-      });
+      await assert.rejects(
+        client(mock).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof Anthropic.APIConnectionError);
+          return true;
+        },
+      );
     }));
 
   test('malformed stream → iteration throws', () =>
     withMock({ kind: 'anthropic' }, async (mock) => {
       mock.setFaults({ malformed: true });
       const quiet = new Anthropic({ apiKey: 'test', baseURL: mock.baseUrl, maxRetries: 0, logLevel: 'off' });
-      const stream = await quiet.messages.create({ model: MODEL, max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] });
+      const stream = await quiet.messages.create({
+        model: MODEL,
+        max_tokens: 10,
+        stream: true,
+        messages: [{ role: 'user', content: 'x' }],
+      });
       await assert.rejects(async () => {
         for await (const _ of stream) {
           /* drain */
@@ -331,7 +342,14 @@ describe('anthropic client: provider-level faults', () => {
       const an = client(mock);
       for (const content of ['Echo from claude-test-1: ', [{ type: 'text' as const, text: 'Echo\n\n' }]]) {
         await assert.rejects(
-          an.messages.create({ model: MODEL, max_tokens: 50, messages: [{ role: 'user', content: 'tell a story' }, { role: 'assistant', content }] }),
+          an.messages.create({
+            model: MODEL,
+            max_tokens: 50,
+            messages: [
+              { role: 'user', content: 'tell a story' },
+              { role: 'assistant', content },
+            ],
+          }),
           (err: unknown) => {
             assert.ok(err instanceof Anthropic.BadRequestError, String(err));
             assert.equal((err.error as any)?.error?.type, 'invalid_request_error');

@@ -56,9 +56,7 @@ export const FaultsSchema = z.strictObject({
 export type Faults = z.infer<typeof FaultsSchema>;
 
 /** Result of validating an untrusted fault set. */
-export type FaultsValidation =
-  | { ok: true; faults: Faults }
-  | { ok: false; message: string; keys: string[] };
+export type FaultsValidation = { ok: true; faults: Faults } | { ok: false; message: string; keys: string[] };
 
 /**
  * Validates an untrusted value against {@link FaultsSchema}. On failure the
@@ -70,8 +68,7 @@ export function validateFaults(input: unknown): FaultsValidation {
   const keys: string[] = [];
   const parts: string[] = [];
   for (const issue of parsed.error.issues) {
-    const issueKeys =
-      issue.code === 'unrecognized_keys' ? issue.keys : [issue.path.map(String).join('.') || '(root)'];
+    const issueKeys = issue.code === 'unrecognized_keys' ? issue.keys : [issue.path.map(String).join('.') || '(root)'];
     keys.push(...issueKeys);
     const label = issue.code === 'unrecognized_keys' ? 'unknown key' : 'invalid value';
     parts.push(`${label} ${issueKeys.map((k) => `'${k}'`).join(', ')}: ${issue.message}`);

@@ -170,7 +170,10 @@ export function planOpenAIChat(body: unknown, nextToolId: () => number): OpenAIC
     // treats it as earlier context, answering afresh. So the mock answers the last user message in full
     // (unless that user message asks to continue the reply before it, see continuationAsked).
     // JSON mode answers JSON, as the real API guarantees: the echo wrapped in an object.
-    answer: format === 'json_object' || format === 'json_schema' ? textAnswer(JSON.stringify({ echo: `Echo from ${model}: ${lastUserText}` }), maxTokens) : echoAnswer(model, lastUserText, maxTokens),
+    answer:
+      format === 'json_object' || format === 'json_schema'
+        ? textAnswer(JSON.stringify({ echo: `Echo from ${model}: ${lastUserText}` }), maxTokens)
+        : echoAnswer(model, lastUserText, maxTokens),
     jsonMode: format === 'json_object' || format === 'json_schema',
     maxTokens,
   };
@@ -218,9 +221,7 @@ function usage(plan: OpenAIChatPlan): Json {
 export function chatCompletion(plan: OpenAIChatPlan, id: string, created: number): Json {
   const message: Json = { role: 'assistant', content: plan.toolCall || plan.filtered ? null : plan.answer.text, refusal: null };
   if (plan.toolCall) {
-    message.tool_calls = [
-      { id: plan.toolCall.id, type: 'function', function: { name: plan.toolCall.name, arguments: '{}' } },
-    ];
+    message.tool_calls = [{ id: plan.toolCall.id, type: 'function', function: { name: plan.toolCall.name, arguments: '{}' } }];
   }
   return {
     id,
@@ -289,8 +290,14 @@ export function embeddingsResponse(body: unknown): HttpReply {
   if (typeof input === 'string') inputs = [input];
   else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'number')) inputs = [input.join(' ')];
   else if (Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'string')) inputs = input as string[];
-  else if (Array.isArray(input) && input.length > 0 && input.every((x) => Array.isArray(x))) inputs = input.map((x) => (x as unknown[]).join(' '));
-  else return openaiError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", 'input');
+  else if (Array.isArray(input) && input.length > 0 && input.every((x) => Array.isArray(x)))
+    inputs = input.map((x) => (x as unknown[]).join(' '));
+  else
+    return openaiError(
+      400,
+      "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+      'input',
+    );
   if (inputs.some((s) => s === '')) return openaiError(400, "'$.input' is invalid: empty string.", 'input');
   const dims = b.dimensions ?? 64;
   if (typeof dims !== 'number' || !Number.isInteger(dims) || dims < 1 || dims > 4096) {

@@ -53,7 +53,15 @@ describe('openai client', () => {
       const res = await client(mock).chat.completions.create({
         model: MODEL,
         max_completion_tokens: 4,
-        messages: [{ role: 'user', content: [{ type: 'text', text: 'one two ' }, { type: 'text', text: 'three' }] }],
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'one two ' },
+              { type: 'text', text: 'three' },
+            ],
+          },
+        ],
       });
       assert.equal(res.choices[0].message.content, `Echo from ${MODEL}: one`);
       assert.equal(res.choices[0].finish_reason, 'length');
@@ -108,7 +116,11 @@ describe('openai client', () => {
       const after = await oa.chat.completions.create({
         model: MODEL,
         tools,
-        messages: [...messages, { role: 'assistant', content: null, tool_calls: msg.tool_calls }, { role: 'tool', tool_call_id: call.id, content: 'sunny' }],
+        messages: [
+          ...messages,
+          { role: 'assistant', content: null, tool_calls: msg.tool_calls },
+          { role: 'tool', tool_call_id: call.id, content: 'sunny' },
+        ],
       });
       assert.equal(after.choices[0].finish_reason, 'stop');
     }));
@@ -120,7 +132,10 @@ describe('openai client', () => {
         model: 'text-embedding-3-small',
         input: ['the cat sat on the mat', 'the cat sat on a mat', 'quantum chromodynamics lecture notes'],
       });
-      assert.equal(mock.stats().lastRequest?.body && (mock.stats().lastRequest?.body as { encoding_format?: string }).encoding_format, 'base64');
+      assert.equal(
+        mock.stats().lastRequest?.body && (mock.stats().lastRequest?.body as { encoding_format?: string }).encoding_format,
+        'base64',
+      );
       assert.equal(res.data.length, 3);
       const [a, b, c] = res.data.map((d) => d.embedding);
       assert.ok(Array.isArray(a) && typeof a[0] === 'number');
@@ -162,13 +177,16 @@ describe('openai client', () => {
   test('429 with retryAfterS → RateLimitError with retry-after header', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ errorRate: 1, retryAfterS: 7 });
-      await assert.rejects(client(mock).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.RateLimitError);
-        assert.equal(err.status, 429);
-        assert.equal(err.headers?.get('retry-after'), '7');
-        assert.equal(err.code, 'rate_limit_exceeded');
-        return true;
-      });
+      await assert.rejects(
+        client(mock).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof OpenAI.RateLimitError);
+          assert.equal(err.status, 429);
+          assert.equal(err.headers?.get('retry-after'), '7');
+          assert.equal(err.code, 'rate_limit_exceeded');
+          return true;
+        },
+      );
     }));
 
   test('missing messages → BadRequestError', () =>
@@ -186,10 +204,13 @@ describe('openai client', () => {
   test('down → APIConnectionError', () =>
     withMock({ kind: 'openai' }, async (mock) => {
       mock.setFaults({ down: true });
-      await assert.rejects(client(mock).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.APIConnectionError);
-        return true;
-      });
+      await assert.rejects(
+        client(mock).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+        (err: unknown) => {
+          assert.ok(err instanceof OpenAI.APIConnectionError);
+          return true;
+        },
+      );
       assert.equal(mock.stats().resets, 1);
       assert.equal(mock.stats().requests, 1);
     }));
@@ -238,10 +259,13 @@ describe('openai client', () => {
       mock.setFaults({ latencyMs: 5000 });
       const ac = new AbortController();
       setTimeout(() => ac.abort(), 50);
-      await assert.rejects(oa.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }, { signal: ac.signal }), (err: unknown) => {
-        assert.ok(err instanceof OpenAI.APIUserAbortError);
-        return true;
-      });
+      await assert.rejects(
+        oa.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }, { signal: ac.signal }),
+        (err: unknown) => {
+          assert.ok(err instanceof OpenAI.APIUserAbortError);
+          return true;
+        },
+      );
       await waitFor(() => mock.stats().aborted === 1, 2000, 'aborted');
       assert.equal(mock.stats().completed, 1);
     }));
@@ -427,7 +451,10 @@ describe('openai client: provider-level faults', () => {
       const res = await oa.chat.completions.create({ model: MODEL, messages });
       assert.equal(res.choices[0].message.content, ' story about the sea', 'the rest, with the space before the next word');
       assert.equal(res.usage?.completion_tokens, 4);
-      assert.equal((await collect(await oa.chat.completions.create({ model: MODEL, messages, stream: true }))).text, ' story about the sea');
+      assert.equal(
+        (await collect(await oa.chat.completions.create({ model: MODEL, messages, stream: true }))).text,
+        ' story about the sea',
+      );
     }));
 
   test('continuationFault: an imperfect follower repeats the last words, or starts over', () =>
@@ -439,11 +466,17 @@ describe('openai client: provider-level faults', () => {
       ];
       const oa = client(mock);
       mock.setFaults({ continuationFault: 'repeatTail' });
-      assert.equal((await oa.chat.completions.create({ model: MODEL, messages })).choices[0].message.content, `${MODEL}: tell a story about the sea`);
+      assert.equal(
+        (await oa.chat.completions.create({ model: MODEL, messages })).choices[0].message.content,
+        `${MODEL}: tell a story about the sea`,
+      );
       mock.setFaults({ continuationFault: 'restart' });
       const restarted = await collect(await oa.chat.completions.create({ model: MODEL, messages, stream: true }));
       assert.equal(restarted.text, `Echo from ${MODEL}: tell a story about the sea`);
       // A plain question is answered as always.
-      assert.equal((await oa.chat.completions.create({ model: MODEL, messages: ask('continue please') })).choices[0].message.content, `Echo from ${MODEL}: continue please`);
+      assert.equal(
+        (await oa.chat.completions.create({ model: MODEL, messages: ask('continue please') })).choices[0].message.content,
+        `Echo from ${MODEL}: continue please`,
+      );
     }));
 });

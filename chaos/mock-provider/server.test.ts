@@ -144,7 +144,10 @@ describe('health, down, stats, close', () => {
     assert.ok(new Set(da).size > 1);
     const c = new FaultState();
     c.set({ errorRate: 1 / 3 });
-    assert.deepEqual(Array.from({ length: 6 }, () => c.nextShouldFail()), [true, false, false, true, false, false]);
+    assert.deepEqual(
+      Array.from({ length: 6 }, () => c.nextShouldFail()),
+      [true, false, false, true, false, false],
+    );
   });
 
   test('close() does not hang on a stalled stream or latency wait', async () => {
@@ -178,7 +181,11 @@ async function sseText(url: string, body: unknown): Promise<string> {
 const anthropicReq = (content: string) => ({ model: 'm', max_tokens: 9, stream: true, messages: [{ role: 'user', content }] });
 
 /** The `data:` payloads of an SSE body, in order. */
-const dataLines = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
+const dataLines = (text: string): string[] =>
+  text
+    .split('\n')
+    .filter((l) => l.startsWith('data: '))
+    .map((l) => l.slice(6));
 
 describe('provider-level faults over plain HTTP', () => {
   test('new keys are validated', () =>

@@ -329,7 +329,12 @@ export async function startMockProvider(opts: MockProviderOptions): Promise<Mock
     headers: Record<string, string>,
     faulted: boolean,
   ): Promise<void> {
-    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
     res.flushHeaders();
     const stallAfter = faulted ? faults.stallAfterChunks() : undefined;
     const malformedAfter = faulted ? faults.malformedAfterChunks() : undefined;

@@ -31,7 +31,10 @@ describe('toxiproxy in front of an HTTPS provider (TLS passes through, SNI and t
   let caFile: string;
 
   /** One call of the target through the gateway's adapter in a fresh process (async: this process hosts the provider). */
-  async function call(env: Record<string, string>, config = configPath): Promise<{ ok: boolean; content?: string; type?: string; message?: string }> {
+  async function call(
+    env: Record<string, string>,
+    config = configPath,
+  ): Promise<{ ok: boolean; content?: string; type?: string; message?: string }> {
     const { NODE_EXTRA_CA_CERTS: _inherited, ...parentEnv } = process.env;
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'chaos/toxiproxy/call-target.ts'), config, TARGET], {
       cwd: ROOT,
@@ -89,7 +92,11 @@ describe('toxiproxy in front of an HTTPS provider (TLS passes through, SNI and t
     assert.deepEqual(r, { ok: true, target: TARGET, model: 'gpt-4o', content: 'Echo from gpt-4o: ping' });
     assert.equal(mock.stats().completed, before + 1, 'the call reached the provider behind TLS');
     assert.equal(front.serverNames.at(-1), HOST, 'toxiproxy passed the client hello (SNI) through untouched');
-    assert.match(front.hostHeaders.at(-1) ?? '', /^localhost:\d+$/, 'the Host the client sent (the proxy port: keep the real port in passthrough)');
+    assert.match(
+      front.hostHeaders.at(-1) ?? '',
+      /^localhost:\d+$/,
+      'the Host the client sent (the proxy port: keep the real port in passthrough)',
+    );
   });
 
   it('without the CA the adapter refuses the certificate: trust comes from the CA, not from the proxy', async (t) => {

@@ -12,6 +12,8 @@ export function dashboardJson(): string {
 
 /** Every panel of a dashboard JSON (default: the committed one) with its queries; rows excluded. */
 export function panelQueries(json = readFileSync(DASHBOARD_PATH, 'utf8')): Array<{ title: string; exprs: string[] }> {
-  const panels = (JSON.parse(json) as { panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }> }).panels.filter((p) => p.type !== 'row');
+  const panels = (JSON.parse(json) as { panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }> }).panels.filter(
+    (p) => p.type !== 'row',
+  );
   return panels.map((p) => ({ title: p.title, exprs: (p.targets ?? []).map((t) => t.expr) }));
 }

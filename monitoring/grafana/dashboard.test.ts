@@ -21,7 +21,19 @@ test('the committed dashboard JSON is current (run `npm run dashboard` after cha
 
 test('the dashboard covers the war room: SLOs and budget, traffic by target and region, latency and TTFT, failovers, breakers, degradations, tokens and cost', () => {
   const titles = panelQueries().map((p) => p.title);
-  for (const want of ['Availability against the SLO', 'Availability error budget left (30 d)', 'Provider calls by target', 'Traffic by region', 'End-to-end latency', 'Time to first token', 'Failover rate', 'Breaker state timeline', 'Degradations by kind', 'Tokens per second', 'Cost per hour']) {
+  for (const want of [
+    'Availability against the SLO',
+    'Availability error budget left (30 d)',
+    'Provider calls by target',
+    'Traffic by region',
+    'End-to-end latency',
+    'Time to first token',
+    'Failover rate',
+    'Breaker state timeline',
+    'Degradations by kind',
+    'Tokens per second',
+    'Cost per hour',
+  ]) {
     assert.ok(titles.includes(want), `missing panel "${want}"`);
   }
 });
@@ -31,7 +43,9 @@ test('every panel queries the provisioned data source, and only gateway series o
   assert.equal(provisioned.uid, DATASOURCE.uid);
   const known = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
   const recorded = new Set<string>(
-    parse(readFileSync(resolve(__dirname, '..', 'prometheus', 'rules', 'recording.yml'), 'utf8')).groups.flatMap((g: { rules: Array<{ record: string }> }) => g.rules.map((r) => r.record)),
+    parse(readFileSync(resolve(__dirname, '..', 'prometheus', 'rules', 'recording.yml'), 'utf8')).groups.flatMap(
+      (g: { rules: Array<{ record: string }> }) => g.rules.map((r) => r.record),
+    ),
   );
   const panels = JSON.parse(readFileSync(DASHBOARD_PATH, 'utf8')).panels as Panel[];
   for (const p of panels.filter((x) => x.type !== 'row')) {

@@ -46,10 +46,14 @@ async function breaker(s: TestStack): Promise<{ state: string; forced?: string }
 }
 
 async function state(s: TestStack, want: string, forced?: string, timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => {
-    const b = await breaker(s);
-    return b.state === want && b.forced === forced;
-  }, `breaker of ${PRIMARY} to be ${want}${forced ? ` (forced ${forced})` : ''}`, timeoutMs);
+  await waitFor(
+    async () => {
+      const b = await breaker(s);
+      return b.state === want && b.forced === forced;
+    },
+    `breaker of ${PRIMARY} to be ${want}${forced ? ` (forced ${forced})` : ''}`,
+    timeoutMs,
+  );
 }
 
 /** Rounds of 8 jobs at ~20/s until the primary's breaker opens. */
@@ -61,7 +65,13 @@ async function tripByLoad(s: TestStack, text: string): Promise<void> {
       await new Promise((r) => setTimeout(r, 50));
     }
     await Promise.all(jobs);
-    if (await state(s, 'open', undefined, 3_000).then(() => true, () => false)) return;
+    if (
+      await state(s, 'open', undefined, 3_000).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
   }
   await state(s, 'open');
 }
@@ -162,19 +172,34 @@ export const breakerScenarios: Scenario[] = [
     describe: 'continueAsNewAfterEvents 50: outcome batches until the breaker continues as new; both runs',
     fixtures: ['breaker-continue-as-new-first-run', 'breaker-continue-as-new-next-run'],
     async run(ctx) {
-      const s = await breakerStack(ctx, { continueAsNewAfterEvents: 50, probes: true, probeIntervalMs: 1_000 }, (raw) => (raw.routing = { ...raw.routing, flushIntervalMs: 100 }));
+      const s = await breakerStack(
+        ctx,
+        { continueAsNewAfterEvents: 50, probes: true, probeIntervalMs: 1_000 },
+        (raw) => (raw.routing = { ...raw.routing, flushIntervalMs: 100 }),
+      );
       const handle = ctx.client.workflow.getHandle(breakerIdFor(s.config, PRIMARY));
       await waitFor(async () => (await handle.describe().catch(() => undefined)) !== undefined, 'the breaker to start');
       const firstRunId = (await handle.describe()).runId;
       let i = 0;
-      const record = () => s.gateway.routing.record({ target: PRIMARY, model: 'gpt-4o', outcome: i++ % 5 === 0 ? 'ProviderServerError' : 'ok', durationMs: 20, streaming: false });
+      const record = () =>
+        s.gateway.routing.record({
+          target: PRIMARY,
+          model: 'gpt-4o',
+          outcome: i++ % 5 === 0 ? 'ProviderServerError' : 'ok',
+          durationMs: 20,
+          streaming: false,
+        });
       let nextRunId = firstRunId;
-      await waitFor(async () => {
-        record();
-        await new Promise((r) => setTimeout(r, 60));
-        nextRunId = (await handle.describe()).runId;
-        return nextRunId !== firstRunId;
-      }, 'the breaker to continue as new', 60_000);
+      await waitFor(
+        async () => {
+          record();
+          await new Promise((r) => setTimeout(r, 60));
+          nextRunId = (await handle.describe()).runId;
+          return nextRunId !== firstRunId;
+        },
+        'the breaker to continue as new',
+        60_000,
+      );
       // A few more batches into the next run (it starts from the carried state), then an override.
       for (let k = 0; k < 3; k++) {
         record();
@@ -183,12 +208,16 @@ export const breakerScenarios: Scenario[] = [
       await override(s, 'open');
       await state(s, 'open', 'open');
       const { workflowId } = await taken(s);
-      return { 'breaker-continue-as-new-first-run': { workflowId, runId: firstRunId }, 'breaker-continue-as-new-next-run': { workflowId, runId: nextRunId } };
+      return {
+        'breaker-continue-as-new-first-run': { workflowId, runId: firstRunId },
+        'breaker-continue-as-new-next-run': { workflowId, runId: nextRunId },
+      };
     },
   },
   {
     name: 'breaker-model-outage',
-    describe: 'gpt-4o answers 503 while gpt-4o-mini works: the gpt-4o cell opens (not the target), the probe covers both models; fault cleared: the model closes by probe',
+    describe:
+      'gpt-4o answers 503 while gpt-4o-mini works: the gpt-4o cell opens (not the target), the probe covers both models; fault cleared: the model closes by probe',
     fixtures: ['breaker-model-outage'],
     async run(ctx) {
       const s = await breakerStack(ctx, { probes: true });
@@ -202,20 +231,26 @@ export const breakerScenarios: Scenario[] = [
       const model = async () => (await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.models?.['gpt-4o'];
       await waitFor(async () => (await model())?.state === 'open', 'gpt-4o to open', 20_000);
       s.mocks[PRIMARY].clearFaults();
-      await waitFor(async () => (await model())?.transitions.some((t: { to: string }) => t.to === 'closed') === true, 'gpt-4o to close', 20_000);
+      await waitFor(
+        async () => (await model())?.transitions.some((t: { to: string }) => t.to === 'closed') === true,
+        'gpt-4o to close',
+        20_000,
+      );
       return { 'breaker-model-outage': await taken(s) };
     },
   },
   {
     name: 'breaker-probe-garbage',
-    describe: 'down: open; up again with garbage answers: the half-open known-answer probe fails (open again); answers right: closed by probe',
+    describe:
+      'down: open; up again with garbage answers: the half-open known-answer probe fails (open again); answers right: closed by probe',
     fixtures: ['breaker-probe-known-answer-fails'],
     async run(ctx) {
       const s = await breakerStack(ctx, { probes: true });
       s.mocks[PRIMARY].setFaults({ down: true });
       await tripByLoad(s, 'trip');
       s.mocks[PRIMARY].setFaults({ garbageAnswers: true });
-      const reasons = async () => ((await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.recentTransitions as Array<{ reason: string }>).map((t) => t.reason);
+      const reasons = async () =>
+        ((await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.recentTransitions as Array<{ reason: string }>).map((t) => t.reason);
       await waitFor(async () => (await reasons()).some((r) => /known-answer check/.test(r)), 'a failed known-answer probe', 20_000);
       s.mocks[PRIMARY].clearFaults();
       await state(s, 'closed');
@@ -230,14 +265,16 @@ export const breakerScenarios: Scenario[] = [
       const s = await breakerStack(ctx, { halfOpenTimeoutMs: 1_000 });
       s.mocks[PRIMARY].setFaults({ down: true });
       await tripByLoad(s, 'trip');
-      const reasons = async () => ((await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.recentTransitions as Array<{ reason: string }>).map((t) => t.reason);
+      const reasons = async () =>
+        ((await s.api(`/v1/providers/${PRIMARY}`)).body.breaker.recentTransitions as Array<{ reason: string }>).map((t) => t.reason);
       await waitFor(async () => (await reasons()).some((r) => r.startsWith('no decision')), 'the half-open deadline', 20_000);
       return { 'breaker-half-open-deadline': await taken(s) };
     },
   },
   {
     name: 'breaker-settings-signal',
-    describe: 'the worker restarts with other breaker.* settings and sends them: the running breaker applies them (a trip at 2 failures in a row)',
+    describe:
+      'the worker restarts with other breaker.* settings and sends them: the running breaker applies them (a trip at 2 failures in a row)',
     fixtures: ['breaker-settings-signal'],
     async run(ctx) {
       const s = await breakerStack(ctx);
@@ -253,9 +290,17 @@ export const breakerScenarios: Scenario[] = [
       await waitFor(async () => (await memo()).settingsHash === expected, 'the breaker to take the new settings', 20_000);
       s.mocks[PRIMARY].setFaults({ down: true });
       for (let i = 0; i < 3 && (await memo()).state !== 'open'; i++) {
-        const res = await fetch(`${next.apiUrl}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ request: chat('gpt-4o', `settings ${i}`) }) });
+        const res = await fetch(`${next.apiUrl}/v1/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ request: chat('gpt-4o', `settings ${i}`) }),
+        });
         const { id } = (await res.json()) as { id: string };
-        await waitFor(async () => ((await (await fetch(`${next.apiUrl}/v1/jobs/${id}`)).json()) as { status: string }).status === 'completed', `job ${id}`, 30_000);
+        await waitFor(
+          async () => ((await (await fetch(`${next.apiUrl}/v1/jobs/${id}`)).json()) as { status: string }).status === 'completed',
+          `job ${id}`,
+          30_000,
+        );
         await new Promise((r) => setTimeout(r, 300));
       }
       await waitFor(async () => (await memo()).state === 'open', 'the breaker to open at the new threshold', 20_000);

@@ -34,7 +34,17 @@ async function receiver(ctx: ScenarioContext, answer: (n: number) => number): Pr
 const callbackStack = (ctx: ScenarioContext) => {
   process.env.STORMPROOF_CALLBACK_SECRET ??= 'record-histories-secret';
   // The receiver is on loopback: allowed explicitly (callbacks reach public addresses only by default).
-  return ctx.shared('callbacks', { edit: (raw) => (raw.callbacks = { maxAttempts: 4, initialIntervalMs: 100, maxIntervalMs: 200, timeoutMs: 2_000, allowedCidrs: ['127.0.0.1/32'], allowHttp: true }) });
+  return ctx.shared('callbacks', {
+    edit: (raw) =>
+      (raw.callbacks = {
+        maxAttempts: 4,
+        initialIntervalMs: 100,
+        maxIntervalMs: 200,
+        timeoutMs: 2_000,
+        allowedCidrs: ['127.0.0.1/32'],
+        allowHttp: true,
+      }),
+  });
 };
 
 async function callbackDone(s: TestStack, id: string, status: 'delivered' | 'failed'): Promise<void> {
@@ -122,7 +132,12 @@ export const jobScenarios: Scenario[] = [
     async run(ctx) {
       const s = await ctx.shared('requests');
       s.mocks['selfhosted-onprem'].setFaults({ down: true });
-      const requests = [chat('gpt-4o', 'item 0'), chat('gpt-4o', 'item 1'), chat('claude-sonnet-4', 'item 2'), chat('llama-3.1-8b', 'doomed', { routing: { pinModel: true } })];
+      const requests = [
+        chat('gpt-4o', 'item 0'),
+        chat('gpt-4o', 'item 1'),
+        chat('claude-sonnet-4', 'item 2'),
+        chat('llama-3.1-8b', 'doomed', { routing: { pinModel: true } }),
+      ];
       const id = await batch(s, requests, 2);
       const view = await batchEnds(s, id, 'completed');
       return { 'batch-completed': { workflowId: id }, 'batch-item-child': { workflowId: view.items[0].jobId } };

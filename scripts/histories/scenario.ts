@@ -45,7 +45,12 @@ export async function submitJob(s: TestStack, request: unknown, extra: Record<st
 }
 
 /** Submits a job, waits for it, and checks it ended as expected. */
-export async function job(s: TestStack, request: unknown, expect: 'completed' | 'failed' | 'cancelled', extra: Record<string, unknown> = {}): Promise<RecordedRun> {
+export async function job(
+  s: TestStack,
+  request: unknown,
+  expect: 'completed' | 'failed' | 'cancelled',
+  extra: Record<string, unknown> = {},
+): Promise<RecordedRun> {
   const id = await submitJob(s, request, extra);
   const view = await s.waitForJob(id, 60_000);
   if (view.status !== expect) throw new Error(`job ${id} ended ${view.status}, expected ${expect}: ${JSON.stringify(view)}`);

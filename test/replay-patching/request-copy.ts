@@ -37,12 +37,22 @@ export const { getRoutingSnapshot } = proxyLocalActivities<activities.RoutingAct
 
 /** A readable story of the attempts so far, for the Web UI's "current details". */
 function story(candidates: Candidate[], attempts: Attempt[]): string {
-  const lines = attempts.map((a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`);
+  const lines = attempts.map(
+    (a, i) =>
+      `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`,
+  );
   const plan = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
   return [`**Candidates:** ${plan}`, '', ...lines].join('\n');
 }
 
-async function callCandidate(c: Candidate, index: number, total: number, input: RequestWorkflowInput, snapshot: RoutingSnapshot, previous?: Attempt): Promise<ProviderCallResult> {
+async function callCandidate(
+  c: Candidate,
+  index: number,
+  total: number,
+  input: RequestWorkflowInput,
+  snapshot: RoutingSnapshot,
+  previous?: Attempt,
+): Promise<ProviderCallResult> {
   const summary = `${index === 0 ? 'call' : 'failover to'} ${c.target} (${c.model}), candidate ${index + 1}/${total}${c.lastResort ? ` (last resort: ${c.lastResort})` : ''}`;
   const call = {
     target: c.target,
@@ -101,17 +111,35 @@ export function requestWorkflowWith(beforeCall: BeforeCall) {
           progress.phase = 'completed';
           progress.result = result;
           upsertSearchAttributes(searchAttributeUpdates({ target: c.target, failovers: index, status: 'completed' }));
-          gatewaySink.requestFinished({ status: 'completed', target: c.target, failovers: index, degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
+          gatewaySink.requestFinished({
+            status: 'completed',
+            target: c.target,
+            failovers: index,
+            degradations: progress.degradations.map((d) => d.kind),
+            durationMs: Date.now() - requestStartedAt,
+          });
           setCurrentDetails(story(candidates, progress.attempts));
           return result;
         } catch (err) {
           if (isCancellation(err)) throw err;
           const f = summarizeFailure(err);
-          progress.attempts.push({ target: c.target, model: c.model, outcome: f.type, error: f.message, retries: f.retries, durationMs: Date.now() - startedAt });
+          progress.attempts.push({
+            target: c.target,
+            model: c.model,
+            outcome: f.type,
+            error: f.message,
+            retries: f.retries,
+            durationMs: Date.now() - startedAt,
+          });
           setCurrentDetails(story(candidates, progress.attempts));
           if (REQUEST_FAULTS.includes(f.type)) {
             // The request itself is at fault: another target would refuse it too.
-            throw ApplicationFailure.create({ type: f.type, message: f.message, nonRetryable: true, details: [{ attempts: progress.attempts, degradations: progress.degradations }] });
+            throw ApplicationFailure.create({
+              type: f.type,
+              message: f.message,
+              nonRetryable: true,
+              details: [{ attempts: progress.attempts, degradations: progress.degradations }],
+            });
           }
         }
       }
@@ -125,7 +153,12 @@ export function requestWorkflowWith(beforeCall: BeforeCall) {
     } catch (err) {
       progress.phase = isCancellation(err) ? 'cancelled' : 'failed';
       upsertSearchAttributes(searchAttributeUpdates({ status: progress.phase, failovers: Math.max(0, progress.attempts.length - 1) }));
-      gatewaySink.requestFinished({ status: progress.phase, failovers: Math.max(0, progress.attempts.length - 1), degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
+      gatewaySink.requestFinished({
+        status: progress.phase,
+        failovers: Math.max(0, progress.attempts.length - 1),
+        degradations: progress.degradations.map((d) => d.kind),
+        durationMs: Date.now() - requestStartedAt,
+      });
       throw err;
     }
   };

@@ -7,13 +7,22 @@ import { chromium, type BrowserContext } from 'playwright-core';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Launches Chromium with a new user-data-dir; `close()` removes it. */
-export async function launchBrowser(viewport = { width: 1400, height: 1000 }): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+export async function launchBrowser(
+  viewport = { width: 1400, height: 1000 },
+): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(join(tmpdir(), 'stormproof-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   return {
     context,
@@ -26,5 +35,7 @@ export async function launchBrowser(viewport = { width: 1400, height: 1000 }): P
 
 /** Screenshots go to docs/ only when asked (`STORMPROOF_UPDATE_SCREENSHOTS=1`), else to a temp dir. */
 export function screenshotPath(name: string): string {
-  return process.env.STORMPROOF_UPDATE_SCREENSHOTS ? join(__dirname, '..', '..', 'docs', name) : join(mkdtempSync(join(tmpdir(), 'stormproof-shot-')), name);
+  return process.env.STORMPROOF_UPDATE_SCREENSHOTS
+    ? join(__dirname, '..', '..', 'docs', name)
+    : join(mkdtempSync(join(tmpdir(), 'stormproof-shot-')), name);
 }

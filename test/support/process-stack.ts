@@ -95,15 +95,34 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
   raw.temporal.dataDir = join(tmp, 'temporal');
   const config = parseConfig(raw, 'process stack');
   const configPath = writeConfig(raw);
-  const devOpts = { bin: ensureTemporalCli(() => undefined), host: '127.0.0.1', port: temporalPort, uiPort: await freePort(), dataDir: config.temporal.dataDir, namespace: config.temporal.namespace, log: () => undefined };
+  const devOpts = {
+    bin: ensureTemporalCli(() => undefined),
+    host: '127.0.0.1',
+    port: temporalPort,
+    uiPort: await freePort(),
+    dataDir: config.temporal.dataDir,
+    namespace: config.temporal.namespace,
+    log: () => undefined,
+  };
   let temporal: DevServer | undefined = await startDevServerProcess(devOpts);
   // Standalone API and worker processes need the stream relay's token.
-  const env: NodeJS.ProcessEnv = { ...process.env, STORMPROOF_INTERNAL_TOKEN: randomUUID(), ...opts.env, STORMPROOF_CONFIG: configPath, STORMPROOF_LOG_LEVEL: 'info', STORMPROOF_WORKER_METRICS_PORT: '0' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    STORMPROOF_INTERNAL_TOKEN: randomUUID(),
+    ...opts.env,
+    STORMPROOF_CONFIG: configPath,
+    STORMPROOF_LOG_LEVEL: 'info',
+    STORMPROOF_WORKER_METRICS_PORT: '0',
+  };
   mkdirSync(logDir, { recursive: true });
   const workers: Array<ChildProcess | undefined> = [];
   let api: ChildProcess | undefined;
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverterFor(config, { ...process.env, ...opts.env }) });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config, { ...process.env, ...opts.env }),
+  });
   const stack: ProcessStack = {
     config,
     apiUrl: `http://127.0.0.1:${config.api.port}`,
@@ -117,7 +136,12 @@ export async function startProcessStack(opts: ProcessStackOptions = {}): Promise
     killApi: () => killHard(api),
     async startWorker(i) {
       if (workers[i] && workers[i]!.exitCode === null && workers[i]!.signalCode === null) return;
-      workers[i] = await spawnReady('worker/main.ts', { ...env, STORMPROOF_WORKER_IDENTITY: `worker-${i}` }, 'worker polling', join(logDir, `worker-${i}.log`));
+      workers[i] = await spawnReady(
+        'worker/main.ts',
+        { ...env, STORMPROOF_WORKER_IDENTITY: `worker-${i}` },
+        'worker polling',
+        join(logDir, `worker-${i}.log`),
+      );
     },
     killWorker: (i) => killHard(workers[i]),
     signalWorker: (i, signal) => void workers[i]?.kill(signal),

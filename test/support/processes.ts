@@ -19,7 +19,15 @@ export async function spawnWorker(configPath: string, identity: string, env: Nod
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker', 'main.ts')], {
     cwd: ROOT,
     // A standalone worker refuses to start without the relay token (shared/relay-settings.ts).
-    env: { STORMPROOF_INTERNAL_TOKEN: 'test-relay-token', ...process.env, STORMPROOF_CONFIG: configPath, STORMPROOF_WORKER_METRICS_PORT: '0', STORMPROOF_WORKER_IDENTITY: identity, STORMPROOF_LOG_LEVEL: 'info', ...env },
+    env: {
+      STORMPROOF_INTERNAL_TOKEN: 'test-relay-token',
+      ...process.env,
+      STORMPROOF_CONFIG: configPath,
+      STORMPROOF_WORKER_METRICS_PORT: '0',
+      STORMPROOF_WORKER_IDENTITY: identity,
+      STORMPROOF_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   await new Promise<void>((resolvePolling, reject) => {

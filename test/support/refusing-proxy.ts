@@ -25,14 +25,20 @@ export async function refusingProxy(): Promise<RefusingProxy> {
       const body = Buffer.concat(parts);
       if (proxy.refuse(body.toString('utf8'))) {
         const message = 'This model does not support continuing a partial assistant message.';
-        const payload = kind === 'anthropic' ? { type: 'error', error: { type: 'invalid_request_error', message } } : { error: { message, type: 'invalid_request_error', param: 'messages', code: null } };
+        const payload =
+          kind === 'anthropic'
+            ? { type: 'error', error: { type: 'invalid_request_error', message } }
+            : { error: { message, type: 'invalid_request_error', param: 'messages', code: null } };
         res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
         return;
       }
-      const up = request({ host: upstream!.hostname, port: upstream!.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.pipe(res);
-      });
+      const up = request(
+        { host: upstream!.hostname, port: upstream!.port, method: req.method, path: req.url, headers: req.headers },
+        (ur) => {
+          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          ur.pipe(res);
+        },
+      );
       up.on('error', () => res.destroy());
       res.on('close', () => up.destroy());
       up.end(body);

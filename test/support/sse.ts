@@ -10,7 +10,10 @@ export interface SseEvent {
  * Reads events from `url` until the server ends the stream or `stop(event)` returns true (then the
  * connection is dropped, like a client going away).
  */
-export async function readSse(url: string, opts: { headers?: Record<string, string>; stop?: (e: SseEvent) => boolean; timeoutMs?: number } = {}): Promise<{ status: number; events: SseEvent[] }> {
+export async function readSse(
+  url: string,
+  opts: { headers?: Record<string, string>; stop?: (e: SseEvent) => boolean; timeoutMs?: number } = {},
+): Promise<{ status: number; events: SseEvent[] }> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), opts.timeoutMs ?? 30_000);
   let res: Response;

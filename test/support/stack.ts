@@ -45,7 +45,11 @@ export interface TestStackOptions {
 }
 
 /** Raw default config with every target pointed at a fresh mock. */
-export async function mockedConfig(address: string, edit?: (raw: any) => void, mockOptions: Partial<MockProviderOptions> = {}): Promise<{ raw: any; mocks: Record<string, MockProvider> }> {
+export async function mockedConfig(
+  address: string,
+  edit?: (raw: any) => void,
+  mockOptions: Partial<MockProviderOptions> = {},
+): Promise<{ raw: any; mocks: Record<string, MockProvider> }> {
   const raw = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8'));
   const mocks: Record<string, MockProvider> = {};
   for (const t of raw.targets) {

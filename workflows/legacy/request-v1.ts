@@ -38,7 +38,10 @@ const { getRoutingSnapshot } = proxyLocalActivities<activities.RoutingActivities
 
 /** A readable story of the attempts so far, for the Web UI's "current details". */
 function story(candidates: Candidate[], attempts: Attempt[]): string {
-  const lines = attempts.map((a, i) => `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`);
+  const lines = attempts.map(
+    (a, i) =>
+      `${i + 1}. ${a.target} (${a.model}): ${a.outcome}${a.error ? ` - ${a.error}` : ''}${a.retries ? ` after ${a.retries} retries` : ''}`,
+  );
   const plan = candidates.map((c) => `${c.target}/${c.model}${c.lastResort ? ` (${c.lastResort})` : ''}`).join(' → ');
   return [`**Candidates:** ${plan}`, '', ...lines].join('\n');
 }
@@ -47,7 +50,13 @@ function story(candidates: Candidate[], attempts: Attempt[]): string {
 const NO_BUFFERED_RETRY_PATCH = 'no-buffered-retry-of-a-silent-target';
 
 /** Failures after which the same target is not asked again in buffered mode. */
-const NO_BUFFERED_RETRY = new Set<string>([FailureType.Unavailable, FailureType.Timeout, FailureType.Stalled, FailureType.RateLimited, FailureType.BadAnswer]);
+const NO_BUFFERED_RETRY = new Set<string>([
+  FailureType.Unavailable,
+  FailureType.Timeout,
+  FailureType.Stalled,
+  FailureType.RateLimited,
+  FailureType.BadAnswer,
+]);
 
 /** Limits of one try: what is left of the request's budget, and when to report it slow. */
 interface AttemptLimits {
@@ -111,14 +120,27 @@ type Outcome =
  * One try, as tagged outcomes: one, or two when a hedge was started (the other call first, the
  * answer, if any, last). A cancellation propagates.
  */
-async function attempt(c: Candidate, request: AiRequest, index: number, total: number, ctx: CallContext, previous: Attempt | undefined, limits: AttemptLimits = {}): Promise<Outcome[]> {
+async function attempt(
+  c: Candidate,
+  request: AiRequest,
+  index: number,
+  total: number,
+  ctx: CallContext,
+  previous: Attempt | undefined,
+  limits: AttemptLimits = {},
+): Promise<Outcome[]> {
   const startedAt = Date.now(); // the workflow clock: deterministic on replay
   const partner = limits.hedgeWith;
   const other = (r: HedgeReport): Outcome => {
     const candidate = partner && r.target === partner.target && r.model === partner.model ? partner : c;
     return r.outcome === 'Hedged'
       ? { kind: 'hedged', candidate, durationMs: Math.round(r.durationMs) }
-      : { kind: 'failed', candidate, failure: { type: r.outcome, message: r.error ?? r.outcome, retries: 0, chunks: 0, partialText: '' }, durationMs: Math.round(r.durationMs) };
+      : {
+          kind: 'failed',
+          candidate,
+          failure: { type: r.outcome, message: r.error ?? r.outcome, retries: 0, chunks: 0, partialText: '' },
+          durationMs: Math.round(r.durationMs),
+        };
   };
   try {
     const answer = await callCandidate(c, request, index, total, ctx, previous, limits);
@@ -154,7 +176,15 @@ function streamingCapable(snapshot: RoutingSnapshot, c: Candidate): boolean {
  * fails before the first token, the same target is asked for a buffered answer instead (mode
  * degradation: the API still sends it to the client as a stream).
  */
-async function callCandidate(c: Candidate, request: AiRequest, index: number, total: number, ctx: CallContext, previous?: Attempt, limits: AttemptLimits = {}): Promise<ProviderCallResult> {
+async function callCandidate(
+  c: Candidate,
+  request: AiRequest,
+  index: number,
+  total: number,
+  ctx: CallContext,
+  previous?: Attempt,
+  limits: AttemptLimits = {},
+): Promise<ProviderCallResult> {
   const summary = `${index === 0 ? 'call' : 'failover to'} ${c.target} (${c.model}), candidate ${index + 1}/${total}${c.lastResort ? ` (last resort: ${c.lastResort})` : ''}`;
   const call = {
     target: c.target,
@@ -169,7 +199,8 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
     ...(limits.firstTokenMs !== undefined ? { firstTokenMs: limits.firstTokenMs } : {}),
   };
   const buffered = (why: string) => {
-    if (!ctx.progress.degradations.some((d) => d.kind === 'mode')) ctx.progress.degradations.push({ kind: 'mode', from: 'stream', to: 'buffered', reason: why });
+    if (!ctx.progress.degradations.some((d) => d.kind === 'mode'))
+      ctx.progress.degradations.push({ kind: 'mode', from: 'stream', to: 'buffered', reason: why });
     const { callProvider } = proxyLocalActivities<activities.ProviderActivities>(fastCall(ctx.snapshot.policy, `${summary}, buffered`));
     return callProvider({ ...call, request: { ...request, stream: false } });
   };
@@ -196,7 +227,14 @@ async function callCandidate(c: Candidate, request: AiRequest, index: number, to
       if (NO_BUFFERED_RETRY.has(f.type)) throw err;
       if (!(request.routing?.allowDegradation ?? ctx.snapshot.defaults.allowDegradation)) throw err;
     }
-    ctx.progress.attempts.push({ target: c.target, model: c.model, outcome: f.type, error: `stream: ${f.message}`, retries: f.retries, durationMs: 0 });
+    ctx.progress.attempts.push({
+      target: c.target,
+      model: c.model,
+      outcome: f.type,
+      error: `stream: ${f.message}`,
+      retries: f.retries,
+      durationMs: 0,
+    });
     return buffered(`the stream from ${c.target} failed before the first token (${f.type})`);
   }
 }
@@ -215,7 +253,12 @@ async function retrieveFor(request: AiRequest, snapshot: RoutingSnapshot, progre
   } catch (err) {
     const cause = err instanceof ActivityFailure ? err.cause : err;
     if (cause instanceof ApplicationFailure) {
-      throw ApplicationFailure.create({ type: cause.type ?? 'RagUnavailable', message: cause.message, nonRetryable: true, details: [{ attempts: [], degradations: [] }] });
+      throw ApplicationFailure.create({
+        type: cause.type ?? 'RagUnavailable',
+        message: cause.message,
+        nonRetryable: true,
+        details: [{ attempts: [], degradations: [] }],
+      });
     }
     throw err;
   }
@@ -264,7 +307,8 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
     const tried = new Set<string>();
     let shown = candidates;
     let failovers = 0;
-    const budgetMs = snapshot.policy.requestMs === undefined ? undefined : (input.request.routing?.latencySloMs ?? snapshot.policy.requestMs);
+    const budgetMs =
+      snapshot.policy.requestMs === undefined ? undefined : (input.request.routing?.latencySloMs ?? snapshot.policy.requestMs);
     const deadline = budgetMs === undefined ? undefined : requestStartedAt + budgetMs;
     let budgetSpent = false;
     stages: for (let stageIndex = 0; ; stageIndex++) {
@@ -296,7 +340,15 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
         const firstTokenMs = stage.request.stream && todo[i + 1] && !ctx.continuation ? firstTokenLimit(snapshot, c) : undefined;
         if (firstTokenMs !== undefined) limits.firstTokenMs = firstTokenMs;
         const delay = partner ? hedgeDelay(snapshot, c, limits.timeoutMs) : 0;
-        const outcomes = await attempt(c, stage.request, failovers, shown.length, ctx, previous, partner && delay > 0 ? { ...limits, slowAfterMs: delay, hedgeWith: partner } : limits);
+        const outcomes = await attempt(
+          c,
+          stage.request,
+          failovers,
+          shown.length,
+          ctx,
+          previous,
+          partner && delay > 0 ? { ...limits, slowAfterMs: delay, hedgeWith: partner } : limits,
+        );
         if (outcomes.length > 1 && partner) {
           // The hedge was started: its candidate was tried too.
           tried.add(`${partner.target}/${partner.model}`);
@@ -305,16 +357,33 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
         for (const o of outcomes) {
           if (o.kind === 'ok') continue;
           if (o.kind === 'hedged') {
-            progress.attempts.push({ target: o.candidate.target, model: o.candidate.model, outcome: 'Hedged', error: `hedged after ${delay} ms: the other call of the pair answered first, this one was aborted`, durationMs: o.durationMs });
+            progress.attempts.push({
+              target: o.candidate.target,
+              model: o.candidate.model,
+              outcome: 'Hedged',
+              error: `hedged after ${delay} ms: the other call of the pair answered first, this one was aborted`,
+              durationMs: o.durationMs,
+            });
             failovers += 1;
             continue;
           }
           const f = o.failure;
-          progress.attempts.push({ target: o.candidate.target, model: o.candidate.model, outcome: f.type, error: f.message, retries: f.retries, durationMs: o.durationMs });
+          progress.attempts.push({
+            target: o.candidate.target,
+            model: o.candidate.model,
+            outcome: f.type,
+            error: f.message,
+            retries: f.retries,
+            durationMs: o.durationMs,
+          });
           failovers += 1;
           if (f.chunks > 0 && stage.request.stream && (input.request.routing?.allowDegradation ?? snapshot.defaults.allowDegradation)) {
             // Tokens reached the client: the next target is asked to continue them, not restart.
-            ctx.continuation = { text: (ctx.continuation?.text ?? '') + f.partialText, from: ctx.continuation?.from ?? o.candidate.target, cause: f.type };
+            ctx.continuation = {
+              text: (ctx.continuation?.text ?? '') + f.partialText,
+              from: ctx.continuation?.from ?? o.candidate.target,
+              cause: f.type,
+            };
           }
         }
         setCurrentDetails(story(shown, progress.attempts));
@@ -347,14 +416,25 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
           progress.phase = 'completed';
           progress.result = result;
           upsertSearchAttributes(searchAttributeUpdates({ target: candidate.target, failovers, status: 'completed' }));
-          gatewaySink.requestFinished({ status: 'completed', target: candidate.target, failovers, degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
+          gatewaySink.requestFinished({
+            status: 'completed',
+            target: candidate.target,
+            failovers,
+            degradations: progress.degradations.map((d) => d.kind),
+            durationMs: Date.now() - requestStartedAt,
+          });
           setCurrentDetails(story(shown, progress.attempts));
           return result;
         }
         const fault = outcomes.find((o) => o.kind === 'failed' && REQUEST_FAULTS.includes(o.failure.type));
         if (fault?.kind === 'failed') {
           // The request itself is at fault: another target would refuse it too.
-          throw ApplicationFailure.create({ type: fault.failure.type, message: fault.failure.message, nonRetryable: true, details: [{ attempts: progress.attempts, degradations: progress.degradations }] });
+          throw ApplicationFailure.create({
+            type: fault.failure.type,
+            message: fault.failure.message,
+            nonRetryable: true,
+            details: [{ attempts: progress.attempts, degradations: progress.degradations }],
+          });
         }
       }
     }
@@ -371,7 +451,12 @@ export async function aiRequestWorkflow(input: RequestWorkflowInput): Promise<Ai
   } catch (err) {
     progress.phase = isCancellation(err) ? 'cancelled' : 'failed';
     upsertSearchAttributes(searchAttributeUpdates({ status: progress.phase, failovers: Math.max(0, progress.attempts.length - 1) }));
-    gatewaySink.requestFinished({ status: progress.phase, failovers: Math.max(0, progress.attempts.length - 1), degradations: progress.degradations.map((d) => d.kind), durationMs: Date.now() - requestStartedAt });
+    gatewaySink.requestFinished({
+      status: progress.phase,
+      failovers: Math.max(0, progress.attempts.length - 1),
+      degradations: progress.degradations.map((d) => d.kind),
+      durationMs: Date.now() - requestStartedAt,
+    });
     throw err;
   }
 }
