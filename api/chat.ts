@@ -12,6 +12,7 @@ import { Router, type Response } from 'express';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ChatCompletionRequestSchema, toAiRequest } from '../contracts/chat';
 import { ErrorCode } from '../contracts/errors';
+import type { AiRequest } from '../contracts/request';
 import type { AiResponse } from '../contracts/response';
 import type { RequestWorkflowInput } from '../contracts/workflow-api';
 import { AnswerWait } from './answer';
@@ -81,6 +82,102 @@ export function cancelOnDisconnect(
   res.once('close', () => leave(res.writableFinished));
 }
 
+/** A synchronous call's job (a chat completion or a message): its id, key and input, and how to start it. */
+export interface SyncJob {
+  id: string;
+  key: string | undefined;
+  input: RequestWorkflowInput;
+  start: () => Promise<WorkflowHandle>;
+}
+
+/**
+ * The job of a synchronous call, started (or found, with an Idempotency-Key) by `start`. A key
+ * names the workflow and its memo holds the body's hash: the same key with another body is a 409.
+ */
+export function syncJob(deps: ChatDeps, res: Response, id: string, key: string | undefined, request: AiRequest, body: unknown): SyncJob {
+  // Keys belong to the caller's tenant: another tenant's equal key is another job.
+  const owner = principalOf(res)?.id;
+  res.setHeader('x-stormproof-job-id', id);
+  const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
+  const hash = bodyHash(body);
+  const start = async () => {
+    const started = await startRequestWorkflow(
+      deps,
+      id,
+      input,
+      key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } },
+    );
+    if (key !== undefined) {
+      // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
+      res.setHeader('x-should-retry', 'false');
+      await assertSameBody(started.handle, hash);
+      res.removeHeader('x-should-retry');
+    }
+    deps.onSubmitted?.(started.existing ? 'existing' : 'new');
+    return started.handle;
+  };
+  return { id, key, input, start };
+}
+
+/**
+ * Starts a streamed job and relays its stream to `out()` (the response, or a writer in another
+ * API's format) until the workflow ends. Without a key, it subscribes before the start: the first
+ * chunks may arrive before start() returns (eager start). With one, the hub keeps the job's
+ * stream from before the start, so this request (or its retry) is replayed the whole stream, or
+ * from `lastEventId`.
+ */
+export async function streamJob(
+  deps: ChatDeps,
+  attached: Attached,
+  res: Response,
+  job: SyncJob,
+  opts: { out: () => Response; includeUsage: boolean; lastEventId: string | undefined },
+): Promise<void> {
+  const { id, key } = job;
+  const streamTo = deps.streamTo();
+  if (streamTo) job.input.streamTo = streamTo;
+  let stream: ChatStream | undefined;
+  let handle: WorkflowHandle;
+  if (key === undefined) stream = new ChatStream(deps.hub, opts.out(), id, { includeUsage: opts.includeUsage });
+  else deps.hub.retain(id);
+  const release = () => key !== undefined && deps.hub.release(id, RECONNECT_GRACE_MS);
+  try {
+    handle = await job.start();
+  } catch (err) {
+    stream?.close();
+    if (!attached.has(id)) release();
+    throw err;
+  }
+  stream ??= new ChatStream(deps.hub, opts.out(), id, {
+    includeUsage: opts.includeUsage,
+    resumable: true,
+    from: parseLastEventId(opts.lastEventId),
+  });
+  const s = stream;
+  cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => s.close(), onLastLeave: release, onCancel: deps.onCancel });
+  return s.run(handle);
+}
+
+/**
+ * Starts a job whose caller waits for the whole answer (a failed start throws here, to the route's
+ * error handler); the returned wait ends when the worker answered, as soon as the provider did
+ * (relayed when it runs in another process), or with the workflow's result.
+ */
+export async function answerJob(deps: ChatDeps, attached: Attached, res: Response, job: SyncJob): Promise<() => Promise<AiResponse>> {
+  const streamTo = deps.streamTo();
+  if (streamTo) job.input.streamTo = streamTo;
+  const answer = new AnswerWait(deps.hub, job.id);
+  let handle: WorkflowHandle;
+  try {
+    handle = await job.start();
+  } catch (err) {
+    answer.close();
+    throw err;
+  }
+  cancelOnDisconnect(attached, res, handle, job.key !== undefined, { onGone: () => answer.close(), onCancel: deps.onCancel });
+  return () => answer.result(deps.client, handle);
+}
+
 /** Routes under /v1/chat. */
 export function chatRouter(deps: ChatDeps): Router {
   const router = Router();
@@ -103,73 +200,17 @@ export function chatRouter(deps: ChatDeps): Router {
       );
     }
     const key = checkIdempotencyKey(req.header('idempotency-key'));
-    // Keys belong to the caller's tenant: another tenant's equal key is another job.
-    const owner = principalOf(res)?.id;
     const id = key === undefined ? `job-${randomUUID()}` : jobIdFor(key, keyScope(principalOf(res)));
-    res.setHeader('x-stormproof-job-id', id);
-    const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
-    const hash = bodyHash(parsed.data);
-    const start = async () => {
-      const started = await startRequestWorkflow(
-        deps,
-        id,
-        input,
-        key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } },
-      );
-      if (key !== undefined) {
-        // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
-        res.setHeader('x-should-retry', 'false');
-        await assertSameBody(started.handle, hash);
-        res.removeHeader('x-should-retry');
-      }
-      deps.onSubmitted?.(started.existing ? 'existing' : 'new');
-      return started.handle;
-    };
+    const job = syncJob(deps, res, id, key, request, parsed.data);
+    const { input } = job;
     if (request.stream) {
-      const streamTo = deps.streamTo();
-      if (streamTo) input.streamTo = streamTo;
       const includeUsage = request.stream_options?.include_usage === true;
-      let stream: ChatStream | undefined;
-      let handle: WorkflowHandle;
-      if (key === undefined) {
-        // Subscribe before the start: the first chunks may arrive before start() returns (eager start).
-        stream = new ChatStream(deps.hub, res, id, { includeUsage });
-      } else {
-        // Kept from before the start, so this request (or its retry) is replayed the whole stream.
-        deps.hub.retain(id);
-      }
-      const release = () => key !== undefined && deps.hub.release(id, RECONNECT_GRACE_MS);
-      try {
-        handle = await start();
-      } catch (err) {
-        stream?.close();
-        if (!attached.has(id)) release();
-        throw err;
-      }
-      stream ??= new ChatStream(deps.hub, res, id, { includeUsage, resumable: true, from: parseLastEventId(req.header('last-event-id')) });
-      const s = stream;
-      cancelOnDisconnect(attached, res, handle, key !== undefined, {
-        onGone: () => s.close(),
-        onLastLeave: release,
-        onCancel: deps.onCancel,
-      });
-      return s.run(handle);
+      return streamJob(deps, attached, res, job, { out: () => res, includeUsage, lastEventId: req.header('last-event-id') });
     }
-    // The worker answers as soon as the provider did (relayed when it runs in another process).
-    const streamTo = deps.streamTo();
-    if (streamTo) input.streamTo = streamTo;
-    const answer = new AnswerWait(deps.hub, id);
-    let handle: WorkflowHandle;
-    try {
-      handle = await start();
-    } catch (err) {
-      answer.close();
-      throw err;
-    }
-    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close(), onCancel: deps.onCancel });
+    const answered = await answerJob(deps, attached, res, job);
     let result: AiResponse;
     try {
-      result = await answer.result(deps.client, handle);
+      result = await answered();
     } catch (err) {
       if (res.destroyed) return;
       const f = failedOutcome(err);

@@ -8,23 +8,17 @@
  * sent again from its start, or from `Last-Event-ID`; the same key with another body is a 409.
  */
 import { Router, type ErrorRequestHandler } from 'express';
-import type { WorkflowHandle } from '@temporalio/client';
 import { ErrorCode } from '../contracts/errors';
 import type { AiResponse } from '../contracts/response';
-import type { RequestWorkflowInput } from '../contracts/workflow-api';
-import { AnswerWait } from './answer';
-import { ChatStream } from './chat-stream';
-import { cancelOnDisconnect, RECONNECT_GRACE_MS, type Attached, type ChatDeps } from './chat';
+import { answerJob, streamJob, syncJob, type Attached, type ChatDeps } from './chat';
 import { ApiError, fromZod } from './errors';
-import { assertSameBody, bodyHash, BODY_HASH_MEMO, checkIdempotencyKey, jobIdFor } from './idempotency';
+import { checkIdempotencyKey, jobIdFor } from './idempotency';
 import { knownModels } from './jobs';
 import { AnthropicEventWriter } from './messages-stream';
 import { MessagesRequestSchema, messageBody, sendAnthropicError, toAiRequest } from './messages-format';
 import { setAnswerHeaders } from './openai-format';
 import { failedOutcome } from './outcome';
-import { startRequestWorkflow } from './start';
 import { keyScope, principalOf } from './auth';
-import { parseLastEventId } from './stream-position';
 
 /** Errors of these routes in the Messages API's shape (body-parser faults included). */
 const anthropicErrors: ErrorRequestHandler = (err, _req, res, next) => {
@@ -61,74 +55,16 @@ export function messagesRouter(deps: ChatDeps): Router {
     }
     const key = checkIdempotencyKey(req.header('idempotency-key'));
     // Keys belong to the caller's tenant (open mode: one operator, ids as before tenants).
-    const owner = principalOf(res)?.id;
     const id = jobIdFor(key, keyScope(principalOf(res)));
-    res.setHeader('x-stormproof-job-id', id);
-    const input: RequestWorkflowInput = { request, acceptedAt: Date.now() };
-    const hash = bodyHash(parsed.data);
-    const start = async () => {
-      const started = await startRequestWorkflow(
-        deps,
-        id,
-        input,
-        key === undefined ? { owner } : { owner, memo: { [BODY_HASH_MEMO]: hash } },
-      );
-      if (key !== undefined) {
-        // A conflicting reuse of the key is the client's mistake: retrying it cannot help.
-        res.setHeader('x-should-retry', 'false');
-        await assertSameBody(started.handle, hash);
-        res.removeHeader('x-should-retry');
-      }
-      deps.onSubmitted?.(started.existing ? 'existing' : 'new');
-      return started.handle;
-    };
+    const job = syncJob(deps, res, id, key, request, parsed.data);
     if (request.stream) {
-      const streamTo = deps.streamTo();
-      if (streamTo) input.streamTo = streamTo;
       const out = () => new AnthropicEventWriter(res, id).asResponse();
-      let stream: ChatStream | undefined;
-      let handle: WorkflowHandle;
-      // Without a key, subscribe before the start: the first chunks may arrive before start()
-      // returns (eager start). With one, the hub keeps the job's stream from before the start, so
-      // this request (or its retry) is replayed the whole stream.
-      if (key === undefined) stream = new ChatStream(deps.hub, out(), id, { includeUsage: true });
-      else deps.hub.retain(id);
-      const release = () => key !== undefined && deps.hub.release(id, RECONNECT_GRACE_MS);
-      try {
-        handle = await start();
-      } catch (err) {
-        stream?.close();
-        if (!attached.has(id)) release();
-        throw err;
-      }
-      stream ??= new ChatStream(deps.hub, out(), id, {
-        includeUsage: true,
-        resumable: true,
-        from: parseLastEventId(req.header('last-event-id')),
-      });
-      const s = stream;
-      cancelOnDisconnect(attached, res, handle, key !== undefined, {
-        onGone: () => s.close(),
-        onLastLeave: release,
-        onCancel: deps.onCancel,
-      });
-      return s.run(handle);
+      return streamJob(deps, attached, res, job, { out, includeUsage: true, lastEventId: req.header('last-event-id') });
     }
-    // The worker answers as soon as the provider did (relayed when it runs in another process).
-    const streamTo = deps.streamTo();
-    if (streamTo) input.streamTo = streamTo;
-    const answer = new AnswerWait(deps.hub, id);
-    let handle: WorkflowHandle;
-    try {
-      handle = await start();
-    } catch (err) {
-      answer.close();
-      throw err;
-    }
-    cancelOnDisconnect(attached, res, handle, key !== undefined, { onGone: () => answer.close(), onCancel: deps.onCancel });
+    const answered = await answerJob(deps, attached, res, job);
     let result: AiResponse;
     try {
-      result = await answer.result(deps.client, handle);
+      result = await answered();
     } catch (err) {
       if (res.destroyed) return;
       const f = failedOutcome(err);
