@@ -7,7 +7,7 @@
  * faults, what the breaker ignores, the API's status mapping) is derived from {@link FAILURE_TABLE}.
  */
 import { ErrorCode, type ErrorCodeName } from './errors';
-import { RagFailure } from './retrieval';
+import { RagFailure } from './rag-failure';
 
 /** What one provider call can fail with. */
 export const FailureType = {

@@ -89,12 +89,5 @@ export interface CollectionInfo {
   updatedAt: string;
 }
 
-/** Failure types of retrieval, matched by `type` across Temporal. */
-export const RagFailure = {
-  /** No collection of that name: non-retryable, the request names something that does not exist. */
-  CollectionNotFound: 'RagCollectionNotFound',
-  /** Both the vector path and the keyword index failed. Retryable. */
-  Unavailable: 'RagUnavailable',
-  /** An ingestion the indexes refuse (a bad collection name): non-retryable. */
-  InvalidIngest: 'RagInvalidIngest',
-} as const;
+/** Failure types of retrieval (defined without zod: the workflow bundle imports them). */
+export { RagFailure } from './rag-failure';

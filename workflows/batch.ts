@@ -16,7 +16,13 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { batchItemJobId, BATCH_PROGRESS_QUERY, type BatchItem, type BatchProgress, type BatchWorkflowInput } from '../contracts/batches';
+import {
+  batchItemJobId,
+  BATCH_PROGRESS_QUERY,
+  type BatchItem,
+  type BatchProgress,
+  type BatchWorkflowInput,
+} from '../contracts/batch-workflow';
 import { aiRequestWorkflow } from './request';
 import { OWNER_KEY } from './search-attributes';
 

@@ -4,7 +4,8 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { RetrievalActivities } from '../activities/types';
-import { RagFailure, type IngestResult, type RagIngestInput } from '../contracts/retrieval';
+import { RagFailure } from '../contracts/rag-failure';
+import type { IngestResult, RagIngestInput } from '../contracts/retrieval';
 
 const { ingestCollection } = proxyActivities<RetrievalActivities>({
   // A large document set embeds in many batches; heartbeats (one per batch) show it progresses.

@@ -6,7 +6,8 @@ import { ActivityFailure, ApplicationFailure, proxyLocalActivities } from '@temp
 import type * as activities from '../activities/types';
 import { GatewayFailure } from '../contracts/failures';
 import type { AiRequest } from '../contracts/request';
-import { RagFailure, type RetrievalResult } from '../contracts/retrieval';
+import { RagFailure } from '../contracts/rag-failure';
+import type { RetrievalResult } from '../contracts/retrieval';
 import type { RoutingSnapshot } from '../contracts/routing';
 import { degradationAllowed } from './degrade';
 import { retrievalCall } from './options';
