@@ -65,6 +65,17 @@ function benchConfig(raw: RawConfig): void {
   // would measure the other target. Real LLM latencies (2-10 s) are not slow calls either.
   raw.routing = { ...raw.routing, hedgeAfterMs: 0 };
   raw.breaker = { ...raw.breaker, slowCallMs: 15_000 };
+  // BENCH_CONFIG='{"breaker":{"probes":false}}': a config experiment, merged over the default config.
+  if (process.env.BENCH_CONFIG) merge(raw as Record<string, unknown>, JSON.parse(process.env.BENCH_CONFIG) as Record<string, unknown>);
+}
+
+function merge(into: Record<string, unknown>, from: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(from)) {
+    const here = into[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && here && typeof here === 'object' && !Array.isArray(here))
+      merge(here as Record<string, unknown>, v as Record<string, unknown>);
+    else into[k] = v;
+  }
 }
 
 async function main(): Promise<void> {
@@ -82,7 +93,7 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     machine: { host: hostname(), cpus: cpus().length, model: cpus()[0]?.model, load: loadAverage() },
-    settings: { rates: RATES, seconds: SECONDS, idleSeconds: IDLE_SECONDS, ramp: RAMP, phases: [...PHASES] },
+    settings: { rates: RATES, seconds: SECONDS, idleSeconds: IDLE_SECONDS, ramp: RAMP, phases: [...PHASES], ...(process.env.BENCH_CONFIG ? { config: process.env.BENCH_CONFIG } : {}) },
     variants: Object.fromEntries(roots),
   };
   const save = () => writeFileSync(join(dir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
