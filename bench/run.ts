@@ -93,7 +93,14 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: new Date().toISOString(),
     machine: { host: hostname(), cpus: cpus().length, model: cpus()[0]?.model, load: loadAverage() },
-    settings: { rates: RATES, seconds: SECONDS, idleSeconds: IDLE_SECONDS, ramp: RAMP, phases: [...PHASES], ...(process.env.BENCH_CONFIG ? { config: process.env.BENCH_CONFIG } : {}) },
+    settings: {
+      rates: RATES,
+      seconds: SECONDS,
+      idleSeconds: IDLE_SECONDS,
+      ramp: RAMP,
+      phases: [...PHASES],
+      ...(process.env.BENCH_CONFIG ? { config: process.env.BENCH_CONFIG } : {}),
+    },
     variants: Object.fromEntries(roots),
   };
   const save = () => writeFileSync(join(dir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
