@@ -71,3 +71,17 @@ test('quiet (no request for a while): a read every few intervals; the next reque
   assert.ok(reads() >= 3, `busy again: ${reads()} reads in 4 intervals`);
   view.stop();
 });
+
+test('quiet reads come often enough that a view never turns unknown between them', async () => {
+  const stale: string[] = [];
+  const view = new BreakerView(client, config, { onStale: (target, _ageMs, why) => stale.push(`${target}: ${why}`) });
+  view.start(INTERVAL);
+  await advance(20_000); // quiet from here: no request asks for a fresh view
+  for (let i = 0; i < 100; i++) {
+    await advance(INTERVAL);
+    // What /v1/providers and the gauges do between reads.
+    for (const t of config.targets) assert.ok(view.get(t.id), `${t.id} known after ${i + 1} quiet intervals`);
+  }
+  assert.deepEqual(stale, []);
+  view.stop();
+});

@@ -41,11 +41,12 @@ interface Entry {
 /**
  * Why: a process that routes nothing needs no view re-read every interval. After QUIET_AFTER_MS
  * without a request asking for a fresh view, reads slow to every QUIET_REFRESH_INTERVALS
- * intervals (10 s at the default 500 ms; the describe calls were most of an idle stack's CPU and
- * these reads only keep the gauges and /v1/providers current); the next request re-reads first
- * (`fresh()`), so no request routes on a view older than two intervals plus one read.
+ * intervals (the describe calls were most of an idle stack's CPU): one interval short of the
+ * STALE_REFRESHES that make a view unknown, so a quiet process never shows its breakers as
+ * unknown; the next request re-reads first (`fresh()`), so no request routes on a view older
+ * than two intervals plus one read.
  */
-export const QUIET_REFRESH_INTERVALS = 20;
+export const QUIET_REFRESH_INTERVALS = STALE_REFRESHES - 1;
 const QUIET_AFTER_MS = 10_000;
 /** A request waits at most this long for that re-read, then routes on what it has. */
 const FRESH_WAIT_MS = 250;
