@@ -59,6 +59,12 @@ function fast(rows: NonNullable<BenchReport['fast']>, log: Log): void {
         `${rate.padStart(5)} req/s ${name.padEnd(7)}: overhead p50 ${f(g.p50 - d.p50)} ms = ${((g.p50 - d.p50) / fl.p50).toFixed(2)} × floor p50 (${fl.p50.toFixed(1)} ms); ` +
           `p99 ${f(g.p99 - d.p99)} ms = ${((g.p99 - d.p99) / fl.p99).toFixed(2)} × floor p99 (${fl.p99.toFixed(1)} ms)`,
       );
+      const peer: MeasuredRun | undefined = row.peer;
+      if (peer)
+        log(
+          `${' '.repeat(5)}       ${' '.repeat(7)}  the peer gateway's overhead p50 ${f(peer.p50 - d.p50)} ms, p99 ${f(peer.p99 - d.p99)} ms ` +
+            `(target: Stormproof's p50 ≤ the peer's; here ${((g.p50 - d.p50) / Math.max(0.1, peer.p50 - d.p50)).toFixed(2)} ×)`,
+        );
     }
   }
 }

@@ -8,9 +8,10 @@
  *
  * Phases (BENCH_PHASES, comma-separated; default all but `5xx`):
  *   idle        no traffic for BENCH_IDLE_SECONDS (60): CPU of every process, RSS
- *   fast        direct (the mock), floor (an empty workflow started eagerly in the gateway's
- *               process) and gateway at BENCH_RATES (20,40) for BENCH_SECONDS (10): p50/p99,
- *               overhead = gateway − direct against the floor, CPU per request by process
+ *   fast        direct (the mock), a non-durable peer gateway (bench/peer.ts; BENCH_PEER=0 skips
+ *               it), floor (an empty workflow started eagerly in the gateway's process) and
+ *               gateway at BENCH_RATES (20,40) for BENCH_SECONDS (10): p50/p99, overhead =
+ *               gateway − direct against the floor and the peer's, CPU per request by process
  *   realistic   a provider answering after 1-5 s, and streams of ~2 s after a 1 s first token:
  *               gateway − direct per request (same delays in the same order), time to first token
  *   paths       history events and bytes per request: chat, stream, failover, transient 503, ...
@@ -46,6 +47,7 @@ import {
 } from './phases';
 import { loadAverage } from './proc';
 import { runDir, startMocks, startVariant, type Mocks, type Topology, type Variant } from './stack';
+import { startPeer, type Peer } from './peer';
 import { printReport } from './report';
 import type { BenchReport, RawConfig, VariantResults } from './types';
 
@@ -127,7 +129,15 @@ async function main(): Promise<void> {
       ...Object.fromEntries(Object.keys(v.pids).map((r) => [r, idle[`${v.name}.${r}`] ?? 0])),
       mocks: idle.mocks ?? 0,
     });
-    if (PHASES.has('fast')) report.fast = await fastPhase(variants, mocks, idleOf, log);
+    if (PHASES.has('fast')) {
+      // The peer runs only for this phase: it is not part of the idle or throughput figures.
+      const peer = process.env.BENCH_PEER === '0' ? undefined : await startPeer(dir, log);
+      try {
+        report.fast = await fastPhase(variants, mocks, idleOf, log, peer);
+      } finally {
+        await peer?.stop();
+      }
+    }
     save();
     if (PHASES.has('realistic')) report.realistic = await realisticPhase(variants, mocks, 5, 20, {}, log);
     save();
@@ -180,8 +190,8 @@ async function main(): Promise<void> {
   }
 }
 
-/** Direct, then per variant floor and gateway, at each rate. */
-async function fastPhase(variants: Variant[], mocks: Mocks, idleOf: (v: Variant) => IdleRates, log: (l: string) => void) {
+/** Direct, the peer gateway (when it runs), then per variant floor and gateway, at each rate. */
+async function fastPhase(variants: Variant[], mocks: Mocks, idleOf: (v: Variant) => IdleRates, log: (l: string) => void, peer?: Peer) {
   const direct = `${mocks.origins['openai-us-east-1']}/v1/chat/completions`;
   const out: Record<string, Record<string, MeasuredRun>> = {};
   for (const rate of RATES) {
@@ -197,6 +207,20 @@ async function fastPhase(variants: Variant[], mocks: Mocks, idleOf: (v: Variant)
         log,
       )
     ).run;
+    if (peer) {
+      const headers = peer.headers(`${mocks.origins['openai-us-east-1']}/v1`);
+      row.peer = (
+        await measured(
+          'peer gateway',
+          rate,
+          SECONDS,
+          { peer: peer.pid, mocks: mocks.pid },
+          { mocks: idleOf(variants[0]).mocks },
+          () => chat(`${peer.url}/v1/chat/completions`, chatBody('gpt-4o', 5, false), headers),
+          log,
+        )
+      ).run;
+    }
     for (const v of variants) {
       row[`${v.name}.floor`] = (await measured(`${v.name}: floor`, rate, SECONDS, v.pids, idleOf(v), () => floor(v.floorUrl!), log)).run;
       row[`${v.name}.gateway`] = (
