@@ -364,3 +364,33 @@ describe('providerFailure', () => {
     }
   });
 });
+
+describe('secrets in provider error messages', () => {
+  // Self-hosted OpenAI-compatible servers and proxies echo what they were sent: the message becomes
+  // the attempt's error in the trace, the workflow history and the client's `stormproof.attempts`.
+  const leaks: Array<[string, string]> = [
+    ['openai key', 'Incorrect API key provided: sk-proj-AbCdEf0123456789xyzXYZ.'],
+    ['anthropic key', 'invalid x-api-key: sk-ant-api03-AbCdEf0123456789_-xyz'],
+    ['bearer token', 'upstream said: Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.signature'],
+    ['key in a query string', 'GET http://10.0.0.5/v1/models?api_key=s3cr3tvalue123&x=1 failed'],
+  ];
+  for (const [what, message] of leaks) {
+    test(`a 401 carrying ${what} keeps its type and loses the secret`, () => {
+      const f = classifyProviderError(openAiStatus(401, { error: { message, type: 'invalid_request_error' } }), 1, MAX_RETRY_AFTER_S);
+      assert.equal(f.type, FailureType.Auth);
+      for (const secret of ['AbCdEf0123456789', 'eyJhbGciOiJIUzI1NiJ9', 's3cr3tvalue123'])
+        assert.ok(!f.message.includes(secret), f.message);
+      assert.match(f.message, /redacted/);
+    });
+  }
+  test('a connection error naming a key loses it too; ordinary text is kept whole', () => {
+    const f = classifyProviderError(new Error('fetch failed for key sk-live-0123456789abcdef'), 1, MAX_RETRY_AFTER_S);
+    assert.ok(!f.message.includes('0123456789abcdef'), f.message);
+    const plain = classifyProviderError(
+      openAiStatus(500, { error: { message: 'the model is overloaded, try a smaller task-id 12345', type: 'x' } }),
+      1,
+      5,
+    );
+    assert.match(plain.message, /the model is overloaded, try a smaller task-id 12345/);
+  });
+});

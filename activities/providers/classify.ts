@@ -49,6 +49,23 @@ export function typeForStatus(status: number, body?: unknown, message = ''): Fai
   return FailureType.ServerError;
 }
 
+/**
+ * Why: a provider's error text becomes the attempt's error in the trace, the workflow history and
+ * the client's `stormproof.attempts`, and self-hosted servers and proxies echo what they were sent
+ * (keys, bearer tokens, signed URLs). Anything shaped like a credential is cut before it is kept.
+ */
+const SECRETS: Array<[RegExp, string]> = [
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 [redacted]'],
+  [/\b(sk|pk|rk)-[A-Za-z0-9_-]{8,}/g, '$1-[redacted]'],
+  [/([?&](?:api[_-]?key|key|token|access_token|sig|signature)=)[^&\s"']+/gi, '$1[redacted]'],
+  [/\b((?:x-)?api[_-]?key["']?\s*[:=]\s*["']?)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]'],
+];
+
+/** `text` with every credential-shaped run replaced by `[redacted]`. */
+export function redactSecrets(text: string): string {
+  return SECRETS.reduce((t, [re, to]) => t.replace(re, to), text);
+}
+
 /** Builds the failure with its details; `nonRetryable` follows the type. */
 export function providerFailure(
   type: FailureTypeName,
@@ -59,7 +76,7 @@ export function providerFailure(
 ): ApplicationFailure {
   return ApplicationFailure.create({
     type,
-    message,
+    message: redactSecrets(message),
     nonRetryable: !FAILURE_TABLE[type].retryable,
     details: [details],
     nextRetryDelay: nextRetryDelayMs,
