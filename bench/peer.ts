@@ -8,6 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../chaos/toxiproxy/server';
+import { stopChild } from './stack';
 
 export const PEER_PACKAGE = '@portkey-ai/gateway';
 export const PEER_VERSION = '1.15.2';
@@ -54,12 +55,7 @@ export async function startPeer(logDir: string, log: (l: string) => void): Promi
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
   const url = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 5_000))]);
-  };
+  const stop = () => stopChild(child);
   for (let i = 0; i < 150; i++) {
     if (child.exitCode !== null) break;
     try {

@@ -63,7 +63,8 @@ async function spawnReady(
   });
 }
 
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
+/** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
